@@ -1,0 +1,160 @@
+//! The servers the test suites run against, and where to find them.
+
+use std::fmt;
+
+/// A server that some backend's tests need.
+///
+/// Each one is found through an environment variable, falling back to the
+/// address `scripts/services.sh` starts it on:
+///
+/// | service | variable | default |
+/// |---|---|---|
+/// | PostgreSQL | `DATABASE_URL_POSTGRES` | `postgres://postgres@127.0.0.1:5432/test` |
+/// | MySQL / MariaDB | `DATABASE_URL_MYSQL` | `mysql://root@127.0.0.1:3306/test` |
+/// | MongoDB wire | `MONGODB_URL` | `mongodb://127.0.0.1:27017/?directConnection=true` |
+/// | Redis | `REDIS_URL` | `redis://127.0.0.1:6379` |
+/// | Memcached | `MEMCACHED_URL` | `tcp://127.0.0.1:11211` |
+/// | RabbitMQ | `AMQP_URL` | `amqp://guest:guest@127.0.0.1:5672/%2f` |
+/// | Kafka protocol | `KAFKA_BROKERS` | `127.0.0.1:9092` |
+/// | NATS | `NATS_URL` | `nats://127.0.0.1:4222` |
+///
+/// ```
+/// use core_testkit::Service;
+///
+/// assert_eq!(Service::Redis.env_var(), "REDIS_URL");
+/// assert_eq!(Service::Kafka.default_port(), 9092);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    MySql,
+    /// A server speaking the MongoDB wire protocol.
+    MongoDb,
+    /// Redis.
+    Redis,
+    /// Memcached.
+    Memcached,
+    /// RabbitMQ (AMQP 0-9-1).
+    RabbitMq,
+    /// A broker speaking the Kafka protocol.
+    Kafka,
+    /// NATS with JetStream.
+    Nats,
+}
+
+impl Service {
+    /// Every service, in the order `scripts/services.sh` starts them.
+    pub const ALL: [Service; 8] = [
+        Service::Postgres,
+        Service::MySql,
+        Service::Redis,
+        Service::RabbitMq,
+        Service::Nats,
+        Service::Memcached,
+        Service::Kafka,
+        Service::MongoDb,
+    ];
+
+    /// The name used in skip messages and failures.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Service::Postgres => "PostgreSQL",
+            Service::MySql => "MySQL/MariaDB",
+            Service::MongoDb => "MongoDB",
+            Service::Redis => "Redis",
+            Service::Memcached => "Memcached",
+            Service::RabbitMq => "RabbitMQ",
+            Service::Kafka => "Kafka",
+            Service::Nats => "NATS",
+        }
+    }
+
+    /// The environment variable that overrides this service's URL.
+    pub const fn env_var(self) -> &'static str {
+        match self {
+            Service::Postgres => "DATABASE_URL_POSTGRES",
+            Service::MySql => "DATABASE_URL_MYSQL",
+            Service::MongoDb => "MONGODB_URL",
+            Service::Redis => "REDIS_URL",
+            Service::Memcached => "MEMCACHED_URL",
+            Service::RabbitMq => "AMQP_URL",
+            Service::Kafka => "KAFKA_BROKERS",
+            Service::Nats => "NATS_URL",
+        }
+    }
+
+    /// The URL used when the environment variable is not set.
+    pub const fn default_url(self) -> &'static str {
+        match self {
+            Service::Postgres => "postgres://postgres@127.0.0.1:5432/test",
+            Service::MySql => "mysql://root@127.0.0.1:3306/test",
+            Service::MongoDb => "mongodb://127.0.0.1:27017/?directConnection=true",
+            Service::Redis => "redis://127.0.0.1:6379",
+            Service::Memcached => "tcp://127.0.0.1:11211",
+            Service::RabbitMq => "amqp://guest:guest@127.0.0.1:5672/%2f",
+            Service::Kafka => "127.0.0.1:9092",
+            Service::Nats => "nats://127.0.0.1:4222",
+        }
+    }
+
+    /// The port assumed when a URL names none.
+    pub const fn default_port(self) -> u16 {
+        match self {
+            Service::Postgres => 5432,
+            Service::MySql => 3306,
+            Service::MongoDb => 27017,
+            Service::Redis => 6379,
+            Service::Memcached => 11211,
+            Service::RabbitMq => 5672,
+            Service::Kafka => 9092,
+            Service::Nats => 4222,
+        }
+    }
+
+    /// The URL to test against: the environment variable if set and not
+    /// empty, else [`default_url`](Service::default_url).
+    pub fn url(self) -> String {
+        std::env::var(self.env_var())
+            .ok()
+            .filter(|value| !value.trim().is_empty())
+            .unwrap_or_else(|| self.default_url().to_string())
+    }
+
+    /// The first `host:port` named by `url`, for a reachability probe.
+    ///
+    /// Understands `scheme://user:pass@host:port/path`, bare `host:port`,
+    /// and comma-separated host lists (`KAFKA_BROKERS`, MongoDB seed lists).
+    ///
+    /// ```
+    /// use core_testkit::Service;
+    ///
+    /// assert_eq!(
+    ///     Service::MongoDb.first_address("mongodb://u:p@h1,h2:27018/db?x=1"),
+    ///     "h1:27017"
+    /// );
+    /// assert_eq!(Service::Kafka.first_address("k1:19092,k2:19092"), "k1:19092");
+    /// ```
+    pub fn first_address(self, url: &str) -> String {
+        let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let authority = after_scheme.split(['/', '?']).next().unwrap_or_default();
+        let hosts = authority.rsplit('@').next().unwrap_or(authority);
+        let first = hosts.split(',').next().unwrap_or(hosts);
+        let has_port = match first.rfind(']') {
+            Some(bracket) => first[bracket..].contains(':'),
+            None => first.contains(':'),
+        };
+        if has_port {
+            first.to_string()
+        } else {
+            format!("{first}:{}", self.default_port())
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
