@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Makes every server the test suites use run on this machine, on loopback only.
+#
+#   scripts/services.sh [start] [NAME...]   start what is down, wait until it answers (default: all)
+#   scripts/services.sh stop NAME...        stop servers (for restart tests)
+#   scripts/services.sh status              say which servers answer
+#
+# NAME is one of: postgres mariadb redis rabbitmq nats memcached kafka mongodb.
+# Idempotent: a server that already answers is left alone. Exits non-zero,
+# naming the server, when one does not come up in time.
+#
+# Tools that are not on the machine are installed once, outside the clone:
+#   CORE_TOOLS_DIR  (default /opt/core-sdk/tools)  nisshi binary, SecantusDB venv
+#   CORE_STATE_DIR  (default /tmp/core-sdk-services) logs, pid files, working dirs
+set -euo pipefail
+
+TOOLS_DIR="${CORE_TOOLS_DIR:-/opt/core-sdk/tools}"
+STATE_DIR="${CORE_STATE_DIR:-/tmp/core-sdk-services}"
+NISSHI_VERSION="0.7.0-pre.2"
+SECANTUS_VERSION="0.7.0b3"
+ALL_SERVICES=(postgres mariadb redis rabbitmq nats memcached kafka mongodb)
+
+log() { printf '[services] %s\n' "$*" >&2; }
+die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
+
+port_of() {
+  case "$1" in
+    postgres) echo 5432 ;; mariadb) echo 3306 ;; redis) echo 6379 ;;
+    rabbitmq) echo 5672 ;; nats) echo 4222 ;; memcached) echo 11211 ;;
+    kafka) echo 9092 ;; mongodb) echo 27017 ;;
+    *) die "unknown server '$1' (known: ${ALL_SERVICES[*]})" ;;
+  esac
+}
+
+# How long a server may take to answer after being started, in seconds.
+patience_of() {
+  case "$1" in rabbitmq) echo 120 ;; kafka | mongodb) echo 90 ;; *) echo 60 ;; esac
+}
+
+listening() { timeout 2 bash -c ": </dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+# A server "answers" when its own client says so, not merely when a port is open.
+answers() {
+  case "$1" in
+    postgres) pg_isready -q -h 127.0.0.1 -p 5432 ;;
+    mariadb) mariadb-admin --protocol=tcp -h 127.0.0.1 -P 3306 -uroot ping >/dev/null 2>&1 ;;
+    redis) [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ] ;;
+    memcached) timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/11211 && printf "version\r\n" >&3 &&
+                 read -r line <&3 && [[ $line == VERSION* ]]' 2>/dev/null ;;
+    *) listening "$(port_of "$1")" ;;
+  esac
+}
+
+run_detached() { # NAME WORKDIR COMMAND...
+  local name=$1 workdir=$2; shift 2
+  mkdir -p "$workdir" "$STATE_DIR/logs"
+  (cd "$workdir" && nohup setsid "$@" >"$STATE_DIR/logs/$name.log" 2>&1 </dev/null & echo $! >"$STATE_DIR/$name.pid")
+}
+
+install_memcached() {
+  command -v memcached >/dev/null && return
+  log "installing memcached from Debian's packages"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq memcached >/dev/null \
+    || die "could not install memcached (apt-get install memcached)"
+}
+
+install_nisshi() {
+  [ -x "$TOOLS_DIR/bin/nisshi" ] && return
+  log "installing nisshi $NISSHI_VERSION into $TOOLS_DIR (one time; about 15 minutes on 2 cores)"
+  cargo install "nisshi@$NISSHI_VERSION" --locked --no-default-features --features dynostore \
+    --root "$TOOLS_DIR" >"$STATE_DIR/logs/nisshi-install.log" 2>&1 \
+    || die "could not install nisshi (see $STATE_DIR/logs/nisshi-install.log)"
+}
+
+install_secantus() {
+  [ -x "$TOOLS_DIR/secantus-venv/bin/secantusd-py" ] && return
+  log "installing SecantusDB $SECANTUS_VERSION into $TOOLS_DIR/secantus-venv (one time)"
+  python3 -m venv "$TOOLS_DIR/secantus-venv" \
+    && "$TOOLS_DIR/secantus-venv/bin/pip" install -q "SecantusDB==$SECANTUS_VERSION" \
+    || die "could not install SecantusDB (pip install SecantusDB==$SECANTUS_VERSION)"
+}
+
+launch() {
+  case "$1" in
+    postgres) pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start ;;
+    mariadb) start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd ;;
+    redis) redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+             --dir /var/lib/redis --logfile /var/log/redis/ci.log ;;
+    rabbitmq) rabbitmq-server -detached ;;
+    nats) start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+            -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log ;;
+    memcached)
+      install_memcached
+      local user=memcache; id "$user" >/dev/null 2>&1 || user=nobody
+      memcached -d -u "$user" -l 127.0.0.1 -p 11211 -m 256 -P "$STATE_DIR/memcached.pid" ;;
+    kafka)
+      install_nisshi
+      # nisshi reads ./.env, so it runs from a directory of its own.
+      run_detached kafka "$STATE_DIR/kafka" "$TOOLS_DIR/bin/nisshi" broker \
+        --listener-url tcp://127.0.0.1:9092 --advertised-listener-url tcp://127.0.0.1:9092 \
+        --storage-engine memory://nisshi/ ;;
+    mongodb)
+      install_secantus
+      run_detached mongodb "$STATE_DIR/mongodb" "$TOOLS_DIR/secantus-venv/bin/secantusd-py" \
+        --host 127.0.0.1 --port 27017 --storage-path ':memory:' ;;
+  esac
+}
+
+start_one() {
+  local name=$1 patience waited=0
+  if answers "$name"; then log "$name answers on 127.0.0.1:$(port_of "$name")"; return; fi
+  log "starting $name"
+  launch "$name" || die "$name: its start command failed"
+  patience=$(patience_of "$name")
+  until answers "$name"; do
+    ((waited >= patience)) && die "$name did not answer on 127.0.0.1:$(port_of "$name") within ${patience}s (logs: $STATE_DIR/logs, /var/log)"
+    sleep 1; waited=$((waited + 1))
+  done
+  log "$name answers on 127.0.0.1:$(port_of "$name") after ${waited}s"
+}
+
+stop_one() {
+  local name=$1
+  case "$name" in
+    postgres) pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main stop || true ;;
+    mariadb) mariadb-admin --protocol=tcp -h 127.0.0.1 -uroot shutdown || true ;;
+    redis) redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true ;;
+    rabbitmq) rabbitmqctl shutdown >/dev/null 2>&1 || true ;;
+    nats) pkill -f '/usr/sbin/nats-server' || true ;;
+    memcached | kafka | mongodb)
+      [ -f "$STATE_DIR/$name.pid" ] && kill "$(cat "$STATE_DIR/$name.pid")" 2>/dev/null || true
+      rm -f "$STATE_DIR/$name.pid" ;;
+  esac
+  local waited=0
+  while listening "$(port_of "$name")"; do
+    ((waited >= 30)) && die "$name still listens on 127.0.0.1:$(port_of "$name") after 30s"
+    sleep 1; waited=$((waited + 1))
+  done
+  log "$name stopped"
+}
+
+main() {
+  local action=${1:-start}
+  [ $# -gt 0 ] && shift
+  local names=("$@")
+  [ ${#names[@]} -eq 0 ] && names=("${ALL_SERVICES[@]}")
+  mkdir -p "$TOOLS_DIR" "$STATE_DIR/logs"
+  case "$action" in
+    start | up) for name in "${names[@]}"; do port_of "$name" >/dev/null; start_one "$name"; done ;;
+    stop | down) [ $# -gt 0 ] || die "say which servers to stop: ${ALL_SERVICES[*]}"
+                 for name in "${names[@]}"; do port_of "$name" >/dev/null; stop_one "$name"; done ;;
+    status) local down=0
+            for name in "${names[@]}"; do
+              if answers "$name"; then echo "up    $name 127.0.0.1:$(port_of "$name")"; else echo "DOWN  $name"; down=1; fi
+            done
+            return $down ;;
+    -h | --help | help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *) die "unknown action '$action' (start, stop, status)" ;;
+  esac
+}
+
+main "$@"
