@@ -1,6 +1,68 @@
 //! Layered, typed, validated configuration for services built on the SDK.
 //!
-//! Every other crate's settings section is defined where the crate lives and
-//! nested by the service's own settings struct.
+//! A service defines its own `#[derive(Deserialize)]` settings struct, nesting
+//! the sections of the SDK crates it uses (each crate defines its own section
+//! where it lives), and loads it with one call:
+//!
+//! ```no_run
+//! use secrecy::SecretString;
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Settings {
+//!     server: Server,
+//!     database: Database,
+//! }
+//! #[derive(serde::Deserialize)]
+//! struct Server { port: u16 }
+//! #[derive(serde::Deserialize)]
+//! struct Database { url: core_config::ConnectionUrl, password: SecretString }
+//!
+//! let settings: Settings = core_config::load()?;
+//! # Ok::<(), core_error::Error>(())
+//! ```
+//!
+//! - **Sources** ([`Loader`]), lowest to highest: defaults,
+//!   `config/default.*`, `config/<env>.*`, `.env.<env>`, `.secrets`, the
+//!   process environment (`APP__SECTION__KEY`). Each value remembers its
+//!   [`Origin`].
+//! - **Environment** ([`AppEnv`]): `APP_ENV` from the process environment,
+//!   else from `.secrets`; an unknown name is an error.
+//! - **Encrypted values** ([`encrypt`], [`decrypt`], [`rotate_file`]): any
+//!   text value may be `ENC(...)`, AES-256-GCM under `AES_SECRET`, decrypted
+//!   at load.
+//! - **Validation** ([`Rule`], [`rules`], [`ProductionRules`]): every
+//!   violation is reported at once, in [`Violations`].
+//! - **Connection URLs** ([`ConnectionUrl`]) whose passwords never print.
+//! - **Echo** ([`Echo`]): the redacted effective configuration with sources.
+//! - **Hot reload** (feature `reload`, [`Loader::watch`]).
+//! - **CLI** (feature `cli`): the `core-config` binary.
 
+mod app_env;
+mod config_error;
+mod connection;
+mod crypto;
+mod echo;
+mod loader;
+#[cfg(feature = "reload")]
+mod reload;
+mod section;
+mod sensitive;
+mod source;
+mod tree;
+mod validate;
+
+pub use app_env::{APP_ENV_VAR, AppEnv};
+pub use connection::{ConnectionUrl, Driver, Host};
 pub use core_error::{Error, ErrorKind, Result};
+pub use crypto::{
+    AES_SECRET_VAR, AesKey, EncError, EncValue, NONCE_LEN, Rotation, TAG_LEN, decrypt, encrypt,
+    is_enc, reencrypt_text, rotate_file,
+};
+pub use echo::{Echo, EchoEntry};
+pub use loader::{CONFIG_FOLDER, DEFAULT_PREFIX, Loaded, Loader, SECRETS_FILE, load};
+#[cfg(feature = "reload")]
+pub use reload::{ReloadStatus, Watched};
+pub use section::ConfigSection;
+pub use source::Origin;
+pub use tree::{ConfigTree, Leaf};
+pub use validate::{ProductionRules, Rule, Violation, Violations, rules};
