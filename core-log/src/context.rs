@@ -1,0 +1,134 @@
+//! Fields bound to every event inside a scope, across `.await` and tasks.
+//!
+//! A bound field lives in a span: every event inside the span carries it
+//! (in JSON under `context`). Spans follow futures through
+//! [`Instrument`](tracing::Instrument), and [`spawn`] carries the current
+//! span into a new task, which `tokio::spawn` alone does not.
+
+use std::future::Future;
+
+use tracing::field::Empty;
+use tracing::instrument::{Instrument, Instrumented};
+use tracing::{Level, Span};
+
+/// The request-scoped fields every event should carry.
+///
+/// ```
+/// use core_log::LogContext;
+///
+/// let context = LogContext::new().request_id("req-7").user_id("alice");
+/// context.in_scope(|| tracing::info!("handled"));
+///
+/// # async fn handler() {}
+/// # async fn run() {
+/// LogContext::new().request_id("req-8").scope(handler()).await;
+/// # }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogContext {
+    request_id: Option<String>,
+    user_id: Option<String>,
+    trace_id: Option<String>,
+    tenant_id: Option<String>,
+}
+
+impl LogContext {
+    /// An empty context; add fields with the methods below.
+    pub fn new() -> LogContext {
+        LogContext::default()
+    }
+
+    /// Binds `request_id`.
+    #[must_use]
+    pub fn request_id(mut self, value: impl Into<String>) -> LogContext {
+        self.request_id = Some(value.into());
+        self
+    }
+
+    /// Binds `user_id`.
+    #[must_use]
+    pub fn user_id(mut self, value: impl Into<String>) -> LogContext {
+        self.user_id = Some(value.into());
+        self
+    }
+
+    /// Binds `trace_id`.
+    #[must_use]
+    pub fn trace_id(mut self, value: impl Into<String>) -> LogContext {
+        self.trace_id = Some(value.into());
+        self
+    }
+
+    /// Binds `tenant_id`.
+    #[must_use]
+    pub fn tenant_id(mut self, value: impl Into<String>) -> LogContext {
+        self.tenant_id = Some(value.into());
+        self
+    }
+
+    /// The span holding the bound fields, as a child of the current span.
+    ///
+    /// It has level `ERROR` so that no level filter short of `off` disables
+    /// it: a disabled span would silently drop the fields from `WARN` and
+    /// `ERROR` events too.
+    pub fn span(&self) -> Span {
+        let span = tracing::span!(
+            Level::ERROR,
+            "context",
+            request_id = Empty,
+            user_id = Empty,
+            trace_id = Empty,
+            tenant_id = Empty
+        );
+        let bound = [
+            ("request_id", &self.request_id),
+            ("user_id", &self.user_id),
+            ("trace_id", &self.trace_id),
+            ("tenant_id", &self.tenant_id),
+        ];
+        for (name, value) in bound {
+            if let Some(value) = value {
+                span.record(name, value.as_str());
+            }
+        }
+        span
+    }
+
+    /// Runs `work` with the fields bound.
+    pub fn in_scope<T>(&self, work: impl FnOnce() -> T) -> T {
+        self.span().in_scope(work)
+    }
+
+    /// Binds the fields to every event `future` emits, across `.await`s.
+    pub fn scope<F: Future>(&self, future: F) -> Instrumented<F> {
+        future.instrument(self.span())
+    }
+}
+
+/// Spawns `future` on the current tokio runtime inside the current span, so
+/// its events keep the fields bound around the call.
+///
+/// ```
+/// use core_log::{LogContext, spawn};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// LogContext::new()
+///     .request_id("req-9")
+///     .scope(async {
+///         spawn(async { tracing::info!("still carries request_id") }).await.unwrap();
+///     })
+///     .await;
+/// # }
+/// ```
+///
+/// # Panics
+///
+/// Like `tokio::spawn`, when called outside a tokio runtime.
+pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(future.in_current_span())
+}

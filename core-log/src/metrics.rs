@@ -1,0 +1,66 @@
+//! Prometheus metrics for every crate, through the `metrics` facade.
+//!
+//! Any crate records with `metrics::counter!`/`gauge!`/`histogram!`; once a
+//! [`Metrics`] recorder is installed, [`Metrics::render`] gives the text a
+//! `/metrics` handler returns. The exporter is built without its HTTP
+//! listener: the service's own HTTP server serves the text.
+
+use core_error::{Error, Result};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_process::Collector;
+
+/// The `Content-Type` of [`Metrics::render`]'s output.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// A handle on the Prometheus recorder, rendering the `/metrics` text.
+///
+/// ```
+/// use core_log::Metrics;
+///
+/// let (recorder, metrics) = Metrics::local();
+/// metrics::with_local_recorder(&recorder, || {
+///     metrics::counter!("orders_placed_total").increment(2);
+///     assert!(metrics.render().contains("orders_placed_total 2"));
+/// });
+/// ```
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    handle: PrometheusHandle,
+    process: Collector,
+}
+
+impl Metrics {
+    /// Installs the process-wide recorder, with standard process metrics
+    /// (`process_cpu_seconds_total`, `process_resident_memory_bytes`,
+    /// `process_open_fds`, ...) refreshed on every render.
+    ///
+    /// Fails with [`Conflict`](core_error::ErrorKind::Conflict) when a
+    /// recorder is installed already.
+    pub fn install() -> Result<Metrics> {
+        let (recorder, metrics) = Metrics::local();
+        metrics::set_global_recorder(recorder).map_err(|_| {
+            Error::conflict("a metrics recorder is installed already")
+                .with_operation("metrics.install")
+        })?;
+        metrics.process.describe();
+        Ok(metrics)
+    }
+
+    /// A recorder that is not installed, for tests and for composing with
+    /// other recorders; use it with `metrics::with_local_recorder`.
+    pub fn local() -> (PrometheusRecorder, Metrics) {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let metrics = Metrics {
+            handle: recorder.handle(),
+            process: Collector::default(),
+        };
+        (recorder, metrics)
+    }
+
+    /// The Prometheus text exposition of every metric recorded so far.
+    pub fn render(&self) -> String {
+        self.process.collect();
+        self.handle.run_upkeep();
+        self.handle.render()
+    }
+}

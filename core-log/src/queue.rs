@@ -1,0 +1,210 @@
+//! A bounded queue between the logging call and the slow writer.
+//!
+//! Each output has one writer thread; the logging call only formats the
+//! event and hands the line over. When the queue is full the
+//! [`OverflowPolicy`] decides: `Block` waits for room, `Drop` drops the line,
+//! counts it in `log_events_dropped_total{output=...}` and the writer thread
+//! prints a warning naming the count to stderr. Nothing is dropped without
+//! being counted. Dropping the [`QueueHandle`] writes out every queued line
+//! before it returns.
+
+use std::io::{self, BufWriter, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::settings::OverflowPolicy;
+
+/// The metric counting lines an output dropped because its queue was full.
+pub const DROPPED_EVENTS_METRIC: &str = "log_events_dropped_total";
+
+enum Message {
+    Line(Vec<u8>),
+    Flush(SyncSender<()>),
+    Shutdown,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    dropped: AtomicU64,
+}
+
+/// The sending side, given to `tracing-subscriber` as its writer.
+#[derive(Clone)]
+pub(crate) struct QueueWriter {
+    sender: SyncSender<Message>,
+    policy: OverflowPolicy,
+    output: &'static str,
+    counters: Arc<Counters>,
+}
+
+/// Owns an output's writer thread: flushes it on demand and on drop.
+pub(crate) struct QueueHandle {
+    sender: SyncSender<Message>,
+    output: &'static str,
+    counters: Arc<Counters>,
+    worker: Option<JoinHandle<()>>,
+}
+
+/// Starts the writer thread for `output` and returns both ends.
+pub(crate) fn spawn(
+    output: &'static str,
+    sink: Box<dyn Write + Send>,
+    capacity: usize,
+    policy: OverflowPolicy,
+) -> io::Result<(QueueWriter, QueueHandle)> {
+    let (sender, receiver) = mpsc::sync_channel(capacity.max(1));
+    let counters = Arc::new(Counters::default());
+    let worker = {
+        let counters = Arc::clone(&counters);
+        std::thread::Builder::new()
+            .name(format!("core-log-{output}"))
+            .spawn(move || drain(output, receiver, sink, &counters))?
+    };
+    let writer = QueueWriter {
+        sender: sender.clone(),
+        policy,
+        output,
+        counters: Arc::clone(&counters),
+    };
+    let handle = QueueHandle {
+        sender,
+        output,
+        counters,
+        worker: Some(worker),
+    };
+    Ok((writer, handle))
+}
+
+fn drain(
+    output: &'static str,
+    receiver: Receiver<Message>,
+    sink: Box<dyn Write + Send>,
+    counters: &Counters,
+) {
+    let mut sink = BufWriter::with_capacity(64 * 1024, sink);
+    let mut reported_drops = 0;
+    let mut reported_write_error = false;
+    while let Ok(mut message) = receiver.recv() {
+        // Write everything already queued before flushing, so a burst costs
+        // one flush rather than one per line.
+        loop {
+            match message {
+                Message::Line(line) => {
+                    if let Err(err) = sink.write_all(&line)
+                        && !reported_write_error
+                    {
+                        eprintln!("core-log: cannot write to the {output} output: {err}");
+                        reported_write_error = true;
+                    }
+                }
+                Message::Flush(done) => {
+                    let _ = sink.flush();
+                    let _ = done.send(());
+                }
+                Message::Shutdown => {
+                    let _ = sink.flush();
+                    report_drops(output, counters, &mut reported_drops);
+                    return;
+                }
+            }
+            match receiver.try_recv() {
+                Ok(next) => message = next,
+                Err(_) => break,
+            }
+        }
+        let _ = sink.flush();
+        report_drops(output, counters, &mut reported_drops);
+    }
+    let _ = sink.flush();
+}
+
+fn report_drops(output: &str, counters: &Counters, reported: &mut u64) {
+    let dropped = counters.dropped.load(Ordering::Relaxed);
+    if dropped > *reported {
+        eprintln!(
+            "core-log: WARN the {output} output's queue was full: dropped {} events ({dropped} since start)",
+            dropped - *reported
+        );
+        *reported = dropped;
+    }
+}
+
+impl QueueWriter {
+    fn send(&self, line: &[u8]) -> io::Result<()> {
+        let message = Message::Line(line.to_vec());
+        let sent = match self.policy {
+            OverflowPolicy::Block => self.sender.send(message).map_err(|_| ()),
+            OverflowPolicy::Drop => match self.sender.try_send(message) {
+                Ok(()) => Ok(()),
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(()),
+            },
+        };
+        if sent.is_err() {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!(DROPPED_EVENTS_METRIC, "output" => self.output).increment(1);
+        }
+        // Report success even on a drop: the drop is counted above, and an
+        // error would only make `tracing-subscriber` print a vaguer warning.
+        Ok(())
+    }
+}
+
+/// One event's writer, borrowing the queue so no handle is cloned per event.
+pub(crate) struct QueueLine<'a>(&'a QueueWriter);
+
+impl Write for QueueLine<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.send(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.0.send(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for QueueWriter {
+    type Writer = QueueLine<'a>;
+
+    fn make_writer(&'a self) -> QueueLine<'a> {
+        QueueLine(self)
+    }
+}
+
+impl QueueHandle {
+    /// Waits until every line queued so far is written and flushed.
+    pub(crate) fn flush(&self) {
+        let (done, wait) = mpsc::sync_channel(1);
+        if self.sender.send(Message::Flush(done)).is_ok() {
+            let _ = wait.recv();
+        }
+    }
+
+    /// The output's name: `stdout`, `file` or `audit`.
+    pub(crate) fn output(&self) -> &'static str {
+        self.output
+    }
+
+    /// How many lines this output dropped so far.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.counters.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for QueueHandle {
+    fn drop(&mut self) {
+        if self.sender.send(Message::Shutdown).is_ok()
+            && let Some(worker) = self.worker.take()
+        {
+            let _ = worker.join();
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! Building the subscriber from [`LogSettings`], and the guard that flushes.
+
+use std::io::IsTerminal;
+
+use core_error::{Error, Result};
+use tracing::{Dispatch, Metadata};
+use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
+use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::registry::Registry;
+
+use crate::audit::AUDIT_TARGET;
+use crate::json::{JsonFields, JsonLines};
+use crate::mask::Masks;
+use crate::output::open_file;
+use crate::queue::{self, QueueHandle, QueueWriter};
+use crate::settings::{LogFormat, LogSettings, OverflowPolicy};
+use crate::text::text_fields;
+
+type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
+
+const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+/// Keeps the outputs' writer threads (and the span exporter) alive; dropping
+/// it writes out and flushes everything queued.
+///
+/// Keep it in `main` for the life of the service: `let _guard = ...;`
+/// (not `let _ = ...;`, which drops it at once).
+#[must_use = "dropping the guard stops the log writers"]
+pub struct LogGuard {
+    #[cfg(feature = "otlp")]
+    otlp: Option<crate::otlp::OtlpGuard>,
+    queues: Vec<QueueHandle>,
+}
+
+impl LogGuard {
+    /// Waits until every event logged so far is written and flushed.
+    pub fn flush(&self) {
+        for queue in &self.queues {
+            queue.flush();
+        }
+    }
+
+    /// How many events each output (`stdout`, `file`, `audit`) dropped
+    /// because its queue was full; always zero under the `block` policy.
+    pub fn dropped_events(&self) -> Vec<(&'static str, u64)> {
+        self.queues
+            .iter()
+            .map(|queue| (queue.output(), queue.dropped()))
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for LogGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogGuard")
+            .field(
+                "outputs",
+                &self
+                    .queues
+                    .iter()
+                    .map(QueueHandle::output)
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        #[cfg(feature = "otlp")]
+        drop(self.otlp.take());
+        // The queue handles flush and join their threads as they drop.
+        self.queues.clear();
+    }
+}
+
+/// Builds the subscriber `settings` describe without installing it, for
+/// tests and for `tracing::subscriber::with_default`.
+///
+/// `RUST_LOG`, when set and not empty, replaces `settings.level`.
+///
+/// ```
+/// use core_log::LogSettings;
+///
+/// let settings = LogSettings { stdout: false, ..LogSettings::default() };
+/// let (dispatch, guard) = core_log::build(&settings).unwrap();
+/// tracing::dispatcher::with_default(&dispatch, || tracing::info!("to nowhere"));
+/// guard.flush();
+/// ```
+pub fn build(settings: &LogSettings) -> Result<(Dispatch, LogGuard)> {
+    let rust_log = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|value| !value.trim().is_empty());
+    build_with_filter(settings, rust_log.as_deref())
+}
+
+/// Builds the subscriber and installs it for the whole process, together
+/// with the bridge from the `log` crate.
+///
+/// Fails with [`Conflict`](core_error::ErrorKind::Conflict) if a global
+/// subscriber is installed already, and with
+/// [`InvalidInput`](core_error::ErrorKind::InvalidInput) naming the setting
+/// at fault for bad settings.
+///
+/// ```no_run
+/// let _guard = core_log::init(&core_log::LogSettings::default())?;
+/// tracing::info!(port = 8080, "listening");
+/// # Ok::<(), core_log::Error>(())
+/// ```
+pub fn init(settings: &LogSettings) -> Result<LogGuard> {
+    let (dispatch, guard) = build(settings)?;
+    tracing::dispatcher::set_global_default(dispatch).map_err(|_| {
+        Error::conflict("a global tracing subscriber is installed already")
+            .with_operation("log.init")
+    })?;
+    // A `log` logger someone else installed keeps working; we only bridge
+    // when the slot is free.
+    let _ = tracing_log::LogTracer::init();
+    Ok(guard)
+}
+
+fn build_with_filter(
+    settings: &LogSettings,
+    rust_log: Option<&str>,
+) -> Result<(Dispatch, LogGuard)> {
+    let directives = match rust_log {
+        Some(value) => Directives::parse(value, "RUST_LOG")?,
+        None => Directives::parse(&settings.level, "log.level")?,
+    };
+    let masks = Masks::new(&settings.masked_fields);
+    let audit_apart = settings.audit.enabled;
+    let mut layers: Vec<BoxedLayer> = Vec::new();
+    let mut queues = Vec::new();
+
+    if settings.stdout {
+        let (writer, handle) = start_queue(
+            "stdout",
+            Box::new(std::io::stdout()),
+            settings,
+            settings.overflow,
+        )?;
+        let ansi = std::io::stdout().is_terminal();
+        layers.push(ordinary_layer(
+            settings.format,
+            writer,
+            &masks,
+            ansi,
+            &directives,
+            audit_apart,
+        )?);
+        queues.push(handle);
+    }
+    if let Some(file) = &settings.file {
+        let sink = open_file(file, "log.file")?;
+        let (writer, handle) = start_queue("file", sink, settings, settings.overflow)?;
+        layers.push(ordinary_layer(
+            settings.format,
+            writer,
+            &masks,
+            false,
+            &directives,
+            audit_apart,
+        )?);
+        queues.push(handle);
+    }
+    if audit_apart {
+        let sink = open_file(&settings.audit.file, "log.audit.file")?;
+        // The audit trail must be complete: its queue always blocks.
+        let (writer, handle) = start_queue("audit", sink, settings, OverflowPolicy::Block)?;
+        layers.push(
+            tracing_subscriber::fmt::layer()
+                .fmt_fields(JsonFields::new(masks.clone()))
+                .event_format(JsonLines::new(masks.clone()))
+                .with_ansi(false)
+                .with_writer(writer)
+                .with_filter(filter_fn(is_audit))
+                .boxed(),
+        );
+        queues.push(handle);
+    }
+
+    #[cfg(feature = "otlp")]
+    let otlp = if settings.otlp.enabled {
+        let (layer, guard) = crate::otlp::layer(&settings.otlp)?;
+        layers.push(layer);
+        Some(guard)
+    } else {
+        None
+    };
+    #[cfg(not(feature = "otlp"))]
+    if settings.otlp.enabled {
+        return Err(
+            Error::unsupported("span export needs core-log's `otlp` feature")
+                .with_key("log.otlp.enabled"),
+        );
+    }
+
+    let subscriber = Registry::default().with(layers);
+    let guard = LogGuard {
+        #[cfg(feature = "otlp")]
+        otlp,
+        queues,
+    };
+    Ok((Dispatch::new(subscriber), guard))
+}
+
+fn start_queue(
+    output: &'static str,
+    sink: Box<dyn std::io::Write + Send>,
+    settings: &LogSettings,
+    policy: OverflowPolicy,
+) -> Result<(QueueWriter, QueueHandle)> {
+    if settings.queue_capacity == 0 {
+        return Err(Error::invalid_input("queue_capacity must be at least 1")
+            .with_key("log.queue_capacity"));
+    }
+    queue::spawn(output, sink, settings.queue_capacity, policy).map_err(|err| {
+        Error::from(err)
+            .with_operation("log.start_writer")
+            .with_context("output", output)
+    })
+}
+
+fn is_audit(metadata: &Metadata<'_>) -> bool {
+    metadata.target() == AUDIT_TARGET
+}
+
+/// A stdout or file layer: the level filter, plus the audit events unless
+/// they have their own file (then minus them).
+fn ordinary_layer(
+    format: LogFormat,
+    writer: QueueWriter,
+    masks: &Masks,
+    ansi: bool,
+    directives: &Directives,
+    audit_apart: bool,
+) -> Result<BoxedLayer> {
+    let level = directives.filter()?;
+    let layer = match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .fmt_fields(JsonFields::new(masks.clone()))
+            .event_format(JsonLines::new(masks.clone()))
+            .with_ansi(false)
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .fmt_fields(text_fields(masks.clone()))
+            .with_ansi(ansi)
+            .with_writer(writer)
+            .boxed(),
+    };
+    let layer = if audit_apart {
+        layer
+            .with_filter(FilterExt::<Registry>::and(
+                level,
+                filter_fn(|meta| !is_audit(meta)),
+            ))
+            .boxed()
+    } else {
+        layer
+            .with_filter(FilterExt::<Registry>::or(level, filter_fn(is_audit)))
+            .boxed()
+    };
+    Ok(layer)
+}
+
+/// Validated filter directives, and where they came from for errors.
+struct Directives {
+    text: String,
+    source: &'static str,
+}
+
+impl Directives {
+    fn parse(text: &str, source: &'static str) -> Result<Directives> {
+        for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+            // `EnvFilter` reads a bare word as a target name, so a misspelt
+            // level ("infoo") would silently log nothing: refuse it.
+            let bare_word = directive.chars().all(|c| c.is_ascii_alphabetic());
+            if bare_word
+                && !LEVELS
+                    .iter()
+                    .any(|level| directive.eq_ignore_ascii_case(level))
+            {
+                return Err(Error::invalid_input(format!(
+                    "`{directive}` is not a level (trace, debug, info, warn, error, off); \
+                     write `target=level` to filter a target"
+                ))
+                .with_key(source));
+            }
+        }
+        let directives = Directives {
+            text: text.to_owned(),
+            source,
+        };
+        directives.filter()?;
+        Ok(directives)
+    }
+
+    fn filter(&self) -> Result<EnvFilter> {
+        EnvFilter::builder().parse(&self.text).map_err(|err| {
+            Error::invalid_input(format!("invalid level filter: {err}"))
+                .with_key(self.source)
+                .with_source(err)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_misspelt_level_is_refused_naming_the_setting() {
+        let err = Directives::parse("infoo", "log.level").err().unwrap();
+        assert_eq!(err.kind(), core_error::ErrorKind::InvalidInput);
+        assert_eq!(err.context_value("key"), Some("log.level"));
+        assert!(err.to_string().contains("infoo"));
+    }
+
+    #[test]
+    fn targets_and_levels_are_accepted() {
+        assert!(Directives::parse("warn,my_service=debug", "log.level").is_ok());
+        assert!(Directives::parse("INFO", "log.level").is_ok());
+    }
+
+    #[test]
+    fn a_malformed_directive_names_rust_log() {
+        let err = Directives::parse("x=notalevel", "RUST_LOG").err().unwrap();
+        assert_eq!(err.context_value("key"), Some("RUST_LOG"));
+    }
+
+    #[test]
+    fn rust_log_replaces_the_configured_level() {
+        let settings = LogSettings {
+            level: "not a level at all".into(),
+            stdout: false,
+            ..LogSettings::default()
+        };
+        assert!(build_with_filter(&settings, Some("debug")).is_ok());
+        let err = build_with_filter(&settings, None).err().unwrap();
+        assert_eq!(err.context_value("key"), Some("log.level"));
+    }
+}
