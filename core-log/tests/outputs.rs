@@ -1,0 +1,435 @@
+//! JSON lines, bound context, level filter, masking, audit routing and the
+//! bounded queue, each checked in the files the subscriber writes.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use core_log::{
+    AuditEvent, AuditSettings, ErrorKind, FileSettings, LogContext, LogFormat, LogSettings,
+    Metrics, Outcome, OverflowPolicy, Rotation,
+};
+use secrecy::SecretString;
+use serde_json::Value;
+use tempfile::TempDir;
+
+fn plain_file(directory: &Path, name: &str) -> FileSettings {
+    FileSettings {
+        directory: directory.to_path_buf(),
+        file_name: name.to_owned(),
+        rotation: Rotation::Never,
+        keep_files: None,
+        keep_days: None,
+        ..FileSettings::default()
+    }
+}
+
+fn file_settings(dir: &TempDir) -> LogSettings {
+    LogSettings {
+        stdout: false,
+        file: Some(plain_file(dir.path(), "service.log")),
+        ..LogSettings::default()
+    }
+}
+
+fn read_lines(path: &Path) -> Vec<Value> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {line}")))
+        .collect()
+}
+
+fn run_logged(settings: &LogSettings, work: impl FnOnce()) {
+    let (dispatch, guard) = core_log::build(settings).unwrap();
+    tracing::dispatcher::with_default(&dispatch, work);
+    drop(guard);
+}
+
+fn log_path(dir: &TempDir) -> PathBuf {
+    dir.path().join("service.log")
+}
+
+#[test]
+fn json_lines_carry_level_target_message_fields_and_context() {
+    let dir = TempDir::new().unwrap();
+    run_logged(&file_settings(&dir), || {
+        LogContext::new()
+            .request_id("req-1")
+            .user_id("alice")
+            .trace_id("trace-9")
+            .in_scope(|| {
+                let inner = tracing::info_span!("handler", route = "/orders");
+                inner.in_scope(|| {
+                    tracing::info!(target: "orders", count = 3_u64, ok = true, ratio = 0.5, who = "bob", "placed \"order\"\n");
+                });
+            });
+        tracing::warn!(code = -7_i64, "outside");
+    });
+
+    let lines = read_lines(&log_path(&dir));
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let first = &lines[0];
+    assert_eq!(first["level"], "INFO");
+    assert_eq!(first["target"], "orders");
+    assert_eq!(first["message"], "placed \"order\"\n");
+    assert!(first["timestamp"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(first["fields"]["count"], 3);
+    assert_eq!(first["fields"]["ok"], true);
+    assert_eq!(first["fields"]["ratio"], 0.5);
+    assert_eq!(first["fields"]["who"], "bob");
+    assert_eq!(first["span"], "handler");
+    assert_eq!(first["context"]["request_id"], "req-1");
+    assert_eq!(first["context"]["user_id"], "alice");
+    assert_eq!(first["context"]["trace_id"], "trace-9");
+    assert_eq!(first["context"]["route"], "/orders");
+
+    let second = &lines[1];
+    assert_eq!(second["level"], "WARN");
+    assert_eq!(second["fields"]["code"], -7);
+    assert!(second.get("context").is_none());
+}
+
+#[tokio::test]
+async fn bound_fields_follow_awaits_and_spawned_tasks() {
+    let dir = TempDir::new().unwrap();
+    let (dispatch, guard) = core_log::build(&file_settings(&dir)).unwrap();
+    let _default = tracing::dispatcher::set_default(&dispatch);
+
+    LogContext::new()
+        .request_id("req-async")
+        .scope(async {
+            tokio::task::yield_now().await;
+            tracing::info!("after await");
+            core_log::spawn(async { tracing::info!("in helper task") })
+                .await
+                .unwrap();
+            // Control: a bare tokio::spawn loses the span.
+            tokio::spawn(async { tracing::info!("in bare task") })
+                .await
+                .unwrap();
+        })
+        .await;
+    drop(guard);
+
+    let lines = read_lines(&log_path(&dir));
+    let by_message = |message: &str| {
+        lines
+            .iter()
+            .find(|line| line["message"] == message)
+            .unwrap_or_else(|| panic!("no line {message:?} in {lines:?}"))
+            .clone()
+    };
+    assert_eq!(
+        by_message("after await")["context"]["request_id"],
+        "req-async"
+    );
+    assert_eq!(
+        by_message("in helper task")["context"]["request_id"],
+        "req-async"
+    );
+    assert!(by_message("in bare task").get("context").is_none());
+}
+
+#[test]
+fn the_level_filter_keeps_only_what_it_names() {
+    let dir = TempDir::new().unwrap();
+    let settings = LogSettings {
+        level: "warn,chatty=debug".into(),
+        ..file_settings(&dir)
+    };
+    run_logged(&settings, || {
+        tracing::info!("quiet info");
+        tracing::warn!("loud warn");
+        tracing::debug!(target: "chatty", "chatty debug");
+        tracing::trace!(target: "chatty", "chatty trace");
+    });
+    let messages: Vec<String> = read_lines(&log_path(&dir))
+        .iter()
+        .map(|line| line["message"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(messages, ["loud warn", "chatty debug"]);
+}
+
+#[test]
+fn a_warn_level_still_carries_the_bound_context() {
+    let dir = TempDir::new().unwrap();
+    let settings = LogSettings {
+        level: "warn".into(),
+        ..file_settings(&dir)
+    };
+    run_logged(&settings, || {
+        LogContext::new()
+            .request_id("req-w")
+            .in_scope(|| tracing::error!("failed"));
+    });
+    let lines = read_lines(&log_path(&dir));
+    assert_eq!(lines[0]["context"]["request_id"], "req-w");
+}
+
+const PLANTS: [&str; 7] = [
+    "PLANT-password-1",
+    "PLANT-token-2",
+    "PLANT-bearer-3",
+    "PLANT-4111111111111111",
+    "PLANT-cookie-5",
+    "PLANT-secrecy-6",
+    "PLANT-span-key-7",
+];
+
+fn log_planted_secrets() {
+    let secret = SecretString::from(PLANTS[5]);
+    let span = tracing::info_span!("login", api_key = PLANTS[6], user = "alice");
+    span.in_scope(|| {
+        tracing::info!(
+            password = PLANTS[0],
+            access_token = PLANTS[1],
+            Authorization = PLANTS[2],
+            card_number = PLANTS[3],
+            cookie = ?PLANTS[4],
+            credentials = ?secret,
+            user = "alice",
+            "login attempt"
+        );
+    });
+}
+
+#[test]
+fn planted_secrets_never_reach_json_or_text_files() {
+    for format in [LogFormat::Json, LogFormat::Text] {
+        let dir = TempDir::new().unwrap();
+        let settings = LogSettings {
+            format,
+            ..file_settings(&dir)
+        };
+        run_logged(&settings, log_planted_secrets);
+        let written = fs::read_to_string(log_path(&dir)).unwrap();
+        assert!(written.contains("alice"), "{format:?}: {written}");
+        assert!(written.contains("***"), "{format:?}: {written}");
+        assert!(written.contains("[REDACTED]"), "{format:?}: {written}");
+        for plant in PLANTS {
+            assert!(
+                !written.contains(plant),
+                "{format:?} leaked {plant}: {written}"
+            );
+        }
+    }
+}
+
+#[test]
+fn masked_names_are_configurable() {
+    let dir = TempDir::new().unwrap();
+    let settings = LogSettings {
+        masked_fields: vec!["ssn".into()],
+        ..file_settings(&dir)
+    };
+    run_logged(&settings, || {
+        tracing::info!(customer_ssn = "123-45-6789", password = "visible-now", "x")
+    });
+    let line = &read_lines(&log_path(&dir))[0];
+    assert_eq!(line["fields"]["customer_ssn"], "***");
+    assert_eq!(line["fields"]["password"], "visible-now");
+}
+
+fn audit_settings(dir: &TempDir) -> LogSettings {
+    let mut audit = AuditSettings {
+        enabled: true,
+        ..AuditSettings::default()
+    };
+    audit.file.directory = dir.path().join("audit");
+    audit.file.file_name = "audit.log".into();
+    audit.file.rotation = Rotation::Never;
+    LogSettings {
+        level: "error".into(),
+        audit,
+        ..file_settings(dir)
+    }
+}
+
+#[test]
+fn audit_events_go_only_to_the_audit_file() {
+    let dir = TempDir::new().unwrap();
+    run_logged(&audit_settings(&dir), || {
+        tracing::error!("ordinary error");
+        AuditEvent::new("alice", "user.delete", Outcome::Success)
+            .resource("user:42")
+            .record();
+        AuditEvent::new("mallory", "user.delete", Outcome::Denied)
+            .resource("user:1")
+            .reason("missing role admin")
+            .record();
+    });
+
+    let ordinary = read_lines(&log_path(&dir));
+    assert_eq!(ordinary.len(), 1, "{ordinary:?}");
+    assert_eq!(ordinary[0]["message"], "ordinary error");
+
+    let audit = read_lines(&dir.path().join("audit").join("audit.log"));
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    for entry in &audit {
+        assert_eq!(entry["target"], "audit");
+        assert!(entry["timestamp"].is_string());
+    }
+    assert_eq!(audit[0]["fields"]["actor"], "alice");
+    assert_eq!(audit[0]["fields"]["action"], "user.delete");
+    assert_eq!(audit[0]["fields"]["resource"], "user:42");
+    assert_eq!(audit[0]["fields"]["outcome"], "success");
+    assert_eq!(audit[1]["fields"]["outcome"], "denied");
+    assert_eq!(audit[1]["fields"]["reason"], "missing role admin");
+}
+
+#[test]
+fn without_an_audit_file_audit_events_pass_any_level() {
+    let dir = TempDir::new().unwrap();
+    let settings = LogSettings {
+        level: "error".into(),
+        ..file_settings(&dir)
+    };
+    run_logged(&settings, || {
+        AuditEvent::new("alice", "login", Outcome::Failure).record();
+        tracing::info!("filtered out");
+    });
+    let lines = read_lines(&log_path(&dir));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["target"], "audit");
+}
+
+const BURST: usize = 100_000;
+
+#[test]
+fn a_blocking_burst_loses_nothing() {
+    let dir = TempDir::new().unwrap();
+    let settings = LogSettings {
+        queue_capacity: 256,
+        overflow: OverflowPolicy::Block,
+        ..audit_settings(&dir)
+    };
+    let (dispatch, guard) = core_log::build(&settings).unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        for index in 0..BURST {
+            AuditEvent::new("load", "burst", Outcome::Success)
+                .resource(if index % 2 == 0 { "even" } else { "odd" })
+                .record();
+        }
+    });
+    assert!(
+        guard
+            .dropped_events()
+            .iter()
+            .all(|(_, dropped)| *dropped == 0)
+    );
+    drop(guard);
+    let written = fs::read_to_string(dir.path().join("audit").join("audit.log")).unwrap();
+    assert_eq!(written.lines().count(), BURST);
+}
+
+#[test]
+fn a_dropping_burst_counts_every_drop_in_the_guard_and_the_metric() {
+    let dir = TempDir::new().unwrap();
+    let settings = LogSettings {
+        queue_capacity: 8,
+        overflow: OverflowPolicy::Drop,
+        ..file_settings(&dir)
+    };
+    let (recorder, metrics) = Metrics::local();
+    let (dispatch, guard) = core_log::build(&settings).unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        tracing::dispatcher::with_default(&dispatch, || {
+            for index in 0..BURST {
+                tracing::info!(index, "burst");
+            }
+        });
+    });
+    let dropped: u64 = guard
+        .dropped_events()
+        .iter()
+        .map(|(_, dropped)| dropped)
+        .sum();
+    drop(guard);
+
+    let written = fs::read_to_string(log_path(&dir)).unwrap().lines().count();
+    assert_eq!(
+        written as u64 + dropped,
+        BURST as u64,
+        "written {written}, dropped {dropped}"
+    );
+    let rendered = metrics::with_local_recorder(&recorder, || metrics.render());
+    let metric = rendered
+        .lines()
+        .find(|line| line.starts_with("log_events_dropped_total{output=\"file\"}"))
+        .map(|line| line.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .unwrap_or(0);
+    assert_eq!(metric, dropped, "{rendered}");
+}
+
+#[test]
+fn bad_settings_are_refused_naming_the_setting() {
+    let dir = TempDir::new().unwrap();
+
+    let settings = LogSettings {
+        level: "verbose".into(),
+        ..file_settings(&dir)
+    };
+    let err = core_log::build(&settings).err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(err.context_value("key"), Some("log.level"));
+
+    let blocker = dir.path().join("a-file");
+    fs::write(&blocker, "").unwrap();
+    let mut settings = file_settings(&dir);
+    settings.file.as_mut().unwrap().directory = blocker.join("logs");
+    let err = core_log::build(&settings).err().unwrap();
+    assert_eq!(err.context_value("key"), Some("log.file.directory"));
+    assert!(err.to_string().contains("a-file"), "{err}");
+
+    let mut settings = file_settings(&dir);
+    let file = settings.file.as_mut().unwrap();
+    file.keep_files = Some(3);
+    file.keep_days = Some(3);
+    let err = core_log::build(&settings).err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(err.context_value("key"), Some("log.file.keep_files"));
+
+    let mut settings = file_settings(&dir);
+    let file = settings.file.as_mut().unwrap();
+    file.rotation = Rotation::Size;
+    file.max_bytes = 0;
+    let err = core_log::build(&settings).err().unwrap();
+    assert_eq!(err.context_value("key"), Some("log.file.max_bytes"));
+
+    let settings = LogSettings {
+        queue_capacity: 0,
+        ..file_settings(&dir)
+    };
+    let err = core_log::build(&settings).err().unwrap();
+    assert_eq!(err.context_value("key"), Some("log.queue_capacity"));
+}
+
+#[cfg(not(feature = "otlp"))]
+#[test]
+fn span_export_without_the_feature_is_unsupported() {
+    let mut settings = LogSettings {
+        stdout: false,
+        ..LogSettings::default()
+    };
+    settings.otlp.enabled = true;
+    let err = core_log::build(&settings).err().unwrap();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+}
+
+#[test]
+fn settings_deserialize_with_documented_defaults() {
+    let settings: LogSettings = serde_json::from_str(
+        r#"{ "format": "text", "file": { "rotation": "size", "max_bytes": 1000, "keep_files": 3 },
+             "audit": { "enabled": true }, "overflow": "drop" }"#,
+    )
+    .unwrap();
+    assert_eq!(settings.level, "info");
+    assert_eq!(settings.format, LogFormat::Text);
+    let file = settings.file.unwrap();
+    assert_eq!(file.rotation, Rotation::Size);
+    assert_eq!(file.directory, PathBuf::from("logs"));
+    assert_eq!(settings.audit.file.keep_days, Some(90));
+    assert_eq!(settings.overflow, OverflowPolicy::Drop);
+    assert!(serde_json::from_str::<LogSettings>(r#"{ "format": "xml" }"#).is_err());
+    assert!(serde_json::from_str::<LogSettings>(r#"{ "levle": "info" }"#).is_err());
+}
