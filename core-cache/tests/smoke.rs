@@ -3,6 +3,7 @@
 //! These prove the harness and `scripts/services.sh`; the `CacheBase`
 //! conformance suite exercises the backends themselves.
 
+use async_memcached::AsciiProtocol as _;
 use core_testkit::{Service, require_service, unique_name};
 
 #[tokio::test]

@@ -102,7 +102,7 @@ async fn kafka_round_trips_an_acknowledged_record() {
         .set("enable.idempotence", "true")
         .create()
         .expect("producer");
-    let (partition, offset) = producer
+    let delivery = producer
         .send(FutureRecord::to(&topic).key("k").payload("héllo"), BROKER_DEADLINE)
         .await
         .unwrap_or_else(|(err, _)| panic!("produce failed: {err}"));
@@ -115,7 +115,7 @@ async fn kafka_round_trips_an_acknowledged_record() {
         .expect("consumer");
     let mut assignment = rdkafka::TopicPartitionList::new();
     assignment
-        .add_partition_offset(&topic, partition, rdkafka::Offset::Offset(offset))
+        .add_partition_offset(&topic, delivery.partition, rdkafka::Offset::Offset(delivery.offset))
         .expect("assignment");
     consumer.assign(&assignment).expect("assign");
     let message = tokio::time::timeout(BROKER_DEADLINE, consumer.recv())

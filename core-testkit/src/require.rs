@@ -72,9 +72,21 @@ pub async fn require_at(service: Service, url: &str, required: bool, test: &str)
     None
 }
 
+/// The path of the enclosing function, such as `smoke::redis_round_trip`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __test_name {
+    () => {{
+        fn here() {}
+        let name = ::std::any::type_name_of_val(&here);
+        let name = name.strip_suffix("::here").unwrap_or(name);
+        name.trim_end_matches("::{{closure}}")
+    }};
+}
+
 /// Evaluates to the URL of a service, or ends the enclosing test early.
 ///
-/// Expands to a call to [`require`] named after the enclosing module path;
+/// Expands to a call to [`require`] named after the enclosing function;
 /// `return`s from the (async) test function when the service is unreachable
 /// and not required.
 ///
@@ -104,7 +116,7 @@ macro_rules! require_service {
         $crate::require_service!($service, ())
     };
     ($service:expr, $skipped:expr) => {
-        match $crate::require($service, module_path!()).await {
+        match $crate::require($service, $crate::__test_name!()).await {
             Some(url) => url,
             None => return $skipped,
         }

@@ -1,0 +1,583 @@
+//! The front door services use: typed values over any backend.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use core_error::{Error, Result};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::single_flight::SingleFlight;
+use crate::{CacheBase, Capabilities, Codec, ListEnd, Ttl, validate_key};
+
+/// Stored in place of a value to remember that the loader found nothing.
+/// No JSON or postcard encoding of a value starts with two NUL bytes
+/// followed by this text.
+const ABSENT_MARKER: &[u8] = b"\0\0core-cache:absent";
+
+/// The default limit on one encoded value: Memcached's item limit less room
+/// for its own bookkeeping.
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 1_000_000;
+
+/// A cache of typed values over any [`CacheBase`] backend.
+///
+/// Adds what every service needs on top of the raw backend: serde values,
+/// a key namespace, a maximum value size, key validation, `get_or_set` with
+/// single-flight loading, negative caching and TTL jitter, and distributed
+/// locks. Cheap to clone; clones share everything.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use core_cache::Cache;
+/// use core_cache::backends::memory::{MemoryBackend, MemoryConfig};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_error::Result<()> {
+/// let cache = Cache::builder(Arc::new(MemoryBackend::new(&MemoryConfig::default())))
+///     .namespace("users")
+///     .build()?;
+///
+/// cache.set("42", &("ada", 36), Some(Duration::from_secs(60))).await?;
+/// let user: Option<(String, u32)> = cache.get("42").await?;
+/// assert_eq!(user, Some(("ada".to_string(), 36)));
+///
+/// // Loads once, then serves from the cache.
+/// let name: String = cache.get_or_set("name:7", None, || async { Ok("grace".to_string()) }).await?;
+/// assert_eq!(name, "grace");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Cache {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    backend: Arc<dyn CacheBase>,
+    prefix: String,
+    codec: Codec,
+    max_value_bytes: usize,
+    negative_ttl: Option<Duration>,
+    ttl_jitter: f64,
+    flights: Arc<SingleFlight>,
+}
+
+impl fmt::Debug for Cache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache")
+            .field("backend", &self.shared.backend)
+            .field("namespace", &self.shared.prefix)
+            .field("codec", &self.shared.codec)
+            .finish()
+    }
+}
+
+/// Builds a [`Cache`]; see [`Cache::builder`].
+#[derive(Debug)]
+#[must_use]
+pub struct CacheBuilder {
+    backend: Arc<dyn CacheBase>,
+    namespace: Option<String>,
+    codec: Codec,
+    max_value_bytes: usize,
+    negative_ttl: Option<Duration>,
+    ttl_jitter: f64,
+}
+
+impl CacheBuilder {
+    /// Prefixes every key with `namespace:` so services sharing a server
+    /// never see each other's keys.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> CacheBuilder {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// How values are encoded (JSON by default).
+    pub fn codec(mut self, codec: Codec) -> CacheBuilder {
+        self.codec = codec;
+        self
+    }
+
+    /// The largest encoded value accepted (default [`DEFAULT_MAX_VALUE_BYTES`]).
+    pub fn max_value_bytes(mut self, max_value_bytes: usize) -> CacheBuilder {
+        self.max_value_bytes = max_value_bytes;
+        self
+    }
+
+    /// Remember for `ttl` that a loader of
+    /// [`get_or_set_optional`](Cache::get_or_set_optional) found nothing, so
+    /// a missing row is not looked up on every request.
+    pub fn negative_ttl(mut self, ttl: Duration) -> CacheBuilder {
+        self.negative_ttl = Some(ttl);
+        self
+    }
+
+    /// Spread the TTLs `get_or_set` stores by up to ± `fraction` (0.0 to
+    /// 0.5), so entries loaded together do not all expire together.
+    pub fn ttl_jitter(mut self, fraction: f64) -> CacheBuilder {
+        self.ttl_jitter = fraction;
+        self
+    }
+
+    /// Builds the cache.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) for a namespace
+    /// that is not a valid key, a zero value limit, or a jitter outside 0.0..=0.5.
+    pub fn build(self) -> Result<Cache> {
+        let prefix = match &self.namespace {
+            Some(namespace) => {
+                validate_key(namespace)?;
+                format!("{namespace}:")
+            }
+            None => String::new(),
+        };
+        if self.max_value_bytes == 0 {
+            return Err(Error::invalid_input("max_value_bytes must be above zero")
+                .with_key("cache.max_value_bytes"));
+        }
+        if !(0.0..=0.5).contains(&self.ttl_jitter) {
+            return Err(Error::invalid_input(format!(
+                "ttl_jitter is {}; it must be between 0.0 and 0.5",
+                self.ttl_jitter
+            ))
+            .with_key("cache.ttl_jitter"));
+        }
+        Ok(self.assemble(prefix))
+    }
+
+    fn assemble(self, prefix: String) -> Cache {
+        Cache {
+            shared: Arc::new(Shared {
+                backend: self.backend,
+                prefix,
+                codec: self.codec,
+                max_value_bytes: self.max_value_bytes,
+                negative_ttl: self.negative_ttl,
+                ttl_jitter: self.ttl_jitter,
+                flights: Arc::default(),
+            }),
+        }
+    }
+}
+
+impl Cache {
+    /// A cache over `backend` with no namespace and default settings.
+    pub fn new(backend: Arc<dyn CacheBase>) -> Cache {
+        Cache::builder(backend).assemble(String::new())
+    }
+
+    /// Starts building a cache over `backend`.
+    pub fn builder(backend: Arc<dyn CacheBase>) -> CacheBuilder {
+        CacheBuilder {
+            backend,
+            namespace: None,
+            codec: Codec::default(),
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+            negative_ttl: None,
+            ttl_jitter: 0.0,
+        }
+    }
+
+    /// The backend underneath, for operations on raw bytes and full keys.
+    pub fn backend(&self) -> &Arc<dyn CacheBase> {
+        &self.shared.backend
+    }
+
+    /// What the backend supports.
+    pub fn capabilities(&self) -> Capabilities {
+        self.shared.backend.capabilities()
+    }
+
+    /// The full key for `key`: the namespace prefix and `key`, validated.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) for a key no
+    /// backend accepts; see [`validate_key`].
+    pub fn full_key(&self, key: &str) -> Result<String> {
+        let full = format!("{}{key}", self.shared.prefix);
+        validate_key(&full)?;
+        Ok(full)
+    }
+
+    fn full_keys(&self, keys: &[&str]) -> Result<Vec<String>> {
+        keys.iter().map(|key| self.full_key(key)).collect()
+    }
+
+    fn encode<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<Bytes> {
+        let bytes = self.shared.codec.encode(value).map_err(|err| err.with_key(key))?;
+        if bytes.len() > self.shared.max_value_bytes {
+            return Err(Error::invalid_input(format!(
+                "the encoded value is {} bytes; the limit is {}",
+                bytes.len(),
+                self.shared.max_value_bytes
+            ))
+            .with_operation("cache.set")
+            .with_key(key));
+        }
+        Ok(bytes)
+    }
+
+    fn decode<T: DeserializeOwned>(&self, key: &str, bytes: &[u8]) -> Result<Option<T>> {
+        if bytes == ABSENT_MARKER {
+            return Ok(None);
+        }
+        self.shared.codec.decode(bytes).map(Some).map_err(|err| err.with_key(key))
+    }
+
+    /// The value under `key`, if any.
+    ///
+    /// # Errors
+    ///
+    /// The backend's errors, and [`InvalidInput`](core_error::ErrorKind::InvalidInput)
+    /// when the stored bytes are not a `T`.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let full = self.full_key(key)?;
+        match self.shared.backend.get(&full).await? {
+            Some(bytes) => self.decode(&full, &bytes),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores `value` under `key`, expiring after `ttl` if given.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) for an invalid
+    /// key or a value over the size limit; the backend's errors.
+    pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Option<Duration>) -> Result<()> {
+        let full = self.full_key(key)?;
+        let bytes = self.encode(&full, value)?;
+        self.shared.backend.set(&full, bytes, ttl).await
+    }
+
+    /// Stores `value` only if `key` holds nothing; returns whether it did.
+    ///
+    /// # Errors
+    ///
+    /// As for [`set`](Cache::set).
+    pub async fn set_if_absent<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<Duration>,
+    ) -> Result<bool> {
+        let full = self.full_key(key)?;
+        let bytes = self.encode(&full, value)?;
+        self.shared.backend.set_if_absent(&full, bytes, ttl).await
+    }
+
+    /// Removes `key`; returns whether it existed.
+    ///
+    /// # Errors
+    ///
+    /// An invalid key; the backend's errors.
+    pub async fn delete(&self, key: &str) -> Result<bool> {
+        self.shared.backend.delete(&self.full_key(key)?).await
+    }
+
+    /// Whether `key` holds a value.
+    ///
+    /// # Errors
+    ///
+    /// An invalid key; the backend's errors.
+    pub async fn exists(&self, key: &str) -> Result<bool> {
+        self.shared.backend.exists(&self.full_key(key)?).await
+    }
+
+    /// Makes `key` expire after `ttl`; returns false if it does not exist.
+    ///
+    /// # Errors
+    ///
+    /// An invalid key; the backend's errors.
+    pub async fn expire(&self, key: &str, ttl: Duration) -> Result<bool> {
+        self.shared.backend.expire(&self.full_key(key)?, ttl).await
+    }
+
+    /// The remaining lifetime of `key`.
+    ///
+    /// # Errors
+    ///
+    /// [`Unsupported`](core_error::ErrorKind::Unsupported) without
+    /// [`Capabilities::ttl_inspection`]; an invalid key; the backend's errors.
+    pub async fn ttl(&self, key: &str) -> Result<Ttl> {
+        self.shared.backend.ttl(&self.full_key(key)?).await
+    }
+
+    /// Adds `delta` to the counter under `key` (missing counts as 0).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) when the key
+    /// holds something other than an integer; the backend's errors.
+    pub async fn incr(&self, key: &str, delta: i64) -> Result<i64> {
+        self.shared.backend.incr(&self.full_key(key)?, delta).await
+    }
+
+    /// Subtracts `delta` from the counter under `key`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`incr`](Cache::incr).
+    pub async fn decr(&self, key: &str, delta: i64) -> Result<i64> {
+        let negated = delta.checked_neg().ok_or_else(|| {
+            Error::invalid_input("the decrement is too large").with_operation("cache.decr").with_key(key)
+        })?;
+        self.incr(key, negated).await
+    }
+
+    /// The values under `keys`, in order; pipelined where the backend can.
+    ///
+    /// # Errors
+    ///
+    /// Any invalid key; a value that is not a `T`; the backend's errors.
+    pub async fn get_many<T: DeserializeOwned>(&self, keys: &[&str]) -> Result<Vec<Option<T>>> {
+        let full = self.full_keys(keys)?;
+        let values = self.shared.backend.get_many(&full).await?;
+        full.iter()
+            .zip(values)
+            .map(|(key, value)| match value {
+                Some(bytes) => self.decode(key, &bytes),
+                None => Ok(None),
+            })
+            .collect()
+    }
+
+    /// Stores every entry, each expiring after `ttl` if given.
+    ///
+    /// # Errors
+    ///
+    /// Any invalid key or oversized value (then nothing is stored); the
+    /// backend's errors.
+    pub async fn set_many<T: Serialize>(&self, entries: &[(&str, T)], ttl: Option<Duration>) -> Result<()> {
+        let mut encoded = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let full = self.full_key(key)?;
+            let bytes = self.encode(&full, value)?;
+            encoded.push((full, bytes));
+        }
+        self.shared.backend.set_many(&encoded, ttl).await
+    }
+
+    /// Removes `keys`; returns how many existed.
+    ///
+    /// # Errors
+    ///
+    /// Any invalid key; the backend's errors.
+    pub async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
+        self.shared.backend.delete_many(&self.full_keys(keys)?).await
+    }
+
+    /// Removes every key of this namespace starting with `prefix`.
+    ///
+    /// # Errors
+    ///
+    /// [`Unsupported`](core_error::ErrorKind::Unsupported) without
+    /// [`Capabilities::delete_prefix`]; the backend's errors.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<u64> {
+        let full = format!("{}{prefix}", self.shared.prefix);
+        if full.is_empty() {
+            return Err(Error::invalid_input(
+                "deleting by an empty prefix outside a namespace would empty the whole server",
+            )
+            .with_operation("cache.delete_prefix"));
+        }
+        validate_key(&full)?;
+        self.shared.backend.delete_prefix(&full).await
+    }
+
+    /// Sets `field` of the hash under `key`; returns whether the field is new.
+    ///
+    /// # Errors
+    ///
+    /// [`Unsupported`](core_error::ErrorKind::Unsupported) without
+    /// [`Capabilities::hashes`]; as for [`set`](Cache::set).
+    pub async fn hset<T: Serialize + ?Sized>(&self, key: &str, field: &str, value: &T) -> Result<bool> {
+        let full = self.full_key(key)?;
+        let bytes = self.encode(&full, value)?;
+        self.shared.backend.hset(&full, field, bytes).await
+    }
+
+    /// The value of `field` in the hash under `key`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`hset`](Cache::hset) and [`get`](Cache::get).
+    pub async fn hget<T: DeserializeOwned>(&self, key: &str, field: &str) -> Result<Option<T>> {
+        let full = self.full_key(key)?;
+        match self.shared.backend.hget(&full, field).await? {
+            Some(bytes) => self.decode(&full, &bytes),
+            None => Ok(None),
+        }
+    }
+
+    /// Every field of the hash under `key`, sorted by name.
+    ///
+    /// # Errors
+    ///
+    /// As for [`hget`](Cache::hget).
+    pub async fn hgetall<T: DeserializeOwned>(&self, key: &str) -> Result<Vec<(String, T)>> {
+        let full = self.full_key(key)?;
+        let fields = self.shared.backend.hgetall(&full).await?;
+        let mut decoded = Vec::with_capacity(fields.len());
+        for (name, bytes) in fields {
+            let value = self.shared.codec.decode(&bytes).map_err(|err| err.with_key(&full))?;
+            decoded.push((name, value));
+        }
+        Ok(decoded)
+    }
+
+    /// Removes `field` from the hash under `key`; returns whether it existed.
+    ///
+    /// # Errors
+    ///
+    /// As for [`hset`](Cache::hset).
+    pub async fn hdel(&self, key: &str, field: &str) -> Result<bool> {
+        self.shared.backend.hdel(&self.full_key(key)?, field).await
+    }
+
+    /// Adds `values`, in order, at `end` of the list under `key`; returns its length.
+    ///
+    /// # Errors
+    ///
+    /// [`Unsupported`](core_error::ErrorKind::Unsupported) without
+    /// [`Capabilities::lists`]; as for [`set`](Cache::set).
+    pub async fn push<T: Serialize>(&self, key: &str, end: ListEnd, values: &[T]) -> Result<u64> {
+        let full = self.full_key(key)?;
+        let encoded = values.iter().map(|value| self.encode(&full, value)).collect::<Result<Vec<_>>>()?;
+        self.shared.backend.push(&full, end, &encoded).await
+    }
+
+    /// Removes and returns the element at `end` of the list under `key`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`push`](Cache::push) and [`get`](Cache::get).
+    pub async fn pop<T: DeserializeOwned>(&self, key: &str, end: ListEnd) -> Result<Option<T>> {
+        let full = self.full_key(key)?;
+        match self.shared.backend.pop(&full, end).await? {
+            Some(bytes) => self.decode(&full, &bytes),
+            None => Ok(None),
+        }
+    }
+
+    /// The list elements from `start` to `stop` inclusive (negative indexes
+    /// count from the tail).
+    ///
+    /// # Errors
+    ///
+    /// As for [`pop`](Cache::pop).
+    pub async fn range<T: DeserializeOwned>(&self, key: &str, start: i64, stop: i64) -> Result<Vec<T>> {
+        let full = self.full_key(key)?;
+        let items = self.shared.backend.range(&full, start, stop).await?;
+        items
+            .iter()
+            .map(|bytes| self.shared.codec.decode(bytes).map_err(|err| err.with_key(&full)))
+            .collect()
+    }
+
+    /// The value under `key`, or the one `loader` produces, stored for `ttl`.
+    ///
+    /// Concurrent callers for the same key in this process wait for a single
+    /// load (single-flight) and then share its result. A loader error is
+    /// returned and nothing is stored.
+    ///
+    /// # Errors
+    ///
+    /// The loader's error; as for [`get`](Cache::get) and [`set`](Cache::set).
+    pub async fn get_or_set<T, F, Fut>(&self, key: &str, ttl: Option<Duration>, loader: F) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let loaded = self.get_or_set_optional(key, ttl, || async { loader().await.map(Some) }).await?;
+        loaded.ok_or_else(|| {
+            Error::not_found("the cache holds a remembered absence for this key")
+                .with_operation("cache.get_or_set")
+                .with_key(key)
+        })
+    }
+
+    /// Like [`get_or_set`](Cache::get_or_set) for a loader that may find
+    /// nothing; with a [`negative_ttl`](CacheBuilder::negative_ttl), that
+    /// absence is remembered too.
+    ///
+    /// # Errors
+    ///
+    /// As for [`get_or_set`](Cache::get_or_set).
+    pub async fn get_or_set_optional<T, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        loader: F,
+    ) -> Result<Option<T>>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<T>>>,
+    {
+        let full = self.full_key(key)?;
+        if let Some(cached) = self.cached(&full).await? {
+            return Ok(cached);
+        }
+        let _flight = self.shared.flights.enter(&full).await;
+        // Whoever held the flight before us has probably stored the value.
+        if let Some(cached) = self.cached(&full).await? {
+            return Ok(cached);
+        }
+        let loaded = loader().await?;
+        let (bytes, ttl) = match &loaded {
+            Some(value) => (self.encode(&full, value)?, ttl.map(|ttl| self.jittered(ttl))),
+            None => match self.shared.negative_ttl {
+                Some(negative_ttl) => (Bytes::from_static(ABSENT_MARKER), Some(negative_ttl)),
+                None => return Ok(None),
+            },
+        };
+        if let Err(err) = self.shared.backend.set(&full, bytes, ttl).await {
+            // The caller still gets the value it asked for; the next call loads again.
+            tracing::warn!(key = %full, error = %err, "could not store a loaded value in the cache");
+        }
+        Ok(loaded)
+    }
+
+    /// `Some(decoded)` on a hit (`Some(None)` for a remembered absence), `None` on a miss.
+    async fn cached<T: DeserializeOwned>(&self, full: &str) -> Result<Option<Option<T>>> {
+        let Some(bytes) = self.shared.backend.get(full).await? else {
+            return Ok(None);
+        };
+        match self.decode(full, &bytes) {
+            Ok(value) => Ok(Some(value)),
+            Err(err) => {
+                // Most likely written by an older version of the type: reload it.
+                tracing::warn!(key = %full, error = %err, "replacing a cached value that no longer decodes");
+                Ok(None)
+            }
+        }
+    }
+
+    fn jittered(&self, ttl: Duration) -> Duration {
+        if self.shared.ttl_jitter == 0.0 {
+            return ttl;
+        }
+        let factor = 1.0 + self.shared.ttl_jitter * (fastrand::f64() * 2.0 - 1.0);
+        ttl.mul_f64(factor).max(Duration::from_millis(1))
+    }
+
+    /// Takes the distributed lock `name`; see [`Lock`](crate::Lock).
+    ///
+    /// # Errors
+    ///
+    /// [`Timeout`](core_error::ErrorKind::Timeout) when another owner still
+    /// holds it after `options.wait`;
+    /// [`Unsupported`](core_error::ErrorKind::Unsupported) without
+    /// [`Capabilities::compare_and_swap`]; the backend's errors.
+    pub async fn lock(&self, name: &str, options: crate::LockOptions) -> Result<crate::Lock> {
+        let key = self.full_key(&format!("lock:{name}"))?;
+        crate::Lock::acquire(self.shared.backend.clone(), key, options).await
+    }
+}

@@ -1,0 +1,41 @@
+//! What makes a key acceptable to every backend.
+
+use core_error::{Error, Result};
+
+/// The longest key, namespace included, that every backend accepts
+/// (Memcached's limit).
+pub const MAX_KEY_BYTES: usize = 250;
+
+/// Checks that `key` works on every backend: not empty, at most
+/// [`MAX_KEY_BYTES`] bytes, and free of whitespace and control characters
+/// (which would split a text-protocol command).
+///
+/// ```
+/// use core_cache::validate_key;
+///
+/// assert!(validate_key("user:42").is_ok());
+/// assert!(validate_key("has space").is_err());
+/// assert!(validate_key("").is_err());
+/// ```
+///
+/// # Errors
+///
+/// [`InvalidInput`](core_error::ErrorKind::InvalidInput) naming the problem.
+pub fn validate_key(key: &str) -> Result<()> {
+    let problem = if key.is_empty() {
+        Some("a cache key must not be empty".to_string())
+    } else if key.len() > MAX_KEY_BYTES {
+        Some(format!("the key is {} bytes long; the limit is {MAX_KEY_BYTES}", key.len()))
+    } else if let Some(bad) = key.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        Some(format!("the key contains the character {bad:?}; whitespace and control characters are not allowed"))
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(message) => {
+            let shown: String = key.chars().take(64).collect();
+            Err(Error::invalid_input(message).with_operation("cache.key").with_key(shown.escape_debug().to_string()))
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Counters and latency histograms through the `metrics` facade.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use core_error::Result;
+use futures::future::BoxFuture;
+
+use super::{Call, Interceptor, Layer, Layered, Outcome};
+use crate::CacheBase;
+
+/// Records, per backend and operation:
+///
+/// - `cache_requests_total{backend, operation, outcome}` with outcome `hit`,
+///   `miss` (lookups), `ok` or the error code;
+/// - `cache_request_duration_seconds{backend, operation}`.
+///
+/// Whatever recorder the service installed (core-log installs a Prometheus
+/// one) receives them; with none installed they cost almost nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MetricsLayer;
+
+impl Layer for MetricsLayer {
+    fn layer(&self, inner: Arc<dyn CacheBase>) -> Arc<dyn CacheBase> {
+        Arc::new(Layered::new(inner, *self))
+    }
+}
+
+impl Interceptor for MetricsLayer {
+    fn around<'a, T: Outcome + Send + 'a>(
+        &'a self,
+        call: Call<'a>,
+        attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
+    ) -> impl Future<Output = Result<T>> + Send + 'a {
+        async move {
+            let started = Instant::now();
+            let result = attempt().await;
+            let outcome = match &result {
+                Ok(value) => match value.hit() {
+                    Some(true) => "hit",
+                    Some(false) => "miss",
+                    None => "ok",
+                },
+                Err(err) => err.code(),
+            };
+            metrics::counter!(
+                "cache_requests_total",
+                "backend" => call.backend,
+                "operation" => call.operation,
+                "outcome" => outcome
+            )
+            .increment(1);
+            metrics::histogram!(
+                "cache_request_duration_seconds",
+                "backend" => call.backend,
+                "operation" => call.operation
+            )
+            .record(started.elapsed().as_secs_f64());
+            result
+        }
+    }
+}

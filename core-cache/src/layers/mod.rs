@@ -1,0 +1,156 @@
+//! Cross-cutting behaviour as wrappers that implement [`CacheBase`] too.
+//!
+//! Retry, timeout, metrics and tracing live here and nowhere else: a
+//! backend only talks to its server. Each layer is an [`Interceptor`]
+//! wrapped around every call by [`Layered`], so adding a layer means writing
+//! one `around` method, not forwarding twenty operations.
+//!
+//! Order matters: [`stack`] puts the timeout innermost (each attempt has its
+//! own deadline, so a retry loop always ends), retry around it, then tracing
+//! and metrics outermost (one span and one measurement per caller request).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use core_cache::backends::memory::{MemoryBackend, MemoryConfig};
+//! use core_cache::layers::{Layer, RetryLayer, TimeoutLayer};
+//!
+//! let backend = Arc::new(MemoryBackend::new(&MemoryConfig::default()));
+//! let backend = TimeoutLayer::new(Duration::from_millis(250)).layer(backend);
+//! let backend = RetryLayer::default().layer(backend);
+//! assert_eq!(backend.name(), "memory");
+//! ```
+
+mod layered;
+mod metrics;
+mod retry;
+mod timeout;
+mod tracing;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use core_error::Result;
+use futures::future::BoxFuture;
+
+pub use self::layered::Layered;
+pub use self::metrics::MetricsLayer;
+pub use self::retry::RetryLayer;
+pub use self::timeout::TimeoutLayer;
+pub use self::tracing::TracingLayer;
+use crate::{CacheBase, Ttl};
+
+/// Wraps a backend in a behaviour, returning a backend.
+pub trait Layer {
+    /// Wraps `inner`.
+    fn layer(&self, inner: Arc<dyn CacheBase>) -> Arc<dyn CacheBase>;
+}
+
+/// The call an [`Interceptor`] is wrapped around.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// The backend's [`name`](CacheBase::name).
+    pub backend: &'static str,
+    /// The operation, such as `"cache.get"`.
+    pub operation: &'static str,
+    /// The key (the first one, for batch operations).
+    pub key: &'a str,
+    /// Whether running the call twice has the same effect as once. `incr`,
+    /// `push` and `pop` are not: a retry after a timeout could apply them twice.
+    pub idempotent: bool,
+}
+
+/// Behaviour around every call of a backend; see [`Layered`].
+pub trait Interceptor: Send + Sync + std::fmt::Debug + 'static {
+    /// Runs `attempt` (as often as the behaviour needs) and returns its result.
+    fn around<'a, T: Outcome + Send + 'a>(
+        &'a self,
+        call: Call<'a>,
+        attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
+    ) -> impl Future<Output = Result<T>> + Send + 'a;
+}
+
+/// What a call's result says about the cache, for metrics.
+pub trait Outcome {
+    /// `Some(true)` for a hit, `Some(false)` for a miss, `None` when the
+    /// call is not a lookup.
+    fn hit(&self) -> Option<bool> {
+        None
+    }
+}
+
+impl Outcome for Option<Bytes> {
+    fn hit(&self) -> Option<bool> {
+        Some(self.is_some())
+    }
+}
+
+impl Outcome for () {}
+impl Outcome for bool {}
+impl Outcome for i64 {}
+impl Outcome for u64 {}
+impl Outcome for Ttl {}
+impl Outcome for Vec<Option<Bytes>> {}
+impl Outcome for Vec<Bytes> {}
+impl Outcome for Vec<(String, Bytes)> {}
+
+/// The standard layers with their settings.
+///
+/// ```
+/// use core_cache::layers::LayerSettings;
+///
+/// let settings = LayerSettings::default();
+/// assert_eq!(settings.retry_attempts, 3);
+/// ```
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LayerSettings {
+    /// Deadline of one attempt, in milliseconds; 0 disables. Default 1 000.
+    pub timeout_ms: u64,
+    /// Attempts in all for a temporary error (1 disables retry). Default 3.
+    pub retry_attempts: u32,
+    /// First backoff in milliseconds, doubled per attempt. Default 20.
+    pub retry_backoff_ms: u64,
+    /// Emit `metrics` counters and histograms. Default true.
+    pub metrics: bool,
+    /// Emit `tracing` spans and error events. Default true.
+    pub tracing: bool,
+}
+
+impl Default for LayerSettings {
+    fn default() -> LayerSettings {
+        LayerSettings {
+            timeout_ms: 1_000,
+            retry_attempts: 3,
+            retry_backoff_ms: 20,
+            metrics: true,
+            tracing: true,
+        }
+    }
+}
+
+/// Wraps `backend` in the standard layers, innermost first: timeout, retry,
+/// tracing, metrics.
+pub fn stack(backend: Arc<dyn CacheBase>, settings: &LayerSettings) -> Arc<dyn CacheBase> {
+    let mut backend = backend;
+    if settings.timeout_ms > 0 {
+        backend = TimeoutLayer::new(Duration::from_millis(settings.timeout_ms)).layer(backend);
+    }
+    if settings.retry_attempts > 1 {
+        let retry = RetryLayer {
+            max_attempts: settings.retry_attempts,
+            first_backoff: Duration::from_millis(settings.retry_backoff_ms),
+            ..RetryLayer::default()
+        };
+        backend = retry.layer(backend);
+    }
+    if settings.tracing {
+        backend = TracingLayer.layer(backend);
+    }
+    if settings.metrics {
+        backend = MetricsLayer.layer(backend);
+    }
+    backend
+}

@@ -1,0 +1,79 @@
+//! Retrying temporary failures, with a bound.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use core_error::Result;
+use futures::future::BoxFuture;
+
+use super::{Call, Interceptor, Layer, Layered, Outcome};
+use crate::CacheBase;
+
+/// Retries calls that failed with a [temporary](core_error::Error::is_temporary)
+/// error, with exponential backoff and jitter, at most `max_attempts` times
+/// in all.
+///
+/// Calls that are not idempotent (`incr`, `push`, `pop`) are not retried:
+/// after a timeout nobody knows whether the first attempt was applied.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryLayer {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Pause before the second attempt; doubled for each one after.
+    pub first_backoff: Duration,
+    /// The longest pause.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryLayer {
+    fn default() -> RetryLayer {
+        RetryLayer {
+            max_attempts: 3,
+            first_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+impl RetryLayer {
+    fn backoff(&self, retry: u32) -> Duration {
+        let exponential = self.first_backoff.saturating_mul(1 << retry.min(16));
+        // Full jitter keeps many clients from retrying in lockstep.
+        exponential.min(self.max_backoff).mul_f64(0.5 + fastrand::f64() * 0.5)
+    }
+}
+
+impl Layer for RetryLayer {
+    fn layer(&self, inner: Arc<dyn CacheBase>) -> Arc<dyn CacheBase> {
+        Arc::new(Layered::new(inner, *self))
+    }
+}
+
+impl Interceptor for RetryLayer {
+    fn around<'a, T: Outcome + Send + 'a>(
+        &'a self,
+        call: Call<'a>,
+        attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
+    ) -> impl Future<Output = Result<T>> + Send + 'a {
+        async move {
+            let mut attempts = 1;
+            loop {
+                match attempt().await {
+                    Err(err)
+                        if err.is_temporary()
+                            && call.idempotent
+                            && attempts < self.max_attempts =>
+                    {
+                        tokio::time::sleep(self.backoff(attempts - 1)).await;
+                        attempts += 1;
+                    }
+                    Err(err) if attempts > 1 => {
+                        return Err(err.with_context("attempts", attempts));
+                    }
+                    result => return result,
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! A deadline on every attempt.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use core_error::{Error, Result};
+use futures::future::BoxFuture;
+
+use super::{Call, Interceptor, Layer, Layered, Outcome};
+use crate::CacheBase;
+
+/// Fails an attempt that takes longer than `duration` with a temporary
+/// [`Timeout`](core_error::ErrorKind::Timeout).
+#[derive(Debug, Clone, Copy)]
+pub struct TimeoutLayer {
+    duration: Duration,
+}
+
+impl TimeoutLayer {
+    /// A deadline of `duration` per attempt.
+    pub fn new(duration: Duration) -> TimeoutLayer {
+        TimeoutLayer { duration }
+    }
+}
+
+impl Layer for TimeoutLayer {
+    fn layer(&self, inner: Arc<dyn CacheBase>) -> Arc<dyn CacheBase> {
+        Arc::new(Layered::new(inner, *self))
+    }
+}
+
+impl Interceptor for TimeoutLayer {
+    fn around<'a, T: Outcome + Send + 'a>(
+        &'a self,
+        call: Call<'a>,
+        attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
+    ) -> impl Future<Output = Result<T>> + Send + 'a {
+        async move {
+            match tokio::time::timeout(self.duration, attempt()).await {
+                Ok(result) => result,
+                Err(_) => Err(Error::timeout(format!("no answer within {:?}", self.duration))
+                    .with_operation(call.operation)
+                    .with_backend(call.backend)
+                    .with_key(call.key)),
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! A span per call and an event per failure.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use core_error::Result;
+use futures::future::BoxFuture;
+use tracing::Instrument as _;
+
+use super::{Call, Interceptor, Layer, Layered, Outcome};
+use crate::CacheBase;
+
+/// Wraps each call in a `cache` span (operation, backend, key) and logs
+/// failures: temporary ones at `warn`, the rest at `error`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingLayer;
+
+impl Layer for TracingLayer {
+    fn layer(&self, inner: Arc<dyn CacheBase>) -> Arc<dyn CacheBase> {
+        Arc::new(Layered::new(inner, *self))
+    }
+}
+
+impl Interceptor for TracingLayer {
+    fn around<'a, T: Outcome + Send + 'a>(
+        &'a self,
+        call: Call<'a>,
+        attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
+    ) -> impl Future<Output = Result<T>> + Send + 'a {
+        let span = tracing::debug_span!(
+            "cache",
+            operation = call.operation,
+            backend = call.backend,
+            key = call.key
+        );
+        async move {
+            let result = attempt().await;
+            match &result {
+                Err(err) if err.is_temporary() => tracing::warn!(error = %err, "cache call failed"),
+                Err(err) => tracing::error!(error = %err, "cache call failed"),
+                Ok(_) => {}
+            }
+            result
+        }
+        .instrument(span)
+    }
+}
