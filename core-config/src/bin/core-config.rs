@@ -1,1 +1,220 @@
-fn main() {}
+//! `core-config`: keys, encrypted values, rotation, validation and the
+//! redacted effective configuration, from the command line.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use core_config::{
+    AES_SECRET_VAR, AesKey, AppEnv, Error, Loader, Result, SECRETS_FILE, Violations, decrypt,
+    encrypt, rotate_file,
+};
+use secrecy::ExposeSecret;
+
+/// Manage the configuration of a core-sdk service.
+#[derive(Debug, Parser)]
+#[command(name = "core-config", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a new AES key and JWT secret, as lines for `.secrets`.
+    Keygen {
+        /// Prefix of the settings variables (the JWT secret's line).
+        #[arg(long, default_value = core_config::DEFAULT_PREFIX)]
+        prefix: String,
+    },
+    /// Encrypt a value into ENC(...) with the key from AES_SECRET or --key-file.
+    Encrypt {
+        /// The plaintext; `-` reads it from standard input (keeps it out of
+        /// the shell history).
+        value: String,
+        /// A file holding the key (base64 or hex, or an AES_SECRET=... line).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// Decrypt an ENC(...) value with the key from AES_SECRET or --key-file.
+    Decrypt {
+        /// The ENC(...) value; `-` reads it from standard input.
+        value: String,
+        /// A file holding the key (base64 or hex, or an AES_SECRET=... line).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// Re-encrypt every ENC(...) value of a file to a new key, keeping a backup.
+    Rotate {
+        /// The file to rewrite (any format: toml, yaml, json, ini, .env, .secrets).
+        #[arg(long)]
+        file: PathBuf,
+        /// A file holding the new key.
+        #[arg(long)]
+        new_key_file: PathBuf,
+        /// A file holding the old key; default AES_SECRET.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// Load and validate the configuration; exit status 1 lists every violation.
+    Validate {
+        /// The environment to validate (local, dev, test, staging, prod).
+        #[arg(long)]
+        env: String,
+        /// The folder holding config/, .env.<env> and .secrets.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Prefix of the settings variables.
+        #[arg(long, default_value = core_config::DEFAULT_PREFIX)]
+        prefix: String,
+    },
+    /// Print the redacted effective configuration and where each value came from.
+    Print {
+        /// The environment to load (local, dev, test, staging, prod).
+        #[arg(long)]
+        env: String,
+        /// The folder holding config/, .env.<env> and .secrets.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Prefix of the settings variables.
+        #[arg(long, default_value = core_config::DEFAULT_PREFIX)]
+        prefix: String,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("core-config: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Keygen { prefix } => {
+            let key = AesKey::generate()?;
+            let jwt = AesKey::generate()?;
+            println!("{AES_SECRET_VAR}={}", key.to_base64().expose_secret());
+            println!(
+                "{}__AUTH__JWT_SECRET={}",
+                prefix.to_ascii_uppercase(),
+                jwt.to_base64().expose_secret()
+            );
+        }
+        Command::Encrypt { value, key_file } => {
+            let key = key_from(key_file.as_deref())?;
+            let plaintext = argument_or_stdin(value)?;
+            let sealed = encrypt(&key, plaintext.expose_secret())
+                .map_err(|err| Error::internal(err.to_string()))?;
+            println!("{sealed}");
+        }
+        Command::Decrypt { value, key_file } => {
+            let key = key_from(key_file.as_deref())?;
+            let text = argument_or_stdin(value)?;
+            let plain = decrypt(&key, text.expose_secret())
+                .map_err(|err| Error::invalid_input(err.to_string()).with_operation("decrypt"))?;
+            println!("{}", plain.expose_secret());
+        }
+        Command::Rotate {
+            file,
+            new_key_file,
+            key_file,
+        } => {
+            let old = key_from(key_file.as_deref())?;
+            let new = read_key_file(&new_key_file)?;
+            let rotation = rotate_file(&file, &old, &new)?;
+            println!(
+                "re-encrypted {} value(s) in {}; the previous version is in {}",
+                rotation.values,
+                file.display(),
+                rotation.backup.display()
+            );
+        }
+        Command::Validate { env, dir, prefix } => {
+            let env: AppEnv = env.parse()?;
+            return match Loader::new().dir(&dir).prefix(prefix).env(env).load_untyped() {
+                Ok(_) => {
+                    println!("ok: the {env} configuration in {} is valid", dir.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(err) => match Violations::from_error(&err) {
+                    Some(violations) => {
+                        println!(
+                            "invalid: the {env} configuration in {} has {} problem(s):",
+                            dir.display(),
+                            violations.len()
+                        );
+                        for violation in violations {
+                            println!("  - {violation}");
+                        }
+                        Ok(ExitCode::FAILURE)
+                    }
+                    None => Err(err),
+                },
+            };
+        }
+        Command::Print { env, dir, prefix } => {
+            let env: AppEnv = env.parse()?;
+            let loaded = Loader::new().dir(&dir).prefix(prefix).env(env).load_untyped()?;
+            print!("{}", loaded.echo());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn argument_or_stdin(value: String) -> Result<secrecy::SecretString> {
+    if value != "-" {
+        return Ok(value.into());
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|err| Error::from(err).with_operation("read stdin"))?;
+    let trimmed = text.trim_end_matches(['\n', '\r']).to_string();
+    Ok(trimmed.into())
+}
+
+/// The key from `--key-file`, else `AES_SECRET` in the environment, else
+/// `AES_SECRET` in `./.secrets`.
+fn key_from(key_file: Option<&Path>) -> Result<AesKey> {
+    if let Some(path) = key_file {
+        return read_key_file(path);
+    }
+    if let Ok(text) = std::env::var(AES_SECRET_VAR)
+        && !text.trim().is_empty()
+    {
+        return AesKey::parse(&text);
+    }
+    let secrets = Path::new(SECRETS_FILE);
+    if secrets.is_file() {
+        return read_key_file(secrets);
+    }
+    Err(Error::invalid_input(format!(
+        "no key: set {AES_SECRET_VAR} or pass --key-file"
+    )))
+}
+
+/// A key file holds the key alone, or a dotenv line `AES_SECRET=...`.
+fn read_key_file(path: &Path) -> Result<AesKey> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| Error::from(err).with_key(path.display().to_string()))?;
+    let from_line = text.lines().find_map(|line| {
+        line.trim()
+            .strip_prefix(AES_SECRET_VAR)
+            .and_then(|rest| rest.trim_start().strip_prefix('='))
+    });
+    match from_line {
+        Some(value) => AesKey::parse(value.trim().trim_matches(['"', '\''])),
+        None if text.lines().filter(|line| !line.trim().is_empty()).count() == 1 => {
+            AesKey::parse(&text)
+        }
+        None => Err(Error::invalid_input(format!(
+            "{} holds neither a key alone nor an {AES_SECRET_VAR}= line",
+            path.display()
+        ))),
+    }
+}
