@@ -4,7 +4,8 @@
 //! event and hands the line over. When the queue is full the
 //! [`OverflowPolicy`] decides: `Block` waits for room, `Drop` drops the line,
 //! counts it in `log_events_dropped_total{output=...}` and the writer thread
-//! prints a warning naming the count to stderr. Nothing is dropped without
+//! prints a warning naming the count to stderr (at most once a second, and
+//! once more at shutdown). Nothing is dropped without
 //! being counted. Dropping the [`QueueHandle`] writes out every queued line
 //! before it returns.
 
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -86,7 +88,7 @@ fn drain(
     counters: &Counters,
 ) {
     let mut sink = BufWriter::with_capacity(64 * 1024, sink);
-    let mut reported_drops = 0;
+    let mut drops = DropReport::default();
     let mut reported_write_error = false;
     while let Ok(mut message) = receiver.recv() {
         // Write everything already queued before flushing, so a burst costs
@@ -107,7 +109,7 @@ fn drain(
                 }
                 Message::Shutdown => {
                     let _ = sink.flush();
-                    report_drops(output, counters, &mut reported_drops);
+                    drops.report(output, counters, true);
                     return;
                 }
             }
@@ -117,19 +119,35 @@ fn drain(
             }
         }
         let _ = sink.flush();
-        report_drops(output, counters, &mut reported_drops);
+        drops.report(output, counters, false);
     }
     let _ = sink.flush();
 }
 
-fn report_drops(output: &str, counters: &Counters, reported: &mut u64) {
-    let dropped = counters.dropped.load(Ordering::Relaxed);
-    if dropped > *reported {
-        eprintln!(
-            "core-log: WARN the {output} output's queue was full: dropped {} events ({dropped} since start)",
-            dropped - *reported
-        );
-        *reported = dropped;
+/// What the writer thread has told stderr about drops so far.
+#[derive(Default)]
+struct DropReport {
+    reported: u64,
+    last: Option<Instant>,
+}
+
+impl DropReport {
+    /// Warns about drops not yet reported, at most once a second so that a
+    /// flood of drops does not become a flood of warnings; `last` forces it.
+    fn report(&mut self, output: &str, counters: &Counters, last: bool) {
+        let dropped = counters.dropped.load(Ordering::Relaxed);
+        let due = last
+            || self
+                .last
+                .is_none_or(|at| at.elapsed() >= Duration::from_secs(1));
+        if dropped > self.reported && due {
+            eprintln!(
+                "core-log: WARN the {output} output's queue was full: dropped {} events ({dropped} since start)",
+                dropped - self.reported
+            );
+            self.reported = dropped;
+            self.last = Some(Instant::now());
+        }
     }
 }
 

@@ -1,0 +1,142 @@
+//! Span export over OTLP/HTTP to an in-process receiver, and W3C trace
+//! context propagation through header maps.
+#![cfg(feature = "otlp")]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use core_log::LogSettings;
+
+struct Captured {
+    request_line: String,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+/// Accepts one HTTP/1.1 POST on loopback, answers 200 and hands it over.
+fn receiver() -> (String, mpsc::Receiver<Captured>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let (sender, captured) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line).unwrap();
+        let mut headers = HashMap::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let (name, value) = line.split_once(':').unwrap();
+            headers.insert(name.to_ascii_lowercase(), value.trim().to_owned());
+        }
+        let length: usize = headers["content-length"].parse().unwrap();
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let mut stream = reader.into_inner();
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n")
+            .unwrap();
+        let _ = sender.send(Captured {
+            request_line,
+            headers,
+            body,
+        });
+    });
+    (format!("http://{address}/v1/traces"), captured)
+}
+
+fn settings(endpoint: String) -> LogSettings {
+    let mut settings = LogSettings {
+        stdout: false,
+        ..LogSettings::default()
+    };
+    settings.otlp.enabled = true;
+    settings.otlp.endpoint = endpoint;
+    settings.otlp.service_name = "checkout-service".into();
+    settings
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+#[test]
+fn spans_are_posted_as_otlp_protobuf() {
+    let (endpoint, captured) = receiver();
+    let (dispatch, guard) = core_log::build(&settings(endpoint)).unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info_span!("charge-card-span", amount = 42)
+            .in_scope(|| tracing::info!("charging"));
+    });
+    // Dropping the guard shuts the exporter down, which sends the batch.
+    drop(guard);
+
+    let request = captured.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert!(
+        request.request_line.starts_with("POST /v1/traces "),
+        "{}",
+        request.request_line
+    );
+    assert_eq!(request.headers["content-type"], "application/x-protobuf");
+    assert!(contains(&request.body, b"charge-card-span"));
+    assert!(contains(&request.body, b"checkout-service"));
+}
+
+fn traceparent(headers: &HashMap<String, String>) -> (String, String) {
+    let value = &headers[core_log::TRACEPARENT];
+    let parts: Vec<&str> = value.split('-').collect();
+    assert_eq!(parts.len(), 4, "{value}");
+    assert_eq!(parts[0], "00");
+    assert_eq!(parts[1].len(), 32);
+    assert_eq!(parts[2].len(), 16);
+    assert!(
+        parts[1..3]
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+    );
+    (parts[1].to_owned(), parts[2].to_owned())
+}
+
+#[test]
+fn trace_context_round_trips_through_headers() {
+    let mut settings = settings("http://127.0.0.1:9/v1/traces".into());
+    settings.otlp.enabled = true;
+    let (dispatch, guard) = core_log::build(&settings).unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        let caller = tracing::info_span!("caller");
+        let outgoing = core_log::trace_headers(&caller);
+        let (trace_id, caller_span_id) = traceparent(&outgoing);
+
+        // The receiving side: its span joins the caller's trace.
+        let handler = tracing::info_span!("handler");
+        assert!(core_log::extract_trace_context(&handler, &outgoing));
+        let forwarded = core_log::trace_headers(&handler);
+        let (forwarded_trace, handler_span_id) = traceparent(&forwarded);
+        assert_eq!(forwarded_trace, trace_id);
+        assert_ne!(handler_span_id, caller_span_id);
+
+        let unrelated = tracing::info_span!("unrelated");
+        let (other_trace, _) = traceparent(&core_log::trace_headers(&unrelated));
+        assert_ne!(other_trace, trace_id);
+
+        let garbage = HashMap::from([("traceparent".to_owned(), "00-nothex-01".to_owned())]);
+        assert!(!core_log::extract_trace_context(
+            &tracing::info_span!("x"),
+            &garbage
+        ));
+    });
+    drop(guard);
+}
