@@ -137,8 +137,9 @@ fn reload<T: DeserializeOwned>(
 ) {
     match loader.load::<T>() {
         Ok(loaded) => {
-            settings.send_replace(Arc::new(loaded.into_settings()));
+            // Counted first, so whoever sees the new settings sees the count.
             status.send_modify(|status| status.applied += 1);
+            settings.send_replace(Arc::new(loaded.into_settings()));
             tracing::info!(folder = %loader.folder().display(), "configuration reloaded");
         }
         Err(err) => {

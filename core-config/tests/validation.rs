@@ -1,0 +1,143 @@
+//! Validation reports every violation at once.
+
+mod common;
+
+use common::Fixture;
+use core_config::{AppEnv, ConfigTree, ProductionRules, Violations, rules};
+use serde::Deserialize;
+
+const GOOD_JWT: &str = "0123456789abcdef0123456789abcdef-long-enough";
+
+fn violations_of(err: &core_config::Error) -> Vec<String> {
+    Violations::from_error(err)
+        .expect("a validation error")
+        .iter()
+        .map(|v| v.path.clone())
+        .collect()
+}
+
+#[test]
+fn required_range_and_url_rules_all_report_together() {
+    let fixture = Fixture::new();
+    fixture.write(
+        "config/default.toml",
+        "[server]\nport = 70000\nworkers = \"many\"\n[database]\nurl = \"not a url\"\n[cache]\nurl = \"ftp://cache\"\n",
+    );
+    let err = fixture
+        .loader_for(AppEnv::Dev)
+        .rule(rules::required("auth.issuer"))
+        .rule(rules::required("server.port"))
+        .rule(rules::range("server.port", 1..=65535))
+        .rule(rules::range("server.workers", 1..=64))
+        .rule(rules::url("database.url", &["postgres"]))
+        .rule(rules::url("cache.url", &["redis", "rediss"]))
+        .load_untyped()
+        .unwrap_err();
+    let mut found = violations_of(&err);
+    found.sort();
+    assert_eq!(
+        found,
+        ["auth.issuer", "cache.url", "database.url", "server.port", "server.workers"]
+    );
+    let shown = err.to_string();
+    assert!(shown.contains("5 problems"), "{shown}");
+    assert!(shown.contains("must be between 1 and 65535"), "{shown}");
+}
+
+#[test]
+fn production_rules_list_every_violation() {
+    let fixture = Fixture::new();
+    fixture.write(
+        "config/default.toml",
+        "debug = true\n[server]\ndebug = \"on\"\n[database]\npassword = \"CHANGE_ME\"\n\
+         [session]\nsecret = \"short\"\n[cors]\nallowed_origins = [\"https://ok.example\", \"*\"]\n\
+         [config]\necho = true\n",
+    );
+    let err = fixture.loader_for(AppEnv::Prod).load_untyped().unwrap_err();
+    let mut found = violations_of(&err);
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            "auth.jwt_secret",
+            "config.echo",
+            "cors.allowed_origins[1]",
+            "database.password",
+            "debug",
+            "server.debug",
+            "session.secret",
+        ]
+    );
+    assert!(!err.to_string().contains("short\""), "{err}");
+}
+
+#[test]
+fn the_same_files_pass_outside_prod() {
+    let fixture = Fixture::new();
+    fixture.write("config/default.toml", "debug = true\n[cors]\nallowed_origins = \"*\"\n");
+    assert!(fixture.loader_for(AppEnv::Staging).load_untyped().is_ok());
+}
+
+#[test]
+fn a_clean_production_config_passes() {
+    let fixture = Fixture::new();
+    fixture.write(
+        "config/default.toml",
+        &format!(
+            "debug = false\n[auth]\njwt_secret = \"{GOOD_JWT}\"\n[cors]\nallowed_origins = [\"https://app.example\"]\n[config]\necho = false\n"
+        ),
+    );
+    assert!(fixture.loader_for(AppEnv::Prod).load_untyped().is_ok());
+}
+
+#[test]
+fn production_rules_can_be_tuned() {
+    let fixture = Fixture::new();
+    fixture.write("config/default.toml", "[jwt]\nkey = \"TODO-fill\"\n");
+    let err = fixture
+        .loader_for(AppEnv::Prod)
+        .production_rules(ProductionRules {
+            jwt_secret: Some("jwt.key".to_string()),
+            placeholders: vec!["todo".to_string()],
+            ..ProductionRules::default()
+        })
+        .load_untyped()
+        .unwrap_err();
+    assert_eq!(violations_of(&err), ["jwt.key"]);
+}
+
+#[test]
+fn services_add_their_own_rules() {
+    let fixture = Fixture::new();
+    fixture.write("config/default.toml", "[pool]\nmin = 10\nmax = 5\n");
+    let err = fixture
+        .loader_for(AppEnv::Dev)
+        .rule(|tree: &ConfigTree, _: AppEnv, out: &mut Violations| {
+            if tree.get_i64("pool.min") > tree.get_i64("pool.max") {
+                out.push("pool.min", "must not exceed pool.max");
+            }
+        })
+        .load_untyped()
+        .unwrap_err();
+    assert_eq!(violations_of(&err), ["pool.min"]);
+}
+
+#[test]
+fn a_type_error_is_reported_with_the_rule_violations_and_without_the_value() {
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Settings {
+        port: u16,
+    }
+    let fixture = Fixture::new();
+    fixture.write("config/default.toml", "port = \"eighty-eighty-secret\"\n");
+    let err = fixture
+        .loader_for(AppEnv::Dev)
+        .rule(rules::required("name"))
+        .load::<Settings>()
+        .unwrap_err();
+    let found = violations_of(&err);
+    assert_eq!(found.len(), 2, "{err}");
+    assert!(found.contains(&"port".to_string()), "{err}");
+    assert!(!err.to_string().contains("eighty-eighty-secret"), "{err}");
+}
