@@ -156,8 +156,10 @@ pub trait CacheBase: Send + Sync + fmt::Debug {
 
 /// The error an optional operation returns on a backend without it.
 pub(crate) fn unsupported(backend: &'static str, operation: &'static str, key: &str) -> Error {
-    Error::unsupported(format!("the {backend} cache backend does not support this operation"))
-        .with_operation(operation)
-        .with_backend(backend)
-        .with_key(key)
+    Error::unsupported(format!(
+        "the {backend} cache backend does not support this operation"
+    ))
+    .with_operation(operation)
+    .with_backend(backend)
+    .with_key(key)
 }

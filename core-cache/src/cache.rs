@@ -199,6 +199,10 @@ impl Cache {
     /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) for a key no
     /// backend accepts; see [`validate_key`].
     pub fn full_key(&self, key: &str) -> Result<String> {
+        if key.is_empty() {
+            // Checked on its own: with a namespace, the full key would not be empty.
+            validate_key(key)?;
+        }
         let full = format!("{}{key}", self.shared.prefix);
         validate_key(&full)?;
         Ok(full)
@@ -209,7 +213,11 @@ impl Cache {
     }
 
     fn encode<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<Bytes> {
-        let bytes = self.shared.codec.encode(value).map_err(|err| err.with_key(key))?;
+        let bytes = self
+            .shared
+            .codec
+            .encode(value)
+            .map_err(|err| err.with_key(key))?;
         if bytes.len() > self.shared.max_value_bytes {
             return Err(Error::invalid_input(format!(
                 "the encoded value is {} bytes; the limit is {}",
@@ -226,7 +234,11 @@ impl Cache {
         if bytes == ABSENT_MARKER {
             return Ok(None);
         }
-        self.shared.codec.decode(bytes).map(Some).map_err(|err| err.with_key(key))
+        self.shared
+            .codec
+            .decode(bytes)
+            .map(Some)
+            .map_err(|err| err.with_key(key))
     }
 
     /// The value under `key`, if any.
@@ -249,7 +261,12 @@ impl Cache {
     ///
     /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) for an invalid
     /// key or a value over the size limit; the backend's errors.
-    pub async fn set<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl: Option<Duration>) -> Result<()> {
+    pub async fn set<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<Duration>,
+    ) -> Result<()> {
         let full = self.full_key(key)?;
         let bytes = self.encode(&full, value)?;
         self.shared.backend.set(&full, bytes, ttl).await
@@ -325,7 +342,9 @@ impl Cache {
     /// As for [`incr`](Cache::incr).
     pub async fn decr(&self, key: &str, delta: i64) -> Result<i64> {
         let negated = delta.checked_neg().ok_or_else(|| {
-            Error::invalid_input("the decrement is too large").with_operation("cache.decr").with_key(key)
+            Error::invalid_input("the decrement is too large")
+                .with_operation("cache.decr")
+                .with_key(key)
         })?;
         self.incr(key, negated).await
     }
@@ -353,7 +372,11 @@ impl Cache {
     ///
     /// Any invalid key or oversized value (then nothing is stored); the
     /// backend's errors.
-    pub async fn set_many<T: Serialize>(&self, entries: &[(&str, T)], ttl: Option<Duration>) -> Result<()> {
+    pub async fn set_many<T: Serialize>(
+        &self,
+        entries: &[(&str, T)],
+        ttl: Option<Duration>,
+    ) -> Result<()> {
         let mut encoded = Vec::with_capacity(entries.len());
         for (key, value) in entries {
             let full = self.full_key(key)?;
@@ -369,7 +392,10 @@ impl Cache {
     ///
     /// Any invalid key; the backend's errors.
     pub async fn delete_many(&self, keys: &[&str]) -> Result<u64> {
-        self.shared.backend.delete_many(&self.full_keys(keys)?).await
+        self.shared
+            .backend
+            .delete_many(&self.full_keys(keys)?)
+            .await
     }
 
     /// Removes every key of this namespace starting with `prefix`.
@@ -396,7 +422,12 @@ impl Cache {
     ///
     /// [`Unsupported`](core_error::ErrorKind::Unsupported) without
     /// [`Capabilities::hashes`]; as for [`set`](Cache::set).
-    pub async fn hset<T: Serialize + ?Sized>(&self, key: &str, field: &str, value: &T) -> Result<bool> {
+    pub async fn hset<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        field: &str,
+        value: &T,
+    ) -> Result<bool> {
         let full = self.full_key(key)?;
         let bytes = self.encode(&full, value)?;
         self.shared.backend.hset(&full, field, bytes).await
@@ -425,7 +456,11 @@ impl Cache {
         let fields = self.shared.backend.hgetall(&full).await?;
         let mut decoded = Vec::with_capacity(fields.len());
         for (name, bytes) in fields {
-            let value = self.shared.codec.decode(&bytes).map_err(|err| err.with_key(&full))?;
+            let value = self
+                .shared
+                .codec
+                .decode(&bytes)
+                .map_err(|err| err.with_key(&full))?;
             decoded.push((name, value));
         }
         Ok(decoded)
@@ -448,7 +483,10 @@ impl Cache {
     /// [`Capabilities::lists`]; as for [`set`](Cache::set).
     pub async fn push<T: Serialize>(&self, key: &str, end: ListEnd, values: &[T]) -> Result<u64> {
         let full = self.full_key(key)?;
-        let encoded = values.iter().map(|value| self.encode(&full, value)).collect::<Result<Vec<_>>>()?;
+        let encoded = values
+            .iter()
+            .map(|value| self.encode(&full, value))
+            .collect::<Result<Vec<_>>>()?;
         self.shared.backend.push(&full, end, &encoded).await
     }
 
@@ -471,12 +509,22 @@ impl Cache {
     /// # Errors
     ///
     /// As for [`pop`](Cache::pop).
-    pub async fn range<T: DeserializeOwned>(&self, key: &str, start: i64, stop: i64) -> Result<Vec<T>> {
+    pub async fn range<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        start: i64,
+        stop: i64,
+    ) -> Result<Vec<T>> {
         let full = self.full_key(key)?;
         let items = self.shared.backend.range(&full, start, stop).await?;
         items
             .iter()
-            .map(|bytes| self.shared.codec.decode(bytes).map_err(|err| err.with_key(&full)))
+            .map(|bytes| {
+                self.shared
+                    .codec
+                    .decode(bytes)
+                    .map_err(|err| err.with_key(&full))
+            })
             .collect()
     }
 
@@ -489,13 +537,20 @@ impl Cache {
     /// # Errors
     ///
     /// The loader's error; as for [`get`](Cache::get) and [`set`](Cache::set).
-    pub async fn get_or_set<T, F, Fut>(&self, key: &str, ttl: Option<Duration>, loader: F) -> Result<T>
+    pub async fn get_or_set<T, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        loader: F,
+    ) -> Result<T>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let loaded = self.get_or_set_optional(key, ttl, || async { loader().await.map(Some) }).await?;
+        let loaded = self
+            .get_or_set_optional(key, ttl, || async { loader().await.map(Some) })
+            .await?;
         loaded.ok_or_else(|| {
             Error::not_found("the cache holds a remembered absence for this key")
                 .with_operation("cache.get_or_set")
@@ -532,7 +587,10 @@ impl Cache {
         }
         let loaded = loader().await?;
         let (bytes, ttl) = match &loaded {
-            Some(value) => (self.encode(&full, value)?, ttl.map(|ttl| self.jittered(ttl))),
+            Some(value) => (
+                self.encode(&full, value)?,
+                ttl.map(|ttl| self.jittered(ttl)),
+            ),
             None => match self.shared.negative_ttl {
                 Some(negative_ttl) => (Bytes::from_static(ABSENT_MARKER), Some(negative_ttl)),
                 None => return Ok(None),

@@ -25,9 +25,14 @@ pub fn validate_key(key: &str) -> Result<()> {
     let problem = if key.is_empty() {
         Some("a cache key must not be empty".to_string())
     } else if key.len() > MAX_KEY_BYTES {
-        Some(format!("the key is {} bytes long; the limit is {MAX_KEY_BYTES}", key.len()))
+        Some(format!(
+            "the key is {} bytes long; the limit is {MAX_KEY_BYTES}",
+            key.len()
+        ))
     } else if let Some(bad) = key.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        Some(format!("the key contains the character {bad:?}; whitespace and control characters are not allowed"))
+        Some(format!(
+            "the key contains the character {bad:?}; whitespace and control characters are not allowed"
+        ))
     } else {
         None
     };
@@ -35,7 +40,9 @@ pub fn validate_key(key: &str) -> Result<()> {
         None => Ok(()),
         Some(message) => {
             let shown: String = key.chars().take(64).collect();
-            Err(Error::invalid_input(message).with_operation("cache.key").with_key(shown.escape_debug().to_string()))
+            Err(Error::invalid_input(message)
+                .with_operation("cache.key")
+                .with_key(shown.escape_debug().to_string()))
         }
     }
 }

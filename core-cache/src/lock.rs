@@ -64,7 +64,10 @@ pub struct Lock {
 
 impl fmt::Debug for Lock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Lock").field("key", &self.key).field("held", &self.held).finish()
+        f.debug_struct("Lock")
+            .field("key", &self.key)
+            .field("held", &self.held)
+            .finish()
     }
 }
 
@@ -90,8 +93,16 @@ impl Lock {
         let token = Bytes::from(uuid::Uuid::new_v4().to_string());
         let deadline = Instant::now() + options.wait;
         loop {
-            if backend.set_if_absent(&key, token.clone(), Some(options.ttl)).await? {
-                return Ok(Lock { backend, key, token, held: true });
+            if backend
+                .set_if_absent(&key, token.clone(), Some(options.ttl))
+                .await?
+            {
+                return Ok(Lock {
+                    backend,
+                    key,
+                    token,
+                    held: true,
+                });
             }
             let now = Instant::now();
             if now >= deadline {
@@ -124,7 +135,11 @@ impl Lock {
     /// [`Conflict`](core_error::ErrorKind::Conflict) when the lock expired
     /// and is no longer ours (perhaps someone else holds it now).
     pub async fn extend(&mut self, ttl: Duration) -> Result<()> {
-        if self.backend.compare_and_expire(&self.key, &self.token, ttl).await? {
+        if self
+            .backend
+            .compare_and_expire(&self.key, &self.token, ttl)
+            .await?
+        {
             return Ok(());
         }
         self.held = false;
@@ -139,7 +154,11 @@ impl Lock {
     /// expired; the backend's errors.
     pub async fn release(mut self) -> Result<()> {
         self.held = false;
-        if self.backend.compare_and_delete(&self.key, &self.token).await? {
+        if self
+            .backend
+            .compare_and_delete(&self.key, &self.token)
+            .await?
+        {
             Ok(())
         } else {
             Err(self.lost("cache.lock.release"))

@@ -85,7 +85,10 @@ impl Default for CacheSettings {
 impl fmt::Debug for CacheSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheSettings")
-            .field("url", &core_error::redact_endpoint(self.url.expose_secret()))
+            .field(
+                "url",
+                &core_error::redact_endpoint(self.url.expose_secret()),
+            )
             .field("namespace", &self.namespace)
             .field("codec", &self.codec)
             .field("max_value_bytes", &self.max_value_bytes)
@@ -120,7 +123,10 @@ pub struct MemoryConfig {
 
 impl Default for MemoryConfig {
     fn default() -> MemoryConfig {
-        MemoryConfig { max_entries: 100_000, max_bytes: None }
+        MemoryConfig {
+            max_entries: 100_000,
+            max_bytes: None,
+        }
     }
 }
 
@@ -139,7 +145,11 @@ pub struct TieredSettings {
 
 impl Default for TieredSettings {
     fn default() -> TieredSettings {
-        TieredSettings { l1_ttl_ms: 30_000, l1_max_entries: 10_000, invalidation_url: None }
+        TieredSettings {
+            l1_ttl_ms: 30_000,
+            l1_max_entries: 10_000,
+            invalidation_url: None,
+        }
     }
 }
 
@@ -150,7 +160,10 @@ impl fmt::Debug for TieredSettings {
             .field("l1_max_entries", &self.l1_max_entries)
             .field(
                 "invalidation_url",
-                &self.invalidation_url.as_ref().map(|url| core_error::redact_endpoint(url.expose_secret())),
+                &self
+                    .invalidation_url
+                    .as_ref()
+                    .map(|url| core_error::redact_endpoint(url.expose_secret())),
             )
             .finish()
     }
@@ -159,7 +172,10 @@ impl fmt::Debug for TieredSettings {
 impl CacheSettings {
     /// Settings for `url` with every other value at its default.
     pub fn from_url(url: impl Into<String>) -> CacheSettings {
-        CacheSettings { url: SecretString::from(url.into()), ..CacheSettings::default() }
+        CacheSettings {
+            url: SecretString::from(url.into()),
+            ..CacheSettings::default()
+        }
     }
 
     /// `default_ttl_ms` as a duration.
@@ -210,7 +226,12 @@ fn scheme_of(url: &str) -> &str {
 }
 
 #[cfg_attr(
-    all(feature = "memory", feature = "redis", feature = "memcached", feature = "tiered"),
+    all(
+        feature = "memory",
+        feature = "redis",
+        feature = "memcached",
+        feature = "tiered"
+    ),
     allow(dead_code, reason = "only reached when a backend's feature is off")
 )]
 fn feature_off(backend: &str, feature: &str) -> Error {

@@ -28,19 +28,31 @@ impl SingleFlight {
             gates.entry(key.to_string()).or_default().clone()
         };
         let passage = gate.clone().lock_owned().await;
-        Flight { flights: self.clone(), key: key.to_string(), gate, passage: Some(passage) }
+        Flight {
+            flights: self.clone(),
+            key: key.to_string(),
+            gate,
+            passage: Some(passage),
+        }
     }
 
     #[cfg(test)]
     fn open_gates(&self) -> usize {
-        self.gates.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.gates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }
 
 impl Drop for Flight {
     fn drop(&mut self) {
         drop(self.passage.take());
-        let mut gates = self.flights.gates.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut gates = self
+            .flights
+            .gates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         // Two references left (the map's and ours) means nobody is waiting:
         // waiters clone the gate under this same map lock.
         if Arc::strong_count(&self.gate) == 2 {

@@ -10,7 +10,10 @@ use core_testkit::{Service, require_service, unique_name};
 async fn redis_round_trips_a_value() {
     let url = require_service!(Service::Redis);
     let client = redis::Client::open(url).expect("parse Redis URL");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("connect to Redis");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to Redis");
     let key = unique_name("smoke");
     let _: () = redis::cmd("SET")
         .arg(&key)
@@ -20,16 +23,29 @@ async fn redis_round_trips_a_value() {
         .query_async(&mut conn)
         .await
         .expect("set");
-    let value: String = redis::cmd("GET").arg(&key).query_async(&mut conn).await.expect("get");
+    let value: String = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .expect("get");
     assert_eq!(value, "héllo");
 }
 
 #[tokio::test]
 async fn memcached_round_trips_a_value() {
     let url = require_service!(Service::Memcached);
-    let mut client = async_memcached::Client::new(url).await.expect("connect to Memcached");
+    let mut client = async_memcached::Client::new(url)
+        .await
+        .expect("connect to Memcached");
     let key = unique_name("smoke");
-    client.set(&key, "héllo", Some(60), None).await.expect("set");
-    let value = client.get(&key).await.expect("get").expect("the stored value");
+    client
+        .set(&key, "héllo", Some(60), None)
+        .await
+        .expect("set");
+    let value = client
+        .get(&key)
+        .await
+        .expect("get")
+        .expect("the stored value");
     assert_eq!(value.data.as_deref(), Some("héllo".as_bytes()));
 }

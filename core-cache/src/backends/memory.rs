@@ -31,7 +31,10 @@ struct Stored {
 
 impl Stored {
     fn new(data: Data, ttl: Option<Duration>) -> Arc<Stored> {
-        Arc::new(Stored { data, expires_at: ttl.map(|ttl| Instant::now() + ttl) })
+        Arc::new(Stored {
+            data,
+            expires_at: ttl.map(|ttl| Instant::now() + ttl),
+        })
     }
 
     fn is_live(&self, now: Instant) -> bool {
@@ -41,7 +44,10 @@ impl Stored {
     fn weight(&self, key: &str) -> u32 {
         let data = match &self.data {
             Data::Value(value) => value.len(),
-            Data::Hash(fields) => fields.iter().map(|(name, value)| name.len() + value.len()).sum(),
+            Data::Hash(fields) => fields
+                .iter()
+                .map(|(name, value)| name.len() + value.len())
+                .sum(),
             Data::List(items) => items.iter().map(Bytes::len).sum(),
         };
         u32::try_from(key.len() + data).unwrap_or(u32::MAX)
@@ -52,8 +58,15 @@ impl Stored {
 struct PerEntryDeadline;
 
 impl Expiry<String, Arc<Stored>> for PerEntryDeadline {
-    fn expire_after_create(&self, _: &String, value: &Arc<Stored>, now: Instant) -> Option<Duration> {
-        value.expires_at.map(|deadline| deadline.saturating_duration_since(now))
+    fn expire_after_create(
+        &self,
+        _: &String,
+        value: &Arc<Stored>,
+        now: Instant,
+    ) -> Option<Duration> {
+        value
+            .expires_at
+            .map(|deadline| deadline.saturating_duration_since(now))
     }
 
     fn expire_after_update(
@@ -63,7 +76,9 @@ impl Expiry<String, Arc<Stored>> for PerEntryDeadline {
         now: Instant,
         _: Option<Duration>,
     ) -> Option<Duration> {
-        value.expires_at.map(|deadline| deadline.saturating_duration_since(now))
+        value
+            .expires_at
+            .map(|deadline| deadline.saturating_duration_since(now))
     }
 }
 
@@ -90,7 +105,9 @@ pub struct MemoryBackend {
 
 impl std::fmt::Debug for MemoryBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryBackend").field("entries", &self.entries.entry_count()).finish()
+        f.debug_struct("MemoryBackend")
+            .field("entries", &self.entries.entry_count())
+            .finish()
     }
 }
 
@@ -114,7 +131,10 @@ impl MemoryBackend {
     }
 
     async fn live(&self, key: &str) -> Option<Arc<Stored>> {
-        self.entries.get(key).await.filter(|stored| stored.is_live(Instant::now()))
+        self.entries
+            .get(key)
+            .await
+            .filter(|stored| stored.is_live(Instant::now()))
     }
 
     /// Runs `change` atomically on the live entry under `key`.
@@ -128,7 +148,10 @@ impl MemoryBackend {
             .entry(key.to_string())
             .and_compute_with(|current| {
                 let now = Instant::now();
-                let live = current.as_ref().map(|entry| entry.value()).filter(|s| s.is_live(now));
+                let live = current
+                    .as_ref()
+                    .map(|entry| entry.value())
+                    .filter(|s| s.is_live(now));
                 let (op, result) = match change(live.map(|stored| &**stored)) {
                     Ok((op, value)) => (op, Ok(value)),
                     Err(err) => (Op::Nop, Err(err)),
@@ -149,7 +172,9 @@ fn wrong_type(operation: &'static str, key: &str, expected: &str) -> Error {
 }
 
 fn remaining(stored: &Stored) -> Option<Duration> {
-    stored.expires_at.map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    stored
+        .expires_at
+        .map(|deadline| deadline.saturating_duration_since(Instant::now()))
 }
 
 #[async_trait]
@@ -159,7 +184,10 @@ impl CacheBase for MemoryBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { shared: false, ..Capabilities::ALL }
+        Capabilities {
+            shared: false,
+            ..Capabilities::ALL
+        }
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
@@ -173,7 +201,9 @@ impl CacheBase for MemoryBackend {
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<()> {
-        self.entries.insert(key.to_string(), Stored::new(Data::Value(value), ttl)).await;
+        self.entries
+            .insert(key.to_string(), Stored::new(Data::Value(value), ttl))
+            .await;
         Ok(())
     }
 
@@ -221,16 +251,21 @@ impl CacheBase for MemoryBackend {
                     let Data::Value(value) = &stored.data else {
                         return Err(wrong_type("cache.incr", key, "an integer"));
                     };
-                    let parsed = std::str::from_utf8(value).ok().and_then(|s| s.parse::<i64>().ok());
-                    let before = parsed.ok_or_else(|| wrong_type("cache.incr", key, "an integer"))?;
+                    let parsed = std::str::from_utf8(value)
+                        .ok()
+                        .and_then(|s| s.parse::<i64>().ok());
+                    let before =
+                        parsed.ok_or_else(|| wrong_type("cache.incr", key, "an integer"))?;
                     (before, remaining(stored))
                 }
             };
             let after = before.checked_add(delta).ok_or_else(|| {
-                Error::invalid_input(format!("adding {delta} to {before} overflows a 64-bit integer"))
-                    .with_operation("cache.incr")
-                    .with_backend(BACKEND)
-                    .with_key(key)
+                Error::invalid_input(format!(
+                    "adding {delta} to {before} overflows a 64-bit integer"
+                ))
+                .with_operation("cache.incr")
+                .with_backend(BACKEND)
+                .with_key(key)
             })?;
             let stored = Stored::new(Data::Value(Bytes::from(after.to_string())), ttl);
             Ok((Op::Put(stored), after))
@@ -278,9 +313,10 @@ impl CacheBase for MemoryBackend {
     async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool> {
         self.update(key, |current| {
             Ok(match current {
-                Some(Stored { data: Data::Value(value), .. }) if value.as_ref() == expected => {
-                    (Op::Remove, true)
-                }
+                Some(Stored {
+                    data: Data::Value(value),
+                    ..
+                }) if value.as_ref() == expected => (Op::Remove, true),
                 _ => (Op::Nop, false),
             })
         })
@@ -290,9 +326,13 @@ impl CacheBase for MemoryBackend {
     async fn compare_and_expire(&self, key: &str, expected: &[u8], ttl: Duration) -> Result<bool> {
         self.update(key, |current| {
             Ok(match current {
-                Some(Stored { data: Data::Value(value), .. }) if value.as_ref() == expected => {
-                    (Op::Put(Stored::new(Data::Value(value.clone()), Some(ttl))), true)
-                }
+                Some(Stored {
+                    data: Data::Value(value),
+                    ..
+                }) if value.as_ref() == expected => (
+                    Op::Put(Stored::new(Data::Value(value.clone()), Some(ttl))),
+                    true,
+                ),
                 _ => (Op::Nop, false),
             })
         })
@@ -303,9 +343,12 @@ impl CacheBase for MemoryBackend {
         self.update(key, |current| {
             let (mut fields, ttl) = match current {
                 None => (BTreeMap::new(), None),
-                Some(stored @ Stored { data: Data::Hash(fields), .. }) => {
-                    (fields.clone(), remaining(stored))
-                }
+                Some(
+                    stored @ Stored {
+                        data: Data::Hash(fields),
+                        ..
+                    },
+                ) => (fields.clone(), remaining(stored)),
                 Some(_) => return Err(wrong_type("cache.hset", key, "a hash")),
             };
             let is_new = fields.insert(field.to_string(), value).is_none();
@@ -317,7 +360,10 @@ impl CacheBase for MemoryBackend {
     async fn hget(&self, key: &str, field: &str) -> Result<Option<Bytes>> {
         match self.live(key).await.as_deref() {
             None => Ok(None),
-            Some(Stored { data: Data::Hash(fields), .. }) => Ok(fields.get(field).cloned()),
+            Some(Stored {
+                data: Data::Hash(fields),
+                ..
+            }) => Ok(fields.get(field).cloned()),
             Some(_) => Err(wrong_type("cache.hget", key, "a hash")),
         }
     }
@@ -325,9 +371,13 @@ impl CacheBase for MemoryBackend {
     async fn hgetall(&self, key: &str) -> Result<Vec<(String, Bytes)>> {
         match self.live(key).await.as_deref() {
             None => Ok(Vec::new()),
-            Some(Stored { data: Data::Hash(fields), .. }) => {
-                Ok(fields.iter().map(|(name, value)| (name.clone(), value.clone())).collect())
-            }
+            Some(Stored {
+                data: Data::Hash(fields),
+                ..
+            }) => Ok(fields
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect()),
             Some(_) => Err(wrong_type("cache.hgetall", key, "a hash")),
         }
     }
@@ -335,7 +385,12 @@ impl CacheBase for MemoryBackend {
     async fn hdel(&self, key: &str, field: &str) -> Result<bool> {
         self.update(key, |current| match current {
             None => Ok((Op::Nop, false)),
-            Some(stored @ Stored { data: Data::Hash(fields), .. }) => {
+            Some(
+                stored @ Stored {
+                    data: Data::Hash(fields),
+                    ..
+                },
+            ) => {
                 let mut fields = fields.clone();
                 let existed = fields.remove(field).is_some();
                 let op = if fields.is_empty() {
@@ -354,9 +409,12 @@ impl CacheBase for MemoryBackend {
         self.update(key, |current| {
             let (mut items, ttl) = match current {
                 None => (VecDeque::new(), None),
-                Some(stored @ Stored { data: Data::List(items), .. }) => {
-                    (items.clone(), remaining(stored))
-                }
+                Some(
+                    stored @ Stored {
+                        data: Data::List(items),
+                        ..
+                    },
+                ) => (items.clone(), remaining(stored)),
                 Some(_) => return Err(wrong_type("cache.push", key, "a list")),
             };
             for value in values {
@@ -374,7 +432,12 @@ impl CacheBase for MemoryBackend {
     async fn pop(&self, key: &str, end: ListEnd) -> Result<Option<Bytes>> {
         self.update(key, |current| match current {
             None => Ok((Op::Nop, None)),
-            Some(stored @ Stored { data: Data::List(items), .. }) => {
+            Some(
+                stored @ Stored {
+                    data: Data::List(items),
+                    ..
+                },
+            ) => {
                 let mut items = items.clone();
                 let popped = match end {
                     ListEnd::Front => items.pop_front(),
@@ -395,12 +458,15 @@ impl CacheBase for MemoryBackend {
     async fn range(&self, key: &str, start: i64, stop: i64) -> Result<Vec<Bytes>> {
         match self.live(key).await.as_deref() {
             None => Ok(Vec::new()),
-            Some(Stored { data: Data::List(items), .. }) => {
-                Ok(match crate::backends::list_window(items.len(), start, stop) {
+            Some(Stored {
+                data: Data::List(items),
+                ..
+            }) => Ok(
+                match crate::backends::list_window(items.len(), start, stop) {
                     Some((first, last)) => items.range(first..=last).cloned().collect(),
                     None => Vec::new(),
-                })
-            }
+                },
+            ),
             Some(_) => Err(wrong_type("cache.range", key, "a list")),
         }
     }

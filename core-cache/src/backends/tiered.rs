@@ -48,7 +48,10 @@ impl fmt::Debug for TieredConfig {
         f.debug_struct("TieredConfig")
             .field("l1", &self.l1)
             .field("l1_ttl", &self.l1_ttl)
-            .field("invalidation_url", &core_error::redact_endpoint(self.invalidation_url.expose_secret()))
+            .field(
+                "invalidation_url",
+                &core_error::redact_endpoint(self.invalidation_url.expose_secret()),
+            )
             .field("channel", &self.channel)
             .finish()
     }
@@ -114,7 +117,10 @@ pub struct TieredBackend {
 
 impl fmt::Debug for TieredBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TieredBackend").field("l2", &self.l2).field("l1_ttl", &self.l1_ttl).finish()
+        f.debug_struct("TieredBackend")
+            .field("l2", &self.l2)
+            .field("l1_ttl", &self.l1_ttl)
+            .finish()
     }
 }
 
@@ -182,6 +188,19 @@ impl TieredBackend {
             })
     }
 
+    /// Keeps a value read from L2 in L1, never past its L2 expiry.
+    async fn remember(&self, key: &str, value: Bytes) -> Result<()> {
+        let mut ttl = self.l1_ttl;
+        if self.l2.capabilities().ttl_inspection {
+            match self.l2.ttl(key).await? {
+                Ttl::ExpiresIn(left) => ttl = ttl.min(left),
+                Ttl::Missing => return Ok(()),
+                Ttl::Persistent => {}
+            }
+        }
+        self.l1.set(key, value, Some(ttl)).await
+    }
+
     async fn invalidate_keys(&self, keys: Vec<String>) -> Result<()> {
         for key in keys {
             self.invalidate(Invalidation::Key(key)).await?;
@@ -190,7 +209,10 @@ impl TieredBackend {
     }
 }
 
-async fn subscribe(client: &redis::Client, channel: &str) -> redis::RedisResult<redis::aio::PubSub> {
+async fn subscribe(
+    client: &redis::Client,
+    channel: &str,
+) -> redis::RedisResult<redis::aio::PubSub> {
     let mut pubsub = client.get_async_pubsub().await?;
     pubsub.subscribe(channel).await?;
     Ok(pubsub)
@@ -210,11 +232,15 @@ async fn listen(
         if let Some(mut pubsub) = subscription.take() {
             let mut messages = pubsub.on_message();
             while let Some(message) = messages.next().await {
-                let Ok(payload) = message.get_payload::<String>() else { continue };
+                let Ok(payload) = message.get_payload::<String>() else {
+                    continue;
+                };
                 match Invalidation::decode(&payload) {
                     Some((from, _)) if from == sender => {}
                     Some((_, Invalidation::Key(key))) => drop(l1.delete(&key).await),
-                    Some((_, Invalidation::Prefix(prefix))) => drop(l1.delete_prefix(&prefix).await),
+                    Some((_, Invalidation::Prefix(prefix))) => {
+                        drop(l1.delete_prefix(&prefix).await)
+                    }
                     None => tracing::warn!(%payload, "ignoring a malformed cache invalidation"),
                 }
             }
@@ -246,7 +272,7 @@ impl CacheBase for TieredBackend {
         }
         let value = self.l2.get(key).await?;
         if let Some(value) = &value {
-            self.l1.set(key, value.clone(), Some(self.l1_ttl)).await?;
+            self.remember(key, value.clone()).await?;
         }
         Ok(value)
     }
@@ -309,7 +335,7 @@ impl CacheBase for TieredBackend {
             if slot.is_none() {
                 *slot = fetched.next().flatten();
                 if let Some(value) = slot {
-                    self.l1.set(key, value.clone(), Some(self.l1_ttl)).await?;
+                    self.remember(key, value.clone()).await?;
                 }
             }
         }
@@ -318,7 +344,8 @@ impl CacheBase for TieredBackend {
 
     async fn set_many(&self, entries: &[(String, Bytes)], ttl: Option<Duration>) -> Result<()> {
         self.l2.set_many(entries, ttl).await?;
-        self.invalidate_keys(entries.iter().map(|(key, _)| key.clone()).collect()).await
+        self.invalidate_keys(entries.iter().map(|(key, _)| key.clone()).collect())
+            .await
     }
 
     async fn delete_many(&self, keys: &[String]) -> Result<u64> {
@@ -329,7 +356,8 @@ impl CacheBase for TieredBackend {
 
     async fn delete_prefix(&self, prefix: &str) -> Result<u64> {
         let deleted = self.l2.delete_prefix(prefix).await?;
-        self.invalidate(Invalidation::Prefix(prefix.to_string())).await?;
+        self.invalidate(Invalidation::Prefix(prefix.to_string()))
+            .await?;
         Ok(deleted)
     }
 
@@ -380,7 +408,10 @@ mod tests {
 
     #[test]
     fn invalidations_round_trip_keys_with_spaces_in_them() {
-        for subject in [Invalidation::Key("a b".into()), Invalidation::Prefix("p:".into())] {
+        for subject in [
+            Invalidation::Key("a b".into()),
+            Invalidation::Prefix("p:".into()),
+        ] {
             let message = subject.encode("me");
             assert_eq!(Invalidation::decode(&message), Some(("me", subject)));
         }

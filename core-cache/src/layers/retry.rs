@@ -40,7 +40,9 @@ impl RetryLayer {
     fn backoff(&self, retry: u32) -> Duration {
         let exponential = self.first_backoff.saturating_mul(1 << retry.min(16));
         // Full jitter keeps many clients from retrying in lockstep.
-        exponential.min(self.max_backoff).mul_f64(0.5 + fastrand::f64() * 0.5)
+        exponential
+            .min(self.max_backoff)
+            .mul_f64(0.5 + fastrand::f64() * 0.5)
     }
 }
 

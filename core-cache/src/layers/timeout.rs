@@ -39,10 +39,12 @@ impl Interceptor for TimeoutLayer {
         async move {
             match tokio::time::timeout(self.duration, attempt()).await {
                 Ok(result) => result,
-                Err(_) => Err(Error::timeout(format!("no answer within {:?}", self.duration))
-                    .with_operation(call.operation)
-                    .with_backend(call.backend)
-                    .with_key(call.key)),
+                Err(_) => Err(
+                    Error::timeout(format!("no answer within {:?}", self.duration))
+                        .with_operation(call.operation)
+                        .with_backend(call.backend)
+                        .with_key(call.key),
+                ),
             }
         }
     }

@@ -13,13 +13,17 @@ pub(crate) fn map(err: MemcachedError, operation: &'static str, key: &str) -> Er
             (ErrorKind::Timeout, "Memcached did not answer in time")
         }
         MemcachedError::Io(_) => (ErrorKind::Unavailable, "the connection to Memcached failed"),
-        MemcachedError::Protocol(Status::Error(ProtocolKind::KeyTooLong)) => {
-            (ErrorKind::InvalidInput, "the key is longer than Memcached's 250 bytes")
-        }
+        MemcachedError::Protocol(Status::Error(ProtocolKind::KeyTooLong)) => (
+            ErrorKind::InvalidInput,
+            "the key is longer than Memcached's 250 bytes",
+        ),
         MemcachedError::Protocol(Status::Error(ProtocolKind::Client(detail)))
             if detail.contains("non-numeric") =>
         {
-            (ErrorKind::InvalidInput, "the key holds a value that is not an integer")
+            (
+                ErrorKind::InvalidInput,
+                "the key holds a value that is not an integer",
+            )
         }
         MemcachedError::Protocol(Status::Error(ProtocolKind::Client(_))) => {
             (ErrorKind::InvalidInput, "Memcached rejected the request")
@@ -27,7 +31,10 @@ pub(crate) fn map(err: MemcachedError, operation: &'static str, key: &str) -> Er
         MemcachedError::Protocol(Status::Error(ProtocolKind::Server(detail)))
             if detail.contains("too large") =>
         {
-            (ErrorKind::InvalidInput, "the value is larger than Memcached's item size limit")
+            (
+                ErrorKind::InvalidInput,
+                "the value is larger than Memcached's item size limit",
+            )
         }
         _ => (ErrorKind::Internal, "Memcached failed the command"),
     };

@@ -2,10 +2,13 @@
 
 mod error;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_memcached::{AsciiProtocol as _, Client, Error as MemcachedError, MetaProtocol as _, Status};
+use async_memcached::{
+    AsciiProtocol as _, Client, Error as MemcachedError, MetaProtocol as _, Status,
+};
 use async_trait::async_trait;
 use bytes::Bytes;
 use core_error::{Error, Result};
@@ -14,6 +17,33 @@ use deadpool::managed::{self, Metrics, Object, RecycleError, RecycleResult};
 use crate::{CacheBase, Capabilities, Ttl};
 
 pub(crate) const BACKEND: &str = "memcached";
+
+/// Memcached's text protocol cannot echo keys beyond printable ASCII back
+/// reliably, so other bytes (and `%` itself) travel percent-encoded.
+fn wire_key(key: &str) -> Result<Cow<'_, str>> {
+    let needs_encoding = |b: u8| !(0x21..0x7f).contains(&b) || b == b'%';
+    if !key.bytes().any(needs_encoding) {
+        return Ok(Cow::Borrowed(key));
+    }
+    let mut encoded = String::with_capacity(key.len() * 3);
+    for byte in key.bytes() {
+        if needs_encoding(byte) {
+            encoded.push_str(&format!("%{byte:02X}"));
+        } else {
+            encoded.push(char::from(byte));
+        }
+    }
+    if encoded.len() > crate::MAX_KEY_BYTES {
+        return Err(Error::invalid_input(format!(
+            "the key is {} bytes once its non-ASCII characters are encoded for Memcached; the limit is {}",
+            encoded.len(),
+            crate::MAX_KEY_BYTES
+        ))
+        .with_backend(BACKEND)
+        .with_key(key));
+    }
+    Ok(Cow::Owned(encoded))
+}
 
 /// Memcached reads an expiry above 30 days as an absolute Unix time.
 const RELATIVE_TTL_LIMIT: u64 = 30 * 24 * 60 * 60;
@@ -39,7 +69,11 @@ pub struct MemcachedConfig {
 impl MemcachedConfig {
     /// A configuration for `address` with 16 connections and a 5 s wait.
     pub fn new(address: impl Into<String>) -> MemcachedConfig {
-        MemcachedConfig { address: address.into(), pool_size: 16, wait_timeout: Duration::from_secs(5) }
+        MemcachedConfig {
+            address: address.into(),
+            pool_size: 16,
+            wait_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -77,7 +111,9 @@ pub struct MemcachedBackend {
 
 impl fmt::Debug for MemcachedBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemcachedBackend").field("address", &self.address).finish()
+        f.debug_struct("MemcachedBackend")
+            .field("address", &self.address)
+            .finish()
     }
 }
 
@@ -96,7 +132,9 @@ impl MemcachedBackend {
             .trim_start_matches("tcp://")
             .trim_end_matches('/')
             .to_string();
-        let connector = Connector { dsn: format!("tcp://{address}") };
+        let connector = Connector {
+            dsn: format!("tcp://{address}"),
+        };
         let pool = managed::Pool::builder(connector)
             .max_size(config.pool_size.max(1))
             .wait_timeout(Some(config.wait_timeout))
@@ -120,10 +158,14 @@ impl MemcachedBackend {
     async fn client(&self, operation: &'static str, key: &str) -> Result<Object<Connector>> {
         self.pool.get().await.map_err(|err| {
             let (kind, message) = match &err {
-                managed::PoolError::Timeout(_) => {
-                    (core_error::ErrorKind::Timeout, "no Memcached connection became free in time")
-                }
-                _ => (core_error::ErrorKind::Unavailable, "cannot connect to Memcached"),
+                managed::PoolError::Timeout(_) => (
+                    core_error::ErrorKind::Timeout,
+                    "no Memcached connection became free in time",
+                ),
+                _ => (
+                    core_error::ErrorKind::Unavailable,
+                    "cannot connect to Memcached",
+                ),
             };
             Error::new(kind, message)
                 .with_operation(operation)
@@ -135,7 +177,13 @@ impl MemcachedBackend {
     }
 
     /// Maps `err`, first dropping the connection if it can no longer be trusted.
-    fn fail(&self, client: Object<Connector>, err: MemcachedError, op: &'static str, key: &str) -> Error {
+    fn fail(
+        &self,
+        client: Object<Connector>,
+        err: MemcachedError,
+        op: &'static str,
+        key: &str,
+    ) -> Error {
         if error::breaks_connection(&err) {
             let _ = Object::take(client);
         }
@@ -150,7 +198,10 @@ fn expiry_seconds(ttl: Option<Duration>) -> i64 {
     let seconds = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
     let seconds = seconds.max(1);
     let expiry = if seconds > RELATIVE_TTL_LIMIT {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
         now + seconds
     } else {
         seconds
@@ -180,25 +231,31 @@ impl CacheBase for MemcachedBackend {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
+        let wire = wire_key(key)?;
         let mut client = self.client("cache.get", key).await?;
-        match client.get(key).await {
+        match client.get(&*wire).await {
             Ok(value) => Ok(value.and_then(|value| value.data).map(Bytes::from)),
             Err(err) => Err(self.fail(client, err, "cache.get", key)),
         }
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<()> {
+        let wire = wire_key(key)?;
         let mut client = self.client("cache.set", key).await?;
         let expiry = Some(expiry_seconds(ttl));
-        match client.set(key, value.as_ref(), expiry, None).await {
+        match client.set(&*wire, value.as_ref(), expiry, None).await {
             Ok(()) => Ok(()),
             Err(err) => Err(self.fail(client, err, "cache.set", key)),
         }
     }
 
     async fn set_if_absent(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<bool> {
+        let wire = wire_key(key)?;
         let mut client = self.client("cache.set_if_absent", key).await?;
-        match client.add(key, value.as_ref(), Some(expiry_seconds(ttl)), None).await {
+        match client
+            .add(&*wire, value.as_ref(), Some(expiry_seconds(ttl)), None)
+            .await
+        {
             Ok(()) => Ok(true),
             Err(err) if is_status(&err, Status::NotStored) => Ok(false),
             Err(err) => Err(self.fail(client, err, "cache.set_if_absent", key)),
@@ -206,8 +263,9 @@ impl CacheBase for MemcachedBackend {
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
+        let wire = wire_key(key)?;
         let mut client = self.client("cache.delete", key).await?;
-        match client.delete(key).await {
+        match client.delete(&*wire).await {
             Ok(()) => Ok(true),
             Err(err) if is_status(&err, Status::NotFound) => Ok(false),
             Err(err) => Err(self.fail(client, err, "cache.delete", key)),
@@ -215,25 +273,31 @@ impl CacheBase for MemcachedBackend {
     }
 
     async fn exists(&self, key: &str) -> Result<bool> {
+        let wire = wire_key(key)?;
         let mut client = self.client("cache.exists", key).await?;
-        match client.meta_get(key, false, None, None).await {
+        match client.meta_get(&*wire, false, None, Some(&["s"])).await {
             Ok(found) => Ok(found.is_some()),
             Err(err) => Err(self.fail(client, err, "cache.exists", key)),
         }
     }
 
     async fn expire(&self, key: &str, ttl: Duration) -> Result<bool> {
+        let wire = wire_key(key)?;
         let mut client = self.client("cache.expire", key).await?;
         let flag = format!("T{}", expiry_seconds(Some(ttl)));
-        match client.meta_get(key, false, None, Some(&[flag.as_str()])).await {
+        match client
+            .meta_get(&*wire, false, None, Some(&["s", flag.as_str()]))
+            .await
+        {
             Ok(found) => Ok(found.is_some()),
             Err(err) => Err(self.fail(client, err, "cache.expire", key)),
         }
     }
 
     async fn ttl(&self, key: &str) -> Result<Ttl> {
+        let wire = wire_key(key)?;
         let mut client = self.client("cache.ttl", key).await?;
-        match client.meta_get(key, false, None, Some(&["t"])).await {
+        match client.meta_get(&*wire, false, None, Some(&["t"])).await {
             Ok(None) => Ok(Ttl::Missing),
             Ok(Some(found)) => Ok(match found.ttl_remaining {
                 Some(seconds) if seconds >= 0 => {
@@ -246,20 +310,24 @@ impl CacheBase for MemcachedBackend {
     }
 
     async fn incr(&self, key: &str, delta: i64) -> Result<i64> {
+        let wire = wire_key(key)?;
         let mut client = self.client("cache.incr", key).await?;
         // Memcached counters are unsigned and do not spring into existence:
         // a missing key is created with `add`, and a lost race retried.
         for _ in 0..3 {
             let counted = if delta >= 0 {
-                client.increment(key, delta.unsigned_abs()).await
+                client.increment(&*wire, delta.unsigned_abs()).await
             } else {
-                client.decrement(key, delta.unsigned_abs()).await
+                client.decrement(&*wire, delta.unsigned_abs()).await
             };
             match counted {
                 Ok(value) => return Ok(i64::try_from(value).unwrap_or(i64::MAX)),
                 Err(err) if is_status(&err, Status::NotFound) => {
                     let initial = delta.max(0);
-                    match client.add(key, initial.to_string().as_str(), Some(0), None).await {
+                    match client
+                        .add(&*wire, initial.to_string().as_str(), Some(0), None)
+                        .await
+                    {
                         Ok(()) => return Ok(initial),
                         Err(err) if is_status(&err, Status::NotStored) => continue,
                         Err(err) => return Err(self.fail(client, err, "cache.incr", key)),
@@ -268,19 +336,25 @@ impl CacheBase for MemcachedBackend {
                 Err(err) => return Err(self.fail(client, err, "cache.incr", key)),
             }
         }
-        Err(Error::conflict("the counter kept being created and deleted concurrently")
-            .with_temporary(true)
-            .with_operation("cache.incr")
-            .with_backend(BACKEND)
-            .with_key(key))
+        Err(
+            Error::conflict("the counter kept being created and deleted concurrently")
+                .with_temporary(true)
+                .with_operation("cache.incr")
+                .with_backend(BACKEND)
+                .with_key(key),
+        )
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>> {
         let Some(first) = keys.first() else {
             return Ok(Vec::new());
         };
+        let wire: Vec<String> = keys
+            .iter()
+            .map(|key| wire_key(key).map(Cow::into_owned))
+            .collect::<Result<_>>()?;
         let mut client = self.client("cache.get_many", first).await?;
-        let found = match client.get_multi(keys).await {
+        let found = match client.get_multi(&wire).await {
             Ok(found) => found,
             Err(err) if is_status(&err, Status::NotFound) => Vec::new(),
             Err(err) => return Err(self.fail(client, err, "cache.get_many", first)),
@@ -289,7 +363,10 @@ impl CacheBase for MemcachedBackend {
             .into_iter()
             .filter_map(|value| Some((value.key, Bytes::from(value.data?))))
             .collect();
-        Ok(keys.iter().map(|key| by_key.remove(key.as_bytes())).collect())
+        Ok(wire
+            .iter()
+            .map(|key| by_key.remove(key.as_bytes()))
+            .collect())
     }
 
     async fn set_many(&self, entries: &[(String, Bytes)], ttl: Option<Duration>) -> Result<()> {
@@ -308,17 +385,26 @@ impl CacheBase for MemcachedBackend {
     }
 
     async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool> {
+        let wire = wire_key(key)?;
         let mut client = self.client("cache.compare_and_delete", key).await?;
-        let current = match client.meta_get(key, false, None, Some(&["v", "c"])).await {
+        let current = match client
+            .meta_get(&*wire, false, None, Some(&["v", "c"]))
+            .await
+        {
             Ok(current) => current,
             Err(err) => return Err(self.fail(client, err, "cache.compare_and_delete", key)),
         };
-        let Some(cas) = current.filter(|found| found.data.as_deref() == Some(expected)).and_then(|found| found.cas)
+        let Some(cas) = current
+            .filter(|found| found.data.as_deref() == Some(expected))
+            .and_then(|found| found.cas)
         else {
             return Ok(false);
         };
         let flag = format!("C{cas}");
-        match client.meta_delete(key, false, None, Some(&[flag.as_str()])).await {
+        match client
+            .meta_delete(&*wire, false, None, Some(&[flag.as_str()]))
+            .await
+        {
             Ok(_) => Ok(true),
             Err(err) if is_status(&err, Status::Exists) || is_status(&err, Status::NotFound) => {
                 Ok(false)
@@ -328,18 +414,33 @@ impl CacheBase for MemcachedBackend {
     }
 
     async fn compare_and_expire(&self, key: &str, expected: &[u8], ttl: Duration) -> Result<bool> {
+        let wire = wire_key(key)?;
         let mut client = self.client("cache.compare_and_expire", key).await?;
-        let current = match client.meta_get(key, false, None, Some(&["v", "c"])).await {
+        let current = match client
+            .meta_get(&*wire, false, None, Some(&["v", "c"]))
+            .await
+        {
             Ok(current) => current,
             Err(err) => return Err(self.fail(client, err, "cache.compare_and_expire", key)),
         };
-        let Some(cas) = current.filter(|found| found.data.as_deref() == Some(expected)).and_then(|found| found.cas)
+        let Some(cas) = current
+            .filter(|found| found.data.as_deref() == Some(expected))
+            .and_then(|found| found.cas)
         else {
             return Ok(false);
         };
         let cas_flag = format!("C{cas}");
         let ttl_flag = format!("T{}", expiry_seconds(Some(ttl)));
-        match client.meta_set(key, expected, false, None, Some(&[cas_flag.as_str(), ttl_flag.as_str()])).await {
+        match client
+            .meta_set(
+                &*wire,
+                expected,
+                false,
+                None,
+                Some(&[cas_flag.as_str(), ttl_flag.as_str()]),
+            )
+            .await
+        {
             Ok(_) => Ok(true),
             Err(err) if is_status(&err, Status::Exists) || is_status(&err, Status::NotFound) => {
                 Ok(false)
@@ -352,6 +453,14 @@ impl CacheBase for MemcachedBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_beyond_printable_ascii_are_percent_encoded() {
+        assert_eq!(wire_key("user:42").unwrap(), "user:42");
+        assert_eq!(wire_key("clé").unwrap(), "cl%C3%A9");
+        assert_eq!(wire_key("100%").unwrap(), "100%25");
+        assert!(wire_key(&"é".repeat(100)).is_err());
+    }
 
     #[test]
     fn expiries_round_up_and_switch_to_absolute_past_30_days() {

@@ -37,7 +37,9 @@ fn kind_of(err: &RedisError) -> ErrorKind {
         RedisKind::Server(ServerErrorKind::ResponseError) | RedisKind::Extension => {
             let code = err.code().unwrap_or_default();
             let detail = err.detail().unwrap_or_default();
-            if code == "WRONGTYPE" || detail.contains("not an integer") || detail.contains("overflow")
+            if code == "WRONGTYPE"
+                || detail.contains("not an integer")
+                || detail.contains("overflow")
             {
                 ErrorKind::InvalidInput
             } else {

@@ -65,7 +65,10 @@ impl RedisConfig {
 impl fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisConfig")
-            .field("url", &core_error::redact_endpoint(self.url.expose_secret()))
+            .field(
+                "url",
+                &core_error::redact_endpoint(self.url.expose_secret()),
+            )
             .field("connect_timeout", &self.connect_timeout)
             .field("response_timeout", &self.response_timeout)
             .finish()
@@ -88,7 +91,9 @@ pub struct RedisBackend {
 
 impl fmt::Debug for RedisBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisBackend").field("endpoint", &self.endpoint).finish()
+        f.debug_struct("RedisBackend")
+            .field("endpoint", &self.endpoint)
+            .finish()
     }
 }
 
@@ -182,7 +187,9 @@ impl CacheBase for RedisBackend {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        let value: Option<Vec<u8>> = self.run(redis::cmd("GET").arg(key), "cache.get", key).await?;
+        let value: Option<Vec<u8>> = self
+            .run(redis::cmd("GET").arg(key), "cache.get", key)
+            .await?;
         Ok(value.map(Bytes::from))
     }
 
@@ -206,12 +213,16 @@ impl CacheBase for RedisBackend {
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
-        let deleted: u64 = self.run(redis::cmd("DEL").arg(key), "cache.delete", key).await?;
+        let deleted: u64 = self
+            .run(redis::cmd("DEL").arg(key), "cache.delete", key)
+            .await?;
         Ok(deleted > 0)
     }
 
     async fn exists(&self, key: &str) -> Result<bool> {
-        let found: u64 = self.run(redis::cmd("EXISTS").arg(key), "cache.exists", key).await?;
+        let found: u64 = self
+            .run(redis::cmd("EXISTS").arg(key), "cache.exists", key)
+            .await?;
         Ok(found > 0)
     }
 
@@ -222,7 +233,9 @@ impl CacheBase for RedisBackend {
     }
 
     async fn ttl(&self, key: &str) -> Result<Ttl> {
-        let millis: i64 = self.run(redis::cmd("PTTL").arg(key), "cache.ttl", key).await?;
+        let millis: i64 = self
+            .run(redis::cmd("PTTL").arg(key), "cache.ttl", key)
+            .await?;
         Ok(match millis {
             -2 => Ttl::Missing,
             -1 => Ttl::Persistent,
@@ -231,7 +244,8 @@ impl CacheBase for RedisBackend {
     }
 
     async fn incr(&self, key: &str, delta: i64) -> Result<i64> {
-        self.run(redis::cmd("INCRBY").arg(key).arg(delta), "cache.incr", key).await
+        self.run(redis::cmd("INCRBY").arg(key).arg(delta), "cache.incr", key)
+            .await
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>> {
@@ -239,9 +253,13 @@ impl CacheBase for RedisBackend {
             return Ok(Vec::new());
         }
         let first = keys[0].as_str();
-        let values: Vec<Option<Vec<u8>>> =
-            self.run(redis::cmd("MGET").arg(keys), "cache.get_many", first).await?;
-        Ok(values.into_iter().map(|value| value.map(Bytes::from)).collect())
+        let values: Vec<Option<Vec<u8>>> = self
+            .run(redis::cmd("MGET").arg(keys), "cache.get_many", first)
+            .await?;
+        Ok(values
+            .into_iter()
+            .map(|value| value.map(Bytes::from))
+            .collect())
     }
 
     async fn set_many(&self, entries: &[(String, Bytes)], ttl: Option<Duration>) -> Result<()> {
@@ -269,7 +287,8 @@ impl CacheBase for RedisBackend {
         let Some(first) = keys.first() else {
             return Ok(0);
         };
-        self.run(redis::cmd("DEL").arg(keys), "cache.delete_many", first).await
+        self.run(redis::cmd("DEL").arg(keys), "cache.delete_many", first)
+            .await
     }
 
     async fn delete_prefix(&self, prefix: &str) -> Result<u64> {
@@ -328,26 +347,37 @@ impl CacheBase for RedisBackend {
     }
 
     async fn hset(&self, key: &str, field: &str, value: Bytes) -> Result<bool> {
-        let command = redis::cmd("HSET").arg(key).arg(field).arg(value.as_ref()).to_owned();
+        let command = redis::cmd("HSET")
+            .arg(key)
+            .arg(field)
+            .arg(value.as_ref())
+            .to_owned();
         let added: u64 = self.run(&command, "cache.hset", key).await?;
         Ok(added > 0)
     }
 
     async fn hget(&self, key: &str, field: &str) -> Result<Option<Bytes>> {
-        let value: Option<Vec<u8>> =
-            self.run(redis::cmd("HGET").arg(key).arg(field), "cache.hget", key).await?;
+        let value: Option<Vec<u8>> = self
+            .run(redis::cmd("HGET").arg(key).arg(field), "cache.hget", key)
+            .await?;
         Ok(value.map(Bytes::from))
     }
 
     async fn hgetall(&self, key: &str) -> Result<Vec<(String, Bytes)>> {
-        let mut fields: Vec<(String, Vec<u8>)> =
-            self.run(redis::cmd("HGETALL").arg(key), "cache.hgetall", key).await?;
+        let mut fields: Vec<(String, Vec<u8>)> = self
+            .run(redis::cmd("HGETALL").arg(key), "cache.hgetall", key)
+            .await?;
         fields.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(fields.into_iter().map(|(name, value)| (name, Bytes::from(value))).collect())
+        Ok(fields
+            .into_iter()
+            .map(|(name, value)| (name, Bytes::from(value)))
+            .collect())
     }
 
     async fn hdel(&self, key: &str, field: &str) -> Result<bool> {
-        let removed: u64 = self.run(redis::cmd("HDEL").arg(key).arg(field), "cache.hdel", key).await?;
+        let removed: u64 = self
+            .run(redis::cmd("HDEL").arg(key).arg(field), "cache.hdel", key)
+            .await?;
         Ok(removed > 0)
     }
 
@@ -361,13 +391,22 @@ impl CacheBase for RedisBackend {
     }
 
     async fn pop(&self, key: &str, end: ListEnd) -> Result<Option<Bytes>> {
-        let value: Option<Vec<u8>> =
-            self.run(redis::cmd(end_command(false, end)).arg(key), "cache.pop", key).await?;
+        let value: Option<Vec<u8>> = self
+            .run(
+                redis::cmd(end_command(false, end)).arg(key),
+                "cache.pop",
+                key,
+            )
+            .await?;
         Ok(value.map(Bytes::from))
     }
 
     async fn range(&self, key: &str, start: i64, stop: i64) -> Result<Vec<Bytes>> {
-        let command = redis::cmd("LRANGE").arg(key).arg(start).arg(stop).to_owned();
+        let command = redis::cmd("LRANGE")
+            .arg(key)
+            .arg(start)
+            .arg(stop)
+            .to_owned();
         let values: Vec<Vec<u8>> = self.run(&command, "cache.range", key).await?;
         Ok(values.into_iter().map(Bytes::from).collect())
     }
