@@ -358,9 +358,11 @@ impl Loader {
             });
         }
         let folder = self.dir.join(CONFIG_FOLDER);
+        let mut files = Vec::new();
         for stem in ["default", env.as_str()] {
             if let Some((path, format)) = find_config_file(&folder, stem)? {
                 let relative = path.strip_prefix(&self.dir).unwrap_or(&path).to_path_buf();
+                files.push(relative.clone());
                 builder = builder.add_source(Tagged {
                     inner: config::File::from(path).format(format).required(true),
                     origin: Origin::File(relative),
@@ -385,6 +387,15 @@ impl Loader {
             .map_err(|err| {
                 let (key, message) = describe(&err);
                 let error = Error::invalid_input(message).with_operation("config.load");
+                // `config` names a file by a path relative to the working
+                // folder; ours is relative to the loader's folder.
+                let key = key.map(|key| {
+                    files
+                        .iter()
+                        .find(|file| Path::new(&key).ends_with(file))
+                        .map(|file| file.display().to_string())
+                        .unwrap_or(key)
+                });
                 match key {
                     Some(key) => error.with_key(key),
                     None => error,

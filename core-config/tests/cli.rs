@@ -1,0 +1,159 @@
+//! The `core-config` binary, spawned as a process.
+
+#![cfg(feature = "cli")]
+
+mod common;
+
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+
+use common::{Fixture, key_text};
+use core_config::{AesKey, decrypt, encrypt};
+use secrecy::ExposeSecret;
+
+fn core_config(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_core-config"));
+    command.args(args).env_remove("AES_SECRET").env_remove("APP_ENV");
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    command.output().expect("spawn core-config")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in ["keygen", "encrypt", "decrypt", "rotate", "validate", "print"] {
+        let output = core_config(&[sub, "--help"], &[]);
+        assert!(output.status.success(), "{sub} --help failed");
+        assert!(stdout(&output).contains("Usage: core-config"), "{sub}: {}", stdout(&output));
+    }
+    assert!(core_config(&["--help"], &[]).status.success());
+}
+
+#[test]
+fn keygen_prints_a_working_key_and_a_long_jwt_secret() {
+    let output = core_config(&["keygen"], &[]);
+    assert!(output.status.success());
+    let text = stdout(&output);
+    let key = text.lines().find_map(|l| l.strip_prefix("AES_SECRET=")).unwrap();
+    let jwt = text.lines().find_map(|l| l.strip_prefix("APP__AUTH__JWT_SECRET=")).unwrap();
+    let key = AesKey::parse(key).unwrap();
+    assert!(jwt.len() >= 32);
+    let sealed = encrypt(&key, "x").unwrap().to_string();
+    assert_eq!(decrypt(&key, &sealed).unwrap().expose_secret(), "x");
+}
+
+#[test]
+fn encrypt_then_decrypt_with_env_key_and_key_file() {
+    let key = AesKey::generate().unwrap();
+    let key_env = key_text(&key);
+    let output = core_config(&["encrypt", "hunter2"], &[("AES_SECRET", &key_env)]);
+    assert!(output.status.success(), "{output:?}");
+    let sealed = stdout(&output).trim().to_string();
+    assert!(sealed.starts_with("ENC(") && !sealed.contains("hunter2"));
+
+    let fixture = Fixture::new();
+    let key_file = fixture.write("aes.key", &format!("{key_env}\n"));
+    let output = core_config(
+        &["decrypt", &sealed, "--key-file", key_file.to_str().unwrap()],
+        &[],
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(stdout(&output).trim(), "hunter2");
+
+    // From standard input, so the value stays out of the process list.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_core-config"))
+        .args(["encrypt", "-"])
+        .env("AES_SECRET", &key_env)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"from-stdin\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let sealed = stdout(&output).trim().to_string();
+    assert_eq!(decrypt(&key, &sealed).unwrap().expose_secret(), "from-stdin");
+}
+
+#[test]
+fn decrypt_with_the_wrong_key_fails_without_output() {
+    let sealed = encrypt(&AesKey::generate().unwrap(), "hunter2").unwrap().to_string();
+    let other = key_text(&AesKey::generate().unwrap());
+    let output = core_config(&["decrypt", &sealed], &[("AES_SECRET", &other)]);
+    assert!(!output.status.success());
+    assert!(stdout(&output).is_empty());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("wrong key"));
+}
+
+#[test]
+fn rotate_rewrites_the_file_to_the_new_key() {
+    let (old, new) = (AesKey::generate().unwrap(), AesKey::generate().unwrap());
+    let fixture = Fixture::new();
+    let file = fixture.write(".secrets", &format!("APP__A={}\n", encrypt(&old, "a").unwrap()));
+    let new_key_file = fixture.write("new.key", &format!("AES_SECRET={}\n", key_text(&new)));
+    let output = core_config(
+        &[
+            "rotate",
+            "--file",
+            file.to_str().unwrap(),
+            "--new-key-file",
+            new_key_file.to_str().unwrap(),
+        ],
+        &[("AES_SECRET", &key_text(&old))],
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert!(stdout(&output).contains("re-encrypted 1 value"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let value = text.trim().strip_prefix("APP__A=").unwrap();
+    assert_eq!(decrypt(&new, value).unwrap().expose_secret(), "a");
+    assert!(decrypt(&old, value).is_err());
+}
+
+#[test]
+fn validate_lists_every_violation_and_exits_1() {
+    let fixture = Fixture::new();
+    fixture.write(
+        "config/default.toml",
+        "debug = true\n[auth]\njwt_secret = \"CHANGE_ME\"\n[cors]\norigins = \"*\"\n",
+    );
+    let dir = fixture.path().to_str().unwrap();
+    let output = core_config(&["validate", "--env", "prod", "--dir", dir], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    for path in ["debug:", "auth.jwt_secret:", "cors.origins:"] {
+        assert!(text.contains(path), "{path} missing from:\n{text}");
+    }
+    assert!(text.contains("4 problem(s)"), "{text}");
+
+    let output = core_config(&["validate", "--env", "dev", "--dir", dir], &[]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+
+    let output = core_config(&["validate", "--env", "qa", "--dir", dir], &[]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("\"qa\""));
+}
+
+#[test]
+fn print_shows_sources_and_hides_secrets() {
+    let key = AesKey::generate().unwrap();
+    let fixture = Fixture::new();
+    fixture.write(
+        "config/default.toml",
+        &format!("[db]\nhost = \"h\"\npassword = \"{}\"\n", encrypt(&key, "hunter2").unwrap()),
+    );
+    fixture.write(".secrets", &format!("AES_SECRET={}\n", key_text(&key)));
+    let output = core_config(
+        &["print", "--env", "dev", "--dir", fixture.path().to_str().unwrap()],
+        &[("APP__DB__PORT", "5433")],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let text = stdout(&output);
+    assert!(text.contains("db.host = \"h\"  <- file config/default.toml"), "{text}");
+    assert!(text.contains("db.password = ***"), "{text}");
+    assert!(text.contains("db.port = \"5433\"  <- environment variable APP__DB__PORT"), "{text}");
+    assert!(!text.contains("hunter2"));
+}
