@@ -1,0 +1,183 @@
+//! Retry and timeout behave as documented: only temporary errors are
+//! retried, never past the limit, never for non-idempotent calls, and a
+//! timeout inside retry always ends.
+//!
+//! The backend here is a scripted test double: these tests are about the
+//! layers, which must behave the same over any backend.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use core_cache::layers::{Layer, LayerSettings, RetryLayer, TimeoutLayer, stack};
+use core_cache::{CacheBase, Capabilities, Error, ErrorKind, Result};
+
+/// Fails its first `failures` calls with `error`, or sleeps `delay` per call.
+#[derive(Debug)]
+struct Scripted {
+    calls: AtomicU32,
+    failures: u32,
+    error: fn() -> Error,
+    delay: Duration,
+}
+
+impl Scripted {
+    fn failing(failures: u32, error: fn() -> Error) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            calls: AtomicU32::new(0),
+            failures,
+            error,
+            delay: Duration::ZERO,
+        })
+    }
+
+    fn slow(delay: Duration) -> Arc<Scripted> {
+        Arc::new(Scripted {
+            calls: AtomicU32::new(0),
+            failures: 0,
+            error: || Error::internal("unused"),
+            delay,
+        })
+    }
+
+    fn calls(&self) -> u32 {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    async fn answer<T>(&self, value: T) -> Result<T> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        if call < self.failures {
+            Err((self.error)())
+        } else {
+            Ok(value)
+        }
+    }
+}
+
+#[async_trait]
+impl CacheBase for Scripted {
+    fn name(&self) -> &'static str {
+        "scripted"
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ALL
+    }
+    async fn get(&self, _: &str) -> Result<Option<Bytes>> {
+        self.answer(Some(Bytes::from_static(b"1"))).await
+    }
+    async fn set(&self, _: &str, _: Bytes, _: Option<Duration>) -> Result<()> {
+        self.answer(()).await
+    }
+    async fn set_if_absent(&self, _: &str, _: Bytes, _: Option<Duration>) -> Result<bool> {
+        self.answer(true).await
+    }
+    async fn delete(&self, _: &str) -> Result<bool> {
+        self.answer(true).await
+    }
+    async fn exists(&self, _: &str) -> Result<bool> {
+        self.answer(true).await
+    }
+    async fn expire(&self, _: &str, _: Duration) -> Result<bool> {
+        self.answer(true).await
+    }
+    async fn incr(&self, _: &str, delta: i64) -> Result<i64> {
+        self.answer(delta).await
+    }
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>> {
+        self.answer(vec![None; keys.len()]).await
+    }
+    async fn set_many(&self, _: &[(String, Bytes)], _: Option<Duration>) -> Result<()> {
+        self.answer(()).await
+    }
+    async fn delete_many(&self, _: &[String]) -> Result<u64> {
+        self.answer(0).await
+    }
+}
+
+fn retry(attempts: u32) -> RetryLayer {
+    RetryLayer {
+        max_attempts: attempts,
+        first_backoff: Duration::from_millis(1),
+        ..RetryLayer::default()
+    }
+}
+
+#[tokio::test]
+async fn temporary_errors_are_retried_until_success() {
+    let backend = Scripted::failing(2, || Error::unavailable("down"));
+    let layered = retry(3).layer(backend.clone());
+    assert!(layered.get("k").await.unwrap().is_some());
+    assert_eq!(backend.calls(), 3);
+}
+
+#[tokio::test]
+async fn retries_stop_at_the_limit_and_say_how_many_were_made() {
+    let backend = Scripted::failing(100, || Error::unavailable("down"));
+    let err = retry(4).layer(backend.clone()).get("k").await.unwrap_err();
+    assert_eq!(backend.calls(), 4);
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(err.context_value("attempts"), Some("4"));
+}
+
+#[tokio::test]
+async fn permanent_errors_are_not_retried() {
+    let backend = Scripted::failing(100, || Error::invalid_input("bad"));
+    let err = retry(5)
+        .layer(backend.clone())
+        .set("k", Bytes::new(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert_eq!(backend.calls(), 1);
+}
+
+#[tokio::test]
+async fn non_idempotent_calls_are_not_retried() {
+    let backend = Scripted::failing(1, || Error::timeout("maybe applied"));
+    let err = retry(5)
+        .layer(backend.clone())
+        .incr("counter", 1)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert_eq!(
+        backend.calls(),
+        1,
+        "a timed-out incr may have counted already"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_call_times_out_as_a_temporary_error_naming_the_call() {
+    let backend = Scripted::slow(Duration::from_secs(30));
+    let layered = TimeoutLayer::new(Duration::from_millis(50)).layer(backend);
+    let err = layered.get("user:1").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(err.is_temporary());
+    assert_eq!(err.context_value("operation"), Some("cache.get"));
+    assert_eq!(err.context_value("key"), Some("user:1"));
+}
+
+#[tokio::test]
+async fn timeout_inside_retry_bounds_the_whole_call() {
+    let backend = Scripted::slow(Duration::from_secs(30));
+    let settings = LayerSettings {
+        timeout_ms: 50,
+        retry_attempts: 3,
+        retry_backoff_ms: 1,
+        ..LayerSettings::default()
+    };
+    let layered = stack(backend.clone(), &settings);
+    let started = Instant::now();
+    let err = layered.get("k").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert_eq!(backend.calls(), 3, "each attempt had its own deadline");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the loop ended: {:?}",
+        started.elapsed()
+    );
+}
