@@ -28,7 +28,7 @@ pub(crate) fn describe(err: &ConfigError) -> (Option<String>, String) {
             let text = cause.to_string();
             let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
             let first = lines.next().unwrap_or("unreadable");
-            let last = lines.last();
+            let last = lines.next_back();
             let reason = match last {
                 Some(last) if !last.starts_with('|') && !last.contains('=') => {
                     format!("{first}: {last}")

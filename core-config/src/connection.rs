@@ -191,7 +191,11 @@ impl ConnectionUrl {
 
     /// Adds a query parameter such as `sslmode=require`.
     #[must_use]
-    pub fn with_param(mut self, name: impl Into<String>, value: impl Into<String>) -> ConnectionUrl {
+    pub fn with_param(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> ConnectionUrl {
         self.params.push((name.into(), value.into()));
         self
     }
@@ -309,9 +313,11 @@ impl ConnectionUrl {
 
     /// The full URL, password included, for handing to a driver.
     pub fn expose_url(&self) -> SecretString {
-        SecretString::from(self.render(|password| {
-            utf8_percent_encode(password.expose_secret(), USERINFO).to_string()
-        }))
+        SecretString::from(
+            self.render(|password| {
+                utf8_percent_encode(password.expose_secret(), USERINFO).to_string()
+            }),
+        )
     }
 
     fn render(&self, password: impl Fn(&SecretString) -> String) -> String {
@@ -429,7 +435,9 @@ impl fmt::Display for ConnectionUrl {
 
 impl fmt::Debug for ConnectionUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ConnectionUrl").field(&self.to_string()).finish()
+        f.debug_tuple("ConnectionUrl")
+            .field(&self.to_string())
+            .finish()
     }
 }
 
@@ -468,14 +476,18 @@ mod tests {
         let url = ConnectionUrl::parse("mysql://db/app").unwrap();
         assert_eq!(url.port(), Some(3306));
         assert!(ConnectionUrl::parse("ftp://x").is_err());
-        assert!(ConnectionUrl::parse("postgres://u:secretpw@db:99999/app")
-            .unwrap_err()
-            .to_string()
-            .contains("port"));
-        assert!(!ConnectionUrl::parse("postgres://u:secretpw@db:99999/app")
-            .unwrap_err()
-            .to_string()
-            .contains("secretpw"));
+        assert!(
+            ConnectionUrl::parse("postgres://u:secretpw@db:99999/app")
+                .unwrap_err()
+                .to_string()
+                .contains("port")
+        );
+        assert!(
+            !ConnectionUrl::parse("postgres://u:secretpw@db:99999/app")
+                .unwrap_err()
+                .to_string()
+                .contains("secretpw")
+        );
         assert!(ConnectionUrl::parse("postgres://u:pw@/app").is_err());
     }
 }

@@ -193,7 +193,7 @@ impl Loader {
     /// let loaded = Loader::new()
     ///     .dir(tempfile::tempdir().unwrap().path())
     ///     .env(AppEnv::Test)
-    ///     .environment([])
+    ///     .environment::<&str, &str>([])
     ///     .defaults(&Defaults { server: Server { port: 8080 } })
     ///     .load_untyped()
     ///     .unwrap();
@@ -297,7 +297,9 @@ impl Loader {
         match &self.environment {
             Some(vars) => vars.clone(),
             None => std::env::vars_os()
-                .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+                .filter_map(|(key, value)| {
+                    Some((key.into_string().ok()?, value.into_string().ok()?))
+                })
                 .collect(),
         }
     }
@@ -310,7 +312,10 @@ impl Loader {
         if let Some(env) = self.env {
             return Ok(env);
         }
-        for (vars, place) in [(process, "the process environment"), (secrets, SECRETS_FILE)] {
+        for (vars, place) in [
+            (process, "the process environment"),
+            (secrets, SECRETS_FILE),
+        ] {
             if let Some(value) = lookup(vars, APP_ENV_VAR).filter(|v| !v.trim().is_empty()) {
                 return value
                     .parse::<AppEnv>()
@@ -535,7 +540,10 @@ impl fmt::Debug for Loader {
             .field("fallback_env", &self.fallback_env)
             .field(
                 "environment",
-                &self.environment.as_ref().map(|vars| format!("{} variables", vars.len())),
+                &self
+                    .environment
+                    .as_ref()
+                    .map(|vars| format!("{} variables", vars.len())),
             )
             .field("rules", &self.rules.len())
             .field("production", &self.production)

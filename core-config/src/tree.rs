@@ -19,7 +19,12 @@ use crate::source::Origin;
 /// std::fs::create_dir(dir.path().join("config")).unwrap();
 /// std::fs::write(dir.path().join("config/default.toml"), "[server]\nport = 8080\n").unwrap();
 ///
-/// let loaded = Loader::new().dir(dir.path()).env(AppEnv::Dev).environment([]).load_untyped().unwrap();
+/// let loaded = Loader::new()
+///     .dir(dir.path())
+///     .env(AppEnv::Dev)
+///     .environment::<&str, &str>([])
+///     .load_untyped()
+///     .unwrap();
 /// let tree = loaded.tree();
 /// assert_eq!(tree.get_i64("server.port"), Some(8080));
 /// assert!(tree.contains("server.port"));

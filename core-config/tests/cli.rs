@@ -13,7 +13,10 @@ use secrecy::ExposeSecret;
 
 fn core_config(args: &[&str], vars: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_core-config"));
-    command.args(args).env_remove("AES_SECRET").env_remove("APP_ENV");
+    command
+        .args(args)
+        .env_remove("AES_SECRET")
+        .env_remove("APP_ENV");
     for (name, value) in vars {
         command.env(name, value);
     }
@@ -26,10 +29,16 @@ fn stdout(output: &Output) -> String {
 
 #[test]
 fn every_subcommand_has_help() {
-    for sub in ["keygen", "encrypt", "decrypt", "rotate", "validate", "print"] {
+    for sub in [
+        "keygen", "encrypt", "decrypt", "rotate", "validate", "print",
+    ] {
         let output = core_config(&[sub, "--help"], &[]);
         assert!(output.status.success(), "{sub} --help failed");
-        assert!(stdout(&output).contains("Usage: core-config"), "{sub}: {}", stdout(&output));
+        assert!(
+            stdout(&output).contains("Usage: core-config"),
+            "{sub}: {}",
+            stdout(&output)
+        );
     }
     assert!(core_config(&["--help"], &[]).status.success());
 }
@@ -39,8 +48,14 @@ fn keygen_prints_a_working_key_and_a_long_jwt_secret() {
     let output = core_config(&["keygen"], &[]);
     assert!(output.status.success());
     let text = stdout(&output);
-    let key = text.lines().find_map(|l| l.strip_prefix("AES_SECRET=")).unwrap();
-    let jwt = text.lines().find_map(|l| l.strip_prefix("APP__AUTH__JWT_SECRET=")).unwrap();
+    let key = text
+        .lines()
+        .find_map(|l| l.strip_prefix("AES_SECRET="))
+        .unwrap();
+    let jwt = text
+        .lines()
+        .find_map(|l| l.strip_prefix("APP__AUTH__JWT_SECRET="))
+        .unwrap();
     let key = AesKey::parse(key).unwrap();
     assert!(jwt.len() >= 32);
     let sealed = encrypt(&key, "x").unwrap().to_string();
@@ -73,15 +88,25 @@ fn encrypt_then_decrypt_with_env_key_and_key_file() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"from-stdin\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"from-stdin\n")
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     let sealed = stdout(&output).trim().to_string();
-    assert_eq!(decrypt(&key, &sealed).unwrap().expose_secret(), "from-stdin");
+    assert_eq!(
+        decrypt(&key, &sealed).unwrap().expose_secret(),
+        "from-stdin"
+    );
 }
 
 #[test]
 fn decrypt_with_the_wrong_key_fails_without_output() {
-    let sealed = encrypt(&AesKey::generate().unwrap(), "hunter2").unwrap().to_string();
+    let sealed = encrypt(&AesKey::generate().unwrap(), "hunter2")
+        .unwrap()
+        .to_string();
     let other = key_text(&AesKey::generate().unwrap());
     let output = core_config(&["decrypt", &sealed], &[("AES_SECRET", &other)]);
     assert!(!output.status.success());
@@ -93,7 +118,10 @@ fn decrypt_with_the_wrong_key_fails_without_output() {
 fn rotate_rewrites_the_file_to_the_new_key() {
     let (old, new) = (AesKey::generate().unwrap(), AesKey::generate().unwrap());
     let fixture = Fixture::new();
-    let file = fixture.write(".secrets", &format!("APP__A={}\n", encrypt(&old, "a").unwrap()));
+    let file = fixture.write(
+        ".secrets",
+        &format!("APP__A={}\n", encrypt(&old, "a").unwrap()),
+    );
     let new_key_file = fixture.write("new.key", &format!("AES_SECRET={}\n", key_text(&new)));
     let output = core_config(
         &[
@@ -143,17 +171,32 @@ fn print_shows_sources_and_hides_secrets() {
     let fixture = Fixture::new();
     fixture.write(
         "config/default.toml",
-        &format!("[db]\nhost = \"h\"\npassword = \"{}\"\n", encrypt(&key, "hunter2").unwrap()),
+        &format!(
+            "[db]\nhost = \"h\"\npassword = \"{}\"\n",
+            encrypt(&key, "hunter2").unwrap()
+        ),
     );
     fixture.write(".secrets", &format!("AES_SECRET={}\n", key_text(&key)));
     let output = core_config(
-        &["print", "--env", "dev", "--dir", fixture.path().to_str().unwrap()],
+        &[
+            "print",
+            "--env",
+            "dev",
+            "--dir",
+            fixture.path().to_str().unwrap(),
+        ],
         &[("APP__DB__PORT", "5433")],
     );
     assert!(output.status.success(), "{output:?}");
     let text = stdout(&output);
-    assert!(text.contains("db.host = \"h\"  <- file config/default.toml"), "{text}");
+    assert!(
+        text.contains("db.host = \"h\"  <- file config/default.toml"),
+        "{text}"
+    );
     assert!(text.contains("db.password = ***"), "{text}");
-    assert!(text.contains("db.port = \"5433\"  <- environment variable APP__DB__PORT"), "{text}");
+    assert!(
+        text.contains("db.port = \"5433\"  <- environment variable APP__DB__PORT"),
+        "{text}"
+    );
     assert!(!text.contains("hunter2"));
 }

@@ -25,7 +25,10 @@ fn round_trip() {
 fn wrong_key_is_refused() {
     let (key, other) = (AesKey::generate().unwrap(), AesKey::generate().unwrap());
     let sealed = encrypt(&key, PLAINTEXT).unwrap().to_string();
-    assert_eq!(decrypt(&other, &sealed).unwrap_err(), EncError::Authentication);
+    assert_eq!(
+        decrypt(&other, &sealed).unwrap_err(),
+        EncError::Authentication
+    );
 }
 
 #[test]
@@ -67,7 +70,10 @@ fn truncated_values_are_refused() {
 #[test]
 fn bad_base64_is_refused() {
     let key = AesKey::generate().unwrap();
-    assert_eq!(decrypt(&key, "ENC(not*base64!)").unwrap_err(), EncError::Base64);
+    assert_eq!(
+        decrypt(&key, "ENC(not*base64!)").unwrap_err(),
+        EncError::Base64
+    );
 }
 
 #[test]
@@ -115,7 +121,10 @@ fn any_text_value_is_decrypted_at_load_from_any_layer() {
     );
     let loaded = fixture.loader_for(AppEnv::Dev).load::<Settings>().unwrap();
     assert_eq!(loaded.settings().database.user, "app");
-    assert_eq!(loaded.settings().database.password.expose_secret(), PLAINTEXT);
+    assert_eq!(
+        loaded.settings().database.password.expose_secret(),
+        PLAINTEXT
+    );
     assert!(loaded.tree().was_encrypted("database.password"));
     assert_eq!(loaded.echo().entry("database.user").unwrap().shown, "***");
 }
@@ -179,7 +188,10 @@ fn an_enc_value_without_a_key_is_an_error_naming_the_path() {
     let fixture = Fixture::new();
     fixture.write(
         "config/default.toml",
-        &format!("[database]\npassword = \"{}\"\n", encrypt(&key, PLAINTEXT).unwrap()),
+        &format!(
+            "[database]\npassword = \"{}\"\n",
+            encrypt(&key, PLAINTEXT).unwrap()
+        ),
     );
     let err = fixture.loader_for(AppEnv::Dev).load_untyped().unwrap_err();
     let violations = Violations::from_error(&err).unwrap();

@@ -9,7 +9,10 @@ use core_config::{AppEnv, ErrorKind};
 fn process_environment_wins_over_secrets() {
     let fixture = Fixture::new();
     fixture.write(".secrets", "APP_ENV=staging\n");
-    let loaded = fixture.loader(&[("APP_ENV", "test")]).load_untyped().unwrap();
+    let loaded = fixture
+        .loader(&[("APP_ENV", "test")])
+        .load_untyped()
+        .unwrap();
     assert_eq!(loaded.env(), AppEnv::Test);
 }
 
@@ -31,14 +34,20 @@ fn secrets_file_is_read_when_the_process_says_nothing() {
 #[test]
 fn aliases_are_accepted() {
     let fixture = Fixture::new();
-    let loaded = fixture.loader(&[("APP_ENV", "Development")]).load_untyped().unwrap();
+    let loaded = fixture
+        .loader(&[("APP_ENV", "Development")])
+        .load_untyped()
+        .unwrap();
     assert_eq!(loaded.env(), AppEnv::Dev);
 }
 
 #[test]
 fn an_unknown_name_is_an_error_naming_it_and_the_allowed_list() {
     let fixture = Fixture::new();
-    let err = fixture.loader(&[("APP_ENV", "qa")]).load_untyped().unwrap_err();
+    let err = fixture
+        .loader(&[("APP_ENV", "qa")])
+        .load_untyped()
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     let shown = err.to_string();
     assert!(shown.contains("\"qa\""), "{shown}");
@@ -56,7 +65,11 @@ fn unset_is_an_error_unless_a_fallback_is_chosen() {
     let fixture = Fixture::new();
     let err = fixture.loader(&[]).load_untyped().unwrap_err();
     assert!(err.to_string().contains("APP_ENV is not set"), "{err}");
-    let loaded = fixture.loader(&[]).fallback_env(AppEnv::Local).load_untyped().unwrap();
+    let loaded = fixture
+        .loader(&[])
+        .fallback_env(AppEnv::Local)
+        .load_untyped()
+        .unwrap();
     assert_eq!(loaded.env(), AppEnv::Local);
 }
 

@@ -2,7 +2,9 @@
 
 mod common;
 
+#[cfg(feature = "reload")]
 use std::io::Write;
+#[cfg(feature = "reload")]
 use std::sync::{Arc, Mutex};
 
 use common::{Fixture, key_text};
@@ -47,13 +49,19 @@ fn planted(fixture: &Fixture, key: &AesKey) {
     );
     fixture.write(
         ".secrets",
-        &format!("AES_SECRET={}\nAPP__AUTH__API_TOKEN={PLANTED}\nAPP__MISC__NOTE={PLANTED}\n", key_text(key)),
+        &format!(
+            "AES_SECRET={}\nAPP__AUTH__API_TOKEN={PLANTED}\nAPP__MISC__NOTE={PLANTED}\n",
+            key_text(key)
+        ),
     );
 }
 
 fn assert_clean(what: &str, text: &str) {
     assert!(!text.contains(PLANTED), "{what} shows the secret:\n{text}");
-    assert!(!text.contains("s3cr3t"), "{what} shows part of the secret:\n{text}");
+    assert!(
+        !text.contains("s3cr3t"),
+        "{what} shows part of the secret:\n{text}"
+    );
 }
 
 #[test]
@@ -63,15 +71,26 @@ fn settings_tree_and_echo_hide_it() {
     planted(&fixture, &key);
     let loaded = fixture.loader_for(AppEnv::Dev).load::<Settings>().unwrap();
     // The service's own `String` field is its business; everything else hides it.
-    assert_clean("Debug of the settings' secret fields", &format!("{:?}", loaded.settings().database));
+    assert_clean(
+        "Debug of the settings' secret fields",
+        &format!("{:?}", loaded.settings().database),
+    );
     assert_clean("Debug of the tree", &format!("{:?}", loaded.tree()));
     assert_clean("Debug of the echo", &format!("{:?}", loaded.echo()));
     assert_clean("the echo", &loaded.echo().to_string());
-    assert_clean("Display of the URL", &loaded.settings().database.url.to_string());
+    assert_clean(
+        "Display of the URL",
+        &loaded.settings().database.url.to_string(),
+    );
     let echo = loaded.echo();
     assert_eq!(echo.entry("misc.note").unwrap().shown, "***");
     assert_eq!(echo.entry("database.password").unwrap().shown, "***");
-    assert!(echo.entry("database.url").unwrap().shown.contains("app:***@db:5432"));
+    assert!(
+        echo.entry("database.url")
+            .unwrap()
+            .shown
+            .contains("app:***@db:5432")
+    );
 }
 
 #[test]
@@ -106,7 +125,10 @@ fn errors_hide_it() {
 
     // A wrong key.
     let err = fixture
-        .loader(&[("AES_SECRET", key_text(&AesKey::generate().unwrap()).as_str())])
+        .loader(&[(
+            "AES_SECRET",
+            key_text(&AesKey::generate().unwrap()).as_str(),
+        )])
         .env(AppEnv::Dev)
         .load_untyped()
         .unwrap_err();
@@ -136,9 +158,11 @@ fn connection_url_debug_and_display_hide_the_password() {
     assert_clean("Debug of the password", &format!("{:?}", url.password()));
 }
 
+#[cfg(feature = "reload")]
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
 
+#[cfg(feature = "reload")]
 impl Write for Captured {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(bytes);
@@ -172,7 +196,10 @@ async fn reload_logs_hide_it() {
     // Break the file so the reload logs an error about it.
     fixture.write(
         "config/default.toml",
-        &format!("[database]\nurl = \"postgres://app:{PLANTED}@db:99999/app\"\n"),
+        &format!(
+            "[database]\nurl = \"postgres://app:{PLANTED}@db:99999/app\"\npassword = \"x\"\n\
+             [auth]\njwt_secret = \"{PLANTED}\"\n"
+        ),
     );
     tokio::time::timeout(Duration::from_secs(10), status.changed())
         .await
@@ -182,6 +209,9 @@ async fn reload_logs_hide_it() {
     assert!(reported.contains("database"), "{reported}");
     assert_clean("the reload status", &reported);
     let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
-    assert!(logs.contains("configuration reload rejected"), "nothing logged:\n{logs}");
+    assert!(
+        logs.contains("configuration reload rejected"),
+        "nothing logged:\n{logs}"
+    );
     assert_clean("the logs", &logs);
 }

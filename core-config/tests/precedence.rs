@@ -68,7 +68,10 @@ fn every_layer_overrides_the_one_below() {
         ".env.dev",
         "APP__SERVER__HOST=dotenv\nAPP__SERVER__PORT=4\nAPP__SERVER__WORKERS=4\n",
     );
-    fixture.write(".secrets", "APP_ENV=dev\nAPP__SERVER__HOST=secrets\nAPP__SERVER__PORT=5\n");
+    fixture.write(
+        ".secrets",
+        "APP_ENV=dev\nAPP__SERVER__HOST=secrets\nAPP__SERVER__PORT=5\n",
+    );
 
     let loaded = fixture
         .loader(&[("APP__SERVER__HOST", "process")])
@@ -86,8 +89,14 @@ fn every_layer_overrides_the_one_below() {
     let echo = loaded.echo();
     let origin = |path: &str| echo.entry(path).unwrap().origin.clone();
     assert_eq!(origin("server.zone"), Origin::Default);
-    assert_eq!(origin("server.region"), Origin::File("config/default.toml".into()));
-    assert_eq!(origin("server.name"), Origin::File("config/dev.yaml".into()));
+    assert_eq!(
+        origin("server.region"),
+        Origin::File("config/default.toml".into())
+    );
+    assert_eq!(
+        origin("server.name"),
+        Origin::File("config/dev.yaml".into())
+    );
     assert_eq!(
         origin("server.workers"),
         Origin::VarFile {
@@ -151,7 +160,12 @@ fn two_formats_of_the_same_file_are_refused() {
 fn variables_without_the_prefix_never_become_settings() {
     let fixture = Fixture::new();
     let loaded = fixture
-        .loader(&[("APP_ENV", "dev"), ("HOME", "/root"), ("APPX__A", "1"), ("APP__A", "2")])
+        .loader(&[
+            ("APP_ENV", "dev"),
+            ("HOME", "/root"),
+            ("APPX__A", "1"),
+            ("APP__A", "2"),
+        ])
         .load_untyped()
         .unwrap();
     let paths: Vec<String> = loaded.tree().leaves().into_iter().map(|(p, _)| p).collect();
@@ -162,13 +176,22 @@ fn variables_without_the_prefix_never_become_settings() {
 fn a_custom_prefix_and_list_keys() {
     let fixture = Fixture::new();
     let loaded = fixture
-        .loader(&[("SHOP__CORS__ORIGINS", "https://a.example, https://b.example"), ("APP__X", "1")])
+        .loader(&[
+            (
+                "SHOP__CORS__ORIGINS",
+                "https://a.example, https://b.example",
+            ),
+            ("APP__X", "1"),
+        ])
         .prefix("SHOP")
         .list_key("cors.origins")
         .env(AppEnv::Dev)
         .load_untyped()
         .unwrap();
-    assert_eq!(loaded.tree().get_str("cors.origins[1]"), Some("https://b.example"));
+    assert_eq!(
+        loaded.tree().get_str("cors.origins[1]"),
+        Some("https://b.example")
+    );
     assert!(!loaded.tree().contains("x"));
 }
 

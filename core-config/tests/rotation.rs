@@ -24,7 +24,10 @@ fn every_value_opens_with_the_new_key_and_none_with_the_old() {
     let fixture = Fixture::new();
     let mut toml = String::from("# comments survive\n[secrets]\n");
     for (index, plain) in plaintexts.iter().enumerate() {
-        toml.push_str(&format!("v{index} = \"{}\"\n", encrypt(&old, plain).unwrap()));
+        toml.push_str(&format!(
+            "v{index} = \"{}\"\n",
+            encrypt(&old, plain).unwrap()
+        ));
     }
     toml.push_str("plain = \"not encrypted\"\n");
     let path = fixture.write("config/default.toml", &toml);
@@ -86,7 +89,10 @@ fn permissions_are_kept() {
     use std::os::unix::fs::PermissionsExt as _;
     let (old, new) = (AesKey::generate().unwrap(), AesKey::generate().unwrap());
     let fixture = Fixture::new();
-    let path = fixture.write(".secrets", &format!("APP__A={}\n", encrypt(&old, "a").unwrap()));
+    let path = fixture.write(
+        ".secrets",
+        &format!("APP__A={}\n", encrypt(&old, "a").unwrap()),
+    );
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     let rotation = rotate_file(&path, &old, &new).unwrap();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;

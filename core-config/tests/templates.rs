@@ -9,7 +9,9 @@ use common::{Fixture, key_text};
 use core_config::{AesKey, AppEnv, encrypt};
 
 fn template(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../configs")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
 
@@ -44,15 +46,23 @@ fn every_key_has_a_comment_above_it() {
 fn each_env_template_loads_for_its_environment() {
     for env in AppEnv::ALL {
         let fixture = Fixture::new();
-        fixture.write(&format!(".env.{env}"), &template(&format!(".env.{env}.example")));
+        fixture.write(
+            &format!(".env.{env}"),
+            &template(&format!(".env.{env}.example")),
+        );
         let key = AesKey::generate().unwrap();
         // The secrets template, filled in as an operator would.
         let secrets = template(".secrets.example")
             .replace("APP_ENV=dev", &format!("APP_ENV={env}"))
-            .replace("AES_SECRET=CHANGE_ME", &format!("AES_SECRET={}", key_text(&key)))
+            .replace(
+                "AES_SECRET=CHANGE_ME",
+                &format!("AES_SECRET={}", key_text(&key)),
+            )
             .replace(
                 "ENC(CHANGE_ME)",
-                &encrypt(&key, "a-real-secret-of-at-least-32-bytes!").unwrap().to_string(),
+                &encrypt(&key, "a-real-secret-of-at-least-32-bytes!")
+                    .unwrap()
+                    .to_string(),
             );
         fixture.write(".secrets", &secrets);
         let loaded = fixture
@@ -71,5 +81,10 @@ fn the_unfilled_secrets_template_is_refused_in_prod() {
     let fixture = Fixture::new();
     fixture.write(".env.prod", &template(".env.prod.example"));
     fixture.write(".secrets", &template(".secrets.example"));
-    assert!(fixture.loader(&[("APP_ENV", "prod")]).load_untyped().is_err());
+    assert!(
+        fixture
+            .loader(&[("APP_ENV", "prod")])
+            .load_untyped()
+            .is_err()
+    );
 }

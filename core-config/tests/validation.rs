@@ -37,7 +37,13 @@ fn required_range_and_url_rules_all_report_together() {
     found.sort();
     assert_eq!(
         found,
-        ["auth.issuer", "cache.url", "database.url", "server.port", "server.workers"]
+        [
+            "auth.issuer",
+            "cache.url",
+            "database.url",
+            "server.port",
+            "server.workers"
+        ]
     );
     let shown = err.to_string();
     assert!(shown.contains("5 problems"), "{shown}");
@@ -74,7 +80,10 @@ fn production_rules_list_every_violation() {
 #[test]
 fn the_same_files_pass_outside_prod() {
     let fixture = Fixture::new();
-    fixture.write("config/default.toml", "debug = true\n[cors]\nallowed_origins = \"*\"\n");
+    fixture.write(
+        "config/default.toml",
+        "debug = true\n[cors]\nallowed_origins = \"*\"\n",
+    );
     assert!(fixture.loader_for(AppEnv::Staging).load_untyped().is_ok());
 }
 

@@ -136,7 +136,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Validate { env, dir, prefix } => {
             let env: AppEnv = env.parse()?;
-            return match Loader::new().dir(&dir).prefix(prefix).env(env).load_untyped() {
+            return match Loader::new()
+                .dir(&dir)
+                .prefix(prefix)
+                .env(env)
+                .load_untyped()
+            {
                 Ok(_) => {
                     println!("ok: the {env} configuration in {} is valid", dir.display());
                     Ok(ExitCode::SUCCESS)
@@ -159,7 +164,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Print { env, dir, prefix } => {
             let env: AppEnv = env.parse()?;
-            let loaded = Loader::new().dir(&dir).prefix(prefix).env(env).load_untyped()?;
+            let loaded = Loader::new()
+                .dir(&dir)
+                .prefix(prefix)
+                .env(env)
+                .load_untyped()?;
             print!("{}", loaded.echo());
         }
     }

@@ -34,7 +34,9 @@ pub enum EncError {
     #[error("the ENC(...) payload is truncated ({0} bytes, at least {min} needed)", min = NONCE_LEN + TAG_LEN)]
     Truncated(usize),
     /// Authentication failed: the key is wrong or the value was altered.
-    #[error("the ENC(...) value does not open with this key: wrong key, or the value was tampered with")]
+    #[error(
+        "the ENC(...) value does not open with this key: wrong key, or the value was tampered with"
+    )]
     Authentication,
     /// The decrypted bytes are not UTF-8 text.
     #[error("the ENC(...) value decrypts to bytes that are not UTF-8 text")]
@@ -150,7 +152,11 @@ pub fn encrypt(key: &AesKey, plaintext: &str) -> Result<EncValue, EncError> {
         .map_err(|_| EncError::Random)?;
     let mut sealed = plaintext.as_bytes().to_vec();
     cipher(key)
-        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut sealed)
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::empty(),
+            &mut sealed,
+        )
         // Sealing only fails for inputs of more than 64 GiB.
         .map_err(|_| EncError::Truncated(plaintext.len()))?;
     Ok(EncValue { nonce, sealed })

@@ -43,8 +43,7 @@ impl AesKey {
     /// The error says what was wrong without repeating any of the text.
     pub fn parse(text: &str) -> Result<AesKey> {
         let text = text.trim();
-        let decoded = if text.len() == 2 * KEY_LEN && text.bytes().all(|b| b.is_ascii_hexdigit())
-        {
+        let decoded = if text.len() == 2 * KEY_LEN && text.bytes().all(|b| b.is_ascii_hexdigit()) {
             hex::decode(text).ok()
         } else {
             [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]

@@ -46,10 +46,13 @@ pub struct Rotation {
 /// ```
 pub fn rotate_file(path: &Path, old: &AesKey, new: &AesKey) -> Result<Rotation> {
     let shown = path.display().to_string();
-    let original = fs::read_to_string(path)
-        .map_err(|err| Error::from(err).with_operation("config.rotate").with_key(&shown))?;
-    let (rotated, values) = reencrypt_text(&original, old, new)
-        .map_err(|err| err.with_context("file", &shown))?;
+    let original = fs::read_to_string(path).map_err(|err| {
+        Error::from(err)
+            .with_operation("config.rotate")
+            .with_key(&shown)
+    })?;
+    let (rotated, values) =
+        reencrypt_text(&original, old, new).map_err(|err| err.with_context("file", &shown))?;
 
     let backup = backup_path(path);
     write_synced(&backup, original.as_bytes(), path)?;
@@ -70,9 +73,7 @@ pub fn rotate_file(path: &Path, old: &AesKey, new: &AesKey) -> Result<Rotation> 
         .map_err(io)?;
     temporary.write_all(rotated.as_bytes()).map_err(io)?;
     temporary.as_file().sync_all().map_err(io)?;
-    temporary
-        .persist(path)
-        .map_err(|err| io(err.error))?;
+    temporary.persist(path).map_err(|err| io(err.error))?;
     // The rename is durable only once the folder itself is flushed.
     if let Ok(dir) = fs::File::open(&folder) {
         let _ = dir.sync_all();

@@ -26,7 +26,10 @@ impl EnvVars {
         let rest = strip_prefix_ignore_case(var, &self.prefix)?;
         let rest = rest.strip_prefix("__")?;
         let segments: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-        if segments.iter().any(|segment| segment.is_empty() || segment.contains('.')) {
+        if segments
+            .iter()
+            .any(|segment| segment.is_empty() || segment.contains('.'))
+        {
             return None;
         }
         Some(segments.join("."))

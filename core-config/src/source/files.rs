@@ -16,10 +16,7 @@ pub(crate) const FORMATS: [(&str, FileFormat); 5] = [
 
 /// The one file `<folder>/<stem>.<ext>` that exists, if any. Two formats of
 /// the same stem are refused rather than silently picking one.
-pub(crate) fn find_config_file(
-    folder: &Path,
-    stem: &str,
-) -> Result<Option<(PathBuf, FileFormat)>> {
+pub(crate) fn find_config_file(folder: &Path, stem: &str) -> Result<Option<(PathBuf, FileFormat)>> {
     let mut found = FORMATS
         .iter()
         .map(|(ext, format)| (folder.join(format!("{stem}.{ext}")), *format))

@@ -21,6 +21,8 @@ mod origin;
 
 pub(crate) use dotenv::read_dotenv;
 pub(crate) use env_vars::EnvVars;
-pub(crate) use files::{FORMATS, find_config_file};
+#[cfg(feature = "reload")]
+pub(crate) use files::FORMATS;
+pub(crate) use files::find_config_file;
 pub use origin::Origin;
 pub(crate) use origin::Tagged;

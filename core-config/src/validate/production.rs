@@ -75,17 +75,17 @@ impl Rule for ProductionRules {
             if is_strong_secret_name(name) && text.len() < self.min_secret_len {
                 out.push(
                     path.clone(),
-                    format!(
-                        "secret is shorter than {} bytes",
-                        self.min_secret_len
-                    ),
+                    format!("secret is shorter than {} bytes", self.min_secret_len),
                 );
             }
             let in_cors = path
                 .split('.')
                 .any(|segment| segment.to_ascii_lowercase().contains("cors"));
             if in_cors && text.split(',').any(|origin| origin.trim() == "*") {
-                out.push(path.clone(), "wildcard CORS origin \"*\" is not allowed in prod");
+                out.push(
+                    path.clone(),
+                    "wildcard CORS origin \"*\" is not allowed in prod",
+                );
             }
         }
         if let Some(jwt) = &self.jwt_secret

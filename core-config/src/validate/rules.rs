@@ -14,7 +14,7 @@ use crate::{AppEnv, ConfigTree};
 /// let err = Loader::new()
 ///     .dir(dir.path())
 ///     .env(AppEnv::Dev)
-///     .environment([])
+///     .environment::<&str, &str>([])
 ///     .rule(rules::required("database.url"))
 ///     .rule(rules::required("cache.url"))
 ///     .load_untyped()
@@ -45,11 +45,7 @@ pub fn range(path: impl Into<String>, range: RangeInclusive<i64>) -> impl Rule {
             Some(number) if range.contains(&number) => {}
             Some(_) => out.push(
                 path.clone(),
-                format!(
-                    "must be between {} and {}",
-                    range.start(),
-                    range.end()
-                ),
+                format!("must be between {} and {}", range.start(), range.end()),
             ),
             None => out.push(path.clone(), "must be an integer"),
         }

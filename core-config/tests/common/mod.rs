@@ -26,7 +26,10 @@ impl Fixture {
     /// deployment tool would.
     pub fn write(&self, relative: &str, text: &str) -> PathBuf {
         let target = self.dir.path().join(relative);
-        let staging = self.dir.path().join(format!("staging-{}", std::process::id()));
+        let staging = self
+            .dir
+            .path()
+            .join(format!("staging-{}", std::process::id()));
         std::fs::write(&staging, text).expect("write staging file");
         std::fs::rename(&staging, &target).expect("rename into place");
         target
