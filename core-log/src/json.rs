@@ -348,3 +348,18 @@ impl<W: fmt::Write + ?Sized> fmt::Write for JsonEscaped<'_, W> {
         self.0.write_str(&text[start..])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_text_round_trips_through_a_json_parser() {
+        let original = "quote \" backslash \\ newline \n tab \t bell \u{7} nul \0 é 日本 🎉";
+        let mut quoted = String::from("\"");
+        JsonEscaped(&mut quoted).write_str(original).unwrap();
+        quoted.push('"');
+        let parsed: String = serde_json::from_str(&quoted).unwrap();
+        assert_eq!(parsed, original);
+    }
+}

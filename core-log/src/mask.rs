@@ -34,8 +34,8 @@ impl Masks {
     {
         let names: Vec<Box<[u8]>> = names
             .into_iter()
+            .filter(|name| !name.as_ref().is_empty())
             .map(|name| name.as_ref().to_ascii_lowercase().into_bytes().into())
-            .filter(|name: &Box<[u8]>| !name.is_empty())
             .collect();
         Masks {
             names: names.into(),

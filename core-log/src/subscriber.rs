@@ -273,17 +273,17 @@ struct Directives {
 impl Directives {
     fn parse(text: &str, source: &'static str) -> Result<Directives> {
         for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-            // `EnvFilter` reads a bare word as a target name, so a misspelt
-            // level ("infoo") would silently log nothing: refuse it.
-            let bare_word = directive.chars().all(|c| c.is_ascii_alphabetic());
-            if bare_word
-                && !LEVELS
-                    .iter()
-                    .any(|level| directive.eq_ignore_ascii_case(level))
-            {
+            // `EnvFilter` reads a bare word as a target at every level, so a
+            // misspelt level ("infoo", "not a level") would silently log
+            // everything or nothing: require `target=level` for targets.
+            let is_level = LEVELS
+                .iter()
+                .any(|level| directive.eq_ignore_ascii_case(level));
+            let names_target = directive.contains('=') || directive.contains('[');
+            if directive.contains(char::is_whitespace) || (!is_level && !names_target) {
                 return Err(Error::invalid_input(format!(
-                    "`{directive}` is not a level (trace, debug, info, warn, error, off); \
-                     write `target=level` to filter a target"
+                    "`{directive}` is not a level (trace, debug, info, warn, error, off) \
+                     nor a `target=level` directive"
                 ))
                 .with_key(source));
             }
