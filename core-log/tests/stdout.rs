@@ -16,6 +16,9 @@ fn child_process_body() {
     let Ok(format) = std::env::var(CHILD_ENV) else {
         return;
     };
+    if format == "drop" {
+        return dropping_child();
+    }
     let settings: core_log::LogSettings =
         serde_json::from_str(&format!(r#"{{ "format": "{format}" }}"#)).unwrap();
     let guard = core_log::init(&settings).unwrap();
@@ -30,6 +33,56 @@ fn child_process_body() {
             tracing::warn!("disk almost full");
         });
     drop(guard);
+}
+
+/// Floods a tiny dropping queue, then prints how many events it dropped.
+fn dropping_child() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let settings = core_log::LogSettings {
+        stdout: false,
+        queue_capacity: 4,
+        overflow: core_log::OverflowPolicy::Drop,
+        file: Some(core_log::FileSettings {
+            directory: dir.path().to_path_buf(),
+            rotation: core_log::Rotation::Never,
+            keep_files: None,
+            ..core_log::FileSettings::default()
+        }),
+        ..core_log::LogSettings::default()
+    };
+    let guard = core_log::init(&settings).unwrap();
+    for index in 0..50_000 {
+        tracing::info!(index, "flood");
+    }
+    let dropped: u64 = guard.dropped_events().iter().map(|(_, n)| n).sum();
+    drop(guard);
+    println!("DROPPED={dropped}");
+}
+
+#[test]
+fn each_drop_is_reported_on_stderr() {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["child_process_body", "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, "drop")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let dropped: u64 = stdout
+        .lines()
+        .find_map(|line| line.split("DROPPED=").nth(1))
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .trim()
+        .parse()
+        .unwrap();
+    let reported: u64 = stderr
+        .lines()
+        .filter_map(|line| line.split("queue was full: dropped ").nth(1))
+        .map(|rest| rest.split(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(reported, dropped, "{stderr}");
 }
 
 fn run_child(format: &str, rust_log: Option<&str>) -> String {
