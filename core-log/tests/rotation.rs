@@ -144,3 +144,37 @@ fn time_rotation_starts_a_new_file_each_period() {
     assert!(first.contains("first minute") && !first.contains("second minute"));
     assert!(second.contains("second minute"));
 }
+
+#[test]
+fn size_rotation_by_days_deletes_files_older_than_retention() {
+    let dir = TempDir::new().unwrap();
+    let planted = dir.path().join("service.log.20200101T000000");
+    fs::write(&planted, "{}\n").unwrap();
+    let settings = settings(
+        dir.path(),
+        FileSettings {
+            file_name: "service.log".into(),
+            rotation: Rotation::Size,
+            max_bytes: 500,
+            keep_files: None,
+            keep_days: Some(1),
+            ..FileSettings::default()
+        },
+    );
+    let (dispatch, guard) = core_log::build(&settings).unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        for index in 0..20 {
+            tracing::info!(index, "aged");
+            guard.flush();
+        }
+    });
+    drop(guard);
+
+    let names = files_in(dir.path());
+    assert!(!planted.exists(), "{names:?}");
+    assert!(names.len() >= 2, "{names:?}");
+    assert!(
+        names.iter().all(|name| name.starts_with("service.log")),
+        "{names:?}"
+    );
+}

@@ -62,7 +62,12 @@ fn dropping_child() {
 #[test]
 fn each_drop_is_reported_on_stderr() {
     let output = Command::new(std::env::current_exe().unwrap())
-        .args(["child_process_body", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "child_process_body",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, "drop")
         .env_remove("RUST_LOG")
         .output()
