@@ -16,6 +16,8 @@
 //!   file with its own retention, through a queue that never drops.
 //! - Fields named in [`LogSettings::masked_fields`] are written as `***` in
 //!   every output; `secrecy` values print as `[REDACTED]` by themselves.
+//!   Masking works on fields: text formatted into the message itself
+//!   (`info!("password={pw}")`) is written as is, so pass secrets as fields.
 //! - [`Metrics`] installs a Prometheus recorder for the `metrics` facade and
 //!   renders the `/metrics` text, process metrics included.
 //! - With the `otlp` feature, spans are exported over OTLP/HTTP and

@@ -185,7 +185,8 @@ impl Default for AuditSettings {
 }
 
 /// OpenTelemetry span export over OTLP/HTTP (protobuf). Needs the `otlp`
-/// cargo feature; enabling it without the feature is an error.
+/// cargo feature; enabling it without the feature is an error. Plain
+/// `http://` only: no TLS stack is built in.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OtlpSettings {

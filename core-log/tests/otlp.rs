@@ -140,3 +140,17 @@ fn trace_context_round_trips_through_headers() {
     });
     drop(guard);
 }
+
+#[test]
+fn endpoints_the_exporter_cannot_reach_are_refused() {
+    let err = core_log::build(&settings("https://collector:4318/v1/traces".into()))
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), core_log::ErrorKind::Unsupported);
+    assert_eq!(err.context_value("key"), Some("log.otlp.endpoint"));
+
+    let err = core_log::build(&settings("collector:4318".into()))
+        .err()
+        .unwrap();
+    assert_eq!(err.kind(), core_log::ErrorKind::InvalidInput);
+}
