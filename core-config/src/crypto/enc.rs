@@ -44,6 +44,9 @@ pub enum EncError {
     /// The random source failed while sealing.
     #[error("the system random source failed")]
     Random,
+    /// The plaintext is beyond what AES-GCM can seal under one nonce (64 GiB).
+    #[error("the value is too long to encrypt")]
+    TooLong,
 }
 
 /// A parsed `ENC(...)` value: nonce and sealed bytes (ciphertext and tag).
@@ -157,8 +160,7 @@ pub fn encrypt(key: &AesKey, plaintext: &str) -> Result<EncValue, EncError> {
             Aad::empty(),
             &mut sealed,
         )
-        // Sealing only fails for inputs of more than 64 GiB.
-        .map_err(|_| EncError::Truncated(plaintext.len()))?;
+        .map_err(|_| EncError::TooLong)?;
     Ok(EncValue { nonce, sealed })
 }
 
