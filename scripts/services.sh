@@ -54,7 +54,13 @@ answers() {
 run_detached() { # NAME WORKDIR COMMAND...
   local name=$1 workdir=$2; shift 2
   mkdir -p "$workdir" "$STATE_DIR/logs"
-  (cd "$workdir" && nohup setsid "$@" >"$STATE_DIR/logs/$name.log" 2>&1 </dev/null & echo $! >"$STATE_DIR/$name.pid")
+  # The server alone goes to the background, with none of this script's
+  # descriptors: a shell left waiting on it would hold CI's output open.
+  (
+    cd "$workdir" || exit 1
+    nohup setsid "$@" >"$STATE_DIR/logs/$name.log" 2>&1 </dev/null &
+    echo $! >"$STATE_DIR/$name.pid"
+  )
 }
 
 install_memcached() {
@@ -92,7 +98,7 @@ launch() {
     memcached)
       install_memcached
       local user=memcache; id "$user" >/dev/null 2>&1 || user=nobody
-      memcached -d -u "$user" -l 127.0.0.1 -p 11211 -m 256 -P "$STATE_DIR/memcached.pid" ;;
+      run_detached memcached "$STATE_DIR" memcached -u "$user" -l 127.0.0.1 -p 11211 -m 256 ;;
     kafka)
       install_nisshi
       # nisshi reads ./.env, so it runs from a directory of its own.
@@ -128,8 +134,14 @@ stop_one() {
     rabbitmq) rabbitmqctl shutdown >/dev/null 2>&1 || true ;;
     nats) pkill -f '/usr/sbin/nats-server' || true ;;
     memcached | kafka | mongodb)
-      [ -f "$STATE_DIR/$name.pid" ] && kill "$(cat "$STATE_DIR/$name.pid")" 2>/dev/null || true
-      rm -f "$STATE_DIR/$name.pid" ;;
+      if [ -f "$STATE_DIR/$name.pid" ]; then kill "$(cat "$STATE_DIR/$name.pid")" 2>/dev/null || true; fi
+      rm -f "$STATE_DIR/$name.pid"
+      # Also one started before this script kept pid files.
+      case "$name" in
+        memcached) pkill -f 'memcached .*-p 11211' || true ;;
+        kafka) pkill -f 'nisshi broker' || true ;;
+        mongodb) pkill -f 'secantusd-py .*--port 27017' || true ;;
+      esac ;;
   esac
   local waited=0
   while listening "$(port_of "$name")"; do

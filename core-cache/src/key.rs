@@ -29,12 +29,15 @@ pub fn validate_key(key: &str) -> Result<()> {
             "the key is {} bytes long; the limit is {MAX_KEY_BYTES}",
             key.len()
         ))
-    } else if let Some(bad) = key.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        Some(format!(
-            "the key contains the character {bad:?}; whitespace and control characters are not allowed"
-        ))
     } else {
-        None
+        key.chars()
+            .find(|c| c.is_whitespace() || c.is_control())
+            .map(|bad| {
+                format!(
+                    "the key contains the character {bad:?}; \
+                 whitespace and control characters are not allowed"
+                )
+            })
     };
     match problem {
         None => Ok(()),

@@ -9,12 +9,16 @@ use sqlx::Connection as _;
 #[tokio::test]
 async fn postgres_round_trips_a_row() {
     let url = require_service!(Service::Postgres);
-    let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect to PostgreSQL");
-    let table = unique_name("smoke");
-    sqlx::query(&format!("CREATE TABLE {table} (id INT PRIMARY KEY, body TEXT NOT NULL)"))
-        .execute(&mut conn)
+    let mut conn = sqlx::PgConnection::connect(&url)
         .await
-        .expect("create table");
+        .expect("connect to PostgreSQL");
+    let table = unique_name("smoke");
+    sqlx::query(&format!(
+        "CREATE TABLE {table} (id INT PRIMARY KEY, body TEXT NOT NULL)"
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("create table");
     sqlx::query(&format!("INSERT INTO {table} VALUES ($1, $2)"))
         .bind(1)
         .bind("héllo")
@@ -26,19 +30,26 @@ async fn postgres_round_trips_a_row() {
         .fetch_one(&mut conn)
         .await
         .expect("select");
-    sqlx::query(&format!("DROP TABLE {table}")).execute(&mut conn).await.expect("drop");
+    sqlx::query(&format!("DROP TABLE {table}"))
+        .execute(&mut conn)
+        .await
+        .expect("drop");
     assert_eq!(body, "héllo");
 }
 
 #[tokio::test]
 async fn mysql_round_trips_a_row() {
     let url = require_service!(Service::MySql);
-    let mut conn = sqlx::MySqlConnection::connect(&url).await.expect("connect to MySQL");
-    let table = unique_name("smoke");
-    sqlx::query(&format!("CREATE TABLE {table} (id INT PRIMARY KEY, body TEXT NOT NULL)"))
-        .execute(&mut conn)
+    let mut conn = sqlx::MySqlConnection::connect(&url)
         .await
-        .expect("create table");
+        .expect("connect to MySQL");
+    let table = unique_name("smoke");
+    sqlx::query(&format!(
+        "CREATE TABLE {table} (id INT PRIMARY KEY, body TEXT NOT NULL)"
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("create table");
     sqlx::query(&format!("INSERT INTO {table} VALUES (?, ?)"))
         .bind(1)
         .bind("héllo")
@@ -50,14 +61,19 @@ async fn mysql_round_trips_a_row() {
         .fetch_one(&mut conn)
         .await
         .expect("select");
-    sqlx::query(&format!("DROP TABLE {table}")).execute(&mut conn).await.expect("drop");
+    sqlx::query(&format!("DROP TABLE {table}"))
+        .execute(&mut conn)
+        .await
+        .expect("drop");
     assert_eq!(body, "héllo");
 }
 
 #[tokio::test]
 async fn mongodb_round_trips_a_document() {
     let url = require_service!(Service::MongoDb);
-    let client = mongodb::Client::with_uri_str(&url).await.expect("parse MongoDB URL");
+    let client = mongodb::Client::with_uri_str(&url)
+        .await
+        .expect("parse MongoDB URL");
     let collection = client
         .database("test")
         .collection::<mongodb::bson::Document>(&unique_name("smoke"));

@@ -25,9 +25,15 @@ async fn rabbitmq_round_trips_a_confirmed_message() {
         .await
         .expect("connect to RabbitMQ");
     let channel = connection.create_channel().await.expect("open a channel");
-    channel.confirm_select(ConfirmSelectOptions::default()).await.expect("enable confirms");
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("enable confirms");
     let queue = unique_name("smoke");
-    let declare = QueueDeclareOptions { auto_delete: true, ..QueueDeclareOptions::default() };
+    let declare = QueueDeclareOptions {
+        auto_delete: true,
+        ..QueueDeclareOptions::default()
+    };
     channel
         .queue_declare(queue.as_str().into(), declare, FieldTable::default())
         .await
@@ -45,7 +51,10 @@ async fn rabbitmq_round_trips_a_confirmed_message() {
         .expect("publish")
         .await
         .expect("broker confirmation");
-    assert!(confirmation.is_ack(), "the broker did not confirm: {confirmation:?}");
+    assert!(
+        confirmation.is_ack(),
+        "the broker did not confirm: {confirmation:?}"
+    );
 
     let mut consumer = channel
         .basic_consume(
@@ -103,7 +112,10 @@ async fn kafka_round_trips_an_acknowledged_record() {
         .create()
         .expect("producer");
     let delivery = producer
-        .send(FutureRecord::to(&topic).key("k").payload("héllo"), BROKER_DEADLINE)
+        .send(
+            FutureRecord::to(&topic).key("k").payload("héllo"),
+            BROKER_DEADLINE,
+        )
         .await
         .unwrap_or_else(|(err, _)| panic!("produce failed: {err}"));
 
@@ -115,7 +127,11 @@ async fn kafka_round_trips_an_acknowledged_record() {
         .expect("consumer");
     let mut assignment = rdkafka::TopicPartitionList::new();
     assignment
-        .add_partition_offset(&topic, delivery.partition, rdkafka::Offset::Offset(delivery.offset))
+        .add_partition_offset(
+            &topic,
+            delivery.partition,
+            rdkafka::Offset::Offset(delivery.offset),
+        )
         .expect("assignment");
     consumer.assign(&assignment).expect("assign");
     let message = tokio::time::timeout(BROKER_DEADLINE, consumer.recv())
@@ -132,7 +148,10 @@ async fn nats_round_trips_a_message() {
     let client = async_nats::connect(&url).await.expect("connect to NATS");
     let subject = unique_name("smoke");
     let mut subscriber = client.subscribe(subject.clone()).await.expect("subscribe");
-    client.publish(subject, "héllo".into()).await.expect("publish");
+    client
+        .publish(subject, "héllo".into())
+        .await
+        .expect("publish");
     client.flush().await.expect("flush");
     let message = tokio::time::timeout(BROKER_DEADLINE, subscriber.next())
         .await

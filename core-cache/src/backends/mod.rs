@@ -25,7 +25,7 @@ pub(crate) fn list_window(len: usize, start: i64, stop: i64) -> Option<(usize, u
     let resolve = |index: i64| if index < 0 { len + index } else { index };
     let first = resolve(start).max(0);
     let last = resolve(stop).min(len - 1);
-    (first <= last && first < len).then(|| (first as usize, last as usize))
+    (first <= last && first < len).then_some((first as usize, last as usize))
 }
 
 #[cfg(test)]

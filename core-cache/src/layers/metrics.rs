@@ -1,6 +1,5 @@
 //! Counters and latency histograms through the `metrics` facade.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,12 +27,12 @@ impl Layer for MetricsLayer {
 }
 
 impl Interceptor for MetricsLayer {
-    fn around<'a, T: Outcome + Send + 'a>(
+    async fn around<'a, T: Outcome + Send + 'a>(
         &'a self,
         call: Call<'a>,
         attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
-    ) -> impl Future<Output = Result<T>> + Send + 'a {
-        async move {
+    ) -> Result<T> {
+        {
             let started = Instant::now();
             let result = attempt().await;
             let outcome = match &result {

@@ -1,6 +1,5 @@
 //! Retrying temporary failures, with a bound.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,12 +52,12 @@ impl Layer for RetryLayer {
 }
 
 impl Interceptor for RetryLayer {
-    fn around<'a, T: Outcome + Send + 'a>(
+    async fn around<'a, T: Outcome + Send + 'a>(
         &'a self,
         call: Call<'a>,
         attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
-    ) -> impl Future<Output = Result<T>> + Send + 'a {
-        async move {
+    ) -> Result<T> {
+        {
             let mut attempts = 1;
             loop {
                 match attempt().await {

@@ -1,6 +1,5 @@
 //! A deadline on every attempt.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,12 +30,12 @@ impl Layer for TimeoutLayer {
 }
 
 impl Interceptor for TimeoutLayer {
-    fn around<'a, T: Outcome + Send + 'a>(
+    async fn around<'a, T: Outcome + Send + 'a>(
         &'a self,
         call: Call<'a>,
         attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
-    ) -> impl Future<Output = Result<T>> + Send + 'a {
-        async move {
+    ) -> Result<T> {
+        {
             match tokio::time::timeout(self.duration, attempt()).await {
                 Ok(result) => result,
                 Err(_) => Err(

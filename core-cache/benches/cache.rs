@@ -5,7 +5,7 @@
 //! retry, tracing, metrics). Servers come from the same environment
 //! variables as the tests; a backend whose server is down is left out.
 //!
-//! `cargo bench --bench cache`
+//! `cargo bench -p core-cache --all-features --bench cache`
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,11 +24,19 @@ use tokio::runtime::Runtime;
 const VALUE: &[u8] = b"{\"id\":42,\"name\":\"Ada Lovelace\",\"roles\":[\"admin\",\"user\"]}";
 
 fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn reachable(rt: &Runtime, service: Service) -> Option<String> {
-    rt.block_on(core_testkit::require_at(service, &service.url(), false, "bench"))
+    rt.block_on(core_testkit::require_at(
+        service,
+        &service.url(),
+        false,
+        "bench",
+    ))
 }
 
 /// The bare backend and the same backend under the standard layers.
@@ -40,13 +48,18 @@ fn variants(backend: Arc<dyn CacheBase>) -> [(&'static str, Arc<dyn CacheBase>);
 fn bench_get_set(c: &mut Criterion, group_name: &str, rt: &Runtime, backend: Arc<dyn CacheBase>) {
     let mut group = c.benchmark_group(group_name);
     for (name, cache) in variants(backend) {
-        rt.block_on(cache.set("bench:key", Bytes::from_static(VALUE), None)).unwrap();
+        rt.block_on(cache.set("bench:key", Bytes::from_static(VALUE), None))
+            .unwrap();
         group.bench_function(BenchmarkId::new("get", name), |b| {
-            b.to_async(rt).iter(|| async { cache.get("bench:key").await.unwrap() })
+            b.to_async(rt)
+                .iter(|| async { cache.get("bench:key").await.unwrap() })
         });
         group.bench_function(BenchmarkId::new("set", name), |b| {
             b.to_async(rt).iter(|| async {
-                cache.set("bench:key", Bytes::from_static(VALUE), None).await.unwrap()
+                cache
+                    .set("bench:key", Bytes::from_static(VALUE), None)
+                    .await
+                    .unwrap()
             })
         });
     }
@@ -59,11 +72,13 @@ fn memory(c: &mut Criterion) {
     rt.block_on(raw.insert("bench:key".to_string(), Bytes::from_static(VALUE)));
     let mut group = c.benchmark_group("cache/memory");
     group.bench_function(BenchmarkId::new("get", "raw-moka"), |b| {
-        b.to_async(&rt).iter(|| async { raw.get("bench:key").await.unwrap() })
+        b.to_async(&rt)
+            .iter(|| async { raw.get("bench:key").await.unwrap() })
     });
     group.bench_function(BenchmarkId::new("set", "raw-moka"), |b| {
         b.to_async(&rt).iter(|| async {
-            raw.insert("bench:key".to_string(), Bytes::from_static(VALUE)).await
+            raw.insert("bench:key".to_string(), Bytes::from_static(VALUE))
+                .await
         })
     });
     group.finish();
@@ -74,7 +89,10 @@ fn memory(c: &mut Criterion) {
     let typed = Cache::new(backend);
     let user = serde_json::json!({"id": 42, "name": "Ada Lovelace", "roles": ["admin", "user"]});
     rt.block_on(typed.set("bench:typed", &user, None)).unwrap();
-    rt.block_on(raw.insert("bench:typed".to_string(), Bytes::from(serde_json::to_vec(&user).unwrap())));
+    rt.block_on(raw.insert(
+        "bench:typed".to_string(),
+        Bytes::from(serde_json::to_vec(&user).unwrap()),
+    ));
     let mut group = c.benchmark_group("cache/memory-typed");
     group.bench_function(BenchmarkId::new("get", "raw-moka+serde_json"), |b| {
         b.to_async(&rt).iter(|| async {
@@ -83,37 +101,56 @@ fn memory(c: &mut Criterion) {
         })
     });
     group.bench_function(BenchmarkId::new("get", "sdk-cache"), |b| {
-        b.to_async(&rt).iter(|| async { typed.get::<serde_json::Value>("bench:typed").await.unwrap() })
+        b.to_async(&rt)
+            .iter(|| async { typed.get::<serde_json::Value>("bench:typed").await.unwrap() })
     });
     group.finish();
 }
 
 fn redis(c: &mut Criterion) {
     let rt = runtime();
-    let Some(url) = reachable(&rt, Service::Redis) else { return };
+    let Some(url) = reachable(&rt, Service::Redis) else {
+        return;
+    };
     let client = redis::Client::open(url.as_str()).unwrap();
-    let raw = rt.block_on(redis::aio::ConnectionManager::new(client)).unwrap();
+    let raw = rt
+        .block_on(redis::aio::ConnectionManager::new(client))
+        .unwrap();
     let mut group = c.benchmark_group("cache/redis");
     group.bench_function(BenchmarkId::new("get", "raw-redis"), |b| {
         b.to_async(&rt).iter(|| async {
             let mut conn = raw.clone();
-            redis::cmd("GET").arg("bench:key").query_async::<Option<Vec<u8>>>(&mut conn).await.unwrap()
+            redis::cmd("GET")
+                .arg("bench:key")
+                .query_async::<Option<Vec<u8>>>(&mut conn)
+                .await
+                .unwrap()
         })
     });
     group.bench_function(BenchmarkId::new("set", "raw-redis"), |b| {
         b.to_async(&rt).iter(|| async {
             let mut conn = raw.clone();
-            redis::cmd("SET").arg("bench:key").arg(VALUE).query_async::<()>(&mut conn).await.unwrap()
+            redis::cmd("SET")
+                .arg("bench:key")
+                .arg(VALUE)
+                .query_async::<()>(&mut conn)
+                .await
+                .unwrap()
         })
     });
     group.finish();
-    let backend: Arc<dyn CacheBase> =
-        Arc::new(rt.block_on(RedisBackend::connect(&RedisConfig::new(url))).unwrap());
+    let backend: Arc<dyn CacheBase> = Arc::new(
+        rt.block_on(RedisBackend::connect(&RedisConfig::new(url)))
+            .unwrap(),
+    );
     bench_get_set(c, "cache/redis", &rt, backend.clone());
 
     // 100 keys per call, pipelined: MSET/MGET by hand against set_many/get_many.
     let keys: Vec<String> = (0..100).map(|i| format!("bench:batch:{i}")).collect();
-    let entries: Vec<(String, Bytes)> = keys.iter().map(|k| (k.clone(), Bytes::from_static(VALUE))).collect();
+    let entries: Vec<(String, Bytes)> = keys
+        .iter()
+        .map(|k| (k.clone(), Bytes::from_static(VALUE)))
+        .collect();
     let mut group = c.benchmark_group("cache/redis-batch-100");
     group.throughput(Throughput::Elements(100));
     group.bench_function(BenchmarkId::new("mset", "raw-redis"), |b| {
@@ -128,23 +165,31 @@ fn redis(c: &mut Criterion) {
         })
     });
     group.bench_function(BenchmarkId::new("mset", "sdk-backend"), |b| {
-        b.to_async(&rt).iter(|| async { backend.set_many(&entries, None).await.unwrap() })
+        b.to_async(&rt)
+            .iter(|| async { backend.set_many(&entries, None).await.unwrap() })
     });
     group.bench_function(BenchmarkId::new("mget", "raw-redis"), |b| {
         b.to_async(&rt).iter(|| async {
             let mut conn = raw.clone();
-            redis::cmd("MGET").arg(&keys).query_async::<Vec<Option<Vec<u8>>>>(&mut conn).await.unwrap()
+            redis::cmd("MGET")
+                .arg(&keys)
+                .query_async::<Vec<Option<Vec<u8>>>>(&mut conn)
+                .await
+                .unwrap()
         })
     });
     group.bench_function(BenchmarkId::new("mget", "sdk-backend"), |b| {
-        b.to_async(&rt).iter(|| async { backend.get_many(&keys).await.unwrap() })
+        b.to_async(&rt)
+            .iter(|| async { backend.get_many(&keys).await.unwrap() })
     });
     group.finish();
 }
 
 fn memcached(c: &mut Criterion) {
     let rt = runtime();
-    let Some(url) = reachable(&rt, Service::Memcached) else { return };
+    let Some(url) = reachable(&rt, Service::Memcached) else {
+        return;
+    };
     let address = Service::Memcached.first_address(&url);
     let dsn = format!("tcp://{address}");
     let mut group = c.benchmark_group("cache/memcached");
@@ -176,8 +221,10 @@ fn memcached(c: &mut Criterion) {
         })
     });
     group.finish();
-    let backend: Arc<dyn CacheBase> =
-        Arc::new(rt.block_on(MemcachedBackend::connect(&MemcachedConfig::new(address))).unwrap());
+    let backend: Arc<dyn CacheBase> = Arc::new(
+        rt.block_on(MemcachedBackend::connect(&MemcachedConfig::new(address)))
+            .unwrap(),
+    );
     bench_get_set(c, "cache/memcached", &rt, backend);
 }
 
