@@ -1,0 +1,143 @@
+//! Password hashing, verification of older hashes, and a password policy.
+//!
+//! New hashes are argon2id with the OWASP-recommended parameters (19 MiB of
+//! memory, 2 iterations, 1 lane). [`Passwords::verify`] also accepts the
+//! bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) of the systems this SDK replaces
+//! and PBKDF2 hashes (`$pbkdf2-sha256$`, `$pbkdf2-sha512$`, Django's
+//! `pbkdf2_sha256$`); after a successful login,
+//! [`needs_rehash`](Passwords::needs_rehash) says when to store a fresh
+//! argon2id hash instead. Every comparison of derived keys is constant-time.
+//!
+//! Hashing is deliberately slow (tens of milliseconds): call it from
+//! `tokio::task::spawn_blocking` in async code.
+
+mod argon;
+mod legacy;
+mod policy;
+
+pub use argon::Argon2Settings;
+pub use legacy::{HashScheme, bcrypt_hash, pbkdf2_sha256_hash};
+pub use policy::{CustomRule, PasswordPolicy, PolicySettings};
+
+use core_error::{Error, Result};
+use serde::Deserialize;
+
+/// The longest password accepted for hashing or verification, in bytes:
+/// hashing is slow, and an unbounded input would make it slower still.
+pub const MAX_PASSWORD_BYTES: usize = 4096;
+
+/// The `auth.passwords` settings section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordSettings {
+    /// The argon2id cost of new hashes.
+    pub argon2: Argon2Settings,
+    /// What a new password must satisfy.
+    pub policy: PolicySettings,
+}
+
+/// Hashes new passwords with argon2id and verifies argon2, bcrypt and PBKDF2.
+///
+/// ```
+/// use core_auth::password::{Argon2Settings, Passwords};
+///
+/// # fn main() -> core_error::Result<()> {
+/// // Light parameters to keep the example fast; services use the default.
+/// let light = Argon2Settings { memory_kib: 256, iterations: 1, parallelism: 1 };
+/// let passwords = Passwords::new(&light)?;
+/// let hash = passwords.hash("correct horse battery staple")?;
+/// assert!(hash.starts_with("$argon2id$v=19$m=256,t=1,p=1$"));
+/// assert!(passwords.verify("correct horse battery staple", &hash)?);
+/// assert!(!passwords.verify("Correct horse battery staple", &hash)?);
+/// assert!(!passwords.needs_rehash(&hash));
+/// assert!(Passwords::new(&Argon2Settings::default())?.needs_rehash(&hash));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Passwords {
+    argon2: argon::Argon2Hasher,
+}
+
+impl Passwords {
+    /// A hasher producing argon2id hashes at `settings`.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) for parameters
+    /// argon2 refuses (memory below 8 KiB per lane, zero iterations...).
+    pub fn new(settings: &Argon2Settings) -> Result<Passwords> {
+        Ok(Passwords {
+            argon2: argon::Argon2Hasher::new(settings)?,
+        })
+    }
+
+    /// A hasher at the OWASP-recommended parameters.
+    pub fn recommended() -> Passwords {
+        Passwords {
+            argon2: argon::Argon2Hasher::recommended(),
+        }
+    }
+
+    /// Hashes `password` with argon2id and a fresh random salt; returns the
+    /// PHC string (`$argon2id$v=19$m=...`).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) for a password
+    /// longer than [`MAX_PASSWORD_BYTES`].
+    pub fn hash(&self, password: &str) -> Result<String> {
+        check_length(password, "auth.hash_password")?;
+        self.argon2.hash(password)
+    }
+
+    /// Whether `password` matches `hash`, whatever supported scheme made it.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) for a hash in no
+    /// supported format or a malformed one (the hash is not echoed), or a
+    /// password longer than [`MAX_PASSWORD_BYTES`].
+    pub fn verify(&self, password: &str, hash: &str) -> Result<bool> {
+        check_length(password, "auth.verify_password")?;
+        match HashScheme::identify(hash) {
+            Some(HashScheme::Argon2) => argon::verify(password, hash),
+            Some(HashScheme::Bcrypt) => legacy::bcrypt_verify(password, hash),
+            Some(scheme @ (HashScheme::Pbkdf2 | HashScheme::DjangoPbkdf2)) => {
+                legacy::pbkdf2_verify(scheme, password, hash)
+            }
+            None => Err(unknown_scheme()),
+        }
+    }
+
+    /// Whether `hash` should be replaced by a fresh [`hash`](Passwords::hash)
+    /// at the next successful login: it is not argon2id, or its version or
+    /// parameters differ from this hasher's, or it cannot be read.
+    pub fn needs_rehash(&self, hash: &str) -> bool {
+        match HashScheme::identify(hash) {
+            Some(HashScheme::Argon2) => self.argon2.needs_rehash(hash),
+            _ => true,
+        }
+    }
+}
+
+fn check_length(password: &str, operation: &'static str) -> Result<()> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(Error::invalid_input(format!(
+            "the password is longer than {MAX_PASSWORD_BYTES} bytes"
+        ))
+        .with_operation(operation));
+    }
+    Ok(())
+}
+
+fn unknown_scheme() -> Error {
+    Error::invalid_input(
+        "the stored password hash is in no supported format (argon2, bcrypt, PBKDF2)",
+    )
+    .with_operation("auth.verify_password")
+}
+
+fn malformed(scheme: &'static str) -> Error {
+    Error::invalid_input(format!("the stored {scheme} password hash is malformed"))
+        .with_operation("auth.verify_password")
+}

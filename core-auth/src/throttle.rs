@@ -1,0 +1,224 @@
+//! Login throttling per account and per client address, in the cache.
+//!
+//! Each failed login counts against the account and against the client
+//! address, in windows that expire on their own. Past the limit, the account
+//! (or address) is locked out for a while; the lock expires by itself, so
+//! throttling recovers without anyone stepping in. A successful login clears
+//! the account's count. Counting the address too stops one client from
+//! guessing across many accounts.
+//!
+//! Account names and addresses are stored as SHA-256 digests, so the cache
+//! holds no e-mail addresses.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use core_cache::Cache;
+use core_error::{Error, Result};
+use ring::digest::{SHA256, digest};
+use serde::Deserialize;
+
+use crate::jwt::unix_now;
+
+/// The `auth.throttle` settings section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThrottleSettings {
+    /// Failures of one account within the window before it is locked. Default 5.
+    pub max_account_failures: u32,
+    /// Failures from one address within the window before it is locked. Default 50.
+    pub max_address_failures: u32,
+    /// How long failures are counted, in seconds. Default 900.
+    pub window_secs: u64,
+    /// How long a lock-out lasts, in seconds. Default 900.
+    pub lockout_secs: u64,
+}
+
+impl Default for ThrottleSettings {
+    fn default() -> ThrottleSettings {
+        ThrottleSettings {
+            max_account_failures: 5,
+            max_address_failures: 50,
+            window_secs: 900,
+            lockout_secs: 900,
+        }
+    }
+}
+
+/// Counts failed logins and locks out accounts and addresses.
+///
+/// ```
+/// use core_auth::throttle::{LoginThrottle, ThrottleSettings};
+/// use core_cache::{CacheSettings, connect};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_error::Result<()> {
+/// let cache = connect(&CacheSettings::from_url("memory://")).await?;
+/// let settings = ThrottleSettings { max_account_failures: 2, ..ThrottleSettings::default() };
+/// let throttle = LoginThrottle::new(cache, settings)?;
+///
+/// throttle.check("ada@example.com", "10.0.0.7").await?;
+/// throttle.record_failure("ada@example.com", "10.0.0.7").await?;
+/// throttle.record_failure("ada@example.com", "10.0.0.7").await?;
+/// let err = throttle.check("ada@example.com", "10.0.0.7").await.unwrap_err();
+/// assert_eq!(err.kind(), core_auth::ErrorKind::Unauthenticated);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct LoginThrottle {
+    cache: Cache,
+    settings: ThrottleSettings,
+}
+
+/// What is being counted.
+#[derive(Clone, Copy)]
+enum Subject {
+    Account,
+    Address,
+}
+
+impl Subject {
+    fn name(self) -> &'static str {
+        match self {
+            Subject::Account => "account",
+            Subject::Address => "address",
+        }
+    }
+}
+
+fn digest_hex(text: &str) -> String {
+    digest(&SHA256, text.as_bytes()).as_ref()[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+impl LoginThrottle {
+    /// A throttle counting in `cache`.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) for a zero limit,
+    /// window or lock-out.
+    pub fn new(cache: Cache, settings: ThrottleSettings) -> Result<LoginThrottle> {
+        let zero = [
+            (
+                "max_account_failures",
+                u64::from(settings.max_account_failures),
+            ),
+            (
+                "max_address_failures",
+                u64::from(settings.max_address_failures),
+            ),
+            ("window_secs", settings.window_secs),
+            ("lockout_secs", settings.lockout_secs),
+        ]
+        .into_iter()
+        .find(|(_, value)| *value == 0);
+        if let Some((name, _)) = zero {
+            return Err(
+                Error::invalid_input(format!("auth.throttle.{name} must be above zero"))
+                    .with_key(format!("auth.throttle.{name}")),
+            );
+        }
+        Ok(LoginThrottle { cache, settings })
+    }
+
+    fn key(kind: Subject, what: &str, value: &str) -> String {
+        let value = if matches!(kind, Subject::Account) {
+            value.trim().to_lowercase()
+        } else {
+            value.trim().to_string()
+        };
+        format!(
+            "auth:throttle:{what}:{}:{}",
+            kind.name(),
+            digest_hex(&value)
+        )
+    }
+
+    /// `Ok` unless the account or the address is locked out.
+    ///
+    /// # Errors
+    ///
+    /// [`Unauthenticated`](core_error::ErrorKind::Unauthenticated) while
+    /// locked, with `retry_after_secs` in its context; the cache's errors.
+    pub async fn check(&self, account: &str, address: &str) -> Result<()> {
+        let account_lock = Self::key(Subject::Account, "lock", account);
+        let address_lock = Self::key(Subject::Address, "lock", address);
+        let locks: Vec<Option<u64>> = self.cache.get_many(&[&account_lock, &address_lock]).await?;
+        let now = unix_now();
+        let until = locks
+            .into_iter()
+            .flatten()
+            .filter(|until| *until > now)
+            .max();
+        match until {
+            Some(until) => Err(
+                Error::unauthenticated("too many failed logins; try again later")
+                    .with_operation("auth.login_throttle")
+                    .with_context("retry_after_secs", until - now),
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failed login; locks the account or address at its limit.
+    ///
+    /// # Errors
+    ///
+    /// The cache's errors.
+    pub async fn record_failure(&self, account: &str, address: &str) -> Result<()> {
+        let subjects = [
+            (
+                Subject::Account,
+                account,
+                self.settings.max_account_failures,
+            ),
+            (
+                Subject::Address,
+                address,
+                self.settings.max_address_failures,
+            ),
+        ];
+        for (kind, value, limit) in subjects {
+            let failures = self.count(&Self::key(kind, "failures", value)).await?;
+            if failures >= i64::from(limit) {
+                let until = unix_now() + self.settings.lockout_secs;
+                self.cache
+                    .set(
+                        &Self::key(kind, "lock", value),
+                        &until,
+                        Some(Duration::from_secs(self.settings.lockout_secs)),
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Clears the account's failure count after a successful login (the
+    /// address keeps its count: one success does not vouch for a client
+    /// trying many accounts).
+    ///
+    /// # Errors
+    ///
+    /// The cache's errors.
+    pub async fn record_success(&self, account: &str) -> Result<()> {
+        self.cache
+            .delete(&Self::key(Subject::Account, "failures", account))
+            .await
+            .map(drop)
+    }
+
+    /// Adds one to the counter at `key`, creating it with the window as
+    /// its TTL so a count never outlives its window.
+    async fn count(&self, key: &str) -> Result<i64> {
+        let full = self.cache.full_key(key)?;
+        let window = Duration::from_secs(self.settings.window_secs);
+        let backend = self.cache.backend();
+        backend
+            .set_if_absent(&full, Bytes::from_static(b"0"), Some(window))
+            .await?;
+        backend.incr(&full, 1).await
+    }
+}

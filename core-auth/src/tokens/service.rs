@@ -1,0 +1,312 @@
+//! Issuing, verifying, rotating and revoking token pairs.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use core_cache::Cache;
+use core_error::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+use super::revocation::Revocations;
+use crate::Principal;
+use crate::jwt::{Claims, KeyRing, TokenType};
+
+/// Token lifetimes: the `auth.tokens` settings section.
+///
+/// ```
+/// use core_auth::tokens::TokenSettings;
+///
+/// let settings: TokenSettings = serde_json::from_str(r#"{"access_ttl_secs": 300}"#).unwrap();
+/// assert_eq!(settings.access_ttl_secs, 300);
+/// assert_eq!(settings.refresh_ttl_secs, 14 * 24 * 3600);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenSettings {
+    /// Lifetime of an access token. Default 900 s (15 minutes).
+    pub access_ttl_secs: u64,
+    /// Lifetime of a refresh token; each refresh starts a new one. Default 14 days.
+    pub refresh_ttl_secs: u64,
+}
+
+impl Default for TokenSettings {
+    fn default() -> TokenSettings {
+        TokenSettings {
+            access_ttl_secs: 900,
+            refresh_ttl_secs: 14 * 24 * 3600,
+        }
+    }
+}
+
+/// An access token and the refresh token that renews it.
+///
+/// Serializes as the usual OAuth token response body; `Debug` hides both
+/// tokens.
+#[derive(Clone, Serialize)]
+pub struct TokenPair {
+    /// Presented as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Exchanged once for the next pair.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: u64,
+}
+
+impl fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"[REDACTED]")
+            .field("refresh_token", &"[REDACTED]")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .finish()
+    }
+}
+
+/// Issues, verifies, rotates and revokes token pairs.
+///
+/// Cheap to clone; clones share the keys and the cache.
+///
+/// ```
+/// use std::sync::Arc;
+/// use core_auth::jwt::{JwtSettings, KeyRing, KeySettings, SigningAlgorithm};
+/// use core_auth::tokens::{TokenService, TokenSettings};
+/// use core_auth::ErrorKind;
+/// use core_cache::{CacheSettings, connect};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_error::Result<()> {
+/// let keys = KeyRing::from_settings(&JwtSettings {
+///     signing_kid: "k1".into(),
+///     keys: vec![KeySettings::hmac("k1", SigningAlgorithm::HS256, "0123456789abcdef0123456789abcdef")],
+///     ..JwtSettings::default()
+/// })?;
+/// let cache = connect(&CacheSettings::from_url("memory://")).await?;
+/// let tokens = TokenService::new(Arc::new(keys), cache, &TokenSettings::default())?;
+///
+/// let pair = tokens.issue("user-42", &["editor".into()], &[]).await?;
+/// assert_eq!(tokens.authenticate(&pair.access_token).await?.subject, "user-42");
+///
+/// let next = tokens.refresh(&pair.refresh_token).await?;
+/// // Replaying the retired refresh token revokes the whole session.
+/// let replay = tokens.refresh(&pair.refresh_token).await.unwrap_err();
+/// assert_eq!(replay.kind(), ErrorKind::Unauthenticated);
+/// assert!(tokens.authenticate(&next.access_token).await.is_err());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct TokenService {
+    keys: Arc<KeyRing>,
+    revocations: Revocations,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+}
+
+fn rejected(operation: &'static str, message: &'static str) -> Error {
+    Error::unauthenticated(message).with_operation(operation)
+}
+
+impl TokenService {
+    /// A service signing with `keys` and keeping revocations in `cache`.
+    ///
+    /// Give the cache a namespace of its own (`auth`, say) when it is shared.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) for a zero
+    /// lifetime, an access lifetime longer than the refresh lifetime, or a
+    /// key ring that cannot sign.
+    pub fn new(keys: Arc<KeyRing>, cache: Cache, settings: &TokenSettings) -> Result<TokenService> {
+        if settings.access_ttl_secs == 0 || settings.refresh_ttl_secs == 0 {
+            return Err(
+                Error::invalid_input("token lifetimes must be above zero").with_key("auth.tokens")
+            );
+        }
+        if settings.access_ttl_secs > settings.refresh_ttl_secs {
+            return Err(Error::invalid_input(
+                "auth.tokens.access_ttl_secs is longer than refresh_ttl_secs",
+            )
+            .with_key("auth.tokens.access_ttl_secs"));
+        }
+        if keys.signing_kid().is_none() {
+            return Err(Error::invalid_input(
+                "the token service needs a signing key; set auth.jwt.signing_kid",
+            )
+            .with_key("auth.jwt.signing_kid"));
+        }
+        Ok(TokenService {
+            keys,
+            revocations: Revocations::new(cache),
+            access_ttl: Duration::from_secs(settings.access_ttl_secs),
+            refresh_ttl: Duration::from_secs(settings.refresh_ttl_secs),
+        })
+    }
+
+    /// The keys tokens are signed and verified with.
+    pub fn keys(&self) -> &Arc<KeyRing> {
+        &self.keys
+    }
+
+    /// Starts a login session for `subject`: a new family and its first pair.
+    ///
+    /// # Errors
+    ///
+    /// As for [`KeyRing::sign`].
+    pub async fn issue(
+        &self,
+        subject: &str,
+        roles: &[String],
+        scopes: &[String],
+    ) -> Result<TokenPair> {
+        let family = uuid::Uuid::new_v4().to_string();
+        self.pair(subject, roles, scopes, &family)
+    }
+
+    fn pair(
+        &self,
+        subject: &str,
+        roles: &[String],
+        scopes: &[String],
+        family: &str,
+    ) -> Result<TokenPair> {
+        let make = |token_type, lifetime| {
+            let mut claims = self
+                .keys
+                .claims(subject, token_type, lifetime)
+                .with_roles(roles.iter().cloned())
+                .with_scopes(scopes.iter().cloned());
+            claims.fam = Some(family.to_string());
+            self.keys.sign(&claims)
+        };
+        Ok(TokenPair {
+            access_token: make(TokenType::Access, self.access_ttl)?,
+            refresh_token: make(TokenType::Refresh, self.refresh_ttl)?,
+            token_type: "Bearer",
+            expires_in: self.access_ttl.as_secs(),
+            refresh_expires_in: self.refresh_ttl.as_secs(),
+        })
+    }
+
+    /// Checks an access token, including that neither it nor its family has
+    /// been revoked, and returns its claims.
+    ///
+    /// # Errors
+    ///
+    /// [`Unauthenticated`](core_error::ErrorKind::Unauthenticated) for a bad,
+    /// expired, refresh or revoked token; the cache's errors (then the token
+    /// is not accepted: revocation fails closed).
+    pub async fn verify_access(&self, token: &str) -> Result<Claims> {
+        let claims = self.keys.verify_type(token, TokenType::Access)?;
+        if self
+            .revocations
+            .is_revoked(&claims.jti, claims.fam.as_deref())
+            .await?
+        {
+            return Err(rejected("auth.verify_token", "the token has been revoked"));
+        }
+        Ok(claims)
+    }
+
+    /// [`verify_access`](TokenService::verify_access), as a [`Principal`].
+    ///
+    /// # Errors
+    ///
+    /// As for `verify_access`.
+    pub async fn authenticate(&self, access_token: &str) -> Result<Principal> {
+        self.verify_access(access_token).await.map(Principal::from)
+    }
+
+    /// Exchanges a refresh token for a new pair and retires it.
+    ///
+    /// # Errors
+    ///
+    /// [`Unauthenticated`](core_error::ErrorKind::Unauthenticated) for a bad,
+    /// expired, access or revoked token, and for a refresh token that was
+    /// already used — which also revokes its whole family.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
+        const OPERATION: &str = "auth.refresh";
+        let claims = self
+            .keys
+            .verify_type(refresh_token, TokenType::Refresh)
+            .map_err(|err| err.with_operation(OPERATION))?;
+        let family = claims
+            .fam
+            .as_deref()
+            .ok_or_else(|| rejected(OPERATION, "the refresh token belongs to no session"))?;
+        if self
+            .revocations
+            .is_revoked(&claims.jti, Some(family))
+            .await?
+        {
+            return Err(rejected(OPERATION, "the refresh token has been revoked"));
+        }
+        if !self
+            .revocations
+            .retire(&claims.jti, self.remaining(&claims))
+            .await?
+        {
+            self.revocations
+                .revoke_family(family, self.family_lifetime())
+                .await?;
+            return Err(rejected(
+                OPERATION,
+                "the refresh token was already used; its session has been revoked",
+            ));
+        }
+        self.pair(&claims.sub, &claims.roles, &claims.scopes, family)
+    }
+
+    /// Revokes one token (access or refresh) until it would have expired.
+    ///
+    /// # Errors
+    ///
+    /// [`Unauthenticated`](core_error::ErrorKind::Unauthenticated) for a
+    /// token that does not verify; the cache's errors.
+    pub async fn revoke(&self, token: &str) -> Result<()> {
+        let claims = self
+            .keys
+            .verify(token)
+            .map_err(|err| err.with_operation("auth.revoke"))?;
+        self.revocations
+            .revoke_token(&claims.jti, self.remaining(&claims))
+            .await
+    }
+
+    /// Ends the login session `token` (access or refresh) belongs to: every
+    /// token of its family stops working.
+    ///
+    /// # Errors
+    ///
+    /// As for [`revoke`](TokenService::revoke).
+    pub async fn logout(&self, token: &str) -> Result<()> {
+        let claims = self
+            .keys
+            .verify(token)
+            .map_err(|err| err.with_operation("auth.logout"))?;
+        self.revocations
+            .revoke_token(&claims.jti, self.remaining(&claims))
+            .await?;
+        if let Some(family) = &claims.fam {
+            self.revocations
+                .revoke_family(family, self.family_lifetime())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// How long a revocation of `claims` must be remembered: until the
+    /// token would fail verification on its own.
+    fn remaining(&self, claims: &Claims) -> Duration {
+        Duration::from_secs(claims.remaining_secs() + self.keys.leeway_secs())
+    }
+
+    /// No token of a family outlives the newest refresh token, issued at
+    /// the latest now.
+    fn family_lifetime(&self) -> Duration {
+        self.refresh_ttl + Duration::from_secs(self.keys.leeway_secs())
+    }
+}
