@@ -1,0 +1,59 @@
+//! A message as the fields of one stream entry.
+//!
+//! | field | holds |
+//! |---|---|
+//! | `id` | message id |
+//! | `key`, `ct`, `corr`, `cause` | key, content type, correlation and causation ids, when set |
+//! | `ts` | timestamp in ms |
+//! | `h:<name>` | one header |
+//! | `body` | the body bytes |
+
+use redis::streams::StreamId;
+use uuid::Uuid;
+
+use crate::Message;
+
+const HEADER_PREFIX: &str = "h:";
+
+/// Appends the entry's field/value pairs to an `XADD` command.
+pub(super) fn encode(message: &Message, command: &mut redis::Cmd) {
+    command.arg("id").arg(message.id.to_string());
+    command.arg("ts").arg(message.timestamp_ms);
+    let optional = [
+        ("key", &message.key),
+        ("ct", &message.content_type),
+        ("corr", &message.correlation_id),
+        ("cause", &message.causation_id),
+    ];
+    for (field, value) in optional {
+        if let Some(value) = value {
+            command.arg(field).arg(value);
+        }
+    }
+    for (name, value) in &message.headers {
+        command.arg(format!("{HEADER_PREFIX}{name}")).arg(value);
+    }
+    command.arg("body").arg(message.body.as_ref());
+}
+
+/// The message an entry holds, or what is wrong with it.
+pub(super) fn decode(entry: &StreamId) -> Result<Message, String> {
+    let id: String = entry.get("id").ok_or("no id field")?;
+    let id = Uuid::parse_str(&id).map_err(|_| format!("the id {id:?} is not a UUID"))?;
+    let body: Vec<u8> = entry.get("body").ok_or("no body field")?;
+    let mut message = Message::new(String::new(), body);
+    message.id = id;
+    message.timestamp_ms = entry.get("ts").unwrap_or_default();
+    message.key = entry.get("key");
+    message.content_type = entry.get("ct");
+    message.correlation_id = entry.get("corr");
+    message.causation_id = entry.get("cause");
+    for field in entry.map.keys() {
+        if let Some(name) = field.strip_prefix(HEADER_PREFIX) {
+            if let Some(value) = entry.get::<String>(field) {
+                message.headers.insert(name.to_string(), value);
+            }
+        }
+    }
+    Ok(message)
+}

@@ -1,0 +1,458 @@
+//! The consumer every backend shares: fetch, hand out to handler slots by
+//! key, retry, dead-letter, acknowledge, shut down gracefully.
+//!
+//! A backend only provides a [`Source`] (fetch a batch of messages from its
+//! broker, each with an [`Ack`] that settles it) and a way to publish dead
+//! letters. The at-least-once rules live here, once:
+//!
+//! - a message is acknowledged only after its handler finished (or after it
+//!   was written to the dead-letter topic);
+//! - a message whose processing is interrupted (shutdown deadline, crash) is
+//!   never acknowledged, so the broker delivers it again.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash as _, Hasher as _};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use core_error::{Error, Result};
+use futures::FutureExt as _;
+use tokio::sync::{mpsc, watch};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::{ConsumeOptions, Delivery, Message, MessageQueueBase, Outcome, SharedHandler};
+
+/// Header naming why a message was dead-lettered.
+pub const DEAD_LETTER_REASON_HEADER: &str = "x-core-dead-letter-reason";
+/// Header naming the topic a dead letter came from.
+pub const ORIGINAL_TOPIC_HEADER: &str = "x-core-original-topic";
+/// Header naming the group that gave up on a dead letter.
+pub const DEAD_LETTER_GROUP_HEADER: &str = "x-core-dead-letter-group";
+/// Header counting the attempts made before a message was dead-lettered.
+pub const ATTEMPTS_HEADER: &str = "x-core-attempts";
+
+/// A message fetched from a broker, not yet acknowledged.
+pub(crate) struct Inbound {
+    pub(crate) message: Message,
+    /// Which attempt the next handler call is (1 unless the broker knows
+    /// of earlier deliveries).
+    pub(crate) attempt: u32,
+    /// Messages with the same lane go to the same handler slot, in order.
+    pub(crate) lane: u64,
+    pub(crate) ack: Box<dyn Ack>,
+}
+
+/// Settles one message with its broker. Dropping it unsettled leaves the
+/// message for redelivery.
+#[async_trait]
+pub(crate) trait Ack: Send {
+    async fn ack(self: Box<Self>) -> Result<()>;
+}
+
+/// Where a consumer's messages come from.
+#[async_trait]
+pub(crate) trait Source: Send + 'static {
+    /// Up to `max` messages. Returns within about a second when none arrive
+    /// (possibly empty), and is never cancelled half-way.
+    async fn fetch(&mut self, max: usize) -> Result<Vec<Inbound>>;
+
+    /// Called once every handler slot has finished: commit and close.
+    async fn close(self: Box<Self>) -> Result<()>;
+}
+
+/// The lane of a message without a partition: by key, else by id.
+pub(crate) fn lane_of(message: &Message) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    match &message.key {
+        Some(key) => key.hash(&mut hasher),
+        None => message.id.hash(&mut hasher),
+    }
+    hasher.finish()
+}
+
+/// Counts of what a consumer did, for tests and health checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConsumerStats {
+    /// Handler calls, retries included.
+    pub handled: u64,
+    /// Messages acknowledged after their handler answered `Ack`.
+    pub acked: u64,
+    /// Attempts that ended in a retry (asked for, temporary error or panic).
+    pub retried: u64,
+    /// Messages moved to the dead-letter topic.
+    pub dead_lettered: u64,
+    /// Handler panics caught.
+    pub panics: u64,
+    /// Acknowledgements the broker did not take; those messages come again.
+    pub ack_failures: u64,
+    /// Fetches that failed (broker unreachable); the consumer keeps trying.
+    pub fetch_failures: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    handled: AtomicU64,
+    acked: AtomicU64,
+    retried: AtomicU64,
+    dead_lettered: AtomicU64,
+    panics: AtomicU64,
+    ack_failures: AtomicU64,
+    fetch_failures: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> ConsumerStats {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        ConsumerStats {
+            handled: read(&self.handled),
+            acked: read(&self.acked),
+            retried: read(&self.retried),
+            dead_lettered: read(&self.dead_lettered),
+            panics: read(&self.panics),
+            ack_failures: read(&self.ack_failures),
+            fetch_failures: read(&self.fetch_failures),
+        }
+    }
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A running consumer; see [`MessageQueueBase::consume`].
+///
+/// End it with [`shutdown`](Consumer::shutdown). Dropping the handle asks
+/// the consumer to stop the same way, without waiting for it.
+#[derive(Debug)]
+pub struct Consumer {
+    backend: &'static str,
+    topic: String,
+    group: String,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<Result<()>>>,
+    counters: Arc<Counters>,
+}
+
+impl Consumer {
+    /// The topic consumed.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The consumer group.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// What the consumer has done so far.
+    pub fn stats(&self) -> ConsumerStats {
+        self.counters.snapshot()
+    }
+
+    /// Stops fetching, lets handlers finish the messages already fetched
+    /// within `deadline`, acknowledges them, then commits and closes.
+    ///
+    /// # Errors
+    ///
+    /// [`Timeout`](core_error::ErrorKind::Timeout) when handlers were still
+    /// running at the deadline: they are stopped and their messages stay
+    /// unacknowledged, so the broker delivers them again (nothing is lost).
+    /// The source's error if committing or closing failed.
+    pub async fn shutdown(mut self, deadline: Duration) -> Result<ConsumerStats> {
+        let _ = self.stop.send(true);
+        let Some(mut task) = self.task.take() else {
+            return Ok(self.stats());
+        };
+        match tokio::time::timeout(deadline, &mut task).await {
+            Ok(Ok(result)) => result.map(|()| self.stats()),
+            Ok(Err(join)) => Err(Error::internal("the consumer task failed")
+                .with_operation("mq.consumer.shutdown")
+                .with_backend(self.backend)
+                .with_key(self.topic.clone())
+                .with_source(join)),
+            Err(_) => {
+                task.abort();
+                Err(Error::timeout(format!(
+                    "handlers were still running after {deadline:?}; their messages will be delivered again"
+                ))
+                .with_operation("mq.consumer.shutdown")
+                .with_backend(self.backend)
+                .with_key(self.topic.clone())
+                .with_context("group", &self.group))
+            }
+        }
+    }
+
+    /// Stops the consumer at once, as a crash would: running handlers are
+    /// cancelled and nothing more is acknowledged or committed, so the broker
+    /// delivers every unacknowledged message again (to this group's other
+    /// consumers, or to the next one started).
+    pub fn abort(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Everything a consumer's tasks share.
+struct Context {
+    backend: Arc<dyn MessageQueueBase>,
+    topic: String,
+    group: String,
+    handler: SharedHandler,
+    options: ConsumeOptions,
+    dead_letter_topic: String,
+    counters: Arc<Counters>,
+}
+
+/// Starts the consumer tasks for `source`.
+pub(crate) fn spawn(
+    backend: Arc<dyn MessageQueueBase>,
+    source: Box<dyn Source>,
+    topic: &str,
+    group: &str,
+    handler: SharedHandler,
+    options: ConsumeOptions,
+) -> Consumer {
+    let (stop, stopped) = watch::channel(false);
+    let counters = Arc::new(Counters::default());
+    let name = backend.name();
+    let context = Arc::new(Context {
+        backend,
+        topic: topic.to_string(),
+        group: group.to_string(),
+        handler,
+        dead_letter_topic: options.dead_letter_topic_for(topic),
+        options,
+        counters: Arc::clone(&counters),
+    });
+    let task = tokio::spawn(run(context, source, stopped));
+    Consumer {
+        backend: name,
+        topic: topic.to_string(),
+        group: group.to_string(),
+        stop,
+        task: Some(task),
+        counters,
+    }
+}
+
+async fn run(
+    context: Arc<Context>,
+    mut source: Box<dyn Source>,
+    stopped: watch::Receiver<bool>,
+) -> Result<()> {
+    let slots = context.options.concurrency;
+    let depth = (context.options.prefetch / slots).max(1);
+    // Dropping the set (when this task is aborted) aborts every slot.
+    let mut lanes = JoinSet::new();
+    let mut senders = Vec::with_capacity(slots);
+    for _ in 0..slots {
+        let (sender, receiver) = mpsc::channel(depth);
+        senders.push(sender);
+        lanes.spawn(lane(Arc::clone(&context), receiver, stopped.clone()));
+    }
+
+    let mut failures = 0_u32;
+    'fetching: while !*stopped.borrow() {
+        match source.fetch(context.options.prefetch).await {
+            Ok(batch) => {
+                failures = 0;
+                for inbound in batch {
+                    let slot = (inbound.lane % slots as u64) as usize;
+                    if senders[slot].send(inbound).await.is_err() {
+                        break 'fetching;
+                    }
+                }
+            }
+            Err(err) => {
+                bump(&context.counters.fetch_failures);
+                failures = failures.saturating_add(1);
+                let pause = Duration::from_millis(100)
+                    .saturating_mul(1 << failures.min(6))
+                    .min(Duration::from_secs(5));
+                tracing::warn!(
+                    topic = %context.topic,
+                    group = %context.group,
+                    error = %err,
+                    retry_in_ms = pause.as_millis() as u64,
+                    "fetching messages failed; retrying"
+                );
+                pause_unless_stopped(pause, stopped.clone()).await;
+            }
+        }
+    }
+    drop(senders);
+    while lanes.join_next().await.is_some() {}
+    source.close().await
+}
+
+/// Sleeps for `pause`; returns false early if the consumer is stopping.
+async fn pause_unless_stopped(pause: Duration, mut stopped: watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(pause) => true,
+        _ = stopped.wait_for(|stop| *stop) => false,
+    }
+}
+
+async fn lane(
+    context: Arc<Context>,
+    mut receiver: mpsc::Receiver<Inbound>,
+    stopped: watch::Receiver<bool>,
+) {
+    while let Some(inbound) = receiver.recv().await {
+        process(&context, inbound, &stopped).await;
+    }
+}
+
+/// What to do with a message after one handler call.
+enum Verdict {
+    Ack,
+    Retry { after: Duration, reason: String },
+    DeadLetter(String),
+}
+
+async fn process(context: &Context, inbound: Inbound, stopped: &watch::Receiver<bool>) {
+    let Inbound {
+        message,
+        attempt,
+        ack,
+        ..
+    } = inbound;
+    let max_attempts = context.options.max_attempts;
+    let mut attempt = attempt.max(1);
+    let reason = loop {
+        if attempt > max_attempts {
+            // Delivered again by the broker after earlier attempts ran out
+            // (a crash between the last attempt and the dead letter).
+            break format!("gave up after {max_attempts} attempts");
+        }
+        let delivery = Delivery {
+            message: message.clone(),
+            attempt,
+            group: context.group.clone(),
+        };
+        bump(&context.counters.handled);
+        let verdict = match AssertUnwindSafe(context.handler.handle(delivery))
+            .catch_unwind()
+            .await
+        {
+            Ok(Ok(Outcome::Ack)) => Verdict::Ack,
+            Ok(Ok(Outcome::Retry(after))) => Verdict::Retry {
+                after,
+                reason: "the handler asked for a retry".to_string(),
+            },
+            Ok(Ok(Outcome::DeadLetter(reason))) => Verdict::DeadLetter(reason),
+            Ok(Err(err)) if err.is_temporary() => Verdict::Retry {
+                after: context.options.backoff.delay(attempt),
+                reason: err.to_string(),
+            },
+            Ok(Err(err)) => Verdict::DeadLetter(err.to_string()),
+            Err(panic) => {
+                bump(&context.counters.panics);
+                Verdict::Retry {
+                    after: context.options.backoff.delay(attempt),
+                    reason: format!("the handler panicked: {}", panic_text(panic.as_ref())),
+                }
+            }
+        };
+        match verdict {
+            Verdict::Ack => {
+                settle(context, ack, &message).await;
+                bump(&context.counters.acked);
+                return;
+            }
+            Verdict::DeadLetter(reason) => break reason,
+            Verdict::Retry { reason, .. } if attempt >= max_attempts => {
+                break format!("gave up after {attempt} attempts: {reason}");
+            }
+            Verdict::Retry { after, .. } => {
+                bump(&context.counters.retried);
+                if !pause_unless_stopped(after, stopped.clone()).await {
+                    // Shutting down: leave the message unacknowledged for redelivery.
+                    return;
+                }
+                attempt += 1;
+            }
+        }
+    };
+    if dead_letter(context, &message, attempt.min(max_attempts), &reason, stopped).await {
+        settle(context, ack, &message).await;
+        bump(&context.counters.dead_lettered);
+    }
+}
+
+async fn settle(context: &Context, ack: Box<dyn Ack>, message: &Message) {
+    if let Err(err) = ack.ack().await {
+        bump(&context.counters.ack_failures);
+        tracing::warn!(
+            topic = %context.topic,
+            group = %context.group,
+            message_id = %message.id,
+            error = %err,
+            "acknowledging failed; the message will be delivered again"
+        );
+    }
+}
+
+/// Writes `message` to the dead-letter topic, retrying until it is written
+/// or the consumer stops; returns whether it was written.
+async fn dead_letter(
+    context: &Context,
+    message: &Message,
+    attempts: u32,
+    reason: &str,
+    stopped: &watch::Receiver<bool>,
+) -> bool {
+    let mut letter = message.clone();
+    letter.topic = context.dead_letter_topic.clone();
+    letter
+        .headers
+        .insert(DEAD_LETTER_REASON_HEADER.to_string(), reason.to_string());
+    letter
+        .headers
+        .insert(ORIGINAL_TOPIC_HEADER.to_string(), context.topic.clone());
+    letter
+        .headers
+        .insert(DEAD_LETTER_GROUP_HEADER.to_string(), context.group.clone());
+    letter
+        .headers
+        .insert(ATTEMPTS_HEADER.to_string(), attempts.to_string());
+    let mut failures = 0;
+    loop {
+        match context.backend.publish(letter.clone()).await {
+            Ok(()) => return true,
+            Err(err) => {
+                failures += 1;
+                tracing::warn!(
+                    topic = %context.topic,
+                    dead_letter_topic = %context.dead_letter_topic,
+                    message_id = %message.id,
+                    error = %err,
+                    "writing a dead letter failed; retrying"
+                );
+                let pause = context.options.backoff.delay(failures);
+                if !pause_unless_stopped(pause, stopped.clone()).await {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-string payload")
+}

@@ -1,0 +1,142 @@
+//! Counters and latency histograms through the `metrics` facade.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use core_error::Result;
+use futures::FutureExt as _;
+
+use super::Layer;
+use crate::{
+    Capabilities, ConsumeOptions, Consumer, Delivery, Handler, Message, MessageQueueBase, Outcome,
+    SharedHandler,
+};
+
+/// Records, labelled by backend and topic (and group for consumers):
+///
+/// | metric | kind |
+/// |---|---|
+/// | `mq_published_total`, `mq_publish_errors_total` | counter |
+/// | `mq_publish_seconds` | histogram |
+/// | `mq_consumed_total` (handler calls) | counter |
+/// | `mq_acked_total`, `mq_retried_total`, `mq_dead_lettered_total` | counter |
+/// | `mq_handler_seconds` | histogram |
+///
+/// Consumer lag is not recorded: of these brokers only Kafka reports it,
+/// and not through the consumer API this crate uses.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MetricsLayer;
+
+impl Layer for MetricsLayer {
+    fn layer(&self, inner: Arc<dyn MessageQueueBase>) -> Arc<dyn MessageQueueBase> {
+        Arc::new(Metered { inner })
+    }
+}
+
+#[derive(Debug)]
+struct Metered {
+    inner: Arc<dyn MessageQueueBase>,
+}
+
+fn published(backend: &'static str, topic: &str, count: u64, ok: bool, started: Instant) {
+    let labels = [("backend", backend.to_string()), ("topic", topic.to_string())];
+    if ok {
+        metrics::counter!("mq_published_total", &labels).increment(count);
+    } else {
+        metrics::counter!("mq_publish_errors_total", &labels).increment(count);
+    }
+    metrics::histogram!("mq_publish_seconds", &labels).record(started.elapsed().as_secs_f64());
+}
+
+#[async_trait]
+impl MessageQueueBase for Metered {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn publish(&self, message: Message) -> Result<()> {
+        let topic = message.topic.clone();
+        let started = Instant::now();
+        let result = self.inner.publish(message).await;
+        published(self.name(), &topic, 1, result.is_ok(), started);
+        result
+    }
+
+    async fn publish_batch(&self, messages: Vec<Message>) -> Result<()> {
+        let topic = messages.first().map(|m| m.topic.clone()).unwrap_or_default();
+        let count = messages.len() as u64;
+        let started = Instant::now();
+        let result = self.inner.publish_batch(messages).await;
+        published(self.name(), &topic, count, result.is_ok(), started);
+        result
+    }
+
+    async fn consume(
+        &self,
+        topic: &str,
+        group: &str,
+        handler: SharedHandler,
+        options: ConsumeOptions,
+    ) -> Result<Consumer> {
+        let metered = Arc::new(MeteredHandler {
+            inner: handler,
+            labels: [
+                ("backend", self.name().to_string()),
+                ("topic", topic.to_string()),
+                ("group", group.to_string()),
+            ],
+            max_attempts: options.max_attempts,
+        });
+        self.inner.consume(topic, group, metered, options).await
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.inner.close().await
+    }
+}
+
+struct MeteredHandler {
+    inner: SharedHandler,
+    labels: [(&'static str, String); 3],
+    max_attempts: u32,
+}
+
+#[async_trait]
+impl Handler for MeteredHandler {
+    async fn handle(&self, delivery: Delivery) -> Result<Outcome> {
+        let attempt = delivery.attempt;
+        let started = Instant::now();
+        let result = std::panic::AssertUnwindSafe(self.inner.handle(delivery))
+            .catch_unwind()
+            .await;
+        let labels = &self.labels;
+        metrics::counter!("mq_consumed_total", labels).increment(1);
+        metrics::histogram!("mq_handler_seconds", labels).record(started.elapsed().as_secs_f64());
+        let retry = match &result {
+            Ok(Ok(Outcome::Ack)) => {
+                metrics::counter!("mq_acked_total", labels).increment(1);
+                None
+            }
+            Ok(Ok(Outcome::DeadLetter(_))) => Some(false),
+            Ok(Err(err)) => Some(err.is_temporary()),
+            Ok(Ok(Outcome::Retry(_))) | Err(_) => Some(true),
+        };
+        match retry {
+            Some(true) if attempt < self.max_attempts => {
+                metrics::counter!("mq_retried_total", labels).increment(1);
+            }
+            Some(_) => metrics::counter!("mq_dead_lettered_total", labels).increment(1),
+            None => {}
+        }
+        match result {
+            Ok(result) => result,
+            // Handled (as a retry) by the consumer, which catches it too.
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}

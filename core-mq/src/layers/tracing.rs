@@ -1,0 +1,174 @@
+//! Spans around publishing and handling, with trace context in headers.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use core_error::Result;
+use tracing::Instrument as _;
+
+use super::Layer;
+use crate::{
+    Capabilities, ConsumeOptions, Consumer, Delivery, Handler, Message, MessageQueueBase, Outcome,
+    SharedHandler,
+};
+
+/// The W3C trace-context header carried in every message.
+pub const TRACEPARENT_HEADER: &str = "traceparent";
+
+tokio::task_local! {
+    static CURRENT: String;
+}
+
+/// The `traceparent` of the message the current handler is handling, if any.
+///
+/// Messages published from inside a handler carry the same trace id, so a
+/// chain of services shows up as one trace.
+pub fn current_traceparent() -> Option<String> {
+    CURRENT.try_with(Clone::clone).ok()
+}
+
+/// Creates `mq.publish` and `mq.handle` spans and carries the trace id from
+/// publisher to handler in the [`TRACEPARENT_HEADER`] header (W3C format:
+/// `00-<trace id>-<span id>-01`), starting a trace when none is current.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingLayer;
+
+impl Layer for TracingLayer {
+    fn layer(&self, inner: Arc<dyn MessageQueueBase>) -> Arc<dyn MessageQueueBase> {
+        Arc::new(Traced { inner })
+    }
+}
+
+#[derive(Debug)]
+struct Traced {
+    inner: Arc<dyn MessageQueueBase>,
+}
+
+fn trace_id(traceparent: &str) -> Option<&str> {
+    let mut parts = traceparent.split('-');
+    let (_version, trace) = (parts.next()?, parts.next()?);
+    (trace.len() == 32 && trace.bytes().all(|b| b.is_ascii_hexdigit())).then_some(trace)
+}
+
+/// A child `traceparent` of the current one, or the start of a new trace.
+fn next_traceparent() -> String {
+    let trace = current_traceparent()
+        .as_deref()
+        .and_then(trace_id)
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    format!("00-{trace}-{:016x}-01", fastrand::u64(1..))
+}
+
+fn stamp(message: &mut Message) {
+    if !message.headers.contains_key(TRACEPARENT_HEADER) {
+        message
+            .headers
+            .insert(TRACEPARENT_HEADER.to_string(), next_traceparent());
+    }
+}
+
+#[async_trait]
+impl MessageQueueBase for Traced {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn publish(&self, mut message: Message) -> Result<()> {
+        stamp(&mut message);
+        let span = tracing::debug_span!(
+            "mq.publish",
+            backend = self.name(),
+            topic = %message.topic,
+            message_id = %message.id,
+            traceparent = message.headers.get(TRACEPARENT_HEADER).map(String::as_str),
+        );
+        let result = self.inner.publish(message).instrument(span.clone()).await;
+        if let Err(err) = &result {
+            span.in_scope(|| tracing::warn!(error = %err, "publish failed"));
+        }
+        result
+    }
+
+    async fn publish_batch(&self, mut messages: Vec<Message>) -> Result<()> {
+        messages.iter_mut().for_each(stamp);
+        let span = tracing::debug_span!(
+            "mq.publish_batch",
+            backend = self.name(),
+            count = messages.len()
+        );
+        self.inner.publish_batch(messages).instrument(span).await
+    }
+
+    async fn consume(
+        &self,
+        topic: &str,
+        group: &str,
+        handler: SharedHandler,
+        options: ConsumeOptions,
+    ) -> Result<Consumer> {
+        let traced = Arc::new(TracedHandler {
+            inner: handler,
+            backend: self.name(),
+        });
+        self.inner.consume(topic, group, traced, options).await
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.inner.close().await
+    }
+}
+
+struct TracedHandler {
+    inner: SharedHandler,
+    backend: &'static str,
+}
+
+#[async_trait]
+impl Handler for TracedHandler {
+    async fn handle(&self, delivery: Delivery) -> Result<Outcome> {
+        let traceparent = delivery
+            .message
+            .headers
+            .get(TRACEPARENT_HEADER)
+            .cloned()
+            .unwrap_or_else(next_traceparent);
+        let span = tracing::info_span!(
+            "mq.handle",
+            backend = self.backend,
+            topic = %delivery.message.topic,
+            group = %delivery.group,
+            message_id = %delivery.message.id,
+            attempt = delivery.attempt,
+            traceparent = %traceparent,
+        );
+        let result = CURRENT
+            .scope(traceparent, self.inner.handle(delivery))
+            .instrument(span.clone())
+            .await;
+        match &result {
+            Ok(Outcome::Ack) => {}
+            Ok(other) => span.in_scope(|| tracing::info!(outcome = ?other, "not acknowledged")),
+            Err(err) => span.in_scope(|| tracing::warn!(error = %err, "handler failed")),
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_handler_passes_its_trace_on() {
+        let parent = "00-0123456789abcdef0123456789abcdef-00f067aa0ba902b7-01".to_string();
+        let child = CURRENT.scope(parent, async { next_traceparent() }).await;
+        assert_eq!(trace_id(&child), Some("0123456789abcdef0123456789abcdef"));
+        assert!(!child.ends_with("00f067aa0ba902b7-01"));
+        assert_eq!(current_traceparent(), None);
+    }
+}

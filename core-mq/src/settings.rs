@@ -1,0 +1,288 @@
+//! The `mq` section of a service's settings, and building a backend from it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use core_error::{Error, Result};
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+
+use crate::layers::{self, LayerSettings};
+use crate::{DEFAULT_MAX_MESSAGE_BYTES, MessageQueueBase};
+
+/// Settings for one message broker, as a service's configuration holds them.
+///
+/// The backend is picked by the scheme of `url`, so switching from the
+/// in-memory queue to Kafka is a configuration change:
+///
+/// | `url` | backend | feature |
+/// |---|---|---|
+/// | `memory://` | in-process | `memory` |
+/// | `redis://[:password@]host:port[/db]`, `rediss://…` | Redis Streams | `redis-streams` |
+/// | `amqp://user:password@host:port/vhost`, `amqps://…` | RabbitMQ | `rabbitmq` |
+/// | `kafka://host:port[,host:port…]` | Kafka | `kafka` |
+///
+/// ```
+/// use core_mq::MqSettings;
+///
+/// let settings: MqSettings = serde_json::from_str(r#"{
+///     "url": "amqp://app:s3cret@rabbit:5672/%2f",
+///     "max_message_bytes": 65536
+/// }"#).unwrap();
+/// assert_eq!(settings.max_message_bytes, 65536);
+/// assert!(!format!("{settings:?}").contains("s3cret"));
+/// ```
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqSettings {
+    /// Which backend and where; may carry a password. Default `memory://`.
+    pub url: SecretString,
+    /// The largest message (body, key and headers) accepted by `publish`.
+    /// Default 1 MiB.
+    pub max_message_bytes: usize,
+    /// In-memory backend limits.
+    pub memory: MemorySection,
+    /// Redis Streams options.
+    pub redis: RedisSection,
+    /// RabbitMQ options.
+    pub rabbitmq: RabbitMqSection,
+    /// Kafka options.
+    pub kafka: KafkaSection,
+    /// Metrics and tracing.
+    pub layers: LayerSettings,
+}
+
+impl Default for MqSettings {
+    fn default() -> MqSettings {
+        MqSettings {
+            url: SecretString::from("memory://"),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            memory: MemorySection::default(),
+            redis: RedisSection::default(),
+            rabbitmq: RabbitMqSection::default(),
+            kafka: KafkaSection::default(),
+            layers: LayerSettings::default(),
+        }
+    }
+}
+
+impl fmt::Debug for MqSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MqSettings")
+            .field(
+                "url",
+                &core_error::redact_endpoint(self.url.expose_secret()),
+            )
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("memory", &self.memory)
+            .field("redis", &self.redis)
+            .field("rabbitmq", &self.rabbitmq)
+            .field("kafka", &self.kafka)
+            .field("layers", &self.layers)
+            .finish()
+    }
+}
+
+impl MqSettings {
+    /// Settings for `url` with every other value at its default.
+    pub fn from_url(url: impl Into<String>) -> MqSettings {
+        MqSettings {
+            url: SecretString::from(url.into()),
+            ..MqSettings::default()
+        }
+    }
+}
+
+/// Limits of the in-memory backend.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemorySection {
+    /// Messages kept per topic; see
+    /// [`MemoryConfig::max_retained`](crate::backends::memory::MemoryConfig::max_retained).
+    /// Default 100 000.
+    pub max_retained: usize,
+}
+
+impl Default for MemorySection {
+    fn default() -> MemorySection {
+        MemorySection {
+            max_retained: 100_000,
+        }
+    }
+}
+
+/// Redis Streams options.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSection {
+    /// Approximate length each stream is trimmed to on `XADD` (`MAXLEN ~`).
+    /// Trimming drops the oldest entries even if a group has not read them:
+    /// size it for the longest consumer outage. Default 1 000 000.
+    pub max_len: usize,
+    /// Prefix of every stream key (`<prefix><topic>`). Default `mq:`.
+    pub key_prefix: String,
+}
+
+impl Default for RedisSection {
+    fn default() -> RedisSection {
+        RedisSection {
+            max_len: 1_000_000,
+            key_prefix: "mq:".to_string(),
+        }
+    }
+}
+
+/// RabbitMQ options.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RabbitMqSection {
+    /// The durable topic exchange every topic is a routing key of.
+    /// Default `core-mq`.
+    pub exchange: String,
+}
+
+impl Default for RabbitMqSection {
+    fn default() -> RabbitMqSection {
+        RabbitMqSection {
+            exchange: "core-mq".to_string(),
+        }
+    }
+}
+
+/// Kafka options.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaSection {
+    /// Partitions of topics this crate creates. Default 4.
+    pub partitions: i32,
+    /// Replication factor of topics this crate creates. Default 1.
+    pub replication: i32,
+    /// Extra librdkafka properties for every client (for example
+    /// `security.protocol`). They override this crate's defaults.
+    pub client: BTreeMap<String, String>,
+}
+
+impl Default for KafkaSection {
+    fn default() -> KafkaSection {
+        KafkaSection {
+            partitions: 4,
+            replication: 1,
+            client: BTreeMap::new(),
+        }
+    }
+}
+
+/// Connects the backend `settings.url` names and wraps it in the layers
+/// `settings.layers` asks for.
+///
+/// ```
+/// use core_mq::{MqSettings, connect};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_error::Result<()> {
+/// let queue = connect(&MqSettings::default()).await?;
+/// assert_eq!(queue.name(), "memory");
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// [`InvalidInput`](core_error::ErrorKind::InvalidInput) for an unknown
+/// scheme; [`Unsupported`](core_error::ErrorKind::Unsupported) for a backend
+/// whose cargo feature is off; the backend's connection errors.
+pub async fn connect(settings: &MqSettings) -> Result<Arc<dyn MessageQueueBase>> {
+    let backend = connect_backend(settings).await?;
+    Ok(layers::stack(backend, &settings.layers))
+}
+
+fn scheme_of(url: &str) -> &str {
+    url.split_once("://").map_or(url, |(scheme, _)| scheme)
+}
+
+#[cfg_attr(
+    all(
+        feature = "memory",
+        feature = "redis-streams",
+        feature = "rabbitmq",
+        feature = "kafka"
+    ),
+    allow(dead_code, reason = "only reached when a backend's feature is off")
+)]
+fn feature_off(backend: &str, feature: &str) -> Error {
+    Error::unsupported(format!(
+        "the {backend} message-queue backend is not compiled in; enable the core-mq feature `{feature}`"
+    ))
+    .with_operation("mq.connect")
+    .with_key("mq.url")
+}
+
+/// The bare backend `settings.url` names, without layers.
+///
+/// # Errors
+///
+/// As for [`connect`].
+pub async fn connect_backend(settings: &MqSettings) -> Result<Arc<dyn MessageQueueBase>> {
+    let url = settings.url.expose_secret();
+    match scheme_of(url) {
+        "memory" => {
+            #[cfg(feature = "memory")]
+            {
+                use crate::backends::memory::{MemoryBackend, MemoryConfig};
+                return Ok(Arc::new(MemoryBackend::new(MemoryConfig {
+                    max_retained: settings.memory.max_retained,
+                    max_message_bytes: settings.max_message_bytes,
+                })));
+            }
+            #[cfg(not(feature = "memory"))]
+            return Err(feature_off("memory", "memory"));
+        }
+        "redis" | "rediss" => {
+            #[cfg(feature = "redis-streams")]
+            {
+                let backend = crate::backends::redis::RedisBackend::connect(
+                    url,
+                    &settings.redis,
+                    settings.max_message_bytes,
+                )
+                .await?;
+                return Ok(Arc::new(backend));
+            }
+            #[cfg(not(feature = "redis-streams"))]
+            return Err(feature_off("Redis Streams", "redis-streams"));
+        }
+        "amqp" | "amqps" => {
+            #[cfg(feature = "rabbitmq")]
+            {
+                let backend = crate::backends::rabbitmq::RabbitMqBackend::connect(
+                    url,
+                    &settings.rabbitmq,
+                    settings.max_message_bytes,
+                )
+                .await?;
+                return Ok(Arc::new(backend));
+            }
+            #[cfg(not(feature = "rabbitmq"))]
+            return Err(feature_off("RabbitMQ", "rabbitmq"));
+        }
+        "kafka" => {
+            #[cfg(feature = "kafka")]
+            {
+                let brokers = url.trim_start_matches("kafka://").trim_end_matches('/');
+                let backend = crate::backends::kafka::KafkaBackend::connect(
+                    brokers,
+                    &settings.kafka,
+                    settings.max_message_bytes,
+                )
+                .await?;
+                return Ok(Arc::new(backend));
+            }
+            #[cfg(not(feature = "kafka"))]
+            return Err(feature_off("Kafka", "kafka"));
+        }
+        other => Err(Error::invalid_input(format!(
+            "unknown message-queue URL scheme {other:?}; expected memory://, redis://, rediss://, amqp://, amqps:// or kafka://"
+        ))
+        .with_operation("mq.connect")
+        .with_key("mq.url")),
+    }
+}

@@ -1,0 +1,109 @@
+//! The `MessageQueueBase` behaviour suite, run against every backend on its real broker.
+//!
+//! Each case in [`cases`] is written once against the trait; `mq_suite!`
+//! instantiates all of them for one backend. `cargo test -p core-mq
+//! --all-features --test conformance rabbitmq::` runs the RabbitMQ ones.
+
+mod cases;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use core_mq::{MessageQueueBase, MqSettings, connect};
+#[allow(unused_imports)]
+use core_testkit::{Service, require_service, unique_name};
+
+/// What a case gets: a connected queue, the settings that made it (to
+/// connect more clients, as other processes would), and a topic of its own.
+pub(crate) struct Target {
+    pub(crate) queue: Arc<dyn MessageQueueBase>,
+    pub(crate) settings: MqSettings,
+    pub(crate) topic: String,
+    /// How long to wait for deliveries: Kafka group joins take seconds.
+    pub(crate) patience: Duration,
+}
+
+impl Target {
+    async fn new(settings: MqSettings, patience: Duration) -> Option<Target> {
+        let queue = connect(&settings).await.expect("connect the queue under test");
+        Some(Target {
+            queue,
+            settings,
+            topic: unique_name("mq"),
+            patience,
+        })
+    }
+
+    /// Another client of the same broker, as another process would hold.
+    /// For the in-memory backend (one process by nature) it is the same queue.
+    pub(crate) async fn another_client(&self) -> Arc<dyn MessageQueueBase> {
+        if !self.queue.capabilities().shared {
+            return Arc::clone(&self.queue);
+        }
+        connect(&self.settings)
+            .await
+            .expect("connect another client")
+    }
+}
+
+macro_rules! mq_suite {
+    ($backend:ident, $setup:path) => {
+        core_testkit::conformance_suite! {
+            suite: crate::cases,
+            backend: $backend,
+            setup: $setup,
+            cases: [
+                a_message_round_trips_with_every_field,
+                typed_json_payloads_round_trip,
+                order_is_kept_per_key,
+                a_group_shares_the_work_and_each_group_gets_everything,
+                retry_then_success,
+                a_temporary_error_is_retried,
+                max_attempts_lead_to_the_dead_letter_topic_with_the_reason,
+                a_dead_letter_answer_or_a_permanent_error_goes_straight_to_the_dead_letter_topic,
+                a_panicking_handler_is_retried_and_the_consumer_survives,
+                graceful_shutdown_loses_nothing,
+                a_killed_consumer_leaves_nothing_unhandled,
+                a_batch_is_published_in_order,
+                an_oversized_message_gives_a_clear_error,
+                invalid_names_are_rejected_with_the_culprit,
+            ],
+        }
+    };
+}
+
+#[cfg(feature = "memory")]
+async fn memory() -> Option<Target> {
+    Target::new(MqSettings::from_url("memory://"), Duration::from_secs(10)).await
+}
+
+#[cfg(feature = "redis-streams")]
+async fn redis_streams() -> Option<Target> {
+    let url = require_service!(Service::Redis, None);
+    Target::new(MqSettings::from_url(url), Duration::from_secs(20)).await
+}
+
+#[cfg(feature = "rabbitmq")]
+async fn rabbitmq() -> Option<Target> {
+    let url = require_service!(Service::RabbitMq, None);
+    Target::new(MqSettings::from_url(url), Duration::from_secs(20)).await
+}
+
+#[cfg(feature = "kafka")]
+async fn kafka() -> Option<Target> {
+    let brokers = require_service!(Service::Kafka, None);
+    Target::new(
+        MqSettings::from_url(format!("kafka://{brokers}")),
+        Duration::from_secs(60),
+    )
+    .await
+}
+
+#[cfg(feature = "memory")]
+mq_suite!(memory, crate::memory);
+#[cfg(feature = "redis-streams")]
+mq_suite!(redis_streams, crate::redis_streams);
+#[cfg(feature = "rabbitmq")]
+mq_suite!(rabbitmq, crate::rabbitmq);
+#[cfg(feature = "kafka")]
+mq_suite!(kafka, crate::kafka);
