@@ -59,6 +59,16 @@ impl AppEnv {
         }
     }
 
+    /// The other names accepted for this environment (`production` for
+    /// `prod`). Files are never named after them.
+    pub const fn aliases(self) -> &'static [&'static str] {
+        match self {
+            AppEnv::Dev => &["development"],
+            AppEnv::Prod => &["production"],
+            _ => &[],
+        }
+    }
+
     /// Whether the production rules apply.
     pub const fn is_production(self) -> bool {
         matches!(self, AppEnv::Prod)

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::source::Origin;
-use crate::{AppEnv, ConfigTree};
+use crate::{AppEnv, ConfigTree, Leaf};
 
 /// One line of an [`Echo`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,24 +49,37 @@ impl Echo {
         let entries = tree
             .leaves()
             .into_iter()
-            .map(|(path, leaf)| {
-                let shown = if tree.is_secret(&path) {
-                    "***".to_string()
-                } else {
-                    let text = leaf.display_text();
-                    redact_url_password(&text).unwrap_or(text)
-                };
-                EchoEntry {
-                    origin: leaf.origin(),
-                    path,
-                    shown,
-                }
+            .map(|(path, leaf)| EchoEntry {
+                origin: leaf.origin(),
+                shown: shown_value(tree, &path, leaf),
+                path,
             })
             .collect();
         Echo {
             env,
             prefix: prefix.to_string(),
             entries,
+        }
+    }
+
+    /// Logs the header and every line as `tracing` `info` events with target
+    /// `core_config::echo`; the values are already redacted.
+    pub fn log(&self) {
+        tracing::info!(
+            target: "core_config::echo",
+            env = %self.env,
+            prefix = %self.prefix,
+            settings = self.entries.len(),
+            "effective configuration"
+        );
+        for entry in &self.entries {
+            tracing::info!(
+                target: "core_config::echo",
+                setting = %entry.path,
+                value = %entry.shown,
+                source = %entry.origin,
+                "config"
+            );
         }
     }
 
@@ -95,33 +108,87 @@ impl fmt::Display for Echo {
     }
 }
 
-/// `scheme://user:password@host/...` with the password replaced by `***`, if
-/// the text has that shape.
-pub(crate) fn redact_url_password(text: &str) -> Option<String> {
+/// How a value is shown: `***` for a secret, URL credentials hidden.
+fn shown_value(tree: &ConfigTree, path: &str, leaf: Leaf<'_>) -> String {
+    if tree.is_secret(path) {
+        return "***".to_string();
+    }
+    match leaf.as_str() {
+        Some(text) => format!("{:?}", redact_url(text).unwrap_or_else(|| text.to_string())),
+        None => leaf.display_text(),
+    }
+}
+
+/// `scheme://user:password@host/path?name=value#fragment` with the password,
+/// every query value and the fragment replaced by `***`, if the text has the
+/// shape of a URL. Query parameters (`?password=`, `?token=`, `?sig=`) carry
+/// credentials too often to guess which are safe, so none is shown.
+///
+/// A password may hold an unencoded `/`, `?` or `#`, so the credentials end
+/// at the last `@`; when that `@` turns out to sit in the path or query, the
+/// text before it is not taken for credentials.
+pub(crate) fn redact_url(text: &str) -> Option<String> {
     let scheme_end = text.find("://")? + 3;
     let rest = &text[scheme_end..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let at = authority.rfind('@')?;
-    let colon = authority[..at].find(':')?;
-    Some(format!(
-        "{}{}:***{}",
-        &text[..scheme_end],
-        &authority[..colon],
-        &text[scheme_end + at..]
-    ))
+    let mut shown = text[..scheme_end].to_string();
+    let mut location = rest;
+    if let Some(at) = rest.rfind('@') {
+        let userinfo = &rest[..at];
+        match userinfo.split_once(':') {
+            Some((user, _password)) => {
+                shown.push_str(&mask_user(user));
+                shown.push_str(":***@");
+                location = &rest[at + 1..];
+            }
+            None if !userinfo.contains(['/', '?', '#']) => {
+                shown.push_str(&mask_user(userinfo));
+                shown.push('@');
+                location = &rest[at + 1..];
+            }
+            None => {}
+        }
+    }
+    let (location, fragment) = match location.split_once('#') {
+        Some((location, _)) => (location, Some("***")),
+        None => (location, None),
+    };
+    match location.split_once('?') {
+        Some((base, query)) => {
+            shown.push_str(base);
+            shown.push('?');
+            let masked: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, _)) => format!("{name}=***"),
+                    None => pair.to_string(),
+                })
+                .collect();
+            shown.push_str(&masked.join("&"));
+        }
+        None => shown.push_str(location),
+    }
+    if let Some(fragment) = fragment {
+        shown.push('#');
+        shown.push_str(fragment);
+    }
+    Some(shown)
+}
+
+/// A user name is shown unless it looks like a credential itself (a token
+/// passed as the user, as some services take it).
+fn mask_user(user: &str) -> String {
+    if user.len() > 24 {
+        "***".to_string()
+    } else {
+        user.to_string()
+    }
 }
 
 impl fmt::Debug for ConfigTree {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
         for (path, leaf) in self.leaves() {
-            if self.is_secret(&path) {
-                map.entry(&path, &"***");
-            } else {
-                let text = leaf.display_text();
-                map.entry(&path, &redact_url_password(&text).unwrap_or(text));
-            }
+            map.entry(&path, &format_args!("{}", shown_value(self, &path, leaf)));
         }
         map.finish()
     }
@@ -129,18 +196,46 @@ impl fmt::Debug for ConfigTree {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url_password;
+    use super::redact_url;
 
     #[test]
     fn url_passwords_are_hidden_and_the_rest_kept() {
         assert_eq!(
-            redact_url_password("\"postgres://app:s3cret@db:5432/app\"").as_deref(),
-            Some("\"postgres://app:***@db:5432/app\"")
+            redact_url("postgres://app:s3cret@db:5432/app").as_deref(),
+            Some("postgres://app:***@db:5432/app")
         );
-        assert_eq!(redact_url_password("redis://cache:6379"), None);
         assert_eq!(
-            redact_url_password("redis://:pw@cache:6379/0").as_deref(),
+            redact_url("redis://cache:6379").as_deref(),
+            Some("redis://cache:6379")
+        );
+        assert_eq!(
+            redact_url("redis://:pw@cache:6379/0").as_deref(),
             Some("redis://:***@cache:6379/0")
+        );
+        assert_eq!(redact_url("not a url"), None);
+    }
+
+    #[test]
+    fn query_credentials_and_unencoded_slashes_are_hidden() {
+        for (text, secret) in [
+            ("postgres://db/app?password=s3cret", "s3cret"),
+            (
+                "postgres://db/app?sslmode=require&password=s3cret#s3cret",
+                "s3cret",
+            ),
+            ("postgres://app:pa/ss@db:5432/app", "pa/ss"),
+            ("postgres://app:p?a#s/s@db:5432/app", "p?a#s/s"),
+            ("mysql://db/app?user=me&password=x@y", "x@y"),
+            ("postgres://app:pw@db/app?token=t0k@n", "t0k"),
+        ] {
+            let shown = redact_url(text).unwrap();
+            assert!(!shown.contains(secret), "{text} shown as {shown}");
+            let hidden = if secret.contains('/') { "pa" } else { secret };
+            assert!(!shown.contains(hidden), "{text} shown as {shown}");
+        }
+        assert_eq!(
+            redact_url("postgres://app:pa/ss@db:5432/app?sslmode=require").as_deref(),
+            Some("postgres://app:***@db:5432/app?sslmode=***")
         );
     }
 }

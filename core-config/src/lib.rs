@@ -34,13 +34,15 @@
 //!   violation is reported at once, in [`Violations`].
 //! - **Connection URLs** ([`ConnectionUrl`]) whose passwords never print.
 //! - **Echo** ([`Echo`]): the redacted effective configuration with sources.
-//! - **Hot reload** (feature `reload`, [`Loader::watch`]).
+//! - **Hot reload** (feature `reload`, [`Loader::watch`], or
+//!   [`Loader::watch_if_enabled`] following the `config.watch` setting).
 //! - **CLI** (feature `cli`): the `core-config` binary.
 
 mod app_env;
 mod config_error;
 mod connection;
 mod crypto;
+mod decrypting;
 mod echo;
 mod loader;
 #[cfg(feature = "reload")]
@@ -56,13 +58,13 @@ pub use connection::{ConnectionUrl, Driver, Host};
 pub use core_error::{Error, ErrorKind, Result};
 pub use crypto::{
     AES_SECRET_VAR, AesKey, EncError, EncValue, NONCE_LEN, Rotation, TAG_LEN, decrypt, encrypt,
-    is_enc, reencrypt_text, rotate_file,
+    is_enc, rotate_file,
 };
 pub use echo::{Echo, EchoEntry};
 pub use loader::{CONFIG_FOLDER, DEFAULT_PREFIX, Loaded, Loader, SECRETS_FILE, load};
 #[cfg(feature = "reload")]
 pub use reload::{ReloadStatus, Watched};
-pub use section::ConfigSection;
+pub use section::{ConfigSection, ECHO_SETTING, WATCH_SETTING};
 pub use source::Origin;
 pub use tree::{ConfigTree, Leaf};
 pub use validate::{ProductionRules, Rule, Violation, Violations, rules};

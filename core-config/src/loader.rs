@@ -5,17 +5,17 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use config::{Config, Map, Source as _, Value, ValueKind};
+use config::{Config, Source as _, Value, ValueKind};
 use core_error::{Error, Result};
-use secrecy::ExposeSecret;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::config_error::describe;
-use crate::crypto::{AES_SECRET_VAR, AesKey, EncValue, is_enc};
+use crate::crypto::AES_SECRET_VAR;
+use crate::decrypting::{Decrypting, KeyState};
 use crate::source::{EnvVars, Origin, Tagged, find_config_file, read_dotenv};
 use crate::validate::{ProductionRules, Rule, Violations};
-use crate::{APP_ENV_VAR, AppEnv, ConfigTree, Echo};
+use crate::{APP_ENV_VAR, AppEnv, ConfigTree, ECHO_SETTING, Echo};
 
 /// The prefix of variables that set settings unless told otherwise.
 pub const DEFAULT_PREFIX: &str = "APP";
@@ -27,7 +27,39 @@ pub const CONFIG_FOLDER: &str = "config";
 /// Loads the settings of type `T` with every default: files under the current
 /// folder, variables prefixed `APP`, the environment named by `APP_ENV`.
 ///
-/// See [`Loader`] for the sources and their order.
+/// See [`Loader`] for the sources and their order. When the setting
+/// `config.echo` is on, the redacted effective configuration is logged
+/// through `tracing` (see [`Loaded::echo_if_enabled`]).
+///
+/// ```standalone_crate
+/// use secrecy::{ExposeSecret, SecretString};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Settings {
+///     server: Server,
+///     database: Database,
+///     #[serde(default)]
+///     config: core_config::ConfigSection,
+/// }
+/// #[derive(serde::Deserialize)]
+/// struct Server { port: u16 }
+/// #[derive(serde::Deserialize)]
+/// struct Database { password: SecretString }
+///
+/// // A service's folder: config/default.toml, and .secrets naming the environment.
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::create_dir(dir.path().join("config")).unwrap();
+/// std::fs::write(dir.path().join("config/default.toml"), "[server]\nport = 8080\n").unwrap();
+/// std::fs::write(dir.path().join(".secrets"), "APP_ENV=dev\nAPP__DATABASE__PASSWORD=abc$HOME\n").unwrap();
+/// // `load` reads the current folder (this example runs in its own process).
+/// std::env::set_current_dir(dir.path()).unwrap();
+///
+/// let settings: Settings = core_config::load()?;
+/// assert_eq!(settings.server.port, 8080);
+/// assert_eq!(settings.database.password.expose_secret(), "abc$HOME");
+/// assert!(!settings.config.echo);
+/// # Ok::<(), core_error::Error>(())
+/// ```
 pub fn load<T: DeserializeOwned>() -> Result<T> {
     Loader::new().load::<T>().map(Loaded::into_settings)
 }
@@ -238,14 +270,12 @@ impl Loader {
     /// rules, values that do not decrypt, the type's own complaint) is
     /// reported at once in one [`ErrorKind::InvalidInput`](core_error::ErrorKind)
     /// error whose source is the [`Violations`].
+    ///
+    /// When the setting `config.echo` is on, the redacted effective
+    /// configuration is logged (see [`Loaded::echo_if_enabled`]).
     pub fn load<T: DeserializeOwned>(&self) -> Result<Loaded<T>> {
-        let Resolved {
-            env,
-            tree,
-            mut violations,
-        } = self.resolve()?;
-        self.check(&tree, env, &mut violations);
-        let root = Value::new(None, ValueKind::Table(tree.root().clone()));
+        let (loaded, mut violations) = self.checked()?;
+        let root = Value::new(None, ValueKind::Table(loaded.tree.root().clone()));
         let settings = match root.try_deserialize::<T>() {
             Ok(settings) => Some(settings),
             Err(err) => {
@@ -255,34 +285,70 @@ impl Loader {
             }
         };
         match settings {
-            Some(settings) if violations.is_empty() => Ok(Loaded {
-                settings,
-                env,
-                tree,
-                prefix: self.prefix.clone(),
-            }),
-            _ => Err(invalid(env, &tree, violations)),
+            Some(settings) if violations.is_empty() => {
+                let loaded = Loaded {
+                    settings,
+                    env: loaded.env,
+                    tree: loaded.tree,
+                    prefix: loaded.prefix,
+                };
+                loaded.echo_if_enabled();
+                Ok(loaded)
+            }
+            _ => Err(invalid(loaded.env, &loaded.tree, violations)),
         }
     }
 
     /// Loads, decrypts and validates without a settings type: what the CLI's
-    /// `validate` and `print` do.
+    /// `validate` does.
     pub fn load_untyped(&self) -> Result<Loaded<()>> {
+        let (loaded, violations) = self.checked()?;
+        if !violations.is_empty() {
+            return Err(invalid(loaded.env, &loaded.tree, violations));
+        }
+        Ok(loaded)
+    }
+
+    /// Loads, decrypts and validates like [`load_untyped`](Loader::load_untyped),
+    /// but returns the violations beside the configuration instead of failing
+    /// on them, so that an invalid configuration can still be shown (what the
+    /// CLI's `print` does). Fails only when no configuration can be built at
+    /// all: an unreadable file, an unknown environment.
+    ///
+    /// ```
+    /// use core_config::{AppEnv, Loader};
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let (loaded, violations) = Loader::new()
+    ///     .dir(dir.path())
+    ///     .env(AppEnv::Prod)
+    ///     .environment([("APP__DEBUG", "true")])
+    ///     .inspect()
+    ///     .unwrap();
+    /// assert_eq!(loaded.tree().get_bool("debug"), Some(true));
+    /// assert!(violations.mentions("debug"));
+    /// ```
+    pub fn inspect(&self) -> Result<(Loaded<()>, Violations)> {
+        let (loaded, mut violations) = self.checked()?;
+        violations.map_messages(|message| loaded.tree.scrub(message));
+        Ok((loaded, violations))
+    }
+
+    /// The configuration and every violation of it, messages not yet scrubbed.
+    fn checked(&self) -> Result<(Loaded<()>, Violations)> {
         let Resolved {
             env,
             tree,
             mut violations,
         } = self.resolve()?;
         self.check(&tree, env, &mut violations);
-        if !violations.is_empty() {
-            return Err(invalid(env, &tree, violations));
-        }
-        Ok(Loaded {
+        let loaded = Loaded {
             settings: (),
             env,
             tree,
             prefix: self.prefix.clone(),
-        })
+        };
+        Ok((loaded, violations))
     }
 
     fn check(&self, tree: &ConfigTree, env: AppEnv, violations: &mut Violations) {
@@ -348,6 +414,7 @@ impl Loader {
         let process = self.snapshot();
         let secrets = read_dotenv(&self.dir.join(SECRETS_FILE))?;
         let env = self.select_env(&process, &secrets)?;
+        self.refuse_alias_files(env)?;
         let env_file = format!(".env.{env}");
         let env_vars = read_dotenv(&self.dir.join(&env_file))?;
 
@@ -407,20 +474,67 @@ impl Loader {
                 }
             })?;
 
+        let key_text = [
+            (&process, "the process environment"),
+            (&secrets, SECRETS_FILE),
+        ]
+        .into_iter()
+        .find_map(|(vars, place)| {
+            lookup(vars, AES_SECRET_VAR)
+                .filter(|text| !text.trim().is_empty())
+                .map(|text| (text, place))
+        });
+        let mut violations = Violations::default();
+        let key = KeyState::read(key_text, &mut violations);
+        let key_places = format!("the process environment nor in {SECRETS_FILE}");
         let mut decrypting = Decrypting {
-            key: KeyState::Unread {
-                process: &process,
-                secrets: &secrets,
-            },
+            key: &key,
+            key_places: &key_places,
             encrypted: BTreeSet::new(),
-            violations: Violations::default(),
+            violations: &mut violations,
         };
-        let root = decrypting.table(String::new(), merged)?;
+        let root = decrypting.table("", merged);
+        let encrypted = decrypting.encrypted;
         Ok(Resolved {
             env,
-            tree: ConfigTree::new(root, decrypting.encrypted),
-            violations: decrypting.violations,
+            tree: ConfigTree::new(root, encrypted),
+            violations,
         })
+    }
+
+    /// Refuses files named after an alias of `env` (`config/production.toml`,
+    /// `.env.production`): they would otherwise be silently skipped, since
+    /// only the canonical names are read.
+    fn refuse_alias_files(&self, env: AppEnv) -> Result<()> {
+        let folder = self.dir.join(CONFIG_FOLDER);
+        for alias in env.aliases() {
+            let dotenv = self.dir.join(format!(".env.{alias}"));
+            let found = if dotenv.is_file() {
+                Some((dotenv, format!(".env.{env}")))
+            } else {
+                find_config_file(&folder, alias)?.map(|(path, _)| {
+                    let ext = path
+                        .extension()
+                        .map(|ext| ext.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    (path, format!("{CONFIG_FOLDER}/{env}.{ext}"))
+                })
+            };
+            if let Some((path, canonical)) = found {
+                let shown = path
+                    .strip_prefix(&self.dir)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                return Err(Error::invalid_input(format!(
+                    "{shown} is named after the alias {alias:?}, and only canonical names \
+                     are read; rename it to {canonical}"
+                ))
+                .with_key(shown)
+                .with_operation("config.load"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -440,95 +554,6 @@ fn lookup<'a>(vars: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .rev()
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.as_str())
-}
-
-enum KeyState<'a> {
-    Unread {
-        process: &'a [(String, String)],
-        secrets: &'a [(String, String)],
-    },
-    Missing,
-    Ready(AesKey),
-}
-
-/// Walks the merged tree, replacing each `ENC(...)` text by its plaintext.
-struct Decrypting<'a> {
-    key: KeyState<'a>,
-    encrypted: BTreeSet<String>,
-    violations: Violations,
-}
-
-impl Decrypting<'_> {
-    fn table(&mut self, prefix: String, table: Map<String, Value>) -> Result<Map<String, Value>> {
-        let mut out = Map::new();
-        for (name, value) in table {
-            let path = if prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{prefix}.{name}")
-            };
-            out.insert(name, self.value(path, value)?);
-        }
-        Ok(out)
-    }
-
-    fn value(&mut self, path: String, value: Value) -> Result<Value> {
-        let origin = value.origin().map(str::to_string);
-        let kind = match value.kind {
-            ValueKind::Table(table) => ValueKind::Table(self.table(path, table)?),
-            ValueKind::Array(items) => ValueKind::Array(
-                items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(index, item)| self.value(format!("{path}[{index}]"), item))
-                    .collect::<Result<_>>()?,
-            ),
-            ValueKind::String(text) if is_enc(&text) => self.open(path, text)?,
-            other => other,
-        };
-        Ok(Value::new(origin.as_ref(), kind))
-    }
-
-    fn open(&mut self, path: String, text: String) -> Result<ValueKind> {
-        let key = match self.key()? {
-            Some(key) => key,
-            None => {
-                self.violations.push(
-                    path,
-                    format!("is ENC(...) but {AES_SECRET_VAR} is set neither in the process environment nor in {SECRETS_FILE}"),
-                );
-                return Ok(ValueKind::String(text));
-            }
-        };
-        match EncValue::parse(&text).and_then(|value| value.decrypt(key)) {
-            Ok(plain) => {
-                self.encrypted.insert(path);
-                // `config` holds text as `String`; the typed settings take it
-                // back into a `SecretString`.
-                Ok(ValueKind::String(plain.expose_secret().to_string()))
-            }
-            Err(err) => {
-                self.violations.push(path, format!("cannot decrypt: {err}"));
-                Ok(ValueKind::String(String::new()))
-            }
-        }
-    }
-
-    fn key(&mut self) -> Result<Option<&AesKey>> {
-        if let KeyState::Unread { process, secrets } = self.key {
-            let text = lookup(process, AES_SECRET_VAR)
-                .filter(|v| !v.trim().is_empty())
-                .or_else(|| lookup(secrets, AES_SECRET_VAR).filter(|v| !v.trim().is_empty()));
-            self.key = match text {
-                Some(text) => KeyState::Ready(AesKey::parse(text)?),
-                None => KeyState::Missing,
-            };
-        }
-        Ok(match &self.key {
-            KeyState::Ready(key) => Some(key),
-            _ => None,
-        })
-    }
 }
 
 impl fmt::Debug for Loader {
@@ -584,6 +609,18 @@ impl<T> Loaded<T> {
     /// source; secrets are shown as `***`.
     pub fn echo(&self) -> Echo {
         Echo::new(&self.tree, self.env, &self.prefix)
+    }
+
+    /// Logs the [`echo`](Loaded::echo) through `tracing` (one `info` event
+    /// per setting, target `core_config::echo`) when the setting
+    /// [`config.echo`](crate::ECHO_SETTING) is on; returns whether it did.
+    /// [`Loader::load`] and [`load`] call it after every successful load.
+    pub fn echo_if_enabled(&self) -> bool {
+        if self.tree.get_bool(ECHO_SETTING) != Some(true) {
+            return false;
+        }
+        self.echo().log();
+        true
     }
 }
 

@@ -30,7 +30,8 @@ pub struct ReloadStatus {
 pub struct Watched<T> {
     settings: watch::Receiver<Arc<T>>,
     status: watch::Receiver<ReloadStatus>,
-    _watcher: RecommendedWatcher,
+    /// `None` when the settings were loaded once and are not followed.
+    watcher: Option<RecommendedWatcher>,
 }
 
 impl<T> Watched<T> {
@@ -48,6 +49,12 @@ impl<T> Watched<T> {
     /// A receiver of the reload counts, to see rejections.
     pub fn status(&self) -> watch::Receiver<ReloadStatus> {
         self.status.clone()
+    }
+
+    /// Whether the files are watched: false when
+    /// [`watch_if_enabled`](Loader::watch_if_enabled) found `config.watch` off.
+    pub fn is_watching(&self) -> bool {
+        self.watcher.is_some()
     }
 }
 
@@ -80,6 +87,57 @@ impl Loader {
         T: DeserializeOwned + Send + Sync + 'static,
     {
         let first = self.load::<T>()?;
+        self.follow(first)
+    }
+
+    /// Loads the settings and, when the setting
+    /// [`config.watch`](crate::WATCH_SETTING) is on, follows their files as
+    /// [`watch`](Loader::watch) does; when it is off or unset, the settings
+    /// are loaded once and [`Watched::is_watching`] is false.
+    ///
+    /// ```
+    /// use core_config::{AppEnv, Loader};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Settings { workers: u32 }
+    ///
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let loader = Loader::new().dir(dir.path()).env(AppEnv::Dev);
+    /// let once = loader
+    ///     .clone()
+    ///     .environment([("APP__WORKERS", "4")])
+    ///     .watch_if_enabled::<Settings>()
+    ///     .unwrap();
+    /// assert!(!once.is_watching());
+    /// assert_eq!(once.current().workers, 4);
+    ///
+    /// let followed = loader
+    ///     .environment([("APP__WORKERS", "4"), ("APP__CONFIG__WATCH", "true")])
+    ///     .watch_if_enabled::<Settings>()
+    ///     .unwrap();
+    /// assert!(followed.is_watching());
+    /// ```
+    pub fn watch_if_enabled<T>(&self) -> Result<Watched<T>>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let first = self.load::<T>()?;
+        if first.tree().get_bool(crate::WATCH_SETTING) == Some(true) {
+            return self.follow(first);
+        }
+        let (_, settings) = watch::channel(Arc::new(first.into_settings()));
+        let (_, status) = watch::channel(ReloadStatus::default());
+        Ok(Watched {
+            settings,
+            status,
+            watcher: None,
+        })
+    }
+
+    fn follow<T>(&self, first: crate::Loaded<T>) -> Result<Watched<T>>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
         let env = first.env();
         let loader = self.clone().env(env);
         let names = loader.watched_names(env);
@@ -125,7 +183,7 @@ impl Loader {
         Ok(Watched {
             settings: settings_rx,
             status: status_rx,
-            _watcher: watcher,
+            watcher: Some(watcher),
         })
     }
 }

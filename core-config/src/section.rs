@@ -2,6 +2,12 @@
 
 use serde::Deserialize;
 
+/// The setting that logs the redacted effective configuration at load.
+pub const ECHO_SETTING: &str = "config.echo";
+/// The setting that makes [`Loader::watch_if_enabled`](crate::Loader) reload
+/// the settings when their files change.
+pub const WATCH_SETTING: &str = "config.watch";
+
 /// The `config` section a service nests to control this crate.
 ///
 /// ```
@@ -12,11 +18,15 @@ use serde::Deserialize;
 /// }
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ConfigSection {
-    /// Print the redacted effective configuration at start-up. Must be off
-    /// in prod.
+    /// Log the redacted effective configuration (with each value's source)
+    /// through `tracing` after every successful [`load`](crate::load) and
+    /// [`Loader::load`](crate::Loader::load), reloads included. The
+    /// production rules refuse it in prod.
     pub echo: bool,
-    /// Reload the settings when their files change.
+    /// Reload the settings when their files change, when the service starts
+    /// them with `Loader::watch_if_enabled` (feature `reload`); off, the
+    /// settings are loaded once.
     pub watch: bool,
 }

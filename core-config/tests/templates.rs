@@ -6,7 +6,9 @@ mod common;
 use std::path::Path;
 
 use common::{Fixture, key_text};
-use core_config::{AesKey, AppEnv, encrypt};
+use core_config::{AesKey, AppEnv, Violations, encrypt, rotate_file};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
 
 fn template(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -42,8 +44,92 @@ fn every_key_has_a_comment_above_it() {
     }
 }
 
+/// The settings the templates set, nesting the SDK's real sections where
+/// they exist as dependencies of this crate (core-log, core-cache), so a key
+/// or value those crates do not accept fails here. Every struct refuses
+/// unknown keys.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct TemplateSettings {
+    server: Server,
+    debug: bool,
+    database: Database,
+    cache: core_cache::CacheSettings,
+    mq: Mq,
+    auth: Auth,
+    log: core_log::LogSettings,
+    cors: Cors,
+    config: core_config::ConfigSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Server {
+    host: String,
+    port: u16,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Database {
+    url: SecretString,
+    max_connections: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Mq {
+    url: SecretString,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Auth {
+    issuer: String,
+    jwt_secret: SecretString,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Cors {
+    allowed_origins: Vec<String>,
+}
+
+/// The secrets template filled in as an operator would: each `ENC(CHANGE_ME)`
+/// replaced by a real value of its kind, encrypted under `key`.
+fn filled_secrets(env: AppEnv, key: &AesKey) -> String {
+    let plaintext = |name: &str| match name {
+        "APP__DATABASE__URL" => "postgres://app:db-pa$$word@db.internal:5432/app",
+        "APP__CACHE__URL" => "redis://:cache-password@cache.internal:6379/0",
+        "APP__MQ__URL" => "amqp://app:mq-password@mq.internal:5672/%2f",
+        "APP__AUTH__JWT_SECRET" => "a-real-secret-of-at-least-32-bytes!",
+        other => panic!("the secrets template has a new ENC value {other}: fill it here"),
+    };
+    template(".secrets.example")
+        .lines()
+        .map(|line| {
+            if line == "APP_ENV=dev" {
+                format!("APP_ENV={env}")
+            } else if line == "AES_SECRET=CHANGE_ME" {
+                format!("AES_SECRET={}", key_text(key))
+            } else if let Some(name) = line.strip_suffix("=ENC(CHANGE_ME)") {
+                format!("{name}={}", encrypt(key, plaintext(name)).unwrap())
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
-fn each_env_template_loads_for_its_environment() {
+fn each_env_template_loads_into_the_sdk_sections_for_its_environment() {
     for env in AppEnv::ALL {
         let fixture = Fixture::new();
         fixture.write(
@@ -51,40 +137,131 @@ fn each_env_template_loads_for_its_environment() {
             &template(&format!(".env.{env}.example")),
         );
         let key = AesKey::generate().unwrap();
-        // The secrets template, filled in as an operator would.
-        let secrets = template(".secrets.example")
-            .replace("APP_ENV=dev", &format!("APP_ENV={env}"))
-            .replace(
-                "AES_SECRET=CHANGE_ME",
-                &format!("AES_SECRET={}", key_text(&key)),
-            )
-            .replace(
-                "ENC(CHANGE_ME)",
-                &encrypt(&key, "a-real-secret-of-at-least-32-bytes!")
-                    .unwrap()
-                    .to_string(),
-            );
-        fixture.write(".secrets", &secrets);
+        fixture.write(".secrets", &filled_secrets(env, &key));
         let loaded = fixture
             .loader(&[])
             .list_key("cors.allowed_origins")
-            .load_untyped()
+            .load::<TemplateSettings>()
             .unwrap_or_else(|err| panic!("{env}: {err}"));
         assert_eq!(loaded.env(), env);
-        assert_eq!(loaded.tree().get_i64("server.port"), Some(8080));
+        let settings = loaded.settings();
+        assert_eq!(settings.server.port, 8080);
         assert!(loaded.tree().was_encrypted("auth.jwt_secret"));
+        assert_eq!(
+            settings.cache.url.expose_secret(),
+            "redis://:cache-password@cache.internal:6379/0"
+        );
+        // Unsubstituted: `$$` is not a variable.
+        assert_eq!(
+            settings.database.url.expose_secret(),
+            "postgres://app:db-pa$$word@db.internal:5432/app"
+        );
+        let expected_format = if matches!(env, AppEnv::Staging | AppEnv::Prod) {
+            core_log::LogFormat::Json
+        } else {
+            core_log::LogFormat::Text
+        };
+        assert_eq!(settings.log.format, expected_format, "{env}");
+        assert_eq!(
+            settings.config.echo,
+            !matches!(env, AppEnv::Test | AppEnv::Staging | AppEnv::Prod),
+            "{env}"
+        );
     }
 }
 
 #[test]
-fn the_unfilled_secrets_template_is_refused_in_prod() {
+fn a_log_format_core_log_does_not_know_fails_the_typed_load() {
+    // What the templates used to say: the typed load must catch it.
+    let fixture = Fixture::new();
+    let env_file =
+        template(".env.dev.example").replace("APP__LOG__FORMAT=text", "APP__LOG__FORMAT=pretty");
+    assert!(env_file.contains("APP__LOG__FORMAT=pretty"));
+    fixture.write(".env.dev", &env_file);
+    let key = AesKey::generate().unwrap();
+    fixture.write(".secrets", &filled_secrets(AppEnv::Dev, &key));
+    let err = fixture
+        .loader(&[])
+        .list_key("cors.allowed_origins")
+        .load::<TemplateSettings>()
+        .unwrap_err();
+    let violations = Violations::from_error(&err).unwrap();
+    assert!(violations.mentions("log.format"), "{err}");
+}
+
+#[test]
+fn a_filled_secrets_file_rotates_despite_enc_in_its_comments() {
+    let fixture = Fixture::new();
+    fixture.write(".env.prod", &template(".env.prod.example"));
+    let (old, new) = (AesKey::generate().unwrap(), AesKey::generate().unwrap());
+    let text = filled_secrets(AppEnv::Prod, &old);
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with('#') && line.contains("ENC(...)")),
+        "the test needs a comment mentioning ENC(...)"
+    );
+    let path = fixture.write(".secrets", &text);
+    let rotation = rotate_file(&path, &old, &new).unwrap();
+    assert_eq!(rotation.values, 4);
+    assert!(rotation.key_updated);
+    let rotated = std::fs::read_to_string(&path).unwrap();
+    assert!(rotated.contains(&format!("AES_SECRET={}", key_text(&new))));
+    assert!(!rotated.contains(&key_text(&old)));
+    // The file opens its own values with the key it now holds.
+    let loaded = fixture
+        .loader(&[])
+        .list_key("cors.allowed_origins")
+        .load::<TemplateSettings>()
+        .unwrap();
+    assert_eq!(
+        loaded.settings().auth.jwt_secret.expose_secret(),
+        "a-real-secret-of-at-least-32-bytes!"
+    );
+}
+
+#[test]
+fn the_unfilled_secrets_template_is_refused_in_prod_naming_every_unfilled_value() {
     let fixture = Fixture::new();
     fixture.write(".env.prod", &template(".env.prod.example"));
     fixture.write(".secrets", &template(".secrets.example"));
+    let err = fixture
+        .loader(&[("APP_ENV", "prod")])
+        .list_key("cors.allowed_origins")
+        .load_untyped()
+        .unwrap_err();
+    let violations = Violations::from_error(&err).unwrap();
+    let about = |path: &str| -> Vec<String> {
+        violations
+            .iter()
+            .filter(|v| v.path == path)
+            .map(|v| v.message.clone())
+            .collect()
+    };
+    // The placeholder key is reported as such ...
     assert!(
-        fixture
-            .loader(&[("APP_ENV", "prod")])
-            .load_untyped()
-            .is_err()
+        about("AES_SECRET")
+            .iter()
+            .any(|m| m.contains("must be 32 bytes")),
+        "{err}"
+    );
+    // ... and each value it cannot open, by path.
+    for path in ["database.url", "cache.url", "mq.url", "auth.jwt_secret"] {
+        let messages = about(path);
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("AES_SECRET is not a valid key")),
+            "{path}: {err}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("placeholder")),
+            "{path}: {err}"
+        );
+    }
+    assert!(
+        about("auth.jwt_secret")
+            .iter()
+            .any(|m| m.contains("shorter than 32 bytes")),
+        "{err}"
     );
 }

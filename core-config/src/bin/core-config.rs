@@ -46,6 +46,9 @@ enum Command {
         key_file: Option<PathBuf>,
     },
     /// Re-encrypt every ENC(...) value of a file to a new key, keeping a backup.
+    ///
+    /// An AES_SECRET= line in the file that holds the old key is set to the
+    /// new one in the same write; otherwise the output says where to set it.
     Rotate {
         /// The file to rewrite (any format: toml, yaml, json, ini, .env, .secrets).
         #[arg(long)]
@@ -69,7 +72,8 @@ enum Command {
         #[arg(long, default_value = core_config::DEFAULT_PREFIX)]
         prefix: String,
     },
-    /// Print the redacted effective configuration and where each value came from.
+    /// Print the redacted effective configuration and where each value came
+    /// from, then any violations (exit status 1 if there are some).
     Print {
         /// The environment to load (local, dev, test, staging, prod).
         #[arg(long)]
@@ -133,6 +137,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 file.display(),
                 rotation.backup.display()
             );
+            if rotation.key_updated {
+                println!(
+                    "{AES_SECRET_VAR} in {} now holds the new key",
+                    file.display()
+                );
+            } else {
+                println!(
+                    "ACTION NEEDED: set {AES_SECRET_VAR} to the new key (the contents of {}) \
+                     wherever the service reads it (its process environment, a secret manager, \
+                     or the {AES_SECRET_VAR}= line of its {SECRETS_FILE}); until then the \
+                     rotated values do not open",
+                    new_key_file.display()
+                );
+            }
         }
         Command::Validate { env, dir, prefix } => {
             let env: AppEnv = env.parse()?;
@@ -164,12 +182,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Print { env, dir, prefix } => {
             let env: AppEnv = env.parse()?;
-            let loaded = Loader::new()
-                .dir(&dir)
-                .prefix(prefix)
-                .env(env)
-                .load_untyped()?;
+            let (loaded, violations) = Loader::new().dir(&dir).prefix(prefix).env(env).inspect()?;
             print!("{}", loaded.echo());
+            if !violations.is_empty() {
+                println!(
+                    "# invalid: {} problem(s) with the {env} configuration in {}:",
+                    violations.len(),
+                    dir.display()
+                );
+                for violation in &violations {
+                    println!("#   - {violation}");
+                }
+                return Ok(ExitCode::FAILURE);
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

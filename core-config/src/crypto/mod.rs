@@ -13,4 +13,4 @@ mod rotate;
 
 pub use enc::{EncError, EncValue, NONCE_LEN, TAG_LEN, decrypt, encrypt, is_enc};
 pub use key::{AES_SECRET_VAR, AesKey};
-pub use rotate::{Rotation, reencrypt_text, rotate_file};
+pub use rotate::{Rotation, rotate_file};

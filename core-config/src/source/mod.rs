@@ -19,9 +19,8 @@ mod env_vars;
 mod files;
 mod origin;
 
-pub(crate) use dotenv::read_dotenv;
+pub(crate) use dotenv::{parse_dotenv, read_dotenv};
 pub(crate) use env_vars::EnvVars;
-#[cfg(feature = "reload")]
 pub(crate) use files::FORMATS;
 pub(crate) use files::find_config_file;
 pub use origin::Origin;

@@ -45,7 +45,7 @@ impl Default for ProductionRules {
             .to_vec(),
             min_secret_len: 32,
             jwt_secret: Some("auth.jwt_secret".to_string()),
-            echo: "config.echo".to_string(),
+            echo: crate::ECHO_SETTING.to_string(),
         }
     }
 }
