@@ -133,12 +133,17 @@ impl Default for LayerSettings {
 
 /// Wraps `backend` in the standard layers, innermost first: timeout, retry,
 /// tracing, metrics.
+///
+/// An in-process backend (not [`shared`](crate::Capabilities::shared)) does
+/// no I/O, so it can neither time out nor fail temporarily: it gets tracing
+/// and metrics only.
 pub fn stack(backend: Arc<dyn CacheBase>, settings: &LayerSettings) -> Arc<dyn CacheBase> {
     let mut backend = backend;
-    if settings.timeout_ms > 0 {
+    let does_io = backend.capabilities().shared;
+    if does_io && settings.timeout_ms > 0 {
         backend = TimeoutLayer::new(Duration::from_millis(settings.timeout_ms)).layer(backend);
     }
-    if settings.retry_attempts > 1 {
+    if does_io && settings.retry_attempts > 1 {
         let retry = RetryLayer {
             max_attempts: settings.retry_attempts,
             first_backoff: Duration::from_millis(settings.retry_backoff_ms),
