@@ -140,12 +140,17 @@ pub struct RabbitMqSection {
     /// The durable topic exchange every topic is a routing key of.
     /// Default `core-mq`.
     pub exchange: String,
+    /// Deletes a group's queue after it had no consumer for this long
+    /// (RabbitMQ `x-expires`); messages in it are lost then. Default none:
+    /// queues live until deleted. Fixed when the queue is first declared.
+    pub queue_expires_ms: Option<u64>,
 }
 
 impl Default for RabbitMqSection {
     fn default() -> RabbitMqSection {
         RabbitMqSection {
             exchange: "core-mq".to_string(),
+            queue_expires_ms: None,
         }
     }
 }

@@ -86,7 +86,10 @@ async fn redis_streams() -> Option<Target> {
 #[cfg(feature = "rabbitmq")]
 async fn rabbitmq() -> Option<Target> {
     let url = require_service!(Service::RabbitMq, None);
-    Target::new(MqSettings::from_url(url), Duration::from_secs(20)).await
+    let mut settings = MqSettings::from_url(url);
+    // Test queues go away ten minutes after their consumers.
+    settings.rabbitmq.queue_expires_ms = Some(600_000);
+    Target::new(settings, Duration::from_secs(20)).await
 }
 
 #[cfg(feature = "kafka")]
