@@ -3,8 +3,11 @@
 //! An audit event is an ordinary `tracing` event with target [`AUDIT_TARGET`];
 //! with [`AuditSettings::enabled`](crate::AuditSettings::enabled) it goes only
 //! to the audit file (JSON, its own retention, a queue that blocks rather than
-//! drop), otherwise to the ordinary outputs whatever their level. The
-//! timestamp of the line is the "when".
+//! drop), otherwise to the ordinary outputs whatever their level — and then
+//! too it waits for room in their queues rather than follow a `drop`
+//! overflow policy. The timestamp of the line is the "when"; the fields bound
+//! with [`LogContext`](crate::LogContext) (`request_id`, `trace_id`, ...) go
+//! with it under `context`.
 
 use std::fmt;
 

@@ -6,7 +6,8 @@
 //! counts it in `log_events_dropped_total{output=...}` and the writer thread
 //! prints a warning naming the count to stderr (at most once a second, and
 //! once more at shutdown). Nothing is dropped without
-//! being counted. Dropping the [`QueueHandle`] writes out every queued line
+//! being counted, and audit events (target `audit`) are never dropped: they
+//! always wait for room, whatever the output's policy. Dropping the [`QueueHandle`] writes out every queued line
 //! before it returns.
 
 use std::io::{self, BufWriter, Write};
@@ -16,8 +17,10 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use tracing::Metadata;
 use tracing_subscriber::fmt::MakeWriter;
 
+use crate::audit::AUDIT_TARGET;
 use crate::settings::OverflowPolicy;
 
 /// The metric counting lines an output dropped because its queue was full.
@@ -152,9 +155,9 @@ impl DropReport {
 }
 
 impl QueueWriter {
-    fn send(&self, line: &[u8]) -> io::Result<()> {
+    fn send(&self, line: &[u8], policy: OverflowPolicy) -> io::Result<()> {
         let message = Message::Line(line.to_vec());
-        let sent = match self.policy {
+        let sent = match policy {
             OverflowPolicy::Block => self.sender.send(message).map_err(|_| ()),
             OverflowPolicy::Drop => match self.sender.try_send(message) {
                 Ok(()) => Ok(()),
@@ -171,17 +174,21 @@ impl QueueWriter {
     }
 }
 
-/// One event's writer, borrowing the queue so no handle is cloned per event.
-pub(crate) struct QueueLine<'a>(&'a QueueWriter);
+/// One event's writer, borrowing the queue so no handle is cloned per
+/// event, with the policy that applies to that event.
+pub(crate) struct QueueLine<'a> {
+    queue: &'a QueueWriter,
+    policy: OverflowPolicy,
+}
 
 impl Write for QueueLine<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.send(buf)?;
+        self.queue.send(buf, self.policy)?;
         Ok(buf.len())
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.0.send(buf)
+        self.queue.send(buf, self.policy)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -193,7 +200,25 @@ impl<'a> MakeWriter<'a> for QueueWriter {
     type Writer = QueueLine<'a>;
 
     fn make_writer(&'a self) -> QueueLine<'a> {
-        QueueLine(self)
+        QueueLine {
+            queue: self,
+            policy: self.policy,
+        }
+    }
+
+    /// `tracing-subscriber` asks with each event's metadata: an audit event
+    /// waits for room even in a dropping queue, so the trail stays complete
+    /// when it has no file of its own.
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> QueueLine<'a> {
+        let policy = if meta.target() == AUDIT_TARGET {
+            OverflowPolicy::Block
+        } else {
+            self.policy
+        };
+        QueueLine {
+            queue: self,
+            policy,
+        }
     }
 }
 

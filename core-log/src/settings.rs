@@ -6,22 +6,33 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 /// Field names masked by default: a field whose name contains one of these
 /// (ignoring ASCII case) is written as `"***"`.
+///
+/// The first twelve are the fragments `core-config` treats as secret in
+/// setting names; `session` (session ids are bearer credentials) and the
+/// payment card names are added for logs. `core-config` also hides any
+/// setting called `key` or `*_key`; logs do not, because cache, message and
+/// idempotency keys are logged under those names on purpose — secret keys
+/// are still caught by `api_key`, `access_key`, `private`, `secret`.
 pub const DEFAULT_MASKED_FIELDS: &[&str] = &[
     "password",
     "passwd",
+    "pwd",
     "secret",
     "token",
-    "authorization",
-    "cookie",
-    "card_number",
-    "cardnumber",
+    "credential",
+    "private",
     "api_key",
     "apikey",
-    "private_key",
+    "access_key",
+    "cookie",
+    "authorization",
+    "session",
+    "card_number",
+    "cardnumber",
     "cvv",
 ];
 
@@ -58,8 +69,10 @@ pub struct LogSettings {
     /// How many formatted events each output queues before its writer
     /// thread catches up. Default: `65536`.
     pub queue_capacity: usize,
-    /// What an ordinary output does when its queue is full. The audit trail
-    /// always blocks. Default: `block`.
+    /// What an ordinary output does when its queue is full. Audit events
+    /// (target `audit`) never follow it: they wait for room in every queue
+    /// they go to, the audit file's or, without one, stdout's and the log
+    /// file's. Default: `block`.
     pub overflow: OverflowPolicy,
     /// OpenTelemetry span export. Default: disabled.
     pub otlp: OtlpSettings,
@@ -107,8 +120,23 @@ pub enum OverflowPolicy {
 }
 
 /// A log file and how it is rotated and pruned.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+///
+/// Keys left out of a settings file keep their defaults — for the audit
+/// file the audit defaults (`audit.log`, 90 days), not the ones below.
+/// Setting `keep_files` or `keep_days` alone drops the other's default.
+///
+/// ```
+/// use core_log::{AuditSettings, FileSettings};
+///
+/// let file: FileSettings = serde_json::from_str(r#"{ "keep_days": 30 }"#).unwrap();
+/// assert_eq!((file.keep_files, file.keep_days), (None, Some(30)));
+///
+/// let audit: AuditSettings =
+///     serde_json::from_str(r#"{ "file": { "directory": "/var/log/app" } }"#).unwrap();
+/// assert_eq!(audit.file.file_name, "audit.log");
+/// assert_eq!(audit.file.keep_days, Some(90));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
 pub struct FileSettings {
     /// The folder the files are written to; created if missing.
     /// Default: `"logs"`.
@@ -123,9 +151,12 @@ pub struct FileSettings {
     /// passes this many bytes. Default: `104857600` (100 MiB).
     pub max_bytes: u64,
     /// How many files to keep, the current one included. Set this or
-    /// `keep_days`, not both. Default: `7`.
+    /// `keep_days`, not both; in a settings file, setting `keep_days` alone
+    /// drops this default (in Rust code set it to `None` yourself). With
+    /// `keep_days` also `None`, every file is kept. Default: `7`.
     pub keep_files: Option<usize>,
-    /// How many days of files to keep. Set this or `keep_files`, not both.
+    /// How many days of files to keep. Set this or `keep_files`, not both;
+    /// in a settings file, setting `keep_files` alone drops this default.
     /// Default: none.
     pub keep_days: Option<u32>,
 }
@@ -140,6 +171,66 @@ impl Default for FileSettings {
             keep_files: Some(7),
             keep_days: None,
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for FileSettings {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<FileSettings, D::Error> {
+        FileSettingsKeys::deserialize(deserializer).map(|keys| keys.over(FileSettings::default()))
+    }
+}
+
+/// A file section as written: only the keys present, so that what is left
+/// out keeps the defaults of the section it belongs to.
+#[derive(Deserialize)]
+#[serde(rename = "FileSettings", deny_unknown_fields)]
+struct FileSettingsKeys {
+    directory: Option<PathBuf>,
+    file_name: Option<String>,
+    rotation: Option<Rotation>,
+    max_bytes: Option<u64>,
+    // Outer `Some`: the key is present (an explicit JSON `null` included).
+    #[serde(default, deserialize_with = "present")]
+    keep_files: Option<Option<usize>>,
+    #[serde(default, deserialize_with = "present")]
+    keep_days: Option<Option<u32>>,
+}
+
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+impl FileSettingsKeys {
+    /// `defaults` with the keys present replaced. A retention limit set on
+    /// its own replaces the other limit's default rather than clashing with
+    /// it; both set explicitly stay both, and are refused when opened.
+    fn over(self, defaults: FileSettings) -> FileSettings {
+        let mut file = defaults;
+        if let Some(directory) = self.directory {
+            file.directory = directory;
+        }
+        if let Some(file_name) = self.file_name {
+            file.file_name = file_name;
+        }
+        if let Some(rotation) = self.rotation {
+            file.rotation = rotation;
+        }
+        if let Some(max_bytes) = self.max_bytes {
+            file.max_bytes = max_bytes;
+        }
+        match (self.keep_files, self.keep_days) {
+            (Some(files), Some(days)) => (file.keep_files, file.keep_days) = (files, days),
+            (Some(Some(files)), None) => (file.keep_files, file.keep_days) = (Some(files), None),
+            (None, Some(Some(days))) => (file.keep_files, file.keep_days) = (None, Some(days)),
+            (Some(None), None) => file.keep_files = None,
+            (None, Some(None)) => file.keep_days = None,
+            (None, None) => {}
+        }
+        file
     }
 }
 
@@ -166,7 +257,9 @@ pub struct AuditSettings {
     /// Whether audit events get their own file. Default: `false`.
     pub enabled: bool,
     /// The audit file; always JSON, always blocking when its queue is full.
-    /// Default: `logs/audit.log`, rotated daily, 90 days kept.
+    /// Default: `logs/audit.log`, rotated daily, 90 days kept; keys left out
+    /// of the settings keep these defaults.
+    #[serde(deserialize_with = "audit_file")]
     pub file: FileSettings,
 }
 
@@ -174,14 +267,22 @@ impl Default for AuditSettings {
     fn default() -> AuditSettings {
         AuditSettings {
             enabled: false,
-            file: FileSettings {
-                file_name: "audit.log".to_owned(),
-                keep_files: None,
-                keep_days: Some(90),
-                ..FileSettings::default()
-            },
+            file: default_audit_file(),
         }
     }
+}
+
+fn default_audit_file() -> FileSettings {
+    FileSettings {
+        file_name: "audit.log".to_owned(),
+        keep_files: None,
+        keep_days: Some(90),
+        ..FileSettings::default()
+    }
+}
+
+fn audit_file<'de, D: Deserializer<'de>>(deserializer: D) -> Result<FileSettings, D::Error> {
+    FileSettingsKeys::deserialize(deserializer).map(|keys| keys.over(default_audit_file()))
 }
 
 /// OpenTelemetry span export over OTLP/HTTP (protobuf). Needs the `otlp`

@@ -186,7 +186,8 @@ fn log_planted_secrets() {
             Authorization = PLANTS[2],
             card_number = PLANTS[3],
             cookie = ?PLANTS[4],
-            credentials = ?secret,
+            // An unmasked name: the secrecy value hides itself.
+            pin = ?secret,
             user = "alice",
             "login attempt"
         );
@@ -228,6 +229,40 @@ fn masked_names_are_configurable() {
     let line = &read_lines(&log_path(&dir))[0];
     assert_eq!(line["fields"]["customer_ssn"], "***");
     assert_eq!(line["fields"]["password"], "visible-now");
+}
+
+#[test]
+fn default_masks_cover_the_secret_names_core_config_hides() {
+    let dir = TempDir::new().unwrap();
+    run_logged(&file_settings(&dir), || {
+        tracing::info!(
+            db_pwd = "PLANT-pwd",
+            aws_access_key = "PLANT-access-key",
+            client_credentials = "PLANT-credential",
+            private_pem = "PLANT-private",
+            session_id = "PLANT-session",
+            "set-cookie" = "PLANT-set-cookie",
+            stripe_api_key = "PLANT-api-key",
+            cache_key = "user:42",
+            "x"
+        )
+    });
+    let written = fs::read_to_string(log_path(&dir)).unwrap();
+    assert!(!written.contains("PLANT"), "{written}");
+    let line = &read_lines(&log_path(&dir))[0];
+    for name in [
+        "db_pwd",
+        "aws_access_key",
+        "client_credentials",
+        "private_pem",
+        "session_id",
+        "set-cookie",
+        "stripe_api_key",
+    ] {
+        assert_eq!(line["fields"][name], "***", "{name}: {line}");
+    }
+    // Keys of caches and messages stay readable.
+    assert_eq!(line["fields"]["cache_key"], "user:42");
 }
 
 fn audit_settings(dir: &TempDir) -> LogSettings {
@@ -319,6 +354,27 @@ fn a_blocking_burst_loses_nothing() {
     );
     drop(guard);
     let written = fs::read_to_string(dir.path().join("audit").join("audit.log")).unwrap();
+    assert_eq!(written.lines().count(), BURST);
+}
+
+#[test]
+fn without_an_audit_file_audit_events_still_never_drop() {
+    let dir = TempDir::new().unwrap();
+    let settings = LogSettings {
+        queue_capacity: 8,
+        overflow: OverflowPolicy::Drop,
+        ..file_settings(&dir)
+    };
+    assert!(!settings.audit.enabled);
+    let (dispatch, guard) = core_log::build(&settings).unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        for _ in 0..BURST {
+            AuditEvent::new("load", "burst", Outcome::Success).record();
+        }
+    });
+    assert_eq!(guard.dropped_events(), [("file", 0)]);
+    drop(guard);
+    let written = fs::read_to_string(log_path(&dir)).unwrap();
     assert_eq!(written.lines().count(), BURST);
 }
 
