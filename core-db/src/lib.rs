@@ -1,4 +1,55 @@
-//! `DatabaseBase`: one API over PostgreSQL, MySQL/MariaDB, SQLite and MongoDB,
-//! chosen at run time from configuration.
+//! `DatabaseBase`: one API over PostgreSQL, MySQL/MariaDB, SQLite and
+//! MongoDB, chosen at run time from configuration, without hiding the
+//! driver underneath.
+//!
+//! - [`DatabaseBase`] is what every handle offers: backend name, server
+//!   version, health check with a timeout, pool statistics, close.
+//! - [`sql::SqlDatabase`] is the SQL front door shared by PostgreSQL, MySQL
+//!   and SQLite: parameterised queries, typed and streaming fetches,
+//!   transactions with savepoints, isolation levels and retry, read
+//!   replicas, migrations, a slow-query log, and the native sqlx pool.
+//! - [`document::DocumentStore`] is the MongoDB front door: typed
+//!   collections, filters, sort/limit/skip, aggregation, declared indexes
+//!   and transactions, and the native `mongodb::Database`.
+//! - [`connect`] builds either from a [`DatabaseSettings`] section.
+//!
+//! Errors are [`core_error::Error`]: a unique violation is `Conflict`, no
+//! row is `NotFound`, an exhausted pool is `Timeout`, a lost server is
+//! `Unavailable` (temporary), a serialization failure or deadlock is a
+//! temporary `Conflict`.
+//!
+//! ```
+//! use core_db::{DatabaseBase as _, DatabaseSettings, connect};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> core_db::Result<()> {
+//! // `sqlite::memory:` here; `postgres://…` or `mysql://…` in production.
+//! let db = connect(&DatabaseSettings::from_url("sqlite::memory:")).await?;
+//! let sql = db.sql()?;
+//! sql.query("CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)").execute().await?;
+//! sql.query("INSERT INTO kv VALUES (?, ?)").bind("greeting").bind("héllo").execute().await?;
+//! let v: Option<(String,)> = sql.query("SELECT v FROM kv WHERE k = ?").bind("greeting").fetch_optional().await?;
+//! assert_eq!(v.unwrap().0, "héllo");
+//! assert!(sql.health(std::time::Duration::from_secs(1)).await.is_ok());
+//! # Ok(()) }
+//! ```
 
+mod base;
+pub mod backends;
+mod connect;
+mod settings;
+#[allow(dead_code, reason = "unused when no backend is compiled in")]
+mod slow;
+
+#[cfg(feature = "mongodb")]
+pub use backends::mongodb as document;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub mod sql;
+
+pub use base::{Backend, DatabaseBase, Health, PoolStats};
+pub use connect::{Database, connect};
 pub use core_error::{Error, ErrorKind, Result};
+pub use settings::DatabaseSettings;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub use sqlx;
+#[cfg(feature = "mongodb")]
+pub use mongodb;

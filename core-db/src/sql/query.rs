@@ -1,0 +1,369 @@
+//! [`Query`]: a parameterised statement, bound and run in one chain.
+
+use std::borrow::Cow;
+
+use core_error::{Error, Result};
+use futures::stream::BoxStream;
+use futures::{FutureExt as _, SinkExt as _, Stream, StreamExt as _};
+
+use super::error::{self, Site};
+use super::{FromSqlRow, Param, Shared, SqlPool};
+
+/// Where a statement runs: a pool, or the connection of a transaction.
+pub(crate) enum Exec<'q, DB: sqlx::Database> {
+    Pool(&'q sqlx::Pool<DB>),
+    Conn(&'q mut DB::Connection),
+}
+
+/// The arguments bound so far and where they will run, per engine.
+pub(crate) enum Bound<'q> {
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::postgres::PgArguments, Exec<'q, sqlx::Postgres>),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::mysql::MySqlArguments, Exec<'q, sqlx::MySql>),
+    #[cfg(feature = "sqlite")]
+    Sqlite(sqlx::sqlite::SqliteArguments<'q>, Exec<'q, sqlx::Sqlite>),
+}
+
+/// Evaluates `$body` with `$args` and `$exec` bound to the concrete sqlx
+/// arguments and executor (a pool or a connection).
+macro_rules! run {
+    ($bound:expr, |$args:ident, $exec:ident| $body:expr) => {
+        match $bound {
+            #[cfg(feature = "postgres")]
+            Bound::Postgres($args, Exec::Pool($exec)) => $body,
+            #[cfg(feature = "postgres")]
+            Bound::Postgres($args, Exec::Conn($exec)) => $body,
+            #[cfg(feature = "mysql")]
+            Bound::MySql($args, Exec::Pool($exec)) => $body,
+            #[cfg(feature = "mysql")]
+            Bound::MySql($args, Exec::Conn($exec)) => $body,
+            #[cfg(feature = "sqlite")]
+            Bound::Sqlite($args, Exec::Pool($exec)) => $body,
+            #[cfg(feature = "sqlite")]
+            Bound::Sqlite($args, Exec::Conn($exec)) => $body,
+        }
+    };
+}
+
+impl<'q> Bound<'q> {
+    pub(crate) fn on_pool(pool: &'q SqlPool) -> Bound<'q> {
+        match pool {
+            #[cfg(feature = "postgres")]
+            SqlPool::Postgres(pool) => Bound::Postgres(Default::default(), Exec::Pool(pool)),
+            #[cfg(feature = "mysql")]
+            SqlPool::MySql(pool) => Bound::MySql(Default::default(), Exec::Pool(pool)),
+            #[cfg(feature = "sqlite")]
+            SqlPool::Sqlite(pool) => Bound::Sqlite(Default::default(), Exec::Pool(pool)),
+        }
+    }
+
+    /// Sends the statement to `pool` instead, keeping the arguments.
+    fn repoint(&mut self, pool: &'q SqlPool) {
+        #[allow(unreachable_patterns, reason = "one arm per enabled engine pair")]
+        match (self, pool) {
+            #[cfg(feature = "postgres")]
+            (Bound::Postgres(_, exec @ Exec::Pool(_)), SqlPool::Postgres(pool)) => {
+                *exec = Exec::Pool(pool);
+            }
+            #[cfg(feature = "mysql")]
+            (Bound::MySql(_, exec @ Exec::Pool(_)), SqlPool::MySql(pool)) => {
+                *exec = Exec::Pool(pool);
+            }
+            #[cfg(feature = "sqlite")]
+            (Bound::Sqlite(_, exec @ Exec::Pool(_)), SqlPool::Sqlite(pool)) => {
+                *exec = Exec::Pool(pool);
+            }
+            _ => {}
+        }
+    }
+
+    fn add<T: Param<'q>>(&mut self, value: T) -> std::result::Result<(), sqlx::error::BoxDynError> {
+        use sqlx::Arguments as _;
+        match self {
+            #[cfg(feature = "postgres")]
+            Bound::Postgres(args, _) => args.add(value),
+            #[cfg(feature = "mysql")]
+            Bound::MySql(args, _) => args.add(value),
+            #[cfg(feature = "sqlite")]
+            Bound::Sqlite(args, _) => args.add(value),
+        }
+    }
+}
+
+/// A statement with `?` placeholders, its parameters, and where it runs.
+///
+/// Built by [`SqlDatabase::query`](super::SqlDatabase::query) or
+/// [`Transaction::query`](super::Transaction::query); values are sent to
+/// the server separately from the statement text, so no value can change
+/// what the statement does.
+///
+/// ```
+/// # use core_db::{DatabaseSettings, sql::SqlDatabase};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_db::Result<()> {
+/// # let db = SqlDatabase::connect(&DatabaseSettings::default()).await?;
+/// db.query("CREATE TABLE notes (id INT PRIMARY KEY, body TEXT)").execute().await?;
+/// let hostile = "x'); DROP TABLE notes; --";
+/// db.query("INSERT INTO notes VALUES (?, ?)").bind(1).bind(hostile).execute().await?;
+/// let (body,): (String,) = db.query("SELECT body FROM notes WHERE id = ?").bind(1).fetch_one().await?;
+/// assert_eq!(body, hostile);
+/// # Ok(()) }
+/// ```
+#[must_use = "a query does nothing until it is executed or fetched"]
+pub struct Query<'q> {
+    shared: &'q Shared,
+    sql: Cow<'q, str>,
+    bound: Bound<'q>,
+    /// The pool the statement runs on; `None` inside a transaction.
+    pool: Option<&'q SqlPool>,
+    primary: Option<&'q SqlPool>,
+    params: usize,
+    bind_error: Option<(usize, sqlx::error::BoxDynError)>,
+}
+
+impl std::fmt::Debug for Query<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Parameters stay out: they may be secrets or personal data.
+        f.debug_struct("Query")
+            .field("backend", &self.shared.backend)
+            .field("sql", &self.sql)
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'q> Query<'q> {
+    pub(crate) fn on_pool(
+        shared: &'q Shared,
+        sql: &'q str,
+        pool: &'q SqlPool,
+        primary: &'q SqlPool,
+    ) -> Query<'q> {
+        Query::new(shared, sql, Bound::on_pool(pool), Some(pool), Some(primary))
+    }
+
+    pub(crate) fn new(
+        shared: &'q Shared,
+        sql: &'q str,
+        bound: Bound<'q>,
+        pool: Option<&'q SqlPool>,
+        primary: Option<&'q SqlPool>,
+    ) -> Query<'q> {
+        let sql = match shared.backend {
+            #[cfg(feature = "postgres")]
+            crate::Backend::Postgres => super::placeholders::number_for_postgres(sql),
+            _ => Cow::Borrowed(sql),
+        };
+        Query {
+            shared,
+            sql,
+            bound,
+            pool,
+            primary,
+            params: 0,
+            bind_error: None,
+        }
+    }
+
+    /// Binds the value of the next `?`.
+    ///
+    /// A value the engine cannot encode is reported when the query runs, as
+    /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) naming its position.
+    pub fn bind<T: Param<'q>>(mut self, value: T) -> Query<'q> {
+        self.params += 1;
+        if let Err(err) = self.bound.add(value) {
+            if self.bind_error.is_none() {
+                self.bind_error = Some((self.params, err));
+            }
+        }
+        self
+    }
+
+    /// Runs on the primary even though the statement is a read, for reads
+    /// that must see the caller's own latest writes.
+    pub fn on_primary(mut self) -> Query<'q> {
+        if let Some(primary) = self.primary {
+            self.bound.repoint(primary);
+            self.pool = Some(primary);
+        }
+        self
+    }
+
+    /// Runs the statement; returns how many rows it changed.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error mapped into the shared kinds: a unique violation
+    /// is [`Conflict`](core_error::ErrorKind::Conflict), an exhausted pool
+    /// [`Timeout`](core_error::ErrorKind::Timeout), a lost server
+    /// [`Unavailable`](core_error::ErrorKind::Unavailable).
+    pub async fn execute(self) -> Result<u64> {
+        let (run, bound) = self.start("db.execute")?;
+        let started = run.shared.slow.start();
+        let result = run!(bound, |args, exec| sqlx::query_with(&run.sql, args)
+            .execute(exec)
+            .await
+            .map(|done| done.rows_affected()));
+        run.finish(started, result)
+    }
+
+    /// The first row, decoded into `T`.
+    ///
+    /// # Errors
+    ///
+    /// [`NotFound`](core_error::ErrorKind::NotFound) when there is no row;
+    /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) when the row
+    /// does not decode into `T`; otherwise as for [`execute`](Self::execute).
+    pub async fn fetch_one<T: FromSqlRow>(self) -> Result<T> {
+        let (run, bound) = self.start("db.fetch_one")?;
+        let started = run.shared.slow.start();
+        let result = run!(bound, |args, exec| sqlx::query_as_with::<_, T, _>(
+            &run.sql, args
+        )
+        .fetch_one(exec)
+        .await);
+        run.finish(started, result)
+    }
+
+    /// The first row decoded into `T`, or `None` when there is none.
+    ///
+    /// # Errors
+    ///
+    /// As for [`fetch_one`](Self::fetch_one), without `NotFound`.
+    pub async fn fetch_optional<T: FromSqlRow>(self) -> Result<Option<T>> {
+        let (run, bound) = self.start("db.fetch_optional")?;
+        let started = run.shared.slow.start();
+        let result = run!(bound, |args, exec| sqlx::query_as_with::<_, T, _>(
+            &run.sql, args
+        )
+        .fetch_optional(exec)
+        .await);
+        run.finish(started, result)
+    }
+
+    /// Every row, decoded into `T`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`fetch_one`](Self::fetch_one), without `NotFound`.
+    pub async fn fetch_all<T: FromSqlRow>(self) -> Result<Vec<T>> {
+        let (run, bound) = self.start("db.fetch_all")?;
+        let started = run.shared.slow.start();
+        let result = run!(bound, |args, exec| sqlx::query_as_with::<_, T, _>(
+            &run.sql, args
+        )
+        .fetch_all(exec)
+        .await);
+        run.finish(started, result)
+    }
+
+    /// The rows one at a time as the server sends them, for results too
+    /// large to hold in memory.
+    ///
+    /// ```
+    /// # use core_db::{DatabaseSettings, sql::SqlDatabase};
+    /// use futures::TryStreamExt as _;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_db::Result<()> {
+    /// # let db = SqlDatabase::connect(&DatabaseSettings::default()).await?;
+    /// let mut rows = db.query("SELECT 1 UNION ALL SELECT 2").fetch::<(i64,)>();
+    /// let mut total = 0;
+    /// while let Some((n,)) = rows.try_next().await? {
+    ///     total += n;
+    /// }
+    /// assert_eq!(total, 3);
+    /// # Ok(()) }
+    /// ```
+    pub fn fetch<T: FromSqlRow + 'q>(self) -> BoxStream<'q, Result<T>> {
+        let (run, bound) = match self.start("db.fetch") {
+            Ok(started) => started,
+            Err(err) => return futures::stream::once(async { Err(err) }).boxed(),
+        };
+        // The driver's stream borrows the statement text, which this query
+        // owns; the producer future keeps both together and hands rows over
+        // through a small bounded channel, so nothing is buffered beyond it.
+        let (mut sender, receiver) = futures::channel::mpsc::channel::<Result<T>>(16);
+        let producer = async move {
+            let started = run.shared.slow.start();
+            run!(bound, |args, exec| {
+                let rows = sqlx::query_as_with::<_, T, _>(&run.sql, args).fetch(exec);
+                forward(rows, &mut sender, &run).await;
+            });
+            run.shared.slow.finish(started, &run.sql, run.params);
+        };
+        let drive = producer
+            .into_stream()
+            .filter_map(|()| futures::future::ready(None));
+        futures::stream::select(receiver, drive).boxed()
+    }
+
+    fn start(self, operation: &'static str) -> Result<(Run<'q>, Bound<'q>)> {
+        let run = Run {
+            shared: self.shared,
+            sql: self.sql,
+            pool: self.pool,
+            params: self.params,
+            operation,
+        };
+        if let Some((position, err)) = self.bind_error {
+            return Err(Error::invalid_input(format!(
+                "parameter {position} could not be encoded for {}",
+                run.shared.backend
+            ))
+            .with_operation(operation)
+            .with_backend(run.shared.backend.name())
+            .with_key(run.sql.as_ref())
+            .with_source(err));
+        }
+        Ok((run, self.bound))
+    }
+}
+
+async fn forward<T, S>(
+    rows: S,
+    sender: &mut futures::channel::mpsc::Sender<Result<T>>,
+    run: &Run<'_>,
+) where
+    S: Stream<Item = std::result::Result<T, sqlx::Error>>,
+{
+    let mut rows = std::pin::pin!(rows);
+    while let Some(row) = rows.next().await {
+        let failed = row.is_err();
+        let item = row.map_err(|err| run.map(err));
+        if sender.send(item).await.is_err() || failed {
+            // The caller dropped the stream, or the query failed.
+            return;
+        }
+    }
+}
+
+/// A query whose parameters are bound, being run.
+struct Run<'q> {
+    shared: &'q Shared,
+    sql: Cow<'q, str>,
+    pool: Option<&'q SqlPool>,
+    params: usize,
+    operation: &'static str,
+}
+
+impl Run<'_> {
+    #[inline]
+    fn finish<T>(
+        &self,
+        started: Option<std::time::Instant>,
+        result: std::result::Result<T, sqlx::Error>,
+    ) -> Result<T> {
+        self.shared.slow.finish(started, &self.sql, self.params);
+        result.map_err(|err| self.map(err))
+    }
+
+    #[cold]
+    fn map(&self, err: sqlx::Error) -> Error {
+        let site = Site {
+            backend: self.shared.backend,
+            operation: self.operation,
+            statement: Some(&self.sql),
+            pool: self.pool,
+        };
+        error::map(err, &site).with_endpoint(&self.shared.endpoint)
+    }
+}
