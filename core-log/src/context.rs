@@ -11,6 +11,11 @@ use tracing::field::Empty;
 use tracing::instrument::{Instrument, Instrumented};
 use tracing::{Level, Span};
 
+/// The target of the span holding the bound fields. The level filters
+/// [`build`](crate::build) makes always enable it, and the audit file takes
+/// it too, so that every event let through carries the bound fields.
+pub(crate) const CONTEXT_TARGET: &str = "core_log::context";
+
 /// The request-scoped fields every event should carry.
 ///
 /// ```
@@ -68,11 +73,16 @@ impl LogContext {
 
     /// The span holding the bound fields, as a child of the current span.
     ///
-    /// It has level `ERROR` so that no level filter short of `off` disables
-    /// it: a disabled span would silently drop the fields from `WARN` and
-    /// `ERROR` events too.
+    /// A disabled span would silently drop the fields from every event
+    /// inside it, so the subscriber [`build`](crate::build) makes enables it
+    /// (target `core_log::context`) whatever `log.level` or `RUST_LOG` say,
+    /// target-only filters like `my_service=debug` and `off` included, and
+    /// in every output: stdout, the log file, the audit file. Its level is
+    /// `ERROR` so that enabling it never lowers the filters' maximum level.
+    /// Under a subscriber built elsewhere, that subscriber's filter decides.
     pub fn span(&self) -> Span {
         let span = tracing::span!(
+            target: CONTEXT_TARGET,
             Level::ERROR,
             "context",
             request_id = Empty,

@@ -49,9 +49,13 @@ pub const DEFAULT_MASKED_FIELDS: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
-    /// Which events are kept, as `tracing` filter directives
-    /// (`"info"`, `"warn,my_service=debug"`). `RUST_LOG`, when set and not
-    /// empty, replaces it. Default: `"info"`.
+    /// Which events are kept, as `tracing` `EnvFilter` directives
+    /// (`"info"`, `"warn,my_service=debug"`, or a bare target: `"my_crate"`
+    /// keeps every level of `my_crate` and nothing else). Misspelt levels
+    /// (`"infoo"`, `"warning"`) and directives with spaces inside are
+    /// refused rather than read as targets. `RUST_LOG`, when set and not
+    /// empty, replaces it. Events keep the fields bound with
+    /// [`LogContext`](crate::LogContext) whatever the filter. Default: `"info"`.
     pub level: String,
     /// How events are written to stdout and to the log file. Default: `json`.
     pub format: LogFormat,

@@ -3,12 +3,14 @@
 use std::io::IsTerminal;
 
 use core_error::{Error, Result};
+use tracing::level_filters::LevelFilter;
 use tracing::{Dispatch, Metadata};
 use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
 use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::registry::Registry;
 
 use crate::audit::AUDIT_TARGET;
+use crate::context::CONTEXT_TARGET;
 use crate::json::{JsonFields, JsonLines};
 use crate::mask::Masks;
 use crate::output::open_file;
@@ -19,6 +21,12 @@ use crate::text::text_fields;
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
 const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+/// Level names of other logging systems, which `EnvFilter` would read as
+/// targets: `RUST_LOG=warning` would log nothing at all.
+const FOREIGN_LEVELS: [&str; 7] = [
+    "warning", "fatal", "critical", "verbose", "notice", "all", "none",
+];
 
 /// Keeps the outputs' writer threads (and the span exporter) alive; dropping
 /// it writes out and flushes everything queued.
@@ -167,13 +175,16 @@ fn build_with_filter(
         let sink = open_file(&settings.audit.file, "log.audit.file")?;
         // The audit trail must be complete: its queue always blocks.
         let (writer, handle) = start_queue("audit", sink, settings, OverflowPolicy::Block)?;
+        // The context span is let in too, else its fields (request_id,
+        // trace_id) would be missing from the event's scope in this layer.
+        let audit_or_context = filter_fn(|meta: &Metadata<'_>| is_audit(meta) || is_context(meta));
         layers.push(
             tracing_subscriber::fmt::layer()
                 .fmt_fields(JsonFields::new(masks.clone()))
                 .event_format(JsonLines::new(masks.clone()))
                 .with_ansi(false)
                 .with_writer(writer)
-                .with_filter(filter_fn(is_audit))
+                .with_filter(audit_or_context)
                 .boxed(),
         );
         queues.push(handle);
@@ -182,7 +193,9 @@ fn build_with_filter(
     #[cfg(feature = "otlp")]
     let otlp = if settings.otlp.enabled {
         let (layer, guard) = crate::otlp::layer(&settings.otlp)?;
-        layers.push(layer);
+        // The same level filter as the logs: unfiltered, the exporter would
+        // take every TRACE span and raise the subscriber's maximum level.
+        layers.push(layer.with_filter(directives.filter()?).boxed());
         Some(guard)
     } else {
         None
@@ -225,6 +238,10 @@ fn is_audit(metadata: &Metadata<'_>) -> bool {
     metadata.target() == AUDIT_TARGET
 }
 
+fn is_context(metadata: &Metadata<'_>) -> bool {
+    metadata.is_span() && metadata.target() == CONTEXT_TARGET
+}
+
 /// A stdout or file layer: the level filter, plus the audit events unless
 /// they have their own file (then minus them).
 fn ordinary_layer(
@@ -265,44 +282,100 @@ fn ordinary_layer(
 }
 
 /// Validated filter directives, and where they came from for errors.
+///
+/// Every directive `EnvFilter` accepts is accepted — a bare word such as
+/// `my_crate` names a target, at every level — except two kinds of clear
+/// mistakes, which `EnvFilter` would silently read as targets and so log
+/// nothing: whitespace inside a directive (`info warn`), and a bare word
+/// that is a misspelt level (repeated or swapped letters: `infoo`, `ifno`,
+/// `errror`) or another system's level name (`warning`, `verbose`,
+/// `fatal`...). A target that really has such a name is written with its
+/// level: `verbose=trace`.
 struct Directives {
+    /// The directives trimmed and joined by `,` (`EnvFilter` misreads a
+    /// directive that starts with a space).
     text: String,
     source: &'static str,
 }
 
 impl Directives {
     fn parse(text: &str, source: &'static str) -> Result<Directives> {
+        let mut normalized = Vec::new();
         for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-            // `EnvFilter` reads a bare word as a target at every level, so a
-            // misspelt level ("infoo", "not a level") would silently log
-            // everything or nothing: require `target=level` for targets.
-            let is_level = LEVELS
-                .iter()
-                .any(|level| directive.eq_ignore_ascii_case(level));
-            let names_target = directive.contains('=') || directive.contains('[');
-            if directive.contains(char::is_whitespace) || (!is_level && !names_target) {
+            if directive.contains(char::is_whitespace) {
                 return Err(Error::invalid_input(format!(
-                    "`{directive}` is not a level (trace, debug, info, warn, error, off) \
-                     nor a `target=level` directive"
+                    "`{directive}` is not a filter directive: separate directives with `,`"
                 ))
                 .with_key(source));
             }
+            let bare_word = !directive.contains(['=', '[']);
+            if bare_word
+                && directive.parse::<LevelFilter>().is_err()
+                && looks_like_a_level(directive)
+            {
+                return Err(Error::invalid_input(format!(
+                    "`{directive}` looks like a misspelt level (trace, debug, info, warn, \
+                     error, off); a bare word names a target, so write `{directive}=trace` \
+                     if the target is meant"
+                ))
+                .with_key(source));
+            }
+            normalized.push(directive);
         }
         let directives = Directives {
-            text: text.to_owned(),
+            text: normalized.join(","),
             source,
         };
         directives.filter()?;
         Ok(directives)
     }
 
+    /// The filter, with the context span always enabled: a target-only
+    /// filter (`my_service=debug`) would otherwise disable it and strip the
+    /// bound fields from the very events it lets through. At `error`, the
+    /// span's level, it never raises the filter's maximum level.
     fn filter(&self) -> Result<EnvFilter> {
-        EnvFilter::builder().parse(&self.text).map_err(|err| {
+        let text = format!("{},{CONTEXT_TARGET}=error", self.text);
+        EnvFilter::builder().parse(text).map_err(|err| {
             Error::invalid_input(format!("invalid level filter: {err}"))
                 .with_key(self.source)
                 .with_source(err)
         })
     }
+}
+
+/// Whether a bare word that is not a level is still plainly meant as one.
+fn looks_like_a_level(word: &str) -> bool {
+    let word = word.to_ascii_lowercase();
+    if FOREIGN_LEVELS.contains(&word.as_str()) {
+        return true;
+    }
+    let squeezed = squeeze_repeats(&word);
+    LEVELS
+        .iter()
+        .any(|level| squeezed == squeeze_repeats(level) || swaps_two_neighbours(&word, level))
+}
+
+/// `word` with runs of one letter cut to one: `errror` and `error` both
+/// become `eror`.
+fn squeeze_repeats(word: &str) -> String {
+    let mut squeezed = String::with_capacity(word.len());
+    for c in word.chars() {
+        if !squeezed.ends_with(c) {
+            squeezed.push(c);
+        }
+    }
+    squeezed
+}
+
+/// Whether `word` is `level` with two neighbouring letters swapped (`ifno`).
+fn swaps_two_neighbours(word: &str, level: &str) -> bool {
+    let (word, level) = (word.as_bytes(), level.as_bytes());
+    if word.len() != level.len() {
+        return false;
+    }
+    let differ: Vec<usize> = (0..word.len()).filter(|&i| word[i] != level[i]).collect();
+    matches!(differ.as_slice(), [a, b] if *b == a + 1 && word[*a] == level[*b] && word[*b] == level[*a])
 }
 
 #[cfg(test)]
@@ -319,8 +392,50 @@ mod tests {
 
     #[test]
     fn targets_and_levels_are_accepted() {
-        assert!(Directives::parse("warn,my_service=debug", "log.level").is_ok());
-        assert!(Directives::parse("INFO", "log.level").is_ok());
+        for text in [
+            "warn,my_service=debug",
+            "INFO",
+            "my_crate",
+            "my_crate=debug",
+            "warn, my_crate",
+            "my_crate::module",
+            "3",
+            "[request]=debug",
+            "my_crate[span{id}]=trace",
+            // Real crates one letter away from a level.
+            "warp",
+            "fern",
+            "verbose=trace",
+        ] {
+            assert!(
+                Directives::parse(text, "RUST_LOG").is_ok(),
+                "{text} refused"
+            );
+        }
+    }
+
+    #[test]
+    fn plain_misspellings_of_levels_are_refused() {
+        for text in [
+            "infoo",
+            "Debugg",
+            "errror",
+            "ifno",
+            "wran",
+            "warning",
+            "verbose",
+            "warn,fatal",
+            "info warn",
+        ] {
+            let err = Directives::parse(text, "RUST_LOG").err();
+            assert!(err.is_some(), "{text} accepted");
+        }
+    }
+
+    #[test]
+    fn directives_are_trimmed_before_env_filter_reads_them() {
+        let directives = Directives::parse(" warn , my_crate=debug ", "log.level").unwrap();
+        assert_eq!(directives.text, "warn,my_crate=debug");
     }
 
     #[test]

@@ -95,6 +95,28 @@ fn spans_are_posted_as_otlp_protobuf() {
     assert!(contains(&request.body, b"checkout-service"));
 }
 
+#[test]
+fn only_spans_the_level_filter_keeps_are_exported() {
+    let (endpoint, captured) = receiver();
+    let mut settings = settings(endpoint);
+    settings.level = "warn".into();
+    let (dispatch, guard) = core_log::build(&settings).unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::warn_span!("kept-warn-span").in_scope(|| {
+            tracing::trace_span!("dropped-trace-span").in_scope(|| tracing::trace!("deep"));
+            tracing::info_span!("dropped-info-span").in_scope(|| tracing::info!("chatty"));
+        });
+        // The exporter no longer raises the maximum level past the filter.
+        assert!(!tracing::enabled!(tracing::Level::INFO));
+    });
+    drop(guard);
+
+    let request = captured.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert!(contains(&request.body, b"kept-warn-span"));
+    assert!(!contains(&request.body, b"dropped-trace-span"));
+    assert!(!contains(&request.body, b"dropped-info-span"));
+}
+
 fn traceparent(headers: &HashMap<String, String>) -> (String, String) {
     let value = &headers[core_log::TRACEPARENT];
     let parts: Vec<&str> = value.split('-').collect();

@@ -166,6 +166,47 @@ fn a_warn_level_still_carries_the_bound_context() {
     assert_eq!(lines[0]["context"]["request_id"], "req-w");
 }
 
+#[test]
+fn a_target_only_filter_keeps_the_bound_context() {
+    let dir = TempDir::new().unwrap();
+    let settings = LogSettings {
+        level: "my_service=debug".into(),
+        ..file_settings(&dir)
+    };
+    run_logged(&settings, || {
+        LogContext::new()
+            .request_id("req-t")
+            .user_id("alice")
+            .trace_id("trace-t")
+            .in_scope(|| {
+                tracing::debug!(target: "my_service", "handled");
+                tracing::error!(target: "other_crate", "filtered out");
+            });
+    });
+    let lines = read_lines(&log_path(&dir));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["message"], "handled");
+    assert_eq!(lines[0]["context"]["request_id"], "req-t");
+    assert_eq!(lines[0]["context"]["user_id"], "alice");
+    assert_eq!(lines[0]["context"]["trace_id"], "trace-t");
+}
+
+#[test]
+fn a_bare_target_filter_logs_that_target_at_every_level() {
+    let dir = TempDir::new().unwrap();
+    let settings = LogSettings {
+        level: "my_crate".into(),
+        ..file_settings(&dir)
+    };
+    run_logged(&settings, || {
+        tracing::trace!(target: "my_crate::db", "deep");
+        tracing::error!(target: "elsewhere", "not mine");
+    });
+    let lines = read_lines(&log_path(&dir));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["message"], "deep");
+}
+
 const PLANTS: [&str; 7] = [
     "PLANT-password-1",
     "PLANT-token-2",
@@ -310,6 +351,24 @@ fn audit_events_go_only_to_the_audit_file() {
     assert_eq!(audit[0]["fields"]["outcome"], "success");
     assert_eq!(audit[1]["fields"]["outcome"], "denied");
     assert_eq!(audit[1]["fields"]["reason"], "missing role admin");
+}
+
+#[test]
+fn audit_lines_carry_the_bound_context() {
+    let dir = TempDir::new().unwrap();
+    run_logged(&audit_settings(&dir), || {
+        LogContext::new()
+            .request_id("req-a")
+            .trace_id("trace-a")
+            .in_scope(|| AuditEvent::new("alice", "user.delete", Outcome::Success).record());
+    });
+    let audit = read_lines(&dir.path().join("audit").join("audit.log"));
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["context"]["request_id"], "req-a");
+    assert_eq!(audit[0]["context"]["trace_id"], "trace-a");
+    assert_eq!(audit[0]["fields"]["actor"], "alice");
+    // The ordinary file (level `error`) still gets neither.
+    assert!(read_lines(&log_path(&dir)).is_empty());
 }
 
 #[test]
