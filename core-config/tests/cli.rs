@@ -200,3 +200,93 @@ fn print_shows_sources_and_hides_secrets() {
     );
     assert!(!text.contains("hunter2"));
 }
+
+#[test]
+fn rotate_says_what_the_operator_must_change_about_the_key() {
+    let (old, new) = (AesKey::generate().unwrap(), AesKey::generate().unwrap());
+    let fixture = Fixture::new();
+    let new_key_file = fixture.write("new.key", &format!("{}\n", key_text(&new)));
+    let rotate = |file: &std::path::Path| {
+        core_config(
+            &[
+                "rotate",
+                "--file",
+                file.to_str().unwrap(),
+                "--new-key-file",
+                new_key_file.to_str().unwrap(),
+            ],
+            &[("AES_SECRET", &key_text(&old))],
+        )
+    };
+
+    // The key lives in the rotated file: updated in the same write.
+    let with_key = fixture.write(
+        ".secrets",
+        &format!(
+            "AES_SECRET={}\nAPP__A={}\n",
+            key_text(&old),
+            encrypt(&old, "a").unwrap()
+        ),
+    );
+    let output = rotate(&with_key);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        stdout(&output).contains("AES_SECRET in")
+            && stdout(&output).contains("now holds the new key"),
+        "{}",
+        stdout(&output)
+    );
+    let text = std::fs::read_to_string(&with_key).unwrap();
+    assert!(
+        text.starts_with(&format!("AES_SECRET={}\n", key_text(&new))),
+        "{text}"
+    );
+
+    // The key lives elsewhere: the operator is told to change it.
+    let without_key = fixture.write(
+        "config/default.toml",
+        &format!("a = \"{}\"\n", encrypt(&old, "a").unwrap()),
+    );
+    let output = rotate(&without_key);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        stdout(&output).contains("ACTION NEEDED: set AES_SECRET to the new key"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(!stdout(&output).contains(&key_text(&new)));
+}
+
+#[test]
+fn print_shows_an_invalid_config_then_every_violation_and_exits_1() {
+    let fixture = Fixture::new();
+    fixture.write(
+        "config/default.toml",
+        "debug = true\n[auth]\njwt_secret = \"CHANGE_ME-hunter2\"\n[server]\nport = 8080\n",
+    );
+    let output = core_config(
+        &[
+            "print",
+            "--env",
+            "prod",
+            "--dir",
+            fixture.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let text = stdout(&output);
+    let echo_at = text
+        .find("server.port = 8080  <- file config/default.toml")
+        .unwrap_or_else(|| panic!("no echo in:\n{text}"));
+    let list_at = text.find("problem(s)").expect("no violation list");
+    assert!(echo_at < list_at, "{text}");
+    for path in ["debug:", "auth.jwt_secret:"] {
+        assert!(
+            text[list_at..].contains(path),
+            "{path} missing from:\n{text}"
+        );
+    }
+    assert!(text.contains("auth.jwt_secret = ***"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}

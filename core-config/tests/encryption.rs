@@ -211,3 +211,15 @@ fn a_malformed_key_is_an_error_that_does_not_repeat_it() {
     assert!(err.to_string().contains("AES_SECRET"), "{err}");
     assert!(!err.to_string().contains("tooshortkeymaterial"), "{err}");
 }
+
+#[test]
+fn a_malformed_key_is_a_violation_even_without_enc_values() {
+    let fixture = Fixture::new();
+    fixture.write("config/default.toml", "port = 1\n");
+    fixture.write(".secrets", "AES_SECRET=CHANGE_ME-tooshort\n");
+    let err = fixture.loader_for(AppEnv::Dev).load_untyped().unwrap_err();
+    let violations = Violations::from_error(&err).unwrap();
+    assert!(violations.mentions("AES_SECRET"), "{err}");
+    assert!(err.to_string().contains(".secrets"), "{err}");
+    assert!(!err.to_string().contains("tooshort"), "{err}");
+}

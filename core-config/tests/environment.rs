@@ -83,3 +83,27 @@ fn an_explicit_env_overrides_app_env() {
         .unwrap();
     assert_eq!(loaded.env(), AppEnv::Staging);
 }
+
+#[test]
+fn files_named_after_an_alias_are_refused_naming_the_file() {
+    for (file, app_env, canonical) in [
+        ("config/production.toml", "production", "config/prod.toml"),
+        (".env.production", "prod", ".env.prod"),
+        ("config/development.yaml", "dev", "config/dev.yaml"),
+        (".env.development", "development", ".env.dev"),
+    ] {
+        let fixture = Fixture::new();
+        fixture.write(file, "");
+        let err = fixture
+            .loader(&[("APP_ENV", app_env)])
+            .load_untyped()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(file), "{file}: {text}");
+        assert!(text.contains(canonical), "{file}: {text}");
+    }
+    // Another environment's alias file is not this load's business.
+    let fixture = Fixture::new();
+    fixture.write(".env.production", "");
+    assert!(fixture.loader(&[("APP_ENV", "dev")]).load_untyped().is_ok());
+}

@@ -211,3 +211,21 @@ fn numbers_from_variables_keep_their_text_for_text_fields() {
     assert_eq!(loaded.settings().pin, "0123");
     assert_eq!(loaded.settings().port, 8080);
 }
+
+#[test]
+fn dollar_signs_in_variable_files_are_kept_literally() {
+    let fixture = Fixture::new();
+    fixture.write(
+        ".secrets",
+        "APP__DB__PASSWORD=abc$HOME\nAPP__DB__OTHER=\"x${PATH}y\"\n",
+    );
+    fixture.write(".env.dev", "APP__DB__USER=u$USER\n");
+    let loaded = fixture
+        .loader(&[("HOME", "/root"), ("PATH", "/bin"), ("USER", "me")])
+        .env(AppEnv::Dev)
+        .load_untyped()
+        .unwrap();
+    assert_eq!(loaded.tree().get_str("db.password"), Some("abc$HOME"));
+    assert_eq!(loaded.tree().get_str("db.other"), Some("x${PATH}y"));
+    assert_eq!(loaded.tree().get_str("db.user"), Some("u$USER"));
+}

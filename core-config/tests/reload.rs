@@ -73,3 +73,30 @@ async fn an_invalid_change_is_rejected_and_the_previous_value_stays() {
     assert_eq!(settings.borrow().workers, 3);
     assert_eq!(status.borrow().applied, 1);
 }
+
+#[tokio::test]
+async fn watch_if_enabled_follows_the_files_only_when_config_watch_is_on() {
+    for (watch, followed) in [("false", false), ("true", true)] {
+        let fixture = Fixture::new();
+        fixture.write("config/default.toml", "workers = 1\n");
+        fixture.write(".env.dev", &format!("APP__CONFIG__WATCH={watch}\n"));
+        let watched = fixture
+            .loader_for(AppEnv::Dev)
+            .watch_if_enabled::<Settings>()
+            .unwrap();
+        assert_eq!(watched.is_watching(), followed, "config.watch={watch}");
+        let mut settings = watched.subscribe();
+        fixture.write("config/default.toml", "workers = 2\n");
+        let changed = timeout(WAIT, settings.changed()).await;
+        if followed {
+            changed.unwrap().unwrap();
+            assert_eq!(watched.current().workers, 2);
+        } else {
+            assert!(
+                !matches!(changed, Ok(Ok(()))),
+                "reloaded with config.watch=false"
+            );
+            assert_eq!(watched.current().workers, 1);
+        }
+    }
+}

@@ -99,3 +99,110 @@ fn permissions_are_kept() {
     assert_eq!(mode(&path), 0o600);
     assert_eq!(mode(&rotation.backup), 0o600);
 }
+
+#[test]
+fn enc_in_comments_and_inside_longer_text_is_not_rotated() {
+    let (old, new) = (AesKey::generate().unwrap(), AesKey::generate().unwrap());
+    let fixture = Fixture::new();
+    let cases = [
+        (
+            "config/default.toml",
+            format!(
+                "# Any value may be ENC(...)\n# old = \"ENC(not base64!)\"\nnote = \"see ENC(...) in the docs\"\nv = \"{}\" # ENC(...) here\n",
+                encrypt(&old, "t").unwrap()
+            ),
+        ),
+        (
+            "config/default.yaml",
+            format!(
+                "# ENC(...) values open at load\nv: \"{}\"\nlist:\n  - {}\n",
+                encrypt(&old, "t").unwrap(),
+                encrypt(&old, "t").unwrap()
+            ),
+        ),
+        (
+            ".env.dev",
+            format!(
+                "# Any value may be ENC(...) (see 'core-config encrypt')\nAPP__NOTE=see ENC(abc) in the docs\nAPP__V='{}'\n",
+                encrypt(&old, "t").unwrap()
+            ),
+        ),
+    ];
+    for (name, text) in cases {
+        let path = fixture.write(name, &text);
+        let expected = if name.ends_with(".yaml") { 2 } else { 1 };
+        let rotation = rotate_file(&path, &old, &new).unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert_eq!(rotation.values, expected, "{name}");
+        assert!(!rotation.key_updated);
+        let rotated = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines().filter(|line| line.starts_with('#')) {
+            assert!(rotated.contains(line), "{name}: comment lost");
+        }
+        for value in enc_values(&rotated)
+            .into_iter()
+            .filter(|value| decrypt(&old, value).is_ok() || decrypt(&new, value).is_ok())
+        {
+            assert_eq!(
+                decrypt(&new, &value).unwrap().expose_secret(),
+                "t",
+                "{name}"
+            );
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
+#[test]
+fn a_malformed_enc_value_is_refused_with_its_reason() {
+    let (old, new) = (AesKey::generate().unwrap(), AesKey::generate().unwrap());
+    let fixture = Fixture::new();
+    let text = format!(
+        "a = \"{}\"\nb = \"ENC( never closed\"\n",
+        encrypt(&old, "a").unwrap()
+    );
+    let path = fixture.write("config/default.toml", &text);
+    let err = rotate_file(&path, &old, &new).unwrap_err();
+    assert!(err.to_string().contains("not an ENC(...) value"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+}
+
+#[test]
+fn an_aes_secret_line_is_updated_only_when_it_holds_the_old_key() {
+    let (old, new, other) = (
+        AesKey::generate().unwrap(),
+        AesKey::generate().unwrap(),
+        AesKey::generate().unwrap(),
+    );
+    let fixture = Fixture::new();
+    let value = encrypt(&old, "pw").unwrap();
+
+    let path = fixture.write(
+        ".secrets",
+        &format!(
+            "APP_ENV=dev\nAES_SECRET=\"{}\"\nAPP__DB__PASSWORD={value}\n",
+            key_text(&old)
+        ),
+    );
+    let rotation = rotate_file(&path, &old, &new).unwrap();
+    assert!(rotation.key_updated);
+    let rotated = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        rotated.contains(&format!("AES_SECRET={}\n", key_text(&new))),
+        "{rotated}"
+    );
+    // The folder loads with nothing but the rotated file.
+    let loaded = fixture.loader(&[]).load_untyped().unwrap();
+    assert_eq!(loaded.tree().get_str("db.password"), Some("pw"));
+
+    let path = fixture.write(
+        ".secrets",
+        &format!(
+            "AES_SECRET={}\nAPP__DB__PASSWORD={value}\n",
+            key_text(&other)
+        ),
+    );
+    let rotation = rotate_file(&path, &old, &new).unwrap();
+    assert!(!rotation.key_updated);
+    let rotated = std::fs::read_to_string(&path).unwrap();
+    assert!(rotated.starts_with(&format!("AES_SECRET={}\n", key_text(&other))));
+}

@@ -219,10 +219,16 @@ fn reencrypt_structured(
         rest = &rest[end..];
     }
     output.push_str(rest);
-    if found.len() != real.len() {
+    if let Some(missing) = real.iter().find(|value| !found.contains(value.as_str())) {
+        // A value the loader reads but the text scan did not find: either it
+        // is not a well-formed ENC(...) at all, or it is escaped in the file.
+        let reason = match EncValue::parse(missing).and_then(|value| value.decrypt(old)) {
+            Err(err) => err.to_string(),
+            Ok(_) => "it is written in a form (escaped?) this tool cannot rewrite".to_string(),
+        };
         return Err(Error::invalid_input(format!(
-            "cannot rotate {shown}: an ENC(...) value is written in a form (escaped?) \
-             this tool cannot rewrite; nothing was changed"
+            "cannot rotate {shown}: a value starting with ENC( cannot be rotated: {reason}; \
+             nothing was changed"
         ))
         .with_operation("config.rotate")
         .with_key(shown));
