@@ -60,7 +60,9 @@ impl<'writer> FormatFields<'writer> for JsonFields {
 /// `{"timestamp":..,"level":..,"target":..,"message":..,"fields":{..},"span":..,"context":{..}}`
 ///
 /// `span` is the innermost span's name and `context` holds the fields of
-/// every enclosing span, outermost first; both are left out outside spans.
+/// every enclosing span, outermost first, each name once: where nested spans
+/// (or a field recorded twice) give a name several values, the innermost,
+/// latest one wins. Both are left out outside spans.
 #[derive(Debug, Clone)]
 pub(crate) struct JsonLines {
     masks: Masks,
@@ -76,6 +78,18 @@ impl JsonLines {
 struct Scratch {
     message: String,
     fields: String,
+    /// The enclosing spans' fields, outermost first, as written.
+    context: String,
+    /// Where each `"name":value` pair of `context` lies.
+    entries: Vec<Entry>,
+}
+
+/// One `"name":value` pair inside [`Scratch::context`].
+struct Entry {
+    /// The quoted name.
+    name: std::ops::Range<usize>,
+    /// The whole pair.
+    pair: std::ops::Range<usize>,
 }
 
 thread_local! {
@@ -138,19 +152,36 @@ impl JsonLines {
 
         if let Some(scope) = ctx.event_scope() {
             let mut leaf = None;
-            let mut first = true;
-            writer.write_str(",\"context\":{")?;
+            scratch.context.clear();
+            scratch.entries.clear();
             for span in scope.from_root() {
                 if let Some(fields) = span.extensions().get::<FormattedFields<JsonFields>>()
                     && !fields.fields.is_empty()
                 {
-                    if !first {
-                        writer.write_char(',')?;
+                    let start = scratch.context.len();
+                    if start > 0 {
+                        scratch.context.push(',');
                     }
-                    writer.write_str(&fields.fields)?;
-                    first = false;
+                    scratch.context.push_str(&fields.fields);
+                    split_pairs(&scratch.context, start, &mut scratch.entries);
                 }
                 leaf = Some(span.name());
+            }
+            writer.write_str(",\"context\":{")?;
+            let mut first = true;
+            for (index, entry) in scratch.entries.iter().enumerate() {
+                let name = &scratch.context[entry.name.clone()];
+                let overridden = scratch.entries[index + 1..]
+                    .iter()
+                    .any(|later| &scratch.context[later.name.clone()] == name);
+                if overridden {
+                    continue;
+                }
+                if !first {
+                    writer.write_char(',')?;
+                }
+                writer.write_str(&scratch.context[entry.pair.clone()])?;
+                first = false;
             }
             writer.write_char('}')?;
             if let Some(name) = leaf {
@@ -161,6 +192,59 @@ impl JsonLines {
         }
         writer.write_str("}\n")
     }
+}
+
+/// Finds the `"name":value` pairs [`FieldWriter`] wrote into `text` from
+/// byte `at` on. Values are JSON strings or bare numbers and booleans, which
+/// hold no comma; anything else ends the scan as one last pair, so that no
+/// text is lost.
+fn split_pairs(text: &str, mut at: usize, entries: &mut Vec<Entry>) {
+    let bytes = text.as_bytes();
+    while at < bytes.len() {
+        if bytes[at] == b',' {
+            at += 1;
+            continue;
+        }
+        let start = at;
+        let name_end = if bytes[at] == b'"' {
+            string_end(bytes, at)
+        } else {
+            bytes.len()
+        };
+        let value_start = name_end + 1;
+        if bytes.get(name_end) != Some(&b':') || value_start > bytes.len() {
+            entries.push(Entry {
+                name: start..bytes.len(),
+                pair: start..bytes.len(),
+            });
+            return;
+        }
+        let pair_end = match bytes.get(value_start) {
+            Some(b'"') => string_end(bytes, value_start),
+            _ => bytes[value_start..]
+                .iter()
+                .position(|&byte| byte == b',')
+                .map_or(bytes.len(), |offset| value_start + offset),
+        };
+        entries.push(Entry {
+            name: start..name_end,
+            pair: start..pair_end,
+        });
+        at = pair_end;
+    }
+}
+
+/// The index just past the JSON string that opens at `start`.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    let mut at = start + 1;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' => at += 2,
+            b'"' => return at + 1,
+            _ => at += 1,
+        }
+    }
+    bytes.len()
 }
 
 /// Splits an event's fields into its message (escaped, unquoted) and the
@@ -352,6 +436,36 @@ impl<W: fmt::Write + ?Sized> fmt::Write for JsonEscaped<'_, W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pairs(text: &str) -> Vec<(&str, &str)> {
+        let mut entries = Vec::new();
+        split_pairs(text, 0, &mut entries);
+        entries
+            .iter()
+            .map(|entry| (&text[entry.name.clone()], &text[entry.pair.clone()]))
+            .collect()
+    }
+
+    #[test]
+    fn pairs_are_split_at_their_own_commas_only() {
+        let text = r#""a":1,"b\",":"x,\"y","c":true,"d":-2.5,"e":"***""#;
+        assert_eq!(
+            pairs(text),
+            [
+                (r#""a""#, r#""a":1"#),
+                (r#""b\",""#, r#""b\",":"x,\"y""#),
+                (r#""c""#, r#""c":true"#),
+                (r#""d""#, r#""d":-2.5"#),
+                (r#""e""#, r#""e":"***""#),
+            ]
+        );
+    }
+
+    #[test]
+    fn unexpected_text_is_kept_whole() {
+        assert_eq!(pairs("garbage,more"), [("garbage,more", "garbage,more")]);
+        assert_eq!(pairs(r#""a""#), [(r#""a""#, r#""a""#)]);
+    }
 
     #[test]
     fn escaped_text_round_trips_through_a_json_parser() {

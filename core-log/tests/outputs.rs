@@ -89,6 +89,46 @@ fn json_lines_carry_level_target_message_fields_and_context() {
     assert!(second.get("context").is_none());
 }
 
+#[test]
+fn nested_spans_give_each_context_name_once_innermost_winning() {
+    let dir = TempDir::new().unwrap();
+    run_logged(&file_settings(&dir), || {
+        LogContext::new()
+            .request_id("outer-req")
+            .user_id("alice")
+            .in_scope(|| {
+                let step = tracing::info_span!("step", route = "/a", attempt = 1_u64);
+                step.record("attempt", 2_u64);
+                step.in_scope(|| {
+                    LogContext::new()
+                        .request_id("inner-req")
+                        .trace_id("trace-n")
+                        .in_scope(|| {
+                            tracing::info_span!("leaf", route = "/b")
+                                .in_scope(|| tracing::info!("nested"));
+                        });
+                });
+            });
+    });
+    let raw = fs::read_to_string(log_path(&dir)).unwrap();
+    let line = raw.lines().next().unwrap();
+    for name in ["request_id", "user_id", "trace_id", "route", "attempt"] {
+        assert_eq!(
+            line.matches(&format!("\"{name}\":")).count(),
+            1,
+            "{name} not exactly once: {line}"
+        );
+    }
+    let parsed: serde_json::Map<String, Value> = serde_json::from_str(line).unwrap();
+    let context = parsed["context"].as_object().unwrap();
+    assert_eq!(context["request_id"], "inner-req");
+    assert_eq!(context["user_id"], "alice");
+    assert_eq!(context["trace_id"], "trace-n");
+    assert_eq!(context["route"], "/b");
+    assert_eq!(context["attempt"], 2);
+    assert_eq!(parsed["span"], "leaf");
+}
+
 #[tokio::test]
 async fn bound_fields_follow_awaits_and_spawned_tasks() {
     let dir = TempDir::new().unwrap();
