@@ -22,7 +22,7 @@ pub(crate) use sql_pools::connect_sql;
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 mod sql_pools {
-    use core_error::{Error, Result};
+    use core_error::{Error, ErrorKind, Result};
 
     use crate::sql::SqlPool;
     use crate::sql::error::{self, Site};
@@ -41,37 +41,47 @@ mod sql_pools {
             .test_before_acquire(settings.test_before_acquire)
     }
 
-    /// Builds the pool for `url` and proves the server answers by taking
-    /// one connection from it.
+    /// Builds the pool for `url`, opening `min_connections` (at least one,
+    /// proving the server answers) within `acquire_timeout_ms`.
     pub(crate) async fn connect_sql(
         backend: Backend,
         url: &str,
         settings: &DatabaseSettings,
     ) -> Result<SqlPool> {
-        let pool = match backend {
+        let connected = match backend {
             #[cfg(feature = "postgres")]
-            Backend::Postgres => SqlPool::Postgres(super::postgres::pool(url, settings)?),
+            Backend::Postgres => super::postgres::pool(url, settings)
+                .await?
+                .map(SqlPool::Postgres),
             #[cfg(feature = "mysql")]
-            Backend::MySql => SqlPool::MySql(super::mysql::pool(url, settings)?),
+            Backend::MySql => super::mysql::pool(url, settings).await?.map(SqlPool::MySql),
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite => SqlPool::Sqlite(super::sqlite::pool(url, settings)?),
+            Backend::Sqlite => super::sqlite::pool(url, settings).await?.map(SqlPool::Sqlite),
             other => return Err(crate::settings::feature_off(other)),
         };
-        let checked = crate::sql::with_pool!(&pool, native => native.acquire().await.map(drop));
-        match checked {
-            Ok(()) => Ok(pool),
-            Err(err) => {
-                let site = Site {
-                    backend,
-                    operation: "db.connect",
-                    statement: None,
-                    pool: Some(&pool),
-                };
-                let mapped = error::map(err, &site).with_endpoint(url);
-                pool.close().await;
-                Err(mapped)
+        connected.map_err(|err| {
+            let site = Site {
+                backend,
+                operation: "db.connect",
+                statement: None,
+                pool: None,
+            };
+            let mapped = error::map(err, &site).with_endpoint(url);
+            if mapped.kind() == ErrorKind::Timeout {
+                // A new pool has no busy connections: timing out here means
+                // no connection could be opened at all.
+                Error::unavailable(format!(
+                    "no connection to {backend} could be opened within {:?}",
+                    settings.acquire_timeout()
+                ))
+                .with_operation("db.connect")
+                .with_backend(backend.name())
+                .with_endpoint(url)
+                .with_source(mapped)
+            } else {
+                mapped
             }
-        }
+        })
     }
 
     /// The error for a URL the driver cannot parse. The driver's message is

@@ -9,9 +9,9 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
 use super::sql_pools::{bad_url, pool_options};
 use crate::{Backend, DatabaseSettings};
 
-/// A lazily connecting pool for `url` (`mariadb://` is accepted as
+/// A connected pool (holding `min_connections`) for `url` (`mariadb://` is accepted as
 /// `mysql://`); `statement_timeout_ms` is set on each new session.
-pub(crate) fn pool(url: &str, settings: &DatabaseSettings) -> Result<MySqlPool> {
+pub(crate) async fn pool(url: &str, settings: &DatabaseSettings) -> Result<sqlx::Result<MySqlPool>> {
     let normalized = match url.strip_prefix("mariadb:") {
         Some(rest) => format!("mysql:{rest}"),
         None => url.to_string(),
@@ -36,5 +36,5 @@ pub(crate) fn pool(url: &str, settings: &DatabaseSettings) -> Result<MySqlPool> 
             })
         }),
     };
-    Ok(pool.connect_lazy_with(options))
+    Ok(pool.connect_with(options).await)
 }
