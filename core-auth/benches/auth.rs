@@ -115,9 +115,7 @@ fn jwt(c: &mut Criterion) {
             b.iter(|| ring.sign(&claims).unwrap())
         });
         group.bench_function(BenchmarkId::new("verify", "raw-jsonwebtoken"), |b| {
-            b.iter(|| {
-                jsonwebtoken::decode::<Claims>(&token, &case.decoding, &validation).unwrap()
-            })
+            b.iter(|| jsonwebtoken::decode::<Claims>(&token, &case.decoding, &validation).unwrap())
         });
         group.bench_function(BenchmarkId::new("verify", "sdk"), |b| {
             b.iter(|| ring.verify(&token).unwrap())
@@ -155,7 +153,11 @@ fn argon2(c: &mut Criterion) {
         b.iter(|| passwords.hash("correct horse battery staple").unwrap())
     });
     group.bench_function("verify", |b| {
-        b.iter(|| passwords.verify("correct horse battery staple", &hash).unwrap())
+        b.iter(|| {
+            passwords
+                .verify("correct horse battery staple", &hash)
+                .unwrap()
+        })
     });
     group.finish();
 }

@@ -19,7 +19,7 @@
 //! - [`AuthSettings`]: the `auth` section of a service's settings.
 //!
 //! ```
-//! use core_auth::jwt::{Claims, JwtSettings, KeyRing, KeySettings, SigningAlgorithm, TokenType};
+//! use core_auth::jwt::{JwtSettings, KeyRing, KeySettings, SigningAlgorithm, TokenType};
 //!
 //! # fn main() -> core_error::Result<()> {
 //! let settings = JwtSettings {
@@ -30,7 +30,8 @@
 //!     ..JwtSettings::default()
 //! };
 //! let keys = KeyRing::from_settings(&settings)?;
-//! let claims = Claims::new("user-42", TokenType::Access, std::time::Duration::from_secs(900));
+//! // Claims carrying the ring's issuer and audience.
+//! let claims = keys.claims("user-42", TokenType::Access, std::time::Duration::from_secs(900));
 //! let token = keys.sign(&claims)?;
 //! let verified = keys.verify(&token)?;
 //! assert_eq!(verified.sub, "user-42");
