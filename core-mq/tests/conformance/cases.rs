@@ -147,7 +147,7 @@ fn ids(messages: &[Message]) -> BTreeSet<Uuid> {
 
 pub(crate) async fn a_message_round_trips_with_every_field(t: &Target) {
     let seen = Seen::default();
-    let consumer = start(&*t.queue, &t.topic, "g", recording(&seen, ack), ConsumeOptions::default()).await;
+    let consumer = start(&*t.queue, &t.topic, &t.group("g"), recording(&seen, ack), ConsumeOptions::default()).await;
     let sent = Message::new(&t.topic, &b"h\xc3\xa9llo \x00 binary \xff"[..])
         .with_key("customer-42")
         .with_header("tenant", "acme")
@@ -159,7 +159,7 @@ pub(crate) async fn a_message_round_trips_with_every_field(t: &Target) {
     let seen = seen.wait_for(t.patience, "the message arrives", |s| !s.is_empty()).await;
     let got = &seen[0];
     assert_eq!(got.attempt, 1);
-    assert_eq!(got.group, "g");
+    assert_eq!(got.group, t.group("g"));
     let mut received = got.message.clone();
     // Layers may add trace context; everything the publisher set must be intact.
     received.headers.remove(core_mq::layers::TRACEPARENT_HEADER);
@@ -176,7 +176,7 @@ struct OrderPlaced {
 
 pub(crate) async fn typed_json_payloads_round_trip(t: &Target) {
     let seen = Seen::default();
-    let consumer = start(&*t.queue, &t.topic, "g", recording(&seen, ack), ConsumeOptions::default()).await;
+    let consumer = start(&*t.queue, &t.topic, &t.group("g"), recording(&seen, ack), ConsumeOptions::default()).await;
     let order = OrderPlaced {
         order: 7,
         customer: "Ångström".to_string(),
@@ -201,7 +201,7 @@ pub(crate) async fn order_is_kept_per_key(t: &Target) {
         concurrency: 4,
         ..ConsumeOptions::default()
     };
-    let consumer = start(&*t.queue, &t.topic, "g", recording(&seen, ack), options).await;
+    let consumer = start(&*t.queue, &t.topic, &t.group("g"), recording(&seen, ack), options).await;
     let keys = ["a", "b", "c"];
     let sent = numbered(&t.topic, 60, |n| Some(keys[n % 3].to_string()));
     publish_all(&*t.queue, &sent).await;
@@ -231,9 +231,9 @@ pub(crate) async fn a_group_shares_the_work_and_each_group_gets_everything(t: &T
         Ok(Outcome::Ack)
     };
     let second_client = t.another_client().await;
-    let c1 = start(&*t.queue, &t.topic, "shared", recording(&first, pace), ConsumeOptions::default()).await;
-    let c2 = start(&*second_client, &t.topic, "shared", recording(&second, pace), ConsumeOptions::default()).await;
-    let c3 = start(&*t.queue, &t.topic, "other", recording(&other, ack), ConsumeOptions::default()).await;
+    let c1 = start(&*t.queue, &t.topic, &t.group("shared"), recording(&first, pace), ConsumeOptions::default()).await;
+    let c2 = start(&*second_client, &t.topic, &t.group("shared"), recording(&second, pace), ConsumeOptions::default()).await;
+    let c3 = start(&*t.queue, &t.topic, &t.group("other"), recording(&other, ack), ConsumeOptions::default()).await;
     let sent = numbered(&t.topic, 80, |n| Some(format!("k{n}")));
     publish_all(&*t.queue, &sent).await;
     let expected = ids(&sent);
@@ -276,7 +276,7 @@ pub(crate) async fn retry_then_success(t: &Target) {
             Outcome::Ack
         })
     });
-    let consumer = start(&*t.queue, &t.topic, "g", handler, quick_retries()).await;
+    let consumer = start(&*t.queue, &t.topic, &t.group("g"), handler, quick_retries()).await;
     let sent = Message::new(&t.topic, "flaky");
     t.queue.publish(sent.clone()).await.unwrap();
     let seen = seen.wait_for(t.patience, "three attempts", |s| s.len() >= 3).await;
@@ -298,7 +298,7 @@ pub(crate) async fn a_temporary_error_is_retried(t: &Target) {
             Ok(Outcome::Ack)
         }
     });
-    let consumer = start(&*t.queue, &t.topic, "g", handler, quick_retries()).await;
+    let consumer = start(&*t.queue, &t.topic, &t.group("g"), handler, quick_retries()).await;
     t.queue.publish(Message::new(&t.topic, "x")).await.unwrap();
     seen.wait_for(t.patience, "a second attempt", |s| s.len() >= 2).await;
     let stats = consumer.shutdown(SHUTDOWN).await.unwrap();
@@ -312,7 +312,7 @@ async fn watch_dead_letters(t: &Target, options: &ConsumeOptions) -> (Seen, Cons
     let consumer = start(
         &*t.queue,
         &dead_letter_topic,
-        "inspector",
+        &t.group("inspector"),
         recording(&letters, ack),
         ConsumeOptions::default(),
     )
@@ -329,7 +329,7 @@ pub(crate) async fn max_attempts_lead_to_the_dead_letter_topic_with_the_reason(t
     let (letters, inspector) = watch_dead_letters(t, &options).await;
     let seen = Seen::default();
     let handler = recording(&seen, |_| Ok(Outcome::Retry(Duration::from_millis(10))));
-    let consumer = start(&*t.queue, &t.topic, "g", handler, options).await;
+    let consumer = start(&*t.queue, &t.topic, &t.group("g"), handler, options).await;
     let sent = Message::new(&t.topic, "poison").with_key("k");
     t.queue.publish(sent.clone()).await.unwrap();
 
@@ -363,7 +363,7 @@ pub(crate) async fn a_dead_letter_answer_or_a_permanent_error_goes_straight_to_t
             d.message.decode_json::<OrderPlaced>().map(|_| Outcome::Ack)
         }
     });
-    let consumer = start(&*t.queue, &t.topic, "g", handler, options).await;
+    let consumer = start(&*t.queue, &t.topic, &t.group("g"), handler, options).await;
     t.queue.publish(Message::new(&t.topic, "refuse")).await.unwrap();
     t.queue.publish(Message::new(&t.topic, "not json")).await.unwrap();
     let letters = letters
@@ -393,7 +393,7 @@ pub(crate) async fn a_panicking_handler_is_retried_and_the_consumer_survives(t: 
         }
         Ok(Outcome::Ack)
     });
-    let consumer = start(&*t.queue, &t.topic, "g", handler, quick_retries()).await;
+    let consumer = start(&*t.queue, &t.topic, &t.group("g"), handler, quick_retries()).await;
     t.queue.publish(Message::new(&t.topic, "boom").with_key("k")).await.unwrap();
     t.queue.publish(Message::new(&t.topic, "after").with_key("k")).await.unwrap();
     let seen = seen.wait_for(t.patience, "retry and the next message", |s| s.len() >= 3).await;
@@ -416,14 +416,14 @@ pub(crate) async fn graceful_shutdown_loses_nothing(t: &Target) {
         prefetch: 8,
         ..quick_retries()
     };
-    let consumer = start(&*t.queue, &t.topic, "g", slow(&finished, Duration::from_millis(30)), options.clone()).await;
+    let consumer = start(&*t.queue, &t.topic, &t.group("g"), slow(&finished, Duration::from_millis(30)), options.clone()).await;
     let sent = numbered(&t.topic, 40, |n| Some(format!("k{n}")));
     publish_all(&*t.queue, &sent).await;
     finished.wait_for(t.patience, "some handled", |s| s.len() >= 5).await;
     let stats = consumer.shutdown(SHUTDOWN).await.expect("graceful shutdown");
     assert_eq!(stats.acked as usize, finished.all().len(), "every finished message was acknowledged");
 
-    let rest = start(&*t.queue, &t.topic, "g", slow(&finished, Duration::ZERO), options).await;
+    let rest = start(&*t.queue, &t.topic, &t.group("g"), slow(&finished, Duration::ZERO), options).await;
     let expected = ids(&sent);
     finished
         .wait_for(t.patience, "every message handled", |s| {
@@ -441,7 +441,7 @@ pub(crate) async fn a_killed_consumer_leaves_nothing_unhandled(t: &Target) {
         ..quick_retries()
     };
     let doomed_client = t.another_client().await;
-    let doomed = start(&*doomed_client, &t.topic, "g", slow(&finished, Duration::from_millis(30)), options.clone()).await;
+    let doomed = start(&*doomed_client, &t.topic, &t.group("g"), slow(&finished, Duration::from_millis(30)), options.clone()).await;
     let sent = numbered(&t.topic, 40, |n| Some(format!("k{n}")));
     publish_all(&*t.queue, &sent).await;
     finished.wait_for(t.patience, "some handled", |s| s.len() >= 5).await;
@@ -452,7 +452,7 @@ pub(crate) async fn a_killed_consumer_leaves_nothing_unhandled(t: &Target) {
     }
     drop(doomed_client);
 
-    let survivor = start(&*t.queue, &t.topic, "g", slow(&finished, Duration::ZERO), options).await;
+    let survivor = start(&*t.queue, &t.topic, &t.group("g"), slow(&finished, Duration::ZERO), options).await;
     let expected = ids(&sent);
     finished
         .wait_for(t.patience, "every message handled at least once", |s| {
@@ -464,7 +464,7 @@ pub(crate) async fn a_killed_consumer_leaves_nothing_unhandled(t: &Target) {
 
 pub(crate) async fn a_batch_is_published_in_order(t: &Target) {
     let seen = Seen::default();
-    let consumer = start(&*t.queue, &t.topic, "g", recording(&seen, ack), ConsumeOptions::default()).await;
+    let consumer = start(&*t.queue, &t.topic, &t.group("g"), recording(&seen, ack), ConsumeOptions::default()).await;
     let sent = numbered(&t.topic, 25, |_| Some("one-key".to_string()));
     t.queue.publish_batch(sent.clone()).await.expect("publish_batch");
     let seen = seen.wait_for(t.patience, "the whole batch", |s| s.len() >= 25).await;

@@ -34,6 +34,12 @@ impl Target {
         })
     }
 
+    /// A consumer group of this case's own (Kafka group ids are global:
+    /// sharing one across cases would make every join rebalance them all).
+    pub(crate) fn group(&self, name: &str) -> String {
+        format!("{}_{name}", self.topic)
+    }
+
     /// Another client of the same broker, as another process would hold.
     /// For the in-memory backend (one process by nature) it is the same queue.
     pub(crate) async fn another_client(&self) -> Arc<dyn MessageQueueBase> {

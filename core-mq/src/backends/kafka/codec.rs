@@ -1,0 +1,75 @@
+//! A message as a Kafka record: key, payload, create time and headers.
+//!
+//! Reserved headers: `x-core-id`, `x-core-ct`, `x-core-corr`,
+//! `x-core-cause`; every other header is an application header.
+
+use rdkafka::Message as _;
+use rdkafka::message::{BorrowedMessage, Header, Headers as _, OwnedHeaders};
+use uuid::Uuid;
+
+use crate::Message;
+
+const ID: &str = "x-core-id";
+const CONTENT_TYPE: &str = "x-core-ct";
+const CORRELATION: &str = "x-core-corr";
+const CAUSATION: &str = "x-core-cause";
+
+/// The record headers carrying `message`'s metadata.
+pub(super) fn headers(message: &Message) -> OwnedHeaders {
+    let id = message.id.to_string();
+    let mut headers = OwnedHeaders::new_with_capacity(message.headers.len() + 4).insert(Header {
+        key: ID,
+        value: Some(id.as_str()),
+    });
+    let optional = [
+        (CONTENT_TYPE, &message.content_type),
+        (CORRELATION, &message.correlation_id),
+        (CAUSATION, &message.causation_id),
+    ];
+    for (key, value) in optional {
+        if let Some(value) = value {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value.as_str()),
+            });
+        }
+    }
+    for (key, value) in &message.headers {
+        headers = headers.insert(Header {
+            key,
+            value: Some(value.as_str()),
+        });
+    }
+    headers
+}
+
+/// The message a record carries, or what is wrong with it.
+pub(super) fn decode(record: &BorrowedMessage<'_>) -> Result<Message, String> {
+    let mut message = Message::new(record.topic(), record.payload().unwrap_or_default().to_vec());
+    message.key = record
+        .key()
+        .map(|key| String::from_utf8_lossy(key).into_owned());
+    message.timestamp_ms = record
+        .timestamp()
+        .to_millis()
+        .and_then(|ms| u64::try_from(ms).ok())
+        .unwrap_or_default();
+    let mut id = None;
+    if let Some(headers) = record.headers() {
+        for header in headers.iter() {
+            let value = String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned();
+            match header.key {
+                ID => id = Some(value),
+                CONTENT_TYPE => message.content_type = Some(value),
+                CORRELATION => message.correlation_id = Some(value),
+                CAUSATION => message.causation_id = Some(value),
+                other => {
+                    message.headers.insert(other.to_string(), value);
+                }
+            }
+        }
+    }
+    let id = id.ok_or("no x-core-id header")?;
+    message.id = Uuid::parse_str(&id).map_err(|_| format!("the id {id:?} is not a UUID"))?;
+    Ok(message)
+}

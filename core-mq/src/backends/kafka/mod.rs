@@ -1,0 +1,452 @@
+//! Kafka through `rdkafka`: an idempotent producer with `acks=all`,
+//! consumer groups whose offsets are stored only after the handler
+//! finished, topics created through the admin API.
+//!
+//! - The message key is the record key (so it picks the partition and keeps
+//!   per-key order); the id, content type, correlation and causation ids
+//!   and the application headers travel as record headers, the timestamp as
+//!   the record's create time.
+//! - A consumer hands each partition to one handler slot, so a partition is
+//!   handled in order; after a message is handled its offset is *stored*,
+//!   and stored offsets are committed every `auto.commit.interval.ms` and
+//!   at shutdown. Nothing unhandled is ever committed.
+//! - The group name is the Kafka `group.id`, global on the cluster: every
+//!   consumer joining a group rebalances all its members, whatever topic
+//!   they read, so give each service's consumer of each topic its own group.
+//! - `consume` returns once the group has given this consumer its
+//!   partitions (a group join takes seconds), so nothing published after it
+//!   returns is missed even with [`StartPosition::Latest`](crate::StartPosition::Latest).
+
+mod codec;
+mod error;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use core_error::{Error, Result};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::{Message as _, Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::backend::{check_consume, check_outgoing};
+use crate::consumer::{self, Ack, Inbound, Source};
+use crate::settings::KafkaSection;
+use crate::{
+    Capabilities, ConsumeOptions, Consumer, Message, MessageQueueBase, SharedHandler,
+    StartPosition,
+};
+
+pub(crate) const BACKEND: &str = "kafka";
+
+/// How long a publish may wait for the broker's acknowledgement, retries included.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long admin requests (topic creation) may take.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long `consume` waits for the group to assign partitions.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long an idle fetch waits.
+const IDLE_WAIT: Duration = Duration::from_millis(500);
+
+/// The Kafka backend. Clones share the producer and admin client.
+#[derive(Clone)]
+pub struct KafkaBackend {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    brokers: String,
+    section: KafkaSection,
+    max_message_bytes: usize,
+    producer: FutureProducer,
+    admin: AdminClient<DefaultClientContext>,
+    /// Topics known to exist, so each is created at most once per process.
+    topics: Mutex<HashSet<String>>,
+}
+
+impl fmt::Debug for KafkaBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KafkaBackend")
+            .field("brokers", &self.shared.brokers)
+            .field("partitions", &self.shared.section.partitions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaBackend {
+    /// Creates the clients for the brokers `brokers` (`host:port[,host:port…]`).
+    ///
+    /// librdkafka connects lazily, so an unreachable broker shows up as
+    /// [`Unavailable`](core_error::ErrorKind::Unavailable) or
+    /// [`Timeout`](core_error::ErrorKind::Timeout) on the first call.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) for a client
+    /// setting librdkafka refuses.
+    pub async fn connect(
+        brokers: &str,
+        section: &KafkaSection,
+        max_message_bytes: usize,
+    ) -> Result<KafkaBackend> {
+        let base = client_config(brokers, section);
+        let mut producer_config = base.clone();
+        producer_config
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string())
+            .set("linger.ms", "1");
+        apply_overrides(&mut producer_config, section);
+        let producer: FutureProducer = producer_config
+            .create()
+            .map_err(|err| error::map(err, "mq.connect", ""))?;
+        let admin: AdminClient<DefaultClientContext> = base
+            .create()
+            .map_err(|err| error::map(err, "mq.connect", ""))?;
+        Ok(KafkaBackend {
+            shared: Arc::new(Shared {
+                brokers: brokers.to_string(),
+                section: section.clone(),
+                max_message_bytes,
+                producer,
+                admin,
+                topics: Mutex::new(HashSet::new()),
+            }),
+        })
+    }
+
+    fn known(&self, topic: &str) -> bool {
+        self.shared
+            .topics
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(topic)
+    }
+
+    /// Creates `topic` through the admin API unless it exists.
+    async fn ensure_topic(&self, topic: &str) -> Result<()> {
+        if self.known(topic) {
+            return Ok(());
+        }
+        let section = &self.shared.section;
+        let new_topic = NewTopic::new(
+            topic,
+            section.partitions,
+            TopicReplication::Fixed(section.replication),
+        );
+        let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
+        let results = self
+            .shared
+            .admin
+            .create_topics(&[new_topic], &options)
+            .await
+            .map_err(|err| error::map(err, "mq.create_topic", topic))?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((_, code)) => return Err(error::map_code(code, "mq.create_topic", topic)),
+            }
+        }
+        self.shared
+            .topics
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(topic.to_string());
+        Ok(())
+    }
+
+    /// Queues `message` with the producer; the future resolves on the broker's ack.
+    fn enqueue(&self, message: &Message, operation: &'static str) -> Result<DeliveryFuture> {
+        let headers = codec::headers(message);
+        let mut record = FutureRecord::to(&message.topic)
+            .payload(message.body.as_ref())
+            .headers(headers)
+            .timestamp(i64::try_from(message.timestamp_ms).unwrap_or(i64::MAX));
+        if let Some(key) = &message.key {
+            record = record.key(key.as_str());
+        }
+        self.shared
+            .producer
+            .send_result(record)
+            .map_err(|(err, _)| error::map(err, operation, &message.topic))
+    }
+
+    async fn delivered(
+        future: DeliveryFuture,
+        message: &Message,
+        operation: &'static str,
+    ) -> Result<()> {
+        match future.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((err, _))) => Err(error::map(err, operation, &message.topic)
+                .with_context("message_id", message.id)),
+            Err(_) => Err(Error::unavailable("the producer shut down before the broker answered")
+                .with_operation(operation)
+                .with_backend(BACKEND)
+                .with_key(message.topic.clone())),
+        }
+    }
+}
+
+fn client_config(brokers: &str, section: &KafkaSection) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers);
+    apply_overrides(&mut config, section);
+    config
+}
+
+fn apply_overrides(config: &mut ClientConfig, section: &KafkaSection) {
+    for (name, value) in &section.client {
+        config.set(name, value);
+    }
+}
+
+#[async_trait]
+impl MessageQueueBase for KafkaBackend {
+    fn name(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            replay: true,
+            durable: true,
+            shared: true,
+            claims_abandoned: false,
+        }
+    }
+
+    async fn publish(&self, message: Message) -> Result<()> {
+        check_outgoing(BACKEND, &message, self.shared.max_message_bytes)?;
+        self.ensure_topic(&message.topic).await?;
+        let future = self.enqueue(&message, "mq.publish")?;
+        KafkaBackend::delivered(future, &message, "mq.publish").await
+    }
+
+    async fn publish_batch(&self, messages: Vec<Message>) -> Result<()> {
+        for message in &messages {
+            check_outgoing(BACKEND, message, self.shared.max_message_bytes)?;
+        }
+        for message in &messages {
+            self.ensure_topic(&message.topic).await?;
+        }
+        // Queue all, then wait for all: the idempotent producer keeps their
+        // order within each partition.
+        let mut futures = Vec::with_capacity(messages.len());
+        for message in &messages {
+            futures.push(self.enqueue(message, "mq.publish_batch")?);
+        }
+        for (future, message) in futures.into_iter().zip(&messages) {
+            KafkaBackend::delivered(future, message, "mq.publish_batch").await?;
+        }
+        Ok(())
+    }
+
+    async fn consume(
+        &self,
+        topic: &str,
+        group: &str,
+        handler: SharedHandler,
+        options: ConsumeOptions,
+    ) -> Result<Consumer> {
+        check_consume(BACKEND, topic, group, &options)?;
+        self.ensure_topic(topic).await?;
+        let mut config = client_config(&self.shared.brokers, &self.shared.section);
+        config
+            .set("group.id", group)
+            .set("enable.auto.commit", "true")
+            // Offsets are stored by hand, after the handler finished.
+            .set("enable.auto.offset.store", "false")
+            .set(
+                "auto.offset.reset",
+                match options.start {
+                    StartPosition::Earliest => "earliest",
+                    StartPosition::Latest => "latest",
+                },
+            );
+        apply_overrides(&mut config, &self.shared.section);
+        let reader: StreamConsumer = config
+            .create()
+            .map_err(|err| error::map(err, "mq.consume", topic))?;
+        reader
+            .subscribe(&[topic])
+            .map_err(|err| error::map(err, "mq.consume", topic))?;
+        let reader = Arc::new(reader);
+        let (sender, receiver) = mpsc::channel(options.prefetch);
+        let pump = tokio::spawn(pump(Arc::clone(&reader), sender, topic.to_string()));
+        let source = KafkaSource {
+            reader,
+            receiver,
+            pump,
+        };
+        source.wait_for_assignment(topic).await?;
+        Ok(consumer::spawn(
+            Arc::new(self.clone()),
+            Box::new(source),
+            topic,
+            group,
+            handler,
+            options,
+        ))
+    }
+
+    async fn close(&self) -> Result<()> {
+        let producer = self.shared.producer.clone();
+        // Flushing blocks the calling thread; keep it off the async workers.
+        tokio::task::spawn_blocking(move || {
+            rdkafka::producer::Producer::flush(&producer, DELIVERY_TIMEOUT)
+        })
+        .await
+        .map_err(|err| Error::internal("flushing the producer panicked").with_source(err))?
+        .map_err(|err| error::map(err, "mq.close", ""))
+    }
+}
+
+/// A record, decoded, with where it came from.
+type Fetched = Result<(Message, i32, i64)>;
+
+/// Reads records as librdkafka delivers them (which also drives the group
+/// protocol) into a channel `fetch` can wait on without losing any.
+async fn pump(reader: Arc<StreamConsumer>, sender: mpsc::Sender<Fetched>, topic: String) {
+    loop {
+        let fetched = match reader.recv().await {
+            Ok(record) => codec::decode(&record)
+                .map(|message| (message, record.partition(), record.offset()))
+                .map_err(|problem| {
+                    Error::internal(format!("a record is not a core-mq message: {problem}"))
+                        .with_operation("mq.fetch")
+                        .with_backend(BACKEND)
+                        .with_key(topic.clone())
+                        .with_context("partition", record.partition())
+                        .with_context("offset", record.offset())
+                }),
+            Err(err) => Err(error::map(err, "mq.fetch", &topic)),
+        };
+        if sender.send(fetched).await.is_err() {
+            return;
+        }
+    }
+}
+
+struct KafkaSource {
+    reader: Arc<StreamConsumer>,
+    receiver: mpsc::Receiver<Fetched>,
+    pump: JoinHandle<()>,
+}
+
+impl KafkaSource {
+    async fn wait_for_assignment(&self, topic: &str) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
+        loop {
+            let assigned = self
+                .reader
+                .assignment()
+                .map(|assignment| assignment.count() > 0)
+                .unwrap_or(false);
+            if assigned {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::timeout(format!(
+                    "the consumer group assigned no partitions within {JOIN_TIMEOUT:?} (more consumers than partitions?)"
+                ))
+                .with_operation("mq.consume")
+                .with_backend(BACKEND)
+                .with_key(topic));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn inbound(&self, message: Message, partition: i32, offset: i64) -> Inbound {
+        Inbound {
+            lane: u64::from(partition.unsigned_abs()),
+            attempt: 1,
+            ack: Box::new(KafkaAck {
+                reader: Arc::clone(&self.reader),
+                topic: message.topic.clone(),
+                partition,
+                offset,
+            }),
+            message,
+        }
+    }
+}
+
+#[async_trait]
+impl Source for KafkaSource {
+    async fn fetch(&mut self, max: usize) -> Result<Vec<Inbound>> {
+        let mut batch = Vec::new();
+        let first = match tokio::time::timeout(IDLE_WAIT, self.receiver.recv()).await {
+            Err(_) | Ok(None) => return Ok(batch),
+            Ok(Some(first)) => first,
+        };
+        let mut next = Some(first);
+        while let Some(fetched) = next.take() {
+            match fetched {
+                Ok((message, partition, offset)) => {
+                    batch.push(self.inbound(message, partition, offset));
+                }
+                Err(err) if batch.is_empty() => return Err(err),
+                Err(err) => {
+                    tracing::warn!(error = %err, "fetching from Kafka failed");
+                    break;
+                }
+            }
+            if batch.len() < max {
+                next = self.receiver.try_recv().ok();
+            }
+        }
+        Ok(batch)
+    }
+
+    async fn close(self: Box<Self>) -> Result<()> {
+        self.pump.abort();
+        let reader = Arc::clone(&self.reader);
+        // Commit what the handlers stored; blocking, so off the async workers.
+        let committed = tokio::task::spawn_blocking(move || {
+            let result = reader.commit_consumer_state(CommitMode::Sync);
+            reader.unsubscribe();
+            result
+        })
+        .await
+        .map_err(|err| Error::internal("committing offsets panicked").with_source(err))?;
+        match committed {
+            Ok(()) => Ok(()),
+            // Nothing stored since the last commit.
+            Err(err) if err.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset) => Ok(()),
+            Err(err) => Err(error::map(err, "mq.commit", "")),
+        }
+    }
+}
+
+struct KafkaAck {
+    reader: Arc<StreamConsumer>,
+    topic: String,
+    partition: i32,
+    offset: i64,
+}
+
+#[async_trait]
+impl Ack for KafkaAck {
+    async fn ack(self: Box<Self>) -> Result<()> {
+        let mut offsets = TopicPartitionList::new();
+        offsets
+            .add_partition_offset(&self.topic, self.partition, Offset::Offset(self.offset + 1))
+            .map_err(|err| error::map(err, "mq.ack", &self.topic))?;
+        self.reader
+            .store_offsets(&offsets)
+            .map_err(|err| error::map(err, "mq.ack", &self.topic))
+    }
+}
