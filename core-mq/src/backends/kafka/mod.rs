@@ -265,6 +265,12 @@ impl MessageQueueBase for KafkaBackend {
         let mut config = client_config(&self.shared.brokers, &self.shared.section);
         config
             .set("group.id", group)
+            // A group (re)balance waits for members about half a session
+            // timeout; librdkafka's 45 s default makes every join slow.
+            // 6 s is the smallest a stock broker accepts, and also how soon
+            // a crashed consumer's partitions move to the others.
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "500")
             .set("enable.auto.commit", "true")
             // Offsets are stored by hand, after the handler finished.
             .set("enable.auto.offset.store", "false")
