@@ -98,19 +98,15 @@ pub trait MessageQueueBase: Send + Sync + fmt::Debug {
 ///
 /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) naming `what` and the reason.
 pub fn validate_name(what: &'static str, name: &str) -> Result<()> {
+    let bad_char = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')));
     let problem = if name.is_empty() {
         Some("is empty".to_string())
     } else if name.len() > MAX_NAME_LEN {
         Some(format!("is longer than {MAX_NAME_LEN} bytes"))
-    } else if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        Some(format!(
-            "contains {bad:?}; use ASCII letters, digits, '.', '_' or '-'"
-        ))
     } else {
-        None
+        bad_char.map(|bad| format!("contains {bad:?}; use ASCII letters, digits, '.', '_' or '-'"))
     };
     match problem {
         None => Ok(()),
@@ -121,6 +117,15 @@ pub fn validate_name(what: &'static str, name: &str) -> Result<()> {
 }
 
 /// Checks a message before it is sent: a valid topic, and no larger than `limit`.
+#[cfg_attr(
+    not(any(
+        feature = "memory",
+        feature = "redis-streams",
+        feature = "rabbitmq",
+        feature = "kafka"
+    )),
+    allow(dead_code, reason = "used by the backends; none is compiled in")
+)]
 pub(crate) fn check_outgoing(backend: &'static str, message: &Message, limit: usize) -> Result<()> {
     validate_name("topic", &message.topic).map_err(|err| err.with_backend(backend))?;
     let size = message.encoded_len();
@@ -137,6 +142,15 @@ pub(crate) fn check_outgoing(backend: &'static str, message: &Message, limit: us
 }
 
 /// Checks the arguments of `consume`.
+#[cfg_attr(
+    not(any(
+        feature = "memory",
+        feature = "redis-streams",
+        feature = "rabbitmq",
+        feature = "kafka"
+    )),
+    allow(dead_code, reason = "used by the backends; none is compiled in")
+)]
 pub(crate) fn check_consume(
     backend: &'static str,
     topic: &str,

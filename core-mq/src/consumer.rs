@@ -64,6 +64,10 @@ pub(crate) trait Source: Send + 'static {
 }
 
 /// The lane of a message without a partition: by key, else by id.
+#[cfg_attr(
+    not(any(feature = "memory", feature = "redis-streams", feature = "rabbitmq")),
+    allow(dead_code, reason = "Kafka lanes by partition")
+)]
 pub(crate) fn lane_of(message: &Message) -> u64 {
     let mut hasher = DefaultHasher::new();
     match &message.key {
@@ -385,7 +389,15 @@ async fn process(context: &Context, inbound: Inbound, stopped: &watch::Receiver<
             }
         }
     };
-    if dead_letter(context, &message, attempt.min(max_attempts), &reason, stopped).await {
+    if dead_letter(
+        context,
+        &message,
+        attempt.min(max_attempts),
+        &reason,
+        stopped,
+    )
+    .await
+    {
         settle(context, ack, &message).await;
         bump(&context.counters.dead_lettered);
     }

@@ -66,9 +66,9 @@ where
     F: Fn(Delivery) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Outcome>> + Send + 'static,
 {
-    Arc::new(FnHandler(move |delivery| -> BoxFuture<'static, Result<Outcome>> {
-        Box::pin(f(delivery))
-    }))
+    Arc::new(FnHandler(
+        move |delivery| -> BoxFuture<'static, Result<Outcome>> { Box::pin(f(delivery)) },
+    ))
 }
 
 struct FnHandler<F>(F);

@@ -44,6 +44,15 @@
 mod backend;
 pub mod backends;
 mod capability;
+#[cfg_attr(
+    not(any(
+        feature = "memory",
+        feature = "redis-streams",
+        feature = "rabbitmq",
+        feature = "kafka"
+    )),
+    allow(dead_code, reason = "used by the backends; none is compiled in")
+)]
 mod consumer;
 mod handler;
 #[cfg(feature = "idempotency")]

@@ -229,65 +229,77 @@ fn feature_off(backend: &str, feature: &str) -> Error {
 pub async fn connect_backend(settings: &MqSettings) -> Result<Arc<dyn MessageQueueBase>> {
     let url = settings.url.expose_secret();
     match scheme_of(url) {
-        "memory" => {
-            #[cfg(feature = "memory")]
-            {
-                use crate::backends::memory::{MemoryBackend, MemoryConfig};
-                return Ok(Arc::new(MemoryBackend::new(MemoryConfig {
-                    max_retained: settings.memory.max_retained,
-                    max_message_bytes: settings.max_message_bytes,
-                })));
-            }
-            #[cfg(not(feature = "memory"))]
-            return Err(feature_off("memory", "memory"));
-        }
-        "redis" | "rediss" => {
-            #[cfg(feature = "redis-streams")]
-            {
-                let backend = crate::backends::redis::RedisBackend::connect(
-                    url,
-                    &settings.redis,
-                    settings.max_message_bytes,
-                )
-                .await?;
-                return Ok(Arc::new(backend));
-            }
-            #[cfg(not(feature = "redis-streams"))]
-            return Err(feature_off("Redis Streams", "redis-streams"));
-        }
-        "amqp" | "amqps" => {
-            #[cfg(feature = "rabbitmq")]
-            {
-                let backend = crate::backends::rabbitmq::RabbitMqBackend::connect(
-                    url,
-                    &settings.rabbitmq,
-                    settings.max_message_bytes,
-                )
-                .await?;
-                return Ok(Arc::new(backend));
-            }
-            #[cfg(not(feature = "rabbitmq"))]
-            return Err(feature_off("RabbitMQ", "rabbitmq"));
-        }
-        "kafka" => {
-            #[cfg(feature = "kafka")]
-            {
-                let brokers = url.trim_start_matches("kafka://").trim_end_matches('/');
-                let backend = crate::backends::kafka::KafkaBackend::connect(
-                    brokers,
-                    &settings.kafka,
-                    settings.max_message_bytes,
-                )
-                .await?;
-                return Ok(Arc::new(backend));
-            }
-            #[cfg(not(feature = "kafka"))]
-            return Err(feature_off("Kafka", "kafka"));
-        }
+        "memory" => memory(settings),
+        "redis" | "rediss" => redis_streams(url, settings).await,
+        "amqp" | "amqps" => rabbitmq(url, settings).await,
+        "kafka" => kafka(url, settings).await,
         other => Err(Error::invalid_input(format!(
             "unknown message-queue URL scheme {other:?}; expected memory://, redis://, rediss://, amqp://, amqps:// or kafka://"
         ))
         .with_operation("mq.connect")
         .with_key("mq.url")),
     }
+}
+
+#[cfg(feature = "memory")]
+fn memory(settings: &MqSettings) -> Result<Arc<dyn MessageQueueBase>> {
+    use crate::backends::memory::{MemoryBackend, MemoryConfig};
+    Ok(Arc::new(MemoryBackend::new(MemoryConfig {
+        max_retained: settings.memory.max_retained,
+        max_message_bytes: settings.max_message_bytes,
+    })))
+}
+
+#[cfg(not(feature = "memory"))]
+fn memory(_: &MqSettings) -> Result<Arc<dyn MessageQueueBase>> {
+    Err(feature_off("memory", "memory"))
+}
+
+#[cfg(feature = "redis-streams")]
+async fn redis_streams(url: &str, settings: &MqSettings) -> Result<Arc<dyn MessageQueueBase>> {
+    let backend = crate::backends::redis::RedisBackend::connect(
+        url,
+        &settings.redis,
+        settings.max_message_bytes,
+    )
+    .await?;
+    Ok(Arc::new(backend))
+}
+
+#[cfg(not(feature = "redis-streams"))]
+async fn redis_streams(_: &str, _: &MqSettings) -> Result<Arc<dyn MessageQueueBase>> {
+    Err(feature_off("Redis Streams", "redis-streams"))
+}
+
+#[cfg(feature = "rabbitmq")]
+async fn rabbitmq(url: &str, settings: &MqSettings) -> Result<Arc<dyn MessageQueueBase>> {
+    let backend = crate::backends::rabbitmq::RabbitMqBackend::connect(
+        url,
+        &settings.rabbitmq,
+        settings.max_message_bytes,
+    )
+    .await?;
+    Ok(Arc::new(backend))
+}
+
+#[cfg(not(feature = "rabbitmq"))]
+async fn rabbitmq(_: &str, _: &MqSettings) -> Result<Arc<dyn MessageQueueBase>> {
+    Err(feature_off("RabbitMQ", "rabbitmq"))
+}
+
+#[cfg(feature = "kafka")]
+async fn kafka(url: &str, settings: &MqSettings) -> Result<Arc<dyn MessageQueueBase>> {
+    let brokers = url.trim_start_matches("kafka://").trim_end_matches('/');
+    let backend = crate::backends::kafka::KafkaBackend::connect(
+        brokers,
+        &settings.kafka,
+        settings.max_message_bytes,
+    )
+    .await?;
+    Ok(Arc::new(backend))
+}
+
+#[cfg(not(feature = "kafka"))]
+async fn kafka(_: &str, _: &MqSettings) -> Result<Arc<dyn MessageQueueBase>> {
+    Err(feature_off("Kafka", "kafka"))
 }

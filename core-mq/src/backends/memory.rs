@@ -234,7 +234,9 @@ impl Drop for Lease {
             return;
         };
         if let Some(group) = topic.groups.get_mut(&self.group) {
-            let at = group.again.partition_point(|(offset, _, _)| *offset < entry.0);
+            let at = group
+                .again
+                .partition_point(|(offset, _, _)| *offset < entry.0);
             group.again.insert(at, entry);
             topic.arrived.notify_waiters();
         }

@@ -40,7 +40,10 @@ struct Metered {
 }
 
 fn published(backend: &'static str, topic: &str, count: u64, ok: bool, started: Instant) {
-    let labels = [("backend", backend.to_string()), ("topic", topic.to_string())];
+    let labels = [
+        ("backend", backend.to_string()),
+        ("topic", topic.to_string()),
+    ];
     if ok {
         metrics::counter!("mq_published_total", &labels).increment(count);
     } else {
@@ -68,7 +71,10 @@ impl MessageQueueBase for Metered {
     }
 
     async fn publish_batch(&self, messages: Vec<Message>) -> Result<()> {
-        let topic = messages.first().map(|m| m.topic.clone()).unwrap_or_default();
+        let topic = messages
+            .first()
+            .map(|m| m.topic.clone())
+            .unwrap_or_default();
         let count = messages.len() as u64;
         let started = Instant::now();
         let result = self.inner.publish_batch(messages).await;

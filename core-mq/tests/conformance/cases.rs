@@ -147,7 +147,14 @@ fn ids(messages: &[Message]) -> BTreeSet<Uuid> {
 
 pub(crate) async fn a_message_round_trips_with_every_field(t: &Target) {
     let seen = Seen::default();
-    let consumer = start(&*t.queue, &t.topic, &t.group("g"), recording(&seen, ack), ConsumeOptions::default()).await;
+    let consumer = start(
+        &*t.queue,
+        &t.topic,
+        &t.group("g"),
+        recording(&seen, ack),
+        ConsumeOptions::default(),
+    )
+    .await;
     let sent = Message::new(&t.topic, &b"h\xc3\xa9llo \x00 binary \xff"[..])
         .with_key("customer-42")
         .with_header("tenant", "acme")
@@ -156,7 +163,9 @@ pub(crate) async fn a_message_round_trips_with_every_field(t: &Target) {
         .with_correlation_id("corr-1")
         .with_causation_id("cause-1");
     t.queue.publish(sent.clone()).await.expect("publish");
-    let seen = seen.wait_for(t.patience, "the message arrives", |s| !s.is_empty()).await;
+    let seen = seen
+        .wait_for(t.patience, "the message arrives", |s| !s.is_empty())
+        .await;
     let got = &seen[0];
     assert_eq!(got.attempt, 1);
     assert_eq!(got.group, t.group("g"));
@@ -176,7 +185,14 @@ struct OrderPlaced {
 
 pub(crate) async fn typed_json_payloads_round_trip(t: &Target) {
     let seen = Seen::default();
-    let consumer = start(&*t.queue, &t.topic, &t.group("g"), recording(&seen, ack), ConsumeOptions::default()).await;
+    let consumer = start(
+        &*t.queue,
+        &t.topic,
+        &t.group("g"),
+        recording(&seen, ack),
+        ConsumeOptions::default(),
+    )
+    .await;
     let order = OrderPlaced {
         order: 7,
         customer: "Ångström".to_string(),
@@ -186,7 +202,9 @@ pub(crate) async fn typed_json_payloads_round_trip(t: &Target) {
         .publish(Message::json(&t.topic, &order).unwrap())
         .await
         .expect("publish");
-    let seen = seen.wait_for(t.patience, "the order arrives", |s| !s.is_empty()).await;
+    let seen = seen
+        .wait_for(t.patience, "the order arrives", |s| !s.is_empty())
+        .await;
     assert_eq!(seen[0].message.decode_json::<OrderPlaced>().unwrap(), order);
     assert_eq!(
         seen[0].message.content_type.as_deref(),
@@ -201,7 +219,14 @@ pub(crate) async fn order_is_kept_per_key(t: &Target) {
         concurrency: 4,
         ..ConsumeOptions::default()
     };
-    let consumer = start(&*t.queue, &t.topic, &t.group("g"), recording(&seen, ack), options).await;
+    let consumer = start(
+        &*t.queue,
+        &t.topic,
+        &t.group("g"),
+        recording(&seen, ack),
+        options,
+    )
+    .await;
     let keys = ["a", "b", "c"];
     let sent = numbered(&t.topic, 60, |n| Some(keys[n % 3].to_string()));
     publish_all(&*t.queue, &sent).await;
@@ -210,7 +235,10 @@ pub(crate) async fn order_is_kept_per_key(t: &Target) {
         .await;
     let mut per_key: HashMap<String, Vec<usize>> = HashMap::new();
     for delivery in &seen {
-        let n: usize = std::str::from_utf8(&delivery.message.body).unwrap().parse().unwrap();
+        let n: usize = std::str::from_utf8(&delivery.message.body)
+            .unwrap()
+            .parse()
+            .unwrap();
         per_key
             .entry(delivery.message.key.clone().unwrap())
             .or_default()
@@ -231,9 +259,30 @@ pub(crate) async fn a_group_shares_the_work_and_each_group_gets_everything(t: &T
         Ok(Outcome::Ack)
     };
     let second_client = t.another_client().await;
-    let c1 = start(&*t.queue, &t.topic, &t.group("shared"), recording(&first, pace), ConsumeOptions::default()).await;
-    let c2 = start(&*second_client, &t.topic, &t.group("shared"), recording(&second, pace), ConsumeOptions::default()).await;
-    let c3 = start(&*t.queue, &t.topic, &t.group("other"), recording(&other, ack), ConsumeOptions::default()).await;
+    let c1 = start(
+        &*t.queue,
+        &t.topic,
+        &t.group("shared"),
+        recording(&first, pace),
+        ConsumeOptions::default(),
+    )
+    .await;
+    let c2 = start(
+        &*second_client,
+        &t.topic,
+        &t.group("shared"),
+        recording(&second, pace),
+        ConsumeOptions::default(),
+    )
+    .await;
+    let c3 = start(
+        &*t.queue,
+        &t.topic,
+        &t.group("other"),
+        recording(&other, ack),
+        ConsumeOptions::default(),
+    )
+    .await;
     let sent = numbered(&t.topic, 80, |n| Some(format!("k{n}")));
     publish_all(&*t.queue, &sent).await;
     let expected = ids(&sent);
@@ -279,12 +328,18 @@ pub(crate) async fn retry_then_success(t: &Target) {
     let consumer = start(&*t.queue, &t.topic, &t.group("g"), handler, quick_retries()).await;
     let sent = Message::new(&t.topic, "flaky");
     t.queue.publish(sent.clone()).await.unwrap();
-    let seen = seen.wait_for(t.patience, "three attempts", |s| s.len() >= 3).await;
+    let seen = seen
+        .wait_for(t.patience, "three attempts", |s| s.len() >= 3)
+        .await;
     let attempts: Vec<u32> = seen.iter().map(|d| d.attempt).collect();
     assert_eq!(attempts, vec![1, 2, 3]);
     assert!(seen.iter().all(|d| d.message.id == sent.id));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(seen.len(), 3, "an acknowledged message is not delivered again");
+    assert_eq!(
+        seen.len(),
+        3,
+        "an acknowledged message is not delivered again"
+    );
     let stats = consumer.shutdown(SHUTDOWN).await.unwrap();
     assert_eq!((stats.acked, stats.retried, stats.dead_lettered), (1, 2, 0));
 }
@@ -300,7 +355,8 @@ pub(crate) async fn a_temporary_error_is_retried(t: &Target) {
     });
     let consumer = start(&*t.queue, &t.topic, &t.group("g"), handler, quick_retries()).await;
     t.queue.publish(Message::new(&t.topic, "x")).await.unwrap();
-    seen.wait_for(t.patience, "a second attempt", |s| s.len() >= 2).await;
+    seen.wait_for(t.patience, "a second attempt", |s| s.len() >= 2)
+        .await;
     let stats = consumer.shutdown(SHUTDOWN).await.unwrap();
     assert_eq!((stats.acked, stats.retried, stats.dead_lettered), (1, 1, 0));
 }
@@ -341,7 +397,10 @@ pub(crate) async fn max_attempts_lead_to_the_dead_letter_topic_with_the_reason(t
     assert_eq!(letter.body, sent.body);
     assert_eq!(letter.key, sent.key);
     let reason = &letter.headers[DEAD_LETTER_REASON_HEADER];
-    assert!(reason.contains("gave up after 3 attempts"), "reason: {reason}");
+    assert!(
+        reason.contains("gave up after 3 attempts"),
+        "reason: {reason}"
+    );
     assert_eq!(letter.headers[ORIGINAL_TOPIC_HEADER], t.topic);
     assert_eq!(letter.headers[ATTEMPTS_HEADER], "3");
     assert_eq!(seen.all().len(), 3, "exactly max_attempts attempts");
@@ -364,8 +423,14 @@ pub(crate) async fn a_dead_letter_answer_or_a_permanent_error_goes_straight_to_t
         }
     });
     let consumer = start(&*t.queue, &t.topic, &t.group("g"), handler, options).await;
-    t.queue.publish(Message::new(&t.topic, "refuse")).await.unwrap();
-    t.queue.publish(Message::new(&t.topic, "not json")).await.unwrap();
+    t.queue
+        .publish(Message::new(&t.topic, "refuse"))
+        .await
+        .unwrap();
+    t.queue
+        .publish(Message::new(&t.topic, "not json"))
+        .await
+        .unwrap();
     let letters = letters
         .wait_for(t.patience, "two dead letters", |s| s.len() >= 2)
         .await;
@@ -394,12 +459,25 @@ pub(crate) async fn a_panicking_handler_is_retried_and_the_consumer_survives(t: 
         Ok(Outcome::Ack)
     });
     let consumer = start(&*t.queue, &t.topic, &t.group("g"), handler, quick_retries()).await;
-    t.queue.publish(Message::new(&t.topic, "boom").with_key("k")).await.unwrap();
-    t.queue.publish(Message::new(&t.topic, "after").with_key("k")).await.unwrap();
-    let seen = seen.wait_for(t.patience, "retry and the next message", |s| s.len() >= 3).await;
+    t.queue
+        .publish(Message::new(&t.topic, "boom").with_key("k"))
+        .await
+        .unwrap();
+    t.queue
+        .publish(Message::new(&t.topic, "after").with_key("k"))
+        .await
+        .unwrap();
+    let seen = seen
+        .wait_for(t.patience, "retry and the next message", |s| s.len() >= 3)
+        .await;
     let trail: Vec<(String, u32)> = seen
         .iter()
-        .map(|d| (String::from_utf8(d.message.body.to_vec()).unwrap(), d.attempt))
+        .map(|d| {
+            (
+                String::from_utf8(d.message.body.to_vec()).unwrap(),
+                d.attempt,
+            )
+        })
         .collect();
     assert_eq!(
         trail,
@@ -416,14 +494,37 @@ pub(crate) async fn graceful_shutdown_loses_nothing(t: &Target) {
         prefetch: 8,
         ..quick_retries()
     };
-    let consumer = start(&*t.queue, &t.topic, &t.group("g"), slow(&finished, Duration::from_millis(30)), options.clone()).await;
+    let consumer = start(
+        &*t.queue,
+        &t.topic,
+        &t.group("g"),
+        slow(&finished, Duration::from_millis(30)),
+        options.clone(),
+    )
+    .await;
     let sent = numbered(&t.topic, 40, |n| Some(format!("k{n}")));
     publish_all(&*t.queue, &sent).await;
-    finished.wait_for(t.patience, "some handled", |s| s.len() >= 5).await;
-    let stats = consumer.shutdown(SHUTDOWN).await.expect("graceful shutdown");
-    assert_eq!(stats.acked as usize, finished.all().len(), "every finished message was acknowledged");
+    finished
+        .wait_for(t.patience, "some handled", |s| s.len() >= 5)
+        .await;
+    let stats = consumer
+        .shutdown(SHUTDOWN)
+        .await
+        .expect("graceful shutdown");
+    assert_eq!(
+        stats.acked as usize,
+        finished.all().len(),
+        "every finished message was acknowledged"
+    );
 
-    let rest = start(&*t.queue, &t.topic, &t.group("g"), slow(&finished, Duration::ZERO), options).await;
+    let rest = start(
+        &*t.queue,
+        &t.topic,
+        &t.group("g"),
+        slow(&finished, Duration::ZERO),
+        options,
+    )
+    .await;
     let expected = ids(&sent);
     finished
         .wait_for(t.patience, "every message handled", |s| {
@@ -441,18 +542,37 @@ pub(crate) async fn a_killed_consumer_leaves_nothing_unhandled(t: &Target) {
         ..quick_retries()
     };
     let doomed_client = t.another_client().await;
-    let doomed = start(&*doomed_client, &t.topic, &t.group("g"), slow(&finished, Duration::from_millis(30)), options.clone()).await;
+    let doomed = start(
+        &*doomed_client,
+        &t.topic,
+        &t.group("g"),
+        slow(&finished, Duration::from_millis(30)),
+        options.clone(),
+    )
+    .await;
     let sent = numbered(&t.topic, 40, |n| Some(format!("k{n}")));
     publish_all(&*t.queue, &sent).await;
-    finished.wait_for(t.patience, "some handled", |s| s.len() >= 5).await;
+    finished
+        .wait_for(t.patience, "some handled", |s| s.len() >= 5)
+        .await;
     // A crash: no graceful shutdown, and the process's connections go away.
     doomed.abort();
     if doomed_client.capabilities().shared {
-        doomed_client.close().await.expect("close the killed client");
+        doomed_client
+            .close()
+            .await
+            .expect("close the killed client");
     }
     drop(doomed_client);
 
-    let survivor = start(&*t.queue, &t.topic, &t.group("g"), slow(&finished, Duration::ZERO), options).await;
+    let survivor = start(
+        &*t.queue,
+        &t.topic,
+        &t.group("g"),
+        slow(&finished, Duration::ZERO),
+        options,
+    )
+    .await;
     let expected = ids(&sent);
     finished
         .wait_for(t.patience, "every message handled at least once", |s| {
@@ -464,10 +584,22 @@ pub(crate) async fn a_killed_consumer_leaves_nothing_unhandled(t: &Target) {
 
 pub(crate) async fn a_batch_is_published_in_order(t: &Target) {
     let seen = Seen::default();
-    let consumer = start(&*t.queue, &t.topic, &t.group("g"), recording(&seen, ack), ConsumeOptions::default()).await;
+    let consumer = start(
+        &*t.queue,
+        &t.topic,
+        &t.group("g"),
+        recording(&seen, ack),
+        ConsumeOptions::default(),
+    )
+    .await;
     let sent = numbered(&t.topic, 25, |_| Some("one-key".to_string()));
-    t.queue.publish_batch(sent.clone()).await.expect("publish_batch");
-    let seen = seen.wait_for(t.patience, "the whole batch", |s| s.len() >= 25).await;
+    t.queue
+        .publish_batch(sent.clone())
+        .await
+        .expect("publish_batch");
+    let seen = seen
+        .wait_for(t.patience, "the whole batch", |s| s.len() >= 25)
+        .await;
     let order: Vec<Uuid> = seen.iter().map(|d| d.message.id).collect();
     assert_eq!(order, sent.iter().map(|m| m.id).collect::<Vec<_>>());
     stop(consumer).await;
@@ -484,8 +616,15 @@ pub(crate) async fn an_oversized_message_gives_a_clear_error(t: &Target) {
     assert!(err.to_string().contains("over the limit"), "{err}");
     assert_eq!(err.context_value("key"), Some(t.topic.as_str()));
 
-    let batch = vec![Message::new(&t.topic, "fine"), Message::new(&t.topic, too_big)];
-    let err = t.queue.publish_batch(batch).await.expect_err("the batch is refused");
+    let batch = vec![
+        Message::new(&t.topic, "fine"),
+        Message::new(&t.topic, too_big),
+    ];
+    let err = t
+        .queue
+        .publish_batch(batch)
+        .await
+        .expect_err("the batch is refused");
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
 }
 
@@ -499,7 +638,12 @@ pub(crate) async fn invalid_names_are_rejected_with_the_culprit(t: &Target) {
     assert_eq!(err.context_value("key"), Some("orders/*"));
     let err = t
         .queue
-        .consume(&t.topic, "", recording(&Seen::default(), ack), ConsumeOptions::default())
+        .consume(
+            &t.topic,
+            "",
+            recording(&Seen::default(), ack),
+            ConsumeOptions::default(),
+        )
         .await
         .expect_err("an empty group is refused");
     assert_eq!(err.kind(), ErrorKind::InvalidInput);

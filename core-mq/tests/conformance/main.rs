@@ -25,7 +25,9 @@ pub(crate) struct Target {
 
 impl Target {
     async fn new(settings: MqSettings, patience: Duration) -> Option<Target> {
-        let queue = connect(&settings).await.expect("connect the queue under test");
+        let queue = connect(&settings)
+            .await
+            .expect("connect the queue under test");
         Some(Target {
             queue,
             settings,

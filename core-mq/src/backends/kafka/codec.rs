@@ -45,7 +45,10 @@ pub(super) fn headers(message: &Message) -> OwnedHeaders {
 
 /// The message a record carries, or what is wrong with it.
 pub(super) fn decode(record: &BorrowedMessage<'_>) -> Result<Message, String> {
-    let mut message = Message::new(record.topic(), record.payload().unwrap_or_default().to_vec());
+    let mut message = Message::new(
+        record.topic(),
+        record.payload().unwrap_or_default().to_vec(),
+    );
     message.key = record
         .key()
         .map(|key| String::from_utf8_lossy(key).into_owned());

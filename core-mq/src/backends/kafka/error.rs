@@ -9,7 +9,9 @@ pub(crate) fn map(err: KafkaError, operation: &'static str, topic: &str) -> Erro
         KafkaError::ClientConfig(..) | KafkaError::ClientCreation(_) => ErrorKind::InvalidInput,
         KafkaError::Canceled => ErrorKind::Unavailable,
         KafkaError::AdminOp(code) => kind_of(*code),
-        other => other.rdkafka_error_code().map_or(ErrorKind::Internal, kind_of),
+        other => other
+            .rdkafka_error_code()
+            .map_or(ErrorKind::Internal, kind_of),
     };
     from_kind(kind, operation, topic).with_source(err)
 }
@@ -70,7 +72,9 @@ fn describe(kind: ErrorKind) -> &'static str {
         ErrorKind::Unavailable => "Kafka is unreachable or the partition has no leader right now",
         ErrorKind::Unauthenticated => "Kafka rejected the credentials",
         ErrorKind::PermissionDenied => "Kafka denied access to the topic or group",
-        ErrorKind::InvalidInput => "Kafka refused the request (message too large, bad topic or client setting)",
+        ErrorKind::InvalidInput => {
+            "Kafka refused the request (message too large, bad topic or client setting)"
+        }
         _ => "Kafka failed the request",
     }
 }

@@ -41,8 +41,7 @@ use crate::backend::{check_consume, check_outgoing};
 use crate::consumer::{self, Ack, Inbound, Source};
 use crate::settings::KafkaSection;
 use crate::{
-    Capabilities, ConsumeOptions, Consumer, Message, MessageQueueBase, SharedHandler,
-    StartPosition,
+    Capabilities, ConsumeOptions, Consumer, Message, MessageQueueBase, SharedHandler, StartPosition,
 };
 
 pub(crate) const BACKEND: &str = "kafka";
@@ -105,7 +104,10 @@ impl KafkaBackend {
         producer_config
             .set("acks", "all")
             .set("enable.idempotence", "true")
-            .set("message.timeout.ms", DELIVERY_TIMEOUT.as_millis().to_string())
+            .set(
+                "message.timeout.ms",
+                DELIVERY_TIMEOUT.as_millis().to_string(),
+            )
             .set("linger.ms", "1");
         apply_overrides(&mut producer_config, section);
         let producer: FutureProducer = producer_config
@@ -189,12 +191,16 @@ impl KafkaBackend {
     ) -> Result<()> {
         match future.await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err((err, _))) => Err(error::map(err, operation, &message.topic)
-                .with_context("message_id", message.id)),
-            Err(_) => Err(Error::unavailable("the producer shut down before the broker answered")
-                .with_operation(operation)
-                .with_backend(BACKEND)
-                .with_key(message.topic.clone())),
+            Ok(Err((err, _))) => {
+                Err(error::map(err, operation, &message.topic)
+                    .with_context("message_id", message.id))
+            }
+            Err(_) => Err(
+                Error::unavailable("the producer shut down before the broker answered")
+                    .with_operation(operation)
+                    .with_backend(BACKEND)
+                    .with_key(message.topic.clone()),
+            ),
         }
     }
 }

@@ -73,7 +73,9 @@ fn short(value: &Option<String>) -> Option<ShortString> {
 
 fn text(value: &AMQPValue) -> Option<String> {
     match value {
-        AMQPValue::LongString(value) => Some(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+        AMQPValue::LongString(value) => {
+            Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
+        }
         AMQPValue::ShortString(value) => Some(value.as_str().to_string()),
         _ => None,
     }
@@ -89,7 +91,8 @@ pub(super) fn decode(
         .message_id()
         .as_ref()
         .ok_or("no message_id property")?;
-    let id = Uuid::parse_str(id.as_str()).map_err(|_| format!("the message_id {id} is not a UUID"))?;
+    let id =
+        Uuid::parse_str(id.as_str()).map_err(|_| format!("the message_id {id} is not a UUID"))?;
     let mut message = Message::new(topic, body);
     message.id = id;
     message.content_type = None;

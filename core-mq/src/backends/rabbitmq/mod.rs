@@ -219,21 +219,25 @@ impl Link {
         if confirm.is_ack() {
             Ok(())
         } else {
-            Err(Error::unavailable("RabbitMQ did not confirm the message (nack)")
-                .with_operation(operation)
-                .with_backend(BACKEND)
-                .with_key(message.topic.clone())
-                .with_context("message_id", message.id))
+            Err(
+                Error::unavailable("RabbitMQ did not confirm the message (nack)")
+                    .with_operation(operation)
+                    .with_backend(BACKEND)
+                    .with_key(message.topic.clone())
+                    .with_context("message_id", message.id),
+            )
         }
     }
 
     fn queue_name(&self, topic: &str, group: &str) -> Result<ShortString> {
         let name = format!("{}/{topic}/{group}", self.section.exchange);
         ShortString::try_new(name).map_err(|_| {
-            Error::invalid_input("the queue name <exchange>/<topic>/<group> is longer than 255 bytes")
-                .with_operation("mq.consume")
-                .with_backend(BACKEND)
-                .with_key(topic)
+            Error::invalid_input(
+                "the queue name <exchange>/<topic>/<group> is longer than 255 bytes",
+            )
+            .with_operation("mq.consume")
+            .with_backend(BACKEND)
+            .with_key(topic)
         })
     }
 
@@ -289,7 +293,7 @@ impl Link {
             .await
             .map_err(fail)?;
         Ok(Subscription {
-            channel: channel,
+            channel,
             deliveries,
         })
     }
@@ -399,13 +403,15 @@ impl MessageQueueBase for RabbitMqBackend {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
-        if let Some(live) = live {
-            if live.connection.status().connected() {
-                live.connection
-                    .close(200, "closing".into())
-                    .await
-                    .map_err(|err| error::map(err, "mq.close", "").with_endpoint(&self.link.endpoint))?;
-            }
+        if let Some(live) = live
+            && live.connection.status().connected()
+        {
+            live.connection
+                .close(200, "closing".into())
+                .await
+                .map_err(|err| {
+                    error::map(err, "mq.close", "").with_endpoint(&self.link.endpoint)
+                })?;
         }
         Ok(())
     }
@@ -515,7 +521,10 @@ impl Source for RabbitSource {
         if let Some(subscription) = self.subscription {
             // Closing the channel cancels the subscription; anything still
             // unacknowledged goes back to the queue.
-            let _ = subscription.channel.close(200, "consumer stopped".into()).await;
+            let _ = subscription
+                .channel
+                .close(200, "consumer stopped".into())
+                .await;
         }
         Ok(())
     }

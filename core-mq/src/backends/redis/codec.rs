@@ -49,10 +49,10 @@ pub(super) fn decode(entry: &StreamId) -> Result<Message, String> {
     message.correlation_id = entry.get("corr");
     message.causation_id = entry.get("cause");
     for field in entry.map.keys() {
-        if let Some(name) = field.strip_prefix(HEADER_PREFIX) {
-            if let Some(value) = entry.get::<String>(field) {
-                message.headers.insert(name.to_string(), value);
-            }
+        if let Some(name) = field.strip_prefix(HEADER_PREFIX)
+            && let Some(value) = entry.get::<String>(field)
+        {
+            message.headers.insert(name.to_string(), value);
         }
     }
     Ok(message)

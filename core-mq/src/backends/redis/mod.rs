@@ -24,8 +24,7 @@ use crate::backend::{check_consume, check_outgoing};
 use crate::consumer::{self, Ack, Inbound, Source, lane_of};
 use crate::settings::RedisSection;
 use crate::{
-    Capabilities, ConsumeOptions, Consumer, Message, MessageQueueBase, SharedHandler,
-    StartPosition,
+    Capabilities, ConsumeOptions, Consumer, Message, MessageQueueBase, SharedHandler, StartPosition,
 };
 
 pub(crate) const BACKEND: &str = "redis-streams";
@@ -52,7 +51,10 @@ impl fmt::Debug for RedisBackend {
     }
 }
 
-async fn manager(client: &redis::Client, response_timeout: Duration) -> redis::RedisResult<ConnectionManager> {
+async fn manager(
+    client: &redis::Client,
+    response_timeout: Duration,
+) -> redis::RedisResult<ConnectionManager> {
     let config = redis::aio::ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
         .set_response_timeout(Some(response_timeout))
@@ -143,7 +145,9 @@ impl MessageQueueBase for RedisBackend {
     async fn publish(&self, message: Message) -> Result<()> {
         check_outgoing(BACKEND, &message, self.max_message_bytes)?;
         let stream = self.stream(&message.topic);
-        let _: String = self.run(&self.xadd(&message), "mq.publish", &stream).await?;
+        let _: String = self
+            .run(&self.xadd(&message), "mq.publish", &stream)
+            .await?;
         Ok(())
     }
 
@@ -243,11 +247,13 @@ struct RedisSource {
 impl RedisSource {
     fn inbound(&self, entry: &redis::streams::StreamId, attempt: u32) -> Result<Inbound> {
         let mut message = codec::decode(entry).map_err(|problem| {
-            Error::internal(format!("a stream entry is not a core-mq message: {problem}"))
-                .with_operation("mq.consume")
-                .with_backend(BACKEND)
-                .with_key(self.stream.clone())
-                .with_context("entry", &entry.id)
+            Error::internal(format!(
+                "a stream entry is not a core-mq message: {problem}"
+            ))
+            .with_operation("mq.consume")
+            .with_backend(BACKEND)
+            .with_key(self.stream.clone())
+            .with_context("entry", &entry.id)
         })?;
         message.topic = self.topic.clone();
         Ok(Inbound {
