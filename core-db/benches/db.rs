@@ -1,1 +1,304 @@
-fn main() {}
+//! `DatabaseBase` against the raw drivers, on the same run and the same pool.
+//!
+//! For each engine: insert one row, select one row by primary key, and
+//! fetch 100 rows — once through raw sqlx / mongodb calls on the SDK's own
+//! native pool or client, once through the SDK — so the difference is the
+//! SDK's overhead alone (placeholder numbering, the slow-query clock,
+//! error mapping). Servers come from the same environment variables as the
+//! tests; an engine whose server is down is left out.
+//!
+//! `cargo bench -p core-db --all-features --bench db`
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use core_db::document::bson::{Document, doc};
+use core_db::document::{DocumentStore, Find};
+use core_db::sql::{SqlDatabase, SqlPool};
+use core_db::{DatabaseBase as _, DatabaseSettings};
+use core_testkit::{Service, unique_name};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use futures::TryStreamExt as _;
+use tokio::runtime::Runtime;
+
+#[derive(Debug, sqlx::FromRow)]
+#[allow(dead_code, reason = "decoded to measure decoding, never read")]
+struct Row {
+    id: i64,
+    name: String,
+    score: f64,
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn reachable(rt: &Runtime, service: Service) -> Option<String> {
+    rt.block_on(core_testkit::require_at(
+        service,
+        &service.url(),
+        false,
+        "bench",
+    ))
+}
+
+/// The statements of one engine, in its native placeholder style and the
+/// SDK's portable one.
+struct Statements {
+    raw_insert: String,
+    raw_select: String,
+    sdk_insert: String,
+    sdk_select: String,
+    fetch_100: String,
+}
+
+fn statements(table: &str, numbered: bool) -> Statements {
+    let (a, b, c) = if numbered {
+        ("$1", "$2", "$3")
+    } else {
+        ("?", "?", "?")
+    };
+    Statements {
+        raw_insert: format!("INSERT INTO {table} (id, name, score) VALUES ({a}, {b}, {c})"),
+        raw_select: format!("SELECT id, name, score FROM {table} WHERE id = {a}"),
+        sdk_insert: format!("INSERT INTO {table} (id, name, score) VALUES (?, ?, ?)"),
+        sdk_select: format!("SELECT id, name, score FROM {table} WHERE id = ?"),
+        fetch_100: format!("SELECT id, name, score FROM {table} WHERE id <= 100 ORDER BY id"),
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the concrete sqlx pool.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db.pool() {
+            SqlPool::Postgres($pool) => $body,
+            SqlPool::MySql($pool) => $body,
+            SqlPool::Sqlite($pool) => $body,
+            _ => unreachable!("every engine is compiled into the bench"),
+        }
+    };
+}
+
+fn bench_sql(c: &mut Criterion, name: &str, url: String) {
+    let rt = runtime();
+    let db = rt
+        .block_on(SqlDatabase::connect(&DatabaseSettings::from_url(url)))
+        .unwrap();
+    let table = unique_name("bench");
+    let suffix = if name == "mysql" {
+        " DEFAULT CHARSET=utf8mb4"
+    } else {
+        ""
+    };
+    rt.block_on(async {
+        db.query(&format!(
+            "CREATE TABLE {table} (id BIGINT PRIMARY KEY, name VARCHAR(100) NOT NULL, score DOUBLE PRECISION NOT NULL){suffix}"
+        ))
+        .execute()
+        .await
+        .unwrap();
+        let mut tx = db.begin().await.unwrap();
+        for id in 1..=100_i64 {
+            tx.query(&format!("INSERT INTO {table} (id, name, score) VALUES (?, ?, ?)"))
+                .bind(id)
+                .bind(format!("row {id}"))
+                .bind(id as f64)
+                .execute()
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    });
+    let s = statements(&table, name == "postgres");
+    let next = AtomicI64::new(1_000);
+
+    // Raw and SDK side by side per operation, so both meet the same load.
+    let mut group = c.benchmark_group(format!("db/{name}"));
+    on_pool!(db, pool => group.bench_function(BenchmarkId::new("insert", "raw-sqlx"), |b| {
+        b.to_async(&rt).iter(|| async {
+            sqlx::query(&s.raw_insert)
+                .bind(next.fetch_add(1, Ordering::Relaxed))
+                .bind("bench")
+                .bind(1.5_f64)
+                .execute(pool)
+                .await
+                .unwrap()
+        })
+    }));
+    group.bench_function(BenchmarkId::new("insert", "sdk"), |b| {
+        b.to_async(&rt).iter(|| async {
+            db.query(&s.sdk_insert)
+                .bind(next.fetch_add(1, Ordering::Relaxed))
+                .bind("bench")
+                .bind(1.5_f64)
+                .execute()
+                .await
+                .unwrap()
+        })
+    });
+    on_pool!(db, pool => group.bench_function(BenchmarkId::new("select_by_pk", "raw-sqlx"), |b| {
+        b.to_async(&rt).iter(|| async {
+            sqlx::query_as::<_, Row>(&s.raw_select)
+                .bind(42_i64)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        })
+    }));
+    group.bench_function(BenchmarkId::new("select_by_pk", "sdk"), |b| {
+        b.to_async(&rt).iter(|| async {
+            db.query(&s.sdk_select)
+                .bind(42_i64)
+                .fetch_one::<Row>()
+                .await
+                .unwrap()
+        })
+    });
+    on_pool!(db, pool => group.bench_function(BenchmarkId::new("fetch_100", "raw-sqlx"), |b| {
+        b.to_async(&rt).iter(|| async {
+            sqlx::query_as::<_, Row>(&s.fetch_100)
+                .fetch_all(pool)
+                .await
+                .unwrap()
+        })
+    }));
+    group.bench_function(BenchmarkId::new("fetch_100", "sdk"), |b| {
+        b.to_async(&rt)
+            .iter(|| async { db.query(&s.fetch_100).fetch_all::<Row>().await.unwrap() })
+    });
+    group.finish();
+
+    rt.block_on(async {
+        db.query(&format!("DROP TABLE {table}"))
+            .execute()
+            .await
+            .unwrap();
+        db.close().await;
+    });
+}
+
+fn sqlite(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    bench_sql(
+        c,
+        "sqlite",
+        format!("sqlite://{}", dir.path().join("bench.db").display()),
+    );
+}
+
+fn postgres(c: &mut Criterion) {
+    if let Some(url) = reachable(&runtime(), Service::Postgres) {
+        bench_sql(c, "postgres", url);
+    }
+}
+
+fn mysql(c: &mut Criterion) {
+    if let Some(url) = reachable(&runtime(), Service::MySql) {
+        bench_sql(c, "mysql", url);
+    }
+}
+
+/// A document keyed by `_id`, so lookups use the primary index.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[allow(dead_code, reason = "decoded to measure decoding, never read")]
+struct Doc {
+    #[serde(rename = "_id")]
+    id: i64,
+    name: String,
+    score: f64,
+}
+
+fn mongodb(c: &mut Criterion) {
+    let rt = runtime();
+    let Some(url) = reachable(&rt, Service::MongoDb) else {
+        return;
+    };
+    let mut settings = DatabaseSettings::from_url(url);
+    settings.database_name = Some("test".to_string());
+    let store = rt.block_on(DocumentStore::connect(&settings)).unwrap();
+    // Reads share one 100-document collection; each variant inserts into a
+    // collection of its own, so both grow alike.
+    let names = [unique_name("bench"), unique_name("bench_raw"), unique_name("bench_sdk")];
+    let sdk = store.collection::<Doc>(&names[0]);
+    let raw = store.database().collection::<Doc>(&names[0]);
+    let raw_inserts = store.database().collection::<Doc>(&names[1]);
+    let sdk_inserts = store.collection::<Doc>(&names[2]);
+    rt.block_on(async {
+        let docs: Vec<Doc> = (1..=100)
+            .map(|id| Doc {
+                id,
+                name: format!("row {id}"),
+                score: id as f64,
+            })
+            .collect();
+        raw.insert_many(&docs).await.unwrap();
+    });
+    let next = AtomicI64::new(1_000);
+    let doc_with = |id| Doc {
+        id,
+        name: "bench".to_string(),
+        score: 1.5,
+    };
+    let first_100 = || doc! { "_id": { "$lte": 100_i64 } };
+
+    let mut group = c.benchmark_group("db/mongodb");
+    group.bench_function(BenchmarkId::new("insert", "raw-mongodb"), |b| {
+        b.to_async(&rt).iter(|| async {
+            raw_inserts
+                .insert_one(doc_with(next.fetch_add(1, Ordering::Relaxed)))
+                .await
+                .unwrap()
+        })
+    });
+    group.bench_function(BenchmarkId::new("insert", "sdk"), |b| {
+        b.to_async(&rt).iter(|| async {
+            sdk_inserts
+                .insert_one(doc_with(next.fetch_add(1, Ordering::Relaxed)))
+                .await
+                .unwrap()
+        })
+    });
+    group.bench_function(BenchmarkId::new("select_by_pk", "raw-mongodb"), |b| {
+        b.to_async(&rt)
+            .iter(|| async { raw.find_one(doc! { "_id": 42_i64 }).await.unwrap() })
+    });
+    group.bench_function(BenchmarkId::new("select_by_pk", "sdk"), |b| {
+        b.to_async(&rt)
+            .iter(|| async { sdk.find_one(doc! { "_id": 42_i64 }).await.unwrap() })
+    });
+    group.bench_function(BenchmarkId::new("fetch_100", "raw-mongodb"), |b| {
+        b.to_async(&rt).iter(|| async {
+            raw.find(first_100())
+                .sort(doc! { "_id": 1 })
+                .await
+                .unwrap()
+                .try_collect::<Vec<Doc>>()
+                .await
+                .unwrap()
+        })
+    });
+    group.bench_function(BenchmarkId::new("fetch_100", "sdk"), |b| {
+        b.to_async(&rt).iter(|| async {
+            sdk.find(first_100(), Find::default().sort(doc! { "_id": 1 }))
+                .await
+                .unwrap()
+        })
+    });
+    group.finish();
+    rt.block_on(async {
+        for name in &names {
+            let _ = store.database().collection::<Document>(name).drop().await;
+        }
+        store.close().await;
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    targets = sqlite, postgres, mysql, mongodb
+}
+criterion_main!(benches);

@@ -21,6 +21,10 @@ pub use database::SqlDatabase;
 pub use pool::SqlPool;
 pub(crate) use pool::with_pool;
 pub use query::Query;
+/// A serde value stored in a JSON column (PostgreSQL `JSONB`, MySQL
+/// `JSON`, SQLite `TEXT`): bind `Json(&value)`, fetch `(Json<T>,)` or a
+/// `#[sqlx(json)]` field.
+pub use sqlx::types::Json;
 pub use transaction::{IsolationLevel, NativeTransaction, Transaction, TxOptions};
 
 use crate::Backend;

@@ -5,7 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use core_db::sql::{IsolationLevel, TxOptions};
+use core_db::sql::{IsolationLevel, Json, TxOptions};
 use core_db::{DatabaseBase as _, ErrorKind};
 use futures::{FutureExt as _, TryStreamExt as _};
 
@@ -146,6 +146,61 @@ pub(crate) async fn rows_decode_into_typed_structs(t: &Target) {
             (2, "person2@example.com".to_string())
         ]
     );
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Settings {
+    theme: String,
+    tags: Vec<String>,
+    limits: std::collections::BTreeMap<String, u32>,
+    note: Option<String>,
+}
+
+#[derive(Debug, PartialEq, sqlx::FromRow)]
+struct Profile {
+    id: i64,
+    #[sqlx(json)]
+    settings: Settings,
+}
+
+pub(crate) async fn serde_values_round_trip_through_json_columns(t: &Target) {
+    let profiles = core_testkit::unique_name("profiles");
+    let json = crate::json_type(t.backend());
+    t.create_table(
+        &profiles,
+        &format!(
+            "CREATE TABLE {profiles} (id BIGINT PRIMARY KEY, settings {json} NOT NULL){}",
+            crate::table_suffix(t.backend())
+        ),
+    )
+    .await;
+    let settings = Settings {
+        theme: "dark 🌙".to_string(),
+        tags: vec!["a".to_string(), "'; DROP TABLE x; --".to_string()],
+        limits: [("daily".to_string(), 10), ("hourly".to_string(), 2)].into(),
+        note: None,
+    };
+    t.db.query(&format!("INSERT INTO {profiles} (id, settings) VALUES (?, ?)"))
+        .bind(1_i64)
+        .bind(Json(&settings))
+        .execute()
+        .await
+        .unwrap();
+    let (Json(read),): (Json<Settings>,) = t
+        .db
+        .query(&format!("SELECT settings FROM {profiles} WHERE id = ?"))
+        .bind(1_i64)
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(read, settings);
+    let profile: Profile = t
+        .db
+        .query(&format!("SELECT id, settings FROM {profiles}"))
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(profile, Profile { id: 1, settings });
 }
 
 pub(crate) async fn nulls_round_trip(t: &Target) {

@@ -113,6 +113,14 @@ pub(crate) fn blob_type(backend: Backend) -> &'static str {
     }
 }
 
+pub(crate) fn json_type(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "JSONB",
+        Backend::MySql => "JSON",
+        _ => "TEXT",
+    }
+}
+
 /// MariaDB's default character set cannot hold every Unicode character.
 pub(crate) fn table_suffix(backend: Backend) -> &'static str {
     match backend {
@@ -131,6 +139,7 @@ macro_rules! sql_suite {
                 health_version_and_pool_stats_answer,
                 rows_are_created_read_updated_and_deleted,
                 rows_decode_into_typed_structs,
+                serde_values_round_trip_through_json_columns,
                 nulls_round_trip,
                 unicode_and_large_values_survive,
                 a_missing_row_is_not_found,

@@ -1,0 +1,18 @@
+//! MariaDB shut down and started again under a live pool: calls fail fast
+//! with a temporary `Unavailable`, nothing panics, and the same
+//! `SqlDatabase` recovers without being recreated.
+//!
+//! This stops the shared MariaDB server, so it lives in a test binary of
+//! its own (cargo runs test binaries one at a time) and keeps the outage
+//! to a few seconds.
+
+#[path = "support/restart.rs"]
+mod restart;
+
+use core_testkit::{Service, require_service};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_mariadb_gives_unavailable_then_the_same_pool_recovers() {
+    let url = require_service!(Service::MySql);
+    restart::outage_then_recovery(Service::MySql, "mariadb", url).await;
+}
