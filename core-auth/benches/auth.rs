@@ -81,6 +81,7 @@ fn ring(case: &Case) -> KeyRing {
         leeway_secs: 30,
         signing_kid: "k".into(),
         keys: vec![case.settings.clone()],
+        secret: None,
     })
     .unwrap()
 }

@@ -100,33 +100,54 @@ fn rejected(message: &'static str) -> Error {
     Error::unauthenticated(message).with_operation(VERIFY)
 }
 
+/// Where a key came from, for the `key` context of its errors.
+const KEYS_SETTING: &str = "auth.jwt.keys";
+const SECRET_SETTING: &str = "auth.jwt.secret";
+
 fn bad_key(kid: &str, message: impl fmt::Display) -> Error {
     Error::invalid_input(format!("JWT key {kid:?}: {message}"))
         .with_operation("auth.load_keys")
-        .with_key("auth.jwt.keys")
+        .with_key(KEYS_SETTING)
 }
 
 impl KeyRing {
-    /// Loads every key of `settings` and checks them.
+    /// Loads every key of `settings` (each of `keys`, plus the key the
+    /// `secret` shorthand stands for) and checks them.
     ///
     /// # Errors
     ///
     /// [`InvalidInput`](core_error::ErrorKind::InvalidInput), naming the key,
     /// for a duplicate or empty `kid`, key material that does not fit the
     /// algorithm, an HMAC secret shorter than the hash output, an unreadable
-    /// PEM, or a `signing_kid` that names no key able to sign.
+    /// PEM, a `signing_kid` that names no key able to sign, or a `secret`
+    /// whose kid an entry of `keys` also uses.
     pub fn from_settings(settings: &JwtSettings) -> Result<KeyRing> {
-        let mut verifying = HashMap::with_capacity(settings.keys.len());
+        let shorthand = settings.shorthand_key();
+        if let Some(short) = &shorthand
+            && settings.keys.iter().any(|key| key.kid == short.kid)
+        {
+            return Err(Error::invalid_input(format!(
+                "auth.jwt.secret and an entry of auth.jwt.keys both define the key with \
+                 kid {:?}; keep only one of them",
+                short.kid
+            ))
+            .with_operation("auth.load_keys")
+            .with_key("auth.jwt.secret"));
+        }
+        let signing_kid = settings.effective_signing_kid();
+        let keys = (settings.keys.iter().map(|key| (key, KEYS_SETTING)))
+            .chain(shorthand.iter().map(|key| (key, SECRET_SETTING)));
+        let mut verifying = HashMap::with_capacity(settings.keys.len() + 1);
         let mut signing = None;
-        for key in &settings.keys {
+        for (key, setting) in keys {
             if key.kid.trim().is_empty() {
                 return Err(bad_key(&key.kid, "the kid is empty"));
             }
             if verifying.contains_key(&key.kid) {
                 return Err(bad_key(&key.kid, "the kid is used by two keys"));
             }
-            let (encoding, verifier) = load_key(key)?;
-            if key.kid == settings.signing_kid {
+            let (encoding, verifier) = load_key(key).map_err(|err| err.with_key(setting))?;
+            if key.kid == signing_kid {
                 let encoding = encoding.ok_or_else(|| {
                     bad_key(
                         &key.kid,

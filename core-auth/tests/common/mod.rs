@@ -36,6 +36,7 @@ pub(crate) fn settings(signing_kid: &str) -> JwtSettings {
             KeySettings::private_pem("es256", SigningAlgorithm::ES256, EC_PRIVATE),
             KeySettings::private_pem("eddsa", SigningAlgorithm::EdDSA, ED_PRIVATE),
         ],
+        secret: None,
     }
 }
 
