@@ -156,7 +156,10 @@ impl Default for RabbitMqSection {
 }
 
 /// Kafka options.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+///
+/// `Debug` hides the values of client properties that hold secrets
+/// (`sasl.password`, `ssl.key.password`, anything naming a secret or token).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KafkaSection {
     /// Partitions of topics this crate creates. Default 4.
@@ -175,6 +178,26 @@ impl Default for KafkaSection {
             replication: 1,
             client: BTreeMap::new(),
         }
+    }
+}
+
+impl fmt::Debug for KafkaSection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let client: BTreeMap<&str, &str> = self
+            .client
+            .iter()
+            .map(|(name, value)| {
+                let secret = ["password", "secret", "token", "oauthbearer.config", "key.pem"]
+                    .iter()
+                    .any(|marker| name.contains(marker));
+                (name.as_str(), if secret { "<redacted>" } else { value.as_str() })
+            })
+            .collect();
+        f.debug_struct("KafkaSection")
+            .field("partitions", &self.partitions)
+            .field("replication", &self.replication)
+            .field("client", &client)
+            .finish()
     }
 }
 

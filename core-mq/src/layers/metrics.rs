@@ -23,6 +23,10 @@ use crate::{
 /// | `mq_acked_total`, `mq_retried_total`, `mq_dead_lettered_total` | counter |
 /// | `mq_handler_seconds` | histogram |
 ///
+/// A dead letter is counted once, as `mq_dead_lettered_total`: the consumer
+/// writes it through the backend underneath the layers, so it is not also
+/// counted as a publish.
+///
 /// Consumer lag is not recorded: of these brokers only Kafka reports it,
 /// and not through the consumer API this crate uses.
 #[derive(Debug, Clone, Copy, Default)]

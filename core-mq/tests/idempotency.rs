@@ -1,0 +1,102 @@
+//! The idempotency helper turns at-least-once delivery into effects that
+//! happen once per message id, across consumers sharing a Redis dedup store.
+#![cfg(all(feature = "idempotency", feature = "redis-streams"))]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use core_cache::CacheSettings;
+use core_mq::idempotency::{Idempotency, Once};
+use core_mq::{ConsumeOptions, Error, Message, MqSettings, Outcome, connect, handler_fn};
+use core_testkit::{Service, require_service, unique_name};
+
+async fn dedup(redis_url: &str, scope: &str) -> Idempotency {
+    let mut settings = CacheSettings::from_url(redis_url);
+    settings.namespace = Some(unique_name("dedup"));
+    let cache = core_cache::connect(&settings).await.expect("connect the dedup cache");
+    Idempotency::new(cache, scope, Duration::from_secs(600))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redelivered_and_republished_messages_take_effect_once() {
+    let url = require_service!(Service::Redis);
+    let queue = connect(&MqSettings::from_url(url.clone())).await.unwrap();
+    let topic = unique_name("idem");
+    let dedup = dedup(&url, "billing").await;
+    let effects: Arc<Mutex<HashMap<uuid::Uuid, u32>>> = Arc::default();
+    let deliveries = Arc::new(Mutex::new(0_u32));
+
+    let handler = {
+        let (dedup, effects, deliveries) = (dedup.clone(), effects.clone(), deliveries.clone());
+        handler_fn(move |delivery| {
+            let (dedup, effects, deliveries) = (dedup.clone(), effects.clone(), deliveries.clone());
+            async move {
+                *deliveries.lock().unwrap() += 1;
+                dedup
+                    .run_once(&delivery.message, async {
+                        *effects.lock().unwrap().entry(delivery.message.id).or_default() += 1;
+                        Ok(())
+                    })
+                    .await?;
+                Ok(Outcome::Ack)
+            }
+        })
+    };
+    let options = ConsumeOptions {
+        concurrency: 4,
+        ..ConsumeOptions::default()
+    };
+    let consumer = queue.consume(&topic, "billing", handler, options).await.unwrap();
+
+    let sent: Vec<Message> = (0..50).map(|n| Message::new(&topic, n.to_string())).collect();
+    // Every message twice, as a publisher retrying after a lost confirm would.
+    queue.publish_batch(sent.clone()).await.unwrap();
+    queue.publish_batch(sent.clone()).await.unwrap();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while *deliveries.lock().unwrap() < 100 {
+        assert!(tokio::time::Instant::now() < deadline, "not all 100 deliveries arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    consumer.shutdown(Duration::from_secs(10)).await.unwrap();
+    let effects = effects.lock().unwrap();
+    assert_eq!(effects.len(), 50, "every message took effect");
+    assert!(effects.values().all(|&count| count == 1), "and only once: {effects:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deliveries_of_one_id_run_once_and_failures_release_the_claim() {
+    let url = require_service!(Service::Redis);
+    let dedup = dedup(&url, "shipping").await;
+    let message = Message::new("orders", "o-1");
+
+    let runs = Arc::new(Mutex::new(0));
+    let attempts = (0..8).map(|_| {
+        let (dedup, message, runs) = (dedup.clone(), message.clone(), runs.clone());
+        tokio::spawn(async move {
+            dedup
+                .run_once(&message, async {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    *runs.lock().unwrap() += 1;
+                    Ok(())
+                })
+                .await
+        })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let ran = results
+        .into_iter()
+        .filter(|result| matches!(result.as_ref().unwrap(), Ok(Once::Ran(()))))
+        .count();
+    assert_eq!((ran, *runs.lock().unwrap()), (1, 1));
+
+    let other = Message::new("orders", "o-2");
+    let failed = dedup
+        .run_once(&other, async { Err::<(), _>(Error::unavailable("downstream down")) })
+        .await;
+    assert!(failed.is_err());
+    assert!(!dedup.seen(&other).await.unwrap(), "a failed run releases its claim");
+    assert_eq!(dedup.run_once(&other, async { Ok(7) }).await.unwrap(), Once::Ran(7));
+    assert!(dedup.seen(&other).await.unwrap());
+}
