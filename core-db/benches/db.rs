@@ -221,7 +221,11 @@ fn mongodb(c: &mut Criterion) {
     let store = rt.block_on(DocumentStore::connect(&settings)).unwrap();
     // Reads share one 100-document collection; each variant inserts into a
     // collection of its own, so both grow alike.
-    let names = [unique_name("bench"), unique_name("bench_raw"), unique_name("bench_sdk")];
+    let names = [
+        unique_name("bench"),
+        unique_name("bench_raw"),
+        unique_name("bench_sdk"),
+    ];
     let sdk = store.collection::<Doc>(&names[0]);
     let raw = store.database().collection::<Doc>(&names[0]);
     let raw_inserts = store.database().collection::<Doc>(&names[1]);

@@ -104,11 +104,7 @@ pub trait DatabaseBase: Send + Sync + fmt::Debug {
 
 /// Runs `check` under `timeout`, measuring its latency.
 #[allow(dead_code, reason = "unused when no backend is compiled in")]
-pub(crate) async fn timed_health<F>(
-    backend: Backend,
-    timeout: Duration,
-    check: F,
-) -> Result<Health>
+pub(crate) async fn timed_health<F>(backend: Backend, timeout: Duration, check: F) -> Result<Health>
 where
     F: std::future::Future<Output = Result<()>>,
 {

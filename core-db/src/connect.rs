@@ -112,7 +112,9 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<Database> {
             #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
             {
                 let _ = backend;
-                Ok(Database::Sql(crate::sql::SqlDatabase::connect(settings).await?))
+                Ok(Database::Sql(
+                    crate::sql::SqlDatabase::connect(settings).await?,
+                ))
             }
             #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
             Err(crate::settings::feature_off(backend))

@@ -33,8 +33,8 @@
 //! # Ok(()) }
 //! ```
 
-mod base;
 pub mod backends;
+mod base;
 mod connect;
 mod settings;
 #[allow(dead_code, reason = "unused when no backend is compiled in")]
@@ -48,8 +48,8 @@ pub mod sql;
 pub use base::{Backend, DatabaseBase, Health, PoolStats};
 pub use connect::{Database, connect};
 pub use core_error::{Error, ErrorKind, Result};
+#[cfg(feature = "mongodb")]
+pub use mongodb;
 pub use settings::DatabaseSettings;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub use sqlx;
-#[cfg(feature = "mongodb")]
-pub use mongodb;

@@ -191,7 +191,10 @@ impl DatabaseSettings {
             ));
         }
         if self.transaction_attempts == 0 {
-            return Err(invalid("database.transaction_attempts", "must be at least 1"));
+            return Err(invalid(
+                "database.transaction_attempts",
+                "must be at least 1",
+            ));
         }
         Ok(())
     }

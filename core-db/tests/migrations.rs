@@ -8,7 +8,9 @@ use core_testkit::{Service, require_service, unique_name};
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("tests/migrations");
 
 async fn migrate_twice_and_use(url: String) {
-    let db = SqlDatabase::connect(&DatabaseSettings::from_url(url)).await.unwrap();
+    let db = SqlDatabase::connect(&DatabaseSettings::from_url(url))
+        .await
+        .unwrap();
     db.migrate(&MIGRATOR).await.unwrap();
     db.migrate(&MIGRATOR).await.unwrap();
     db.query("INSERT INTO widgets (id, name, colour) VALUES (?, ?, ?)")

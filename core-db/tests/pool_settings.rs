@@ -116,7 +116,11 @@ async fn postgres_statement_timeout_reaches_the_session_and_cancels() {
     let mut settings = DatabaseSettings::from_url(url);
     settings.statement_timeout_ms = Some(1_500);
     let db = SqlDatabase::connect(&settings).await.unwrap();
-    let (shown,): (String,) = db.query("SHOW statement_timeout").fetch_one().await.unwrap();
+    let (shown,): (String,) = db
+        .query("SHOW statement_timeout")
+        .fetch_one()
+        .await
+        .unwrap();
     assert_eq!(shown, "1500ms");
     let started = std::time::Instant::now();
     let err = db
@@ -136,7 +140,10 @@ async fn mysql_statement_timeout_reaches_the_session() {
     let db = SqlDatabase::connect(&settings).await.unwrap();
     let version: String = core_db::DatabaseBase::server_version(&db).await.unwrap();
     let (limit,): (f64,) = if version.contains("MariaDB") {
-        db.query("SELECT @@max_statement_time").fetch_one().await.unwrap()
+        db.query("SELECT @@max_statement_time")
+            .fetch_one()
+            .await
+            .unwrap()
     } else {
         // MySQL's variable is unsigned: read it through the native pool.
         let SqlPool::MySql(pool) = db.pool() else {
@@ -162,11 +169,14 @@ fn sqlite_refuses_a_statement_timeout_it_cannot_enforce() {
 
 #[test]
 fn bad_values_name_their_key() {
-    let cases: [(&str, fn(&mut DatabaseSettings)); 5] = [
+    type Spoil = fn(&mut DatabaseSettings);
+    let cases: [(&str, Spoil); 5] = [
         ("database.max_connections", |s| s.max_connections = 0),
         ("database.min_connections", |s| s.min_connections = 11),
         ("database.acquire_timeout_ms", |s| s.acquire_timeout_ms = 0),
-        ("database.transaction_attempts", |s| s.transaction_attempts = 0),
+        ("database.transaction_attempts", |s| {
+            s.transaction_attempts = 0
+        }),
         ("database.replica_urls[0]", |s| {
             s.replica_urls = vec!["mongodb://elsewhere".to_string().into()]
         }),
@@ -180,6 +190,8 @@ fn bad_values_name_their_key() {
     }
     let err = serde_json::from_str::<DatabaseSettings>(r#"{"max_conections": 3}"#).unwrap_err();
     assert!(err.to_string().contains("max_conections"), "{err}");
-    let err = DatabaseSettings::from_url("oracle://db").validate().unwrap_err();
+    let err = DatabaseSettings::from_url("oracle://db")
+        .validate()
+        .unwrap_err();
     assert!(err.to_string().contains("\"oracle\""), "{err}");
 }

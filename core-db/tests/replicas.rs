@@ -59,10 +59,16 @@ async fn reads_go_to_replicas_and_everything_else_to_the_primary() {
         label(db.query("SELECT label FROM site").on_primary()).await,
         "primary-written"
     );
-    assert_ne!(label(db.query("SELECT label FROM site")).await, "primary-written");
+    assert_ne!(
+        label(db.query("SELECT label FROM site")).await,
+        "primary-written"
+    );
 
     let mut tx = db.begin().await.unwrap();
-    assert_eq!(label(tx.query("SELECT label FROM site")).await, "primary-written");
+    assert_eq!(
+        label(tx.query("SELECT label FROM site")).await,
+        "primary-written"
+    );
     tx.rollback().await.unwrap();
     assert_eq!(db.replica_pools().len(), 2);
 }

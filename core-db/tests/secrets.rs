@@ -44,7 +44,9 @@ async fn unreachable_servers_give_temporary_errors_without_the_password() {
     ] {
         let mut settings = DatabaseSettings::from_url(url.clone());
         settings.acquire_timeout_ms = 300;
-        let err = connect(&settings).await.expect_err("nothing listens on port 1");
+        let err = connect(&settings)
+            .await
+            .expect_err("nothing listens on port 1");
         assert_error_hidden(&err);
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{url}: {err}");
         assert!(err.is_temporary(), "{err}");
@@ -80,7 +82,9 @@ async fn rejected_credentials_hide_the_password() {
 
 #[tokio::test]
 async fn query_debug_and_errors_leave_parameters_out() {
-    let db = SqlDatabase::connect(&DatabaseSettings::default()).await.unwrap();
+    let db = SqlDatabase::connect(&DatabaseSettings::default())
+        .await
+        .unwrap();
     db.query("CREATE TABLE creds (user TEXT PRIMARY KEY, password TEXT)")
         .execute()
         .await

@@ -41,23 +41,33 @@ async fn slow_statements_are_logged_masked_and_counted() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let mut settings = DatabaseSettings::default();
-    settings.slow_query_ms = Some(1);
+    let settings = DatabaseSettings {
+        slow_query_ms: Some(1),
+        ..DatabaseSettings::default()
+    };
     let db = SqlDatabase::connect(&settings).await.unwrap();
     run_slow(&db).await;
     assert_eq!(db.slow_query_count(), 1);
 
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(log.contains("slow query"), "{log}");
-    assert!(log.contains("WITH RECURSIVE"), "the statement is logged: {log}");
+    assert!(
+        log.contains("WITH RECURSIVE"),
+        "the statement is logged: {log}"
+    );
     assert!(log.contains("1 masked"), "{log}");
-    assert!(!log.contains(SECRET), "a parameter leaked into the log: {log}");
+    assert!(
+        !log.contains(SECRET),
+        "a parameter leaked into the log: {log}"
+    );
 }
 
 #[tokio::test]
 async fn statements_under_the_threshold_or_with_the_log_off_are_not_counted() {
-    let mut settings = DatabaseSettings::default();
-    settings.slow_query_ms = Some(60_000);
+    let mut settings = DatabaseSettings {
+        slow_query_ms: Some(60_000),
+        ..DatabaseSettings::default()
+    };
     let db = SqlDatabase::connect(&settings).await.unwrap();
     run_slow(&db).await;
     assert_eq!(db.slow_query_count(), 0);

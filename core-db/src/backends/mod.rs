@@ -56,7 +56,9 @@ mod sql_pools {
             #[cfg(feature = "mysql")]
             Backend::MySql => super::mysql::pool(url, settings).await?.map(SqlPool::MySql),
             #[cfg(feature = "sqlite")]
-            Backend::Sqlite => super::sqlite::pool(url, settings).await?.map(SqlPool::Sqlite),
+            Backend::Sqlite => super::sqlite::pool(url, settings)
+                .await?
+                .map(SqlPool::Sqlite),
             other => return Err(crate::settings::feature_off(other)),
         };
         connected.map_err(|err| {

@@ -11,7 +11,10 @@ use crate::{Backend, DatabaseSettings};
 
 /// A connected pool (holding `min_connections`) for `url` (`mariadb://` is accepted as
 /// `mysql://`); `statement_timeout_ms` is set on each new session.
-pub(crate) async fn pool(url: &str, settings: &DatabaseSettings) -> Result<sqlx::Result<MySqlPool>> {
+pub(crate) async fn pool(
+    url: &str,
+    settings: &DatabaseSettings,
+) -> Result<sqlx::Result<MySqlPool>> {
     let normalized = match url.strip_prefix("mariadb:") {
         Some(rest) => format!("mysql:{rest}"),
         None => url.to_string(),

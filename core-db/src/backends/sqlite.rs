@@ -13,7 +13,10 @@ use crate::{Backend, DatabaseSettings};
 /// `sqlite::memory:` is one database shared by the pool's connections; it
 /// lives while at least one connection is open, so keep
 /// `min_connections` at 1 or more for a long-lived in-memory database.
-pub(crate) async fn pool(url: &str, settings: &DatabaseSettings) -> Result<sqlx::Result<SqlitePool>> {
+pub(crate) async fn pool(
+    url: &str,
+    settings: &DatabaseSettings,
+) -> Result<sqlx::Result<SqlitePool>> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|_| bad_url(Backend::Sqlite, url))?
         .create_if_missing(true);

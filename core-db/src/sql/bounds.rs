@@ -11,10 +11,8 @@
 /// A value that can be bound as a parameter on every enabled SQL engine.
 pub trait Param<'q>: Send + 'q + PostgresParam<'q> + MySqlParam<'q> + SqliteParam<'q> {}
 
-impl<'q, T> Param<'q> for T where
-    T: Send + 'q + PostgresParam<'q> + MySqlParam<'q> + SqliteParam<'q>
-{
-}
+impl<'q, T> Param<'q> for T where T: Send + 'q + PostgresParam<'q> + MySqlParam<'q> + SqliteParam<'q>
+{}
 
 /// A type every enabled SQL engine's rows decode into.
 pub trait FromSqlRow: Send + Unpin + PostgresRow + MySqlRow + SqliteRow {}

@@ -335,7 +335,9 @@ mod tests {
         assert!(is_read("  select * from t"));
         assert!(is_read("SELECT 1"));
         assert!(!is_read("INSERT INTO t SELECT * FROM u"));
-        assert!(!is_read("WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x"));
+        assert!(!is_read(
+            "WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x"
+        ));
         assert!(!is_read("sel"));
     }
 }

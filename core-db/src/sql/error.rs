@@ -116,7 +116,9 @@ fn classify_database(db: &dyn DatabaseError, backend: Backend) -> Class {
         return found;
     }
     match db.kind() {
-        SqlxKind::UniqueViolation => class(ErrorKind::Conflict, "a row with this key already exists"),
+        SqlxKind::UniqueViolation => {
+            class(ErrorKind::Conflict, "a row with this key already exists")
+        }
         SqlxKind::ForeignKeyViolation => class(
             ErrorKind::Conflict,
             "the change would break a reference between rows",

@@ -171,10 +171,10 @@ impl<'q> Query<'q> {
     /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) naming its position.
     pub fn bind<T: Param<'q>>(mut self, value: T) -> Query<'q> {
         self.params += 1;
-        if let Err(err) = self.bound.add(value) {
-            if self.bind_error.is_none() {
-                self.bind_error = Some((self.params, err));
-            }
+        if let Err(err) = self.bound.add(value)
+            && self.bind_error.is_none()
+        {
+            self.bind_error = Some((self.params, err));
         }
         self
     }

@@ -215,7 +215,10 @@ pub(crate) async fn begin(
         #[cfg(feature = "postgres")]
         SqlPool::Postgres(pool) => match level {
             None => pool.begin().await,
-            Some(level) => pool.begin_with(format!("BEGIN ISOLATION LEVEL {level}")).await,
+            Some(level) => {
+                pool.begin_with(format!("BEGIN ISOLATION LEVEL {level}"))
+                    .await
+            }
         }
         .map(NativeTransaction::Postgres),
         #[cfg(feature = "mysql")]
@@ -271,7 +274,10 @@ where
     T: Send,
     F: for<'t> FnMut(&'t mut Transaction<'static>) -> BoxFuture<'t, Result<T>> + Send,
 {
-    let attempts = options.attempts.unwrap_or(shared.transaction_attempts).max(1);
+    let attempts = options
+        .attempts
+        .unwrap_or(shared.transaction_attempts)
+        .max(1);
     let mut attempt = 1;
     loop {
         let mut tx = begin(pool, shared, options).await?;

@@ -60,16 +60,19 @@ async fn load(t: &Target, id: i64) -> Option<Person> {
 }
 
 async fn count(t: &Target) -> i64 {
-    let (n,): (i64,) = t
-        .db
-        .query(&format!("SELECT COUNT(*) FROM {}", t.people))
-        .fetch_one()
-        .await
-        .unwrap();
+    let (n,): (i64,) =
+        t.db.query(&format!("SELECT COUNT(*) FROM {}", t.people))
+            .fetch_one()
+            .await
+            .unwrap();
     n
 }
 
-fn expect_kind<T: std::fmt::Debug>(result: core_db::Result<T>, kind: ErrorKind, what: &str) -> core_db::Error {
+fn expect_kind<T: std::fmt::Debug>(
+    result: core_db::Result<T>,
+    kind: ErrorKind,
+    what: &str,
+) -> core_db::Error {
     match result {
         Err(err) => {
             assert_eq!(err.kind(), kind, "{what}: {err}");
@@ -95,24 +98,22 @@ pub(crate) async fn rows_are_created_read_updated_and_deleted(t: &Target) {
     assert_eq!(insert(t, &person(2)).await.unwrap(), 1);
     assert_eq!(load(t, 1).await, Some(person(1)));
 
-    let changed = t
-        .db
-        .query(&format!("UPDATE {} SET name = ? WHERE id = ?", t.people))
-        .bind("Renamed")
-        .bind(1_i64)
-        .execute()
-        .await
-        .unwrap();
+    let changed =
+        t.db.query(&format!("UPDATE {} SET name = ? WHERE id = ?", t.people))
+            .bind("Renamed")
+            .bind(1_i64)
+            .execute()
+            .await
+            .unwrap();
     assert_eq!(changed, 1);
     assert_eq!(load(t, 1).await.unwrap().name, "Renamed");
 
-    let deleted = t
-        .db
-        .query(&format!("DELETE FROM {} WHERE id = ?", t.people))
-        .bind(1_i64)
-        .execute()
-        .await
-        .unwrap();
+    let deleted =
+        t.db.query(&format!("DELETE FROM {} WHERE id = ?", t.people))
+            .bind(1_i64)
+            .execute()
+            .await
+            .unwrap();
     assert_eq!(deleted, 1);
     assert_eq!(load(t, 1).await, None);
     assert_eq!(count(t).await, 1);
@@ -122,16 +123,14 @@ pub(crate) async fn rows_decode_into_typed_structs(t: &Target) {
     for id in 1..=3 {
         insert(t, &person(id)).await.unwrap();
     }
-    let all: Vec<Person> = t
-        .db
-        .query(&format!("SELECT * FROM {} ORDER BY id", t.people))
-        .fetch_all()
-        .await
-        .unwrap();
+    let all: Vec<Person> =
+        t.db.query(&format!("SELECT * FROM {} ORDER BY id", t.people))
+            .fetch_all()
+            .await
+            .unwrap();
     assert_eq!(all, vec![person(1), person(2), person(3)]);
-    let pairs: Vec<(i64, String)> = t
-        .db
-        .query(&format!(
+    let pairs: Vec<(i64, String)> =
+        t.db.query(&format!(
             "SELECT id, email FROM {} WHERE score > ? ORDER BY id DESC",
             t.people
         ))
@@ -180,26 +179,26 @@ pub(crate) async fn serde_values_round_trip_through_json_columns(t: &Target) {
         limits: [("daily".to_string(), 10), ("hourly".to_string(), 2)].into(),
         note: None,
     };
-    t.db.query(&format!("INSERT INTO {profiles} (id, settings) VALUES (?, ?)"))
-        .bind(1_i64)
-        .bind(Json(&settings))
-        .execute()
-        .await
-        .unwrap();
-    let (Json(read),): (Json<Settings>,) = t
-        .db
-        .query(&format!("SELECT settings FROM {profiles} WHERE id = ?"))
-        .bind(1_i64)
-        .fetch_one()
-        .await
-        .unwrap();
+    t.db.query(&format!(
+        "INSERT INTO {profiles} (id, settings) VALUES (?, ?)"
+    ))
+    .bind(1_i64)
+    .bind(Json(&settings))
+    .execute()
+    .await
+    .unwrap();
+    let (Json(read),): (Json<Settings>,) =
+        t.db.query(&format!("SELECT settings FROM {profiles} WHERE id = ?"))
+            .bind(1_i64)
+            .fetch_one()
+            .await
+            .unwrap();
     assert_eq!(read, settings);
-    let profile: Profile = t
-        .db
-        .query(&format!("SELECT id, settings FROM {profiles}"))
-        .fetch_one()
-        .await
-        .unwrap();
+    let profile: Profile =
+        t.db.query(&format!("SELECT id, settings FROM {profiles}"))
+            .fetch_one()
+            .await
+            .unwrap();
     assert_eq!(profile, Profile { id: 1, settings });
 }
 
@@ -209,17 +208,18 @@ pub(crate) async fn nulls_round_trip(t: &Target) {
     p.avatar = None;
     insert(t, &p).await.unwrap();
     assert_eq!(load(t, 7).await, Some(p));
-    let (missing,): (Option<String>,) = t
-        .db
-        .query(&format!("SELECT nickname FROM {} WHERE id = ?", t.people))
-        .bind(7_i64)
-        .fetch_one()
-        .await
-        .unwrap();
+    let (missing,): (Option<String>,) =
+        t.db.query(&format!("SELECT nickname FROM {} WHERE id = ?", t.people))
+            .bind(7_i64)
+            .fetch_one()
+            .await
+            .unwrap();
     assert_eq!(missing, None);
-    let found: Vec<(i64,)> = t
-        .db
-        .query(&format!("SELECT id FROM {} WHERE nickname IS NULL", t.people))
+    let found: Vec<(i64,)> =
+        t.db.query(&format!(
+            "SELECT id FROM {} WHERE nickname IS NULL",
+            t.people
+        ))
         .fetch_all()
         .await
         .unwrap();
@@ -245,7 +245,10 @@ pub(crate) async fn a_missing_row_is_not_found(t: &Target) {
         "fetch_one of a missing row",
     );
     assert_eq!(err.context_value("backend"), Some(t.backend().name()));
-    assert!(err.context_value("key").unwrap().contains(&t.people), "{err}");
+    assert!(
+        err.context_value("key").unwrap().contains(&t.people),
+        "{err}"
+    );
     assert_eq!(load(t, 404).await, None);
 }
 
@@ -255,7 +258,11 @@ pub(crate) async fn a_duplicate_key_is_a_conflict(t: &Target) {
     assert!(!err.is_temporary(), "{err}");
     let mut same_email = person(2);
     same_email.email = person(1).email;
-    expect_kind(insert(t, &same_email).await, ErrorKind::Conflict, "same email");
+    expect_kind(
+        insert(t, &same_email).await,
+        ErrorKind::Conflict,
+        "same email",
+    );
     assert_eq!(count(t).await, 1);
 }
 
@@ -291,9 +298,8 @@ pub(crate) async fn injection_strings_are_stored_verbatim(t: &Target) {
         p.name = (*value).to_string();
         p.nickname = Some(format!("{value}{value}"));
         insert(t, &p).await.unwrap();
-        let (name, nickname): (String, String) = t
-            .db
-            .query(&format!(
+        let (name, nickname): (String, String) =
+            t.db.query(&format!(
                 "SELECT name, nickname FROM {} WHERE name = ? AND id = ?",
                 t.people
             ))
@@ -336,14 +342,13 @@ pub(crate) async fn streaming_yields_every_row_in_order(t: &Target) {
         .await
         .unwrap();
     let sql = format!("SELECT id FROM {} ORDER BY id", t.people);
-    let ids: Vec<i64> = t
-        .db
-        .query(&sql)
-        .fetch::<(i64,)>()
-        .map_ok(|(id,)| id)
-        .try_collect()
-        .await
-        .unwrap();
+    let ids: Vec<i64> =
+        t.db.query(&sql)
+            .fetch::<(i64,)>()
+            .map_ok(|(id,)| id)
+            .try_collect()
+            .await
+            .unwrap();
     assert_eq!(ids, (1..=250).collect::<Vec<_>>());
     // Dropping a stream early leaves the pool usable.
     let mut partial = t.db.query(&sql).fetch::<(i64,)>();
@@ -378,9 +383,8 @@ pub(crate) async fn a_committed_transaction_is_visible(t: &Target) {
 
 pub(crate) async fn an_error_in_the_closure_rolls_back(t: &Target) {
     let table = t.people.clone();
-    let outcome: core_db::Result<()> = t
-        .db
-        .transaction(move |tx| {
+    let outcome: core_db::Result<()> =
+        t.db.transaction(move |tx| {
             let table = table.clone();
             Box::pin(async move {
                 tx.query(&format!(
@@ -508,12 +512,11 @@ pub(crate) async fn savepoints_undo_only_their_own_changes(t: &Target) {
         savepoint.rollback().await.unwrap();
     }
     tx.commit().await.unwrap();
-    let ids: Vec<(i64,)> = t
-        .db
-        .query(&format!("SELECT id FROM {} ORDER BY id", t.people))
-        .fetch_all()
-        .await
-        .unwrap();
+    let ids: Vec<(i64,)> =
+        t.db.query(&format!("SELECT id FROM {} ORDER BY id", t.people))
+            .fetch_all()
+            .await
+            .unwrap();
     assert_eq!(ids, vec![(1,), (3,)]);
 }
 
@@ -560,12 +563,11 @@ pub(crate) async fn serialization_failures_are_retried_until_every_increment_lan
     for task in tasks {
         task.await.unwrap().unwrap();
     }
-    let (n,): (i64,) = t
-        .db
-        .query(&format!("SELECT n FROM {counters} WHERE id = 1"))
-        .fetch_one()
-        .await
-        .unwrap();
+    let (n,): (i64,) =
+        t.db.query(&format!("SELECT n FROM {counters} WHERE id = 1"))
+            .fetch_one()
+            .await
+            .unwrap();
     assert_eq!(n, workers, "no increment was lost");
 }
 
@@ -585,7 +587,11 @@ pub(crate) async fn an_exhausted_pool_times_out_instead_of_hanging(t: &Target) {
         "a query while the only connection is held",
     );
     assert!(err.is_temporary(), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     expect_kind(small.begin().await, ErrorKind::Timeout, "begin while held");
     drop(held);
     let (rows,): (i64,) = small.query(&count_sql).fetch_one().await.unwrap();

@@ -44,7 +44,11 @@ fn orders(t: &Target) -> Collection<Order> {
     t.store.collection::<Order>(&t.name)
 }
 
-fn expect_kind<T: std::fmt::Debug>(result: core_db::Result<T>, kind: ErrorKind, what: &str) -> core_db::Error {
+fn expect_kind<T: std::fmt::Debug>(
+    result: core_db::Result<T>,
+    kind: ErrorKind,
+    what: &str,
+) -> core_db::Error {
     match result {
         Err(err) => {
             assert_eq!(err.kind(), kind, "{what}: {err}");
@@ -67,10 +71,16 @@ pub(crate) async fn documents_are_created_read_updated_and_deleted(t: &Target) {
     let orders = orders(t);
     let id = orders.insert_one(&order(1)).await.unwrap();
     assert_eq!(id.as_i64(), Some(1));
-    assert_eq!(orders.find_one(doc! { "_id": 1 }).await.unwrap(), Some(order(1)));
+    assert_eq!(
+        orders.find_one(doc! { "_id": 1 }).await.unwrap(),
+        Some(order(1))
+    );
 
     let updated = orders
-        .update_one(doc! { "_id": 1 }, doc! { "$set": { "customer": "renamed" } })
+        .update_one(
+            doc! { "_id": 1 },
+            doc! { "$set": { "customer": "renamed" } },
+        )
         .await
         .unwrap();
     assert_eq!((updated.matched, updated.modified), (1, 1));
@@ -79,8 +89,14 @@ pub(crate) async fn documents_are_created_read_updated_and_deleted(t: &Target) {
 
     let mut replacement = order(1);
     replacement.total = 99.5;
-    orders.replace_one(doc! { "_id": 1 }, &replacement).await.unwrap();
-    assert_eq!(orders.find_one(doc! { "_id": 1 }).await.unwrap(), Some(replacement));
+    orders
+        .replace_one(doc! { "_id": 1 }, &replacement)
+        .await
+        .unwrap();
+    assert_eq!(
+        orders.find_one(doc! { "_id": 1 }).await.unwrap(),
+        Some(replacement)
+    );
 
     assert!(orders.delete_one(doc! { "_id": 1 }).await.unwrap());
     assert!(!orders.delete_one(doc! { "_id": 1 }).await.unwrap());
@@ -96,8 +112,14 @@ pub(crate) async fn typed_documents_round_trip_with_nulls_unicode_and_large_valu
     rich.customer = "Zoë Ångström 🚀 日本語 עברית".to_string();
     rich.note = Some("x".repeat(1_000_000));
     orders.insert_many([&empty, &rich]).await.unwrap();
-    assert_eq!(orders.find_one(doc! { "_id": 1 }).await.unwrap(), Some(empty));
-    assert_eq!(orders.find_one(doc! { "_id": 2 }).await.unwrap(), Some(rich.clone()));
+    assert_eq!(
+        orders.find_one(doc! { "_id": 1 }).await.unwrap(),
+        Some(empty)
+    );
+    assert_eq!(
+        orders.find_one(doc! { "_id": 2 }).await.unwrap(),
+        Some(rich.clone())
+    );
     let by_unicode = orders
         .find_one(doc! { "customer": rich.customer.clone() })
         .await
@@ -105,7 +127,10 @@ pub(crate) async fn typed_documents_round_trip_with_nulls_unicode_and_large_valu
     assert_eq!(by_unicode.map(|o| o.id), Some(2));
     let nulls = t.store.collection::<Document>(&t.name);
     let raw = nulls.find_one(doc! { "_id": 1 }).await.unwrap().unwrap();
-    assert!(raw.get("note").is_some_and(|note| note.as_null().is_some()), "{raw:?}");
+    assert!(
+        raw.get("note").is_some_and(|note| note.as_null().is_some()),
+        "{raw:?}"
+    );
 }
 
 pub(crate) async fn filters_sort_skip_and_limit_select_documents(t: &Target) {
@@ -121,13 +146,28 @@ pub(crate) async fn filters_sort_skip_and_limit_select_documents(t: &Target) {
     let ids: Vec<i64> = page.iter().map(|o| o.id).collect();
     assert_eq!(ids, vec![8, 7, 6]);
     let customer_zero = orders
-        .find(doc! { "customer": "customer-0" }, Find::default().sort(doc! { "_id": 1 }))
+        .find(
+            doc! { "customer": "customer-0" },
+            Find::default().sort(doc! { "_id": 1 }),
+        )
         .await
         .unwrap();
-    assert_eq!(customer_zero.iter().map(|o| o.id).collect::<Vec<_>>(), vec![3, 6, 9]);
-    assert_eq!(orders.count(doc! { "total": { "$lt": 50.0 } }).await.unwrap(), 4);
+    assert_eq!(
+        customer_zero.iter().map(|o| o.id).collect::<Vec<_>>(),
+        vec![3, 6, 9]
+    );
+    assert_eq!(
+        orders
+            .count(doc! { "total": { "$lt": 50.0 } })
+            .await
+            .unwrap(),
+        4
+    );
     let changed = orders
-        .update_many(doc! { "customer": "customer-1" }, doc! { "$set": { "note": null } })
+        .update_many(
+            doc! { "customer": "customer-1" },
+            doc! { "$set": { "note": null } },
+        )
         .await
         .unwrap();
     assert_eq!(changed.matched, 4);
@@ -147,7 +187,12 @@ pub(crate) async fn aggregation_pipelines_pass_through(t: &Target) {
         .unwrap();
     let sums: Vec<(String, f64)> = totals
         .iter()
-        .map(|d| (d.get_str("_id").unwrap().to_string(), d.get_f64("sum").unwrap()))
+        .map(|d| {
+            (
+                d.get_str("_id").unwrap().to_string(),
+                d.get_f64("sum").unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         sums,
@@ -162,7 +207,10 @@ pub(crate) async fn aggregation_pipelines_pass_through(t: &Target) {
 pub(crate) async fn a_missing_document_reads_as_none(t: &Target) {
     let orders = orders(t);
     assert_eq!(orders.find_one(doc! { "_id": 404 }).await.unwrap(), None);
-    let none = orders.find(doc! { "_id": 404 }, Find::default()).await.unwrap();
+    let none = orders
+        .find(doc! { "_id": 404 }, Find::default())
+        .await
+        .unwrap();
     assert!(none.is_empty());
 }
 
@@ -182,15 +230,22 @@ pub(crate) async fn a_unique_index_turns_duplicates_into_conflicts(t: &Target) {
         .await
         .unwrap();
     let users = t.store.collection::<Document>(&users);
-    users.insert_one(doc! { "_id": 1, "email": "ada@example.com" }).await.unwrap();
+    users
+        .insert_one(doc! { "_id": 1, "email": "ada@example.com" })
+        .await
+        .unwrap();
     let err = expect_kind(
-        users.insert_one(doc! { "_id": 2, "email": "ada@example.com" }).await,
+        users
+            .insert_one(doc! { "_id": 2, "email": "ada@example.com" })
+            .await,
         ErrorKind::Conflict,
         "a duplicate email",
     );
     assert!(!err.is_temporary(), "{err}");
     expect_kind(
-        users.insert_one(doc! { "_id": 1, "email": "other@example.com" }).await,
+        users
+            .insert_one(doc! { "_id": 1, "email": "other@example.com" })
+            .await,
         ErrorKind::Conflict,
         "a duplicate _id",
     );
@@ -199,7 +254,9 @@ pub(crate) async fn a_unique_index_turns_duplicates_into_conflicts(t: &Target) {
 
 pub(crate) async fn a_document_of_the_wrong_shape_is_invalid_input(t: &Target) {
     let raw = t.store.collection::<Document>(&t.name);
-    raw.insert_one(doc! { "_id": 1, "customer": 42 }).await.unwrap();
+    raw.insert_one(doc! { "_id": 1, "customer": 42 })
+        .await
+        .unwrap();
     expect_kind(
         orders(t).find_one(doc! { "_id": 1 }).await,
         ErrorKind::InvalidInput,
@@ -221,7 +278,11 @@ pub(crate) async fn injection_strings_are_stored_verbatim(t: &Target) {
         raw.insert_one(doc! { "_id": index as i64, "name": *value })
             .await
             .unwrap();
-        let found = raw.find_one(doc! { "name": *value }).await.unwrap().unwrap();
+        let found = raw
+            .find_one(doc! { "name": *value })
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(found.get_str("name").unwrap(), *value);
         assert_eq!(found.get_i64("_id").unwrap(), index as i64);
     }
@@ -249,8 +310,12 @@ pub(crate) async fn a_committed_transaction_is_visible(t: &Target) {
             Box::pin(async move {
                 tx.insert_one(&orders, &order(1)).await?;
                 tx.insert_one(&orders, &order(2)).await?;
-                tx.update_one(&orders, doc! { "_id": 1 }, doc! { "$set": { "total": 1.5 } })
-                    .await?;
+                tx.update_one(
+                    &orders,
+                    doc! { "_id": 1 },
+                    doc! { "$set": { "total": 1.5 } },
+                )
+                .await?;
                 let seen = tx.find_one(&orders, doc! { "_id": 1 }).await?;
                 assert_eq!(seen.map(|o| o.total), Some(1.5));
                 tx.delete_one(&orders, doc! { "_id": 2 }).await?;
@@ -259,7 +324,15 @@ pub(crate) async fn a_committed_transaction_is_visible(t: &Target) {
         })
         .await
         .unwrap();
-    assert_eq!(orders.find_one(doc! { "_id": 1 }).await.unwrap().unwrap().total, 1.5);
+    assert_eq!(
+        orders
+            .find_one(doc! { "_id": 1 })
+            .await
+            .unwrap()
+            .unwrap()
+            .total,
+        1.5
+    );
     assert_eq!(orders.count(doc! {}).await.unwrap(), 1);
 }
 

@@ -45,7 +45,8 @@ impl Target {
 
 impl Drop for Target {
     fn drop(&mut self) {
-        let names = std::mem::take(&mut *self.collections.lock().unwrap_or_else(|p| p.into_inner()));
+        let names =
+            std::mem::take(&mut *self.collections.lock().unwrap_or_else(|p| p.into_inner()));
         let database = self.store.database().clone();
         tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current().block_on(async {

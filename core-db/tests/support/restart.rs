@@ -54,7 +54,10 @@ pub(crate) async fn outage_then_recovery(service: Service, server: &'static str,
 
     {
         let _restart = Restart(server);
-        assert!(services("stop", server), "scripts/services.sh stop {server} failed");
+        assert!(
+            services("stop", server),
+            "scripts/services.sh stop {server} failed"
+        );
         let outage = async {
             for _ in 0..2 {
                 let err = db
@@ -84,7 +87,11 @@ pub(crate) async fn outage_then_recovery(service: Service, server: &'static str,
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
     }
-    assert_eq!(recovered, Some(1), "the same pool works again after {server} is back");
+    assert_eq!(
+        recovered,
+        Some(1),
+        "the same pool works again after {server} is back"
+    );
     db.query(&format!("DROP TABLE {table}"))
         .execute()
         .await

@@ -32,7 +32,11 @@ pub(crate) fn code_of(err: &MongoError) -> Option<i32> {
             .as_ref()
             .and_then(|errors| errors.first())
             .map(|first| first.code)
-            .or_else(|| many.write_concern_error.as_ref().map(|concern| concern.code)),
+            .or_else(|| {
+                many.write_concern_error
+                    .as_ref()
+                    .map(|concern| concern.code)
+            }),
         _ => None,
     }
 }
@@ -58,10 +62,17 @@ fn classify(err: &MongoError) -> Class {
             );
         }
         MongoKind::Shutdown => {
-            return (ErrorKind::Unavailable, false, "the MongoDB client was shut down");
+            return (
+                ErrorKind::Unavailable,
+                false,
+                "the MongoDB client was shut down",
+            );
         }
         MongoKind::Authentication { .. } => {
-            return class(ErrorKind::Unauthenticated, "MongoDB rejected the credentials");
+            return class(
+                ErrorKind::Unauthenticated,
+                "MongoDB rejected the credentials",
+            );
         }
         MongoKind::InvalidArgument { .. } | MongoKind::Transaction { .. } => {
             return class(ErrorKind::InvalidInput, "the request is invalid");
@@ -73,7 +84,10 @@ fn classify(err: &MongoError) -> Class {
             );
         }
         MongoKind::BsonSerialization(_) => {
-            return class(ErrorKind::InvalidInput, "a value could not be encoded as BSON");
+            return class(
+                ErrorKind::InvalidInput,
+                "a value could not be encoded as BSON",
+            );
         }
         MongoKind::SessionsNotSupported | MongoKind::IncompatibleServer { .. } => {
             return class(
@@ -108,9 +122,18 @@ fn by_code(code: i32) -> Option<Class> {
             "a concurrent transaction won; running it again may succeed",
         ),
         50 | 262 => class(ErrorKind::Timeout, "the operation ran past its time limit"),
-        18 => class(ErrorKind::Unauthenticated, "MongoDB rejected the credentials"),
-        13 | 8000 => class(ErrorKind::PermissionDenied, "the MongoDB user may not do this"),
-        26 => class(ErrorKind::NotFound, "the collection or namespace does not exist"),
+        18 => class(
+            ErrorKind::Unauthenticated,
+            "MongoDB rejected the credentials",
+        ),
+        13 | 8000 => class(
+            ErrorKind::PermissionDenied,
+            "the MongoDB user may not do this",
+        ),
+        26 => class(
+            ErrorKind::NotFound,
+            "the collection or namespace does not exist",
+        ),
         2 | 9 | 14 | 40 | 52 | 66 | 121 => class(
             ErrorKind::InvalidInput,
             "the filter, update or document is invalid",

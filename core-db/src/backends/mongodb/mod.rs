@@ -20,9 +20,9 @@ use secrecy::ExposeSecret as _;
 
 pub use self::collection::{Collection, Find, UpdateOutcome};
 pub use self::transaction::DocumentTransaction;
-pub use mongodb::bson;
 use crate::slow::SlowQueryLog;
 use crate::{Backend, DatabaseBase, DatabaseSettings, Health, PoolStats};
+pub use mongodb::bson;
 
 /// An index a collection must have, declared in code and created at start
 /// by [`DocumentStore::ensure_indexes`].
@@ -157,9 +157,8 @@ impl DocumentStore {
                 .with_operation("db.connect")
                 .with_key("database.database_name")
             })?;
-        let client = Client::with_options(options).map_err(|err| {
-            error::map(err, "db.connect", "").with_endpoint(&endpoint)
-        })?;
+        let client = Client::with_options(options)
+            .map_err(|err| error::map(err, "db.connect", "").with_endpoint(&endpoint))?;
         let database = client.database(&name);
         let store = DocumentStore {
             inner: Arc::new(Inner {
@@ -255,7 +254,12 @@ impl DocumentStore {
             .map_err(|err| self.map(err, operation, ""))
     }
 
-    pub(crate) fn map(&self, err: mongodb::error::Error, operation: &'static str, collection: &str) -> Error {
+    pub(crate) fn map(
+        &self,
+        err: mongodb::error::Error,
+        operation: &'static str,
+        collection: &str,
+    ) -> Error {
         error::map(err, operation, collection).with_endpoint(&self.inner.endpoint)
     }
 }

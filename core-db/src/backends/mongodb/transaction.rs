@@ -24,7 +24,8 @@ pub struct DocumentTransaction {
 
 impl std::fmt::Debug for DocumentTransaction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DocumentTransaction").finish_non_exhaustive()
+        f.debug_struct("DocumentTransaction")
+            .finish_non_exhaustive()
     }
 }
 
@@ -53,7 +54,11 @@ impl DocumentTransaction {
     /// # Errors
     ///
     /// As for [`Collection::find_one`].
-    pub async fn find_one<T>(&mut self, collection: &Collection<T>, filter: Document) -> Result<Option<T>>
+    pub async fn find_one<T>(
+        &mut self,
+        collection: &Collection<T>,
+        filter: Document,
+    ) -> Result<Option<T>>
     where
         T: DeserializeOwned + Unpin + Send + Sync,
     {
