@@ -75,7 +75,7 @@ fn load(c: &mut Criterion) {
         .env(AppEnv::Prod)
         .environment([("APP__SERVER__HOST", "10.0.0.1")])
         .production_rules(core_config::ProductionRules {
-            jwt_secret: None,
+            jwt_key_paths: Vec::new(),
             ..Default::default()
         });
     // Fail loudly rather than time an error path.

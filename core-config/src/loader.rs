@@ -252,7 +252,7 @@ impl Loader {
     }
 
     /// Replaces the production rules (for example to name another JWT path,
-    /// or `jwt_secret: None` for a service without JWTs).
+    /// or `jwt_key_paths: Vec::new()` for a service without JWTs).
     #[must_use]
     pub fn production_rules(mut self, rules: ProductionRules) -> Loader {
         self.production = rules;

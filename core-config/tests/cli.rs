@@ -54,7 +54,7 @@ fn keygen_prints_a_working_key_and_a_long_jwt_secret() {
         .unwrap();
     let jwt = text
         .lines()
-        .find_map(|l| l.strip_prefix("APP__AUTH__JWT_SECRET="))
+        .find_map(|l| l.strip_prefix("APP__AUTH__JWT__SECRET="))
         .unwrap();
     let key = AesKey::parse(key).unwrap();
     assert!(jwt.len() >= 32);
@@ -146,13 +146,13 @@ fn validate_lists_every_violation_and_exits_1() {
     let fixture = Fixture::new();
     fixture.write(
         "config/default.toml",
-        "debug = true\n[auth]\njwt_secret = \"CHANGE_ME\"\n[cors]\norigins = \"*\"\n",
+        "debug = true\n[auth.jwt]\nsecret = \"CHANGE_ME\"\n[cors]\norigins = \"*\"\n",
     );
     let dir = fixture.path().to_str().unwrap();
     let output = core_config(&["validate", "--env", "prod", "--dir", dir], &[]);
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
-    for path in ["debug:", "auth.jwt_secret:", "cors.origins:"] {
+    for path in ["debug:", "auth.jwt.secret:", "cors.origins:"] {
         assert!(text.contains(path), "{path} missing from:\n{text}");
     }
     assert!(text.contains("4 problem(s)"), "{text}");
@@ -262,7 +262,7 @@ fn print_shows_an_invalid_config_then_every_violation_and_exits_1() {
     let fixture = Fixture::new();
     fixture.write(
         "config/default.toml",
-        "debug = true\n[auth]\njwt_secret = \"CHANGE_ME-hunter2\"\n[server]\nport = 8080\n",
+        "debug = true\n[auth.jwt]\nsecret = \"CHANGE_ME-hunter2\"\n[server]\nport = 8080\n",
     );
     let output = core_config(
         &[
@@ -281,12 +281,12 @@ fn print_shows_an_invalid_config_then_every_violation_and_exits_1() {
         .unwrap_or_else(|| panic!("no echo in:\n{text}"));
     let list_at = text.find("problem(s)").expect("no violation list");
     assert!(echo_at < list_at, "{text}");
-    for path in ["debug:", "auth.jwt_secret:"] {
+    for path in ["debug:", "auth.jwt.secret:"] {
         assert!(
             text[list_at..].contains(path),
             "{path} missing from:\n{text}"
         );
     }
-    assert!(text.contains("auth.jwt_secret = ***"), "{text}");
+    assert!(text.contains("auth.jwt.secret = ***"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
 }

@@ -31,8 +31,14 @@ struct Database {
 #[derive(Debug, Deserialize)]
 #[allow(dead_code)]
 struct Auth {
-    jwt_secret: SecretString,
+    jwt: Jwt,
     api_token: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct Jwt {
+    secret: SecretString,
 }
 
 /// A folder where the planted secret sits in every kind of place: plain in
@@ -43,7 +49,7 @@ fn planted(fixture: &Fixture, key: &AesKey) {
         "config/default.toml",
         &format!(
             "[database]\nurl = \"postgres://app:{PLANTED}@db:5432/app\"\npassword = \"{}\"\n\
-             [auth]\njwt_secret = \"{PLANTED}\"\n",
+             [auth.jwt]\nsecret = \"{PLANTED}\"\n",
             encrypt(key, PLANTED).unwrap()
         ),
     );
@@ -117,7 +123,7 @@ fn errors_hide_it() {
     // Production and rule violations on secret values.
     let err = fixture
         .loader_for(AppEnv::Prod)
-        .rule(rules::url("auth.jwt_secret", &["https"]))
+        .rule(rules::url("auth.jwt.secret", &["https"]))
         .rule(rules::range("auth.api_token", 0..=1))
         .load_untyped()
         .unwrap_err();
@@ -198,7 +204,7 @@ async fn reload_logs_hide_it() {
         "config/default.toml",
         &format!(
             "[database]\nurl = \"postgres://app:{PLANTED}@db:99999/app\"\npassword = \"x\"\n\
-             [auth]\njwt_secret = \"{PLANTED}\"\n"
+             [auth.jwt]\nsecret = \"{PLANTED}\"\n"
         ),
     );
     tokio::time::timeout(Duration::from_secs(10), status.changed())

@@ -4,8 +4,10 @@
 mod common;
 
 use std::path::Path;
+use std::time::Duration;
 
 use common::{Fixture, key_text};
+use core_auth::jwt::{KeyRing, TokenType};
 use core_config::{AesKey, AppEnv, Violations, encrypt, rotate_file};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -45,9 +47,9 @@ fn every_key_has_a_comment_above_it() {
 }
 
 /// The settings the templates set, nesting the SDK's real sections where
-/// they exist as dependencies of this crate (core-log, core-cache), so a key
-/// or value those crates do not accept fails here. Every struct refuses
-/// unknown keys.
+/// they exist as dependencies of this crate (core-log, core-cache,
+/// core-auth), so a key or value those crates do not accept fails here. Every
+/// struct refuses unknown keys.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
@@ -57,7 +59,7 @@ struct TemplateSettings {
     database: Database,
     cache: core_cache::CacheSettings,
     mq: Mq,
-    auth: Auth,
+    auth: core_auth::AuthSettings,
     log: core_log::LogSettings,
     cors: Cors,
     config: core_config::ConfigSection,
@@ -89,16 +91,23 @@ struct Mq {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
-struct Auth {
-    issuer: String,
-    jwt_secret: SecretString,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 struct Cors {
     allowed_origins: Vec<String>,
+}
+
+/// core-auth builds a key ring from what the templates set, and it signs
+/// and verifies with the issuer the templates name.
+fn assert_signs_and_verifies(auth: &core_auth::AuthSettings, env: AppEnv) {
+    let ring = KeyRing::from_settings(&auth.jwt).unwrap_or_else(|err| panic!("{env}: {err}"));
+    let claims = ring.claims("user-1", TokenType::Access, Duration::from_secs(60));
+    let token = ring.sign(&claims).unwrap();
+    let verified = ring.verify(&token).unwrap();
+    assert_eq!(verified.sub, "user-1");
+    assert_eq!(
+        verified.iss.as_deref(),
+        Some("https://auth.example.com"),
+        "{env}"
+    );
 }
 
 /// The secrets template filled in as an operator would: each `ENC(CHANGE_ME)`
@@ -108,7 +117,7 @@ fn filled_secrets(env: AppEnv, key: &AesKey) -> String {
         "APP__DATABASE__URL" => "postgres://app:db-pa$$word@db.internal:5432/app",
         "APP__CACHE__URL" => "redis://:cache-password@cache.internal:6379/0",
         "APP__MQ__URL" => "amqp://app:mq-password@mq.internal:5672/%2f",
-        "APP__AUTH__JWT_SECRET" => "a-real-secret-of-at-least-32-bytes!",
+        "APP__AUTH__JWT__SECRET" => "a-real-secret-of-at-least-32-bytes!",
         other => panic!("the secrets template has a new ENC value {other}: fill it here"),
     };
     template(".secrets.example")
@@ -146,7 +155,8 @@ fn each_env_template_loads_into_the_sdk_sections_for_its_environment() {
         assert_eq!(loaded.env(), env);
         let settings = loaded.settings();
         assert_eq!(settings.server.port, 8080);
-        assert!(loaded.tree().was_encrypted("auth.jwt_secret"));
+        assert!(loaded.tree().was_encrypted("auth.jwt.secret"));
+        assert_signs_and_verifies(&settings.auth, env);
         assert_eq!(
             settings.cache.url.expose_secret(),
             "redis://:cache-password@cache.internal:6379/0"
@@ -213,8 +223,9 @@ fn a_filled_secrets_file_rotates_despite_enc_in_its_comments() {
         .list_key("cors.allowed_origins")
         .load::<TemplateSettings>()
         .unwrap();
+    let secret = loaded.settings().auth.jwt.secret.as_ref().unwrap();
     assert_eq!(
-        loaded.settings().auth.jwt_secret.expose_secret(),
+        secret.expose_secret(),
         "a-real-secret-of-at-least-32-bytes!"
     );
 }
@@ -245,7 +256,7 @@ fn the_unfilled_secrets_template_is_refused_in_prod_naming_every_unfilled_value(
         "{err}"
     );
     // ... and each value it cannot open, by path.
-    for path in ["database.url", "cache.url", "mq.url", "auth.jwt_secret"] {
+    for path in ["database.url", "cache.url", "mq.url", "auth.jwt.secret"] {
         let messages = about(path);
         assert!(
             messages
@@ -259,9 +270,47 @@ fn the_unfilled_secrets_template_is_refused_in_prod_naming_every_unfilled_value(
         );
     }
     assert!(
-        about("auth.jwt_secret")
+        about("auth.jwt.secret")
             .iter()
             .any(|m| m.contains("shorter than 32 bytes")),
         "{err}"
     );
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthOnly {
+    auth: core_auth::AuthSettings,
+}
+
+#[test]
+fn a_toml_file_with_only_the_jwt_secret_gives_core_auth_a_signing_key() {
+    let fixture = Fixture::new();
+    fixture.write(
+        "config/default.toml",
+        "[auth.jwt]\nissuer = \"https://auth.example.com\"\n\
+         secret = \"a-real-secret-of-at-least-32-bytes!\"\n",
+    );
+    let loaded = fixture.loader_for(AppEnv::Prod).load::<AuthOnly>().unwrap();
+    assert_signs_and_verifies(&loaded.settings().auth, AppEnv::Prod);
+    let shown = format!("{:?}", loaded.settings());
+    assert!(!shown.contains("a-real-secret"), "{shown}");
+
+    // The same key from the one environment variable keygen prints.
+    let fixture = Fixture::new();
+    fixture.write(
+        "config/default.toml",
+        "[auth.jwt]\nissuer = \"https://auth.example.com\"\n",
+    );
+    let loaded = fixture
+        .loader(&[
+            ("APP_ENV", "prod"),
+            (
+                "APP__AUTH__JWT__SECRET",
+                "a-real-secret-of-at-least-32-bytes!",
+            ),
+        ])
+        .load::<AuthOnly>()
+        .unwrap();
+    assert_signs_and_verifies(&loaded.settings().auth, AppEnv::Prod);
 }

@@ -65,7 +65,7 @@ fn production_rules_list_every_violation() {
     assert_eq!(
         found,
         [
-            "auth.jwt_secret",
+            "auth.jwt.secret",
             "config.echo",
             "cors.allowed_origins[1]",
             "database.password",
@@ -93,10 +93,102 @@ fn a_clean_production_config_passes() {
     fixture.write(
         "config/default.toml",
         &format!(
-            "debug = false\n[auth]\njwt_secret = \"{GOOD_JWT}\"\n[cors]\nallowed_origins = [\"https://app.example\"]\n[config]\necho = false\n"
+            "debug = false\n[auth.jwt]\nsecret = \"{GOOD_JWT}\"\n[cors]\nallowed_origins = [\"https://app.example\"]\n[config]\necho = false\n"
         ),
     );
     assert!(fixture.loader_for(AppEnv::Prod).load_untyped().is_ok());
+}
+
+/// A prod config that passes every production rule except those about the
+/// JWT key, which `auth` decides.
+fn prod_config_with(auth: &str) -> String {
+    format!(
+        "debug = false\n[cors]\nallowed_origins = [\"https://app.example\"]\n\
+         [config]\necho = false\n{auth}"
+    )
+}
+
+#[test]
+fn a_listed_jwt_key_satisfies_prod_as_well_as_the_secret() {
+    let fixture = Fixture::new();
+    fixture.write(
+        "config/default.toml",
+        &prod_config_with(&format!(
+            "[auth.jwt]\nsigning_kid = \"k1\"\n\
+             [[auth.jwt.keys]]\nkid = \"k1\"\nalgorithm = \"HS256\"\nsecret = \"{GOOD_JWT}\"\n"
+        )),
+    );
+    assert!(fixture.loader_for(AppEnv::Prod).load_untyped().is_ok());
+}
+
+#[test]
+fn prod_requires_a_jwt_key_in_one_of_the_layouts_and_names_both() {
+    for auth in [
+        "",
+        "[auth.jwt]\nsecret = \"  \"\n",
+        "[auth.jwt]\nkeys = []\n",
+        // The old flat name is not where core-auth looks.
+        &format!("[auth]\njwt_secret = \"{GOOD_JWT}\"\n"),
+    ] {
+        let fixture = Fixture::new();
+        fixture.write("config/default.toml", &prod_config_with(auth));
+        let err = fixture.loader_for(AppEnv::Prod).load_untyped().unwrap_err();
+        let violations = Violations::from_error(&err).unwrap();
+        let missing: Vec<_> = violations
+            .iter()
+            .filter(|v| v.message.contains("JWT key is required"))
+            .collect();
+        assert_eq!(missing.len(), 1, "{auth:?}: {err}");
+        assert_eq!(missing[0].path, "auth.jwt.secret");
+        assert!(
+            missing[0].message.contains("auth.jwt.secret")
+                && missing[0].message.contains("auth.jwt.keys"),
+            "{auth:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_short_jwt_secret_is_a_prod_violation_in_either_layout() {
+    for (auth, path) in [
+        (
+            "[auth.jwt]\nsecret = \"sh0rt-jwt-secret\"\n",
+            "auth.jwt.secret",
+        ),
+        (
+            "[[auth.jwt.keys]]\nkid = \"k1\"\nalgorithm = \"HS256\"\nsecret = \"sh0rt-jwt-secret\"\n",
+            "auth.jwt.keys[0].secret",
+        ),
+    ] {
+        let fixture = Fixture::new();
+        fixture.write("config/default.toml", &prod_config_with(auth));
+        let err = fixture.loader_for(AppEnv::Prod).load_untyped().unwrap_err();
+        let violations = Violations::from_error(&err).unwrap();
+        let found: Vec<_> = violations.iter().map(|v| v.path.as_str()).collect();
+        assert_eq!(found, [path], "{err}");
+        assert!(
+            violations
+                .iter()
+                .all(|v| v.message.contains("shorter than 32 bytes")),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("sh0rt"), "{err}");
+    }
+}
+
+#[test]
+fn no_jwt_key_paths_disables_the_jwt_rule() {
+    let fixture = Fixture::new();
+    fixture.write("config/default.toml", &prod_config_with(""));
+    assert!(fixture.loader_for(AppEnv::Prod).load_untyped().is_err());
+    fixture
+        .loader_for(AppEnv::Prod)
+        .production_rules(ProductionRules {
+            jwt_key_paths: Vec::new(),
+            ..ProductionRules::default()
+        })
+        .load_untyped()
+        .unwrap();
 }
 
 #[test]
@@ -106,7 +198,7 @@ fn production_rules_can_be_tuned() {
     let err = fixture
         .loader_for(AppEnv::Prod)
         .production_rules(ProductionRules {
-            jwt_secret: Some("jwt.key".to_string()),
+            jwt_key_paths: vec!["jwt.key".to_string()],
             placeholders: vec!["todo".to_string()],
             ..ProductionRules::default()
         })

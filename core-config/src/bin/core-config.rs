@@ -22,7 +22,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Print a new AES key and JWT secret, as lines for `.secrets`.
+    /// Print a new AES key and a JWT secret (`auth.jwt.secret`), as lines for `.secrets`.
     Keygen {
         /// Prefix of the settings variables (the JWT secret's line).
         #[arg(long, default_value = core_config::DEFAULT_PREFIX)]
@@ -104,7 +104,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let jwt = AesKey::generate()?;
             println!("{AES_SECRET_VAR}={}", key.to_base64().expose_secret());
             println!(
-                "{}__AUTH__JWT_SECRET={}",
+                "{}__AUTH__JWT__SECRET={}",
                 prefix.to_ascii_uppercase(),
                 jwt.to_base64().expose_secret()
             );

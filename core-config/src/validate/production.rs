@@ -4,6 +4,10 @@ use super::{Rule, Violations};
 use crate::sensitive::{is_strong_secret_name, last_segment};
 use crate::{AppEnv, ConfigTree};
 
+/// Where core-auth reads JWT keys: the one-key shorthand
+/// (`APP__AUTH__JWT__SECRET`) and the full key list.
+const DEFAULT_JWT_KEY_PATHS: [&str; 2] = ["auth.jwt.secret", "auth.jwt.keys"];
+
 /// What production demands of every service; on by default, checked only
 /// when the environment is [`AppEnv::Prod`].
 ///
@@ -13,7 +17,9 @@ use crate::{AppEnv, ConfigTree};
 ///   `*_token`, `*api_key`, `*signing_key`) is at least
 ///   [`min_secret_len`](ProductionRules::min_secret_len) bytes;
 /// - no setting under a `cors` section allows the origin `*`;
-/// - the JWT secret ([`jwt_secret`](ProductionRules::jwt_secret)) is set;
+/// - JWT key material is present at one of
+///   [`jwt_key_paths`](ProductionRules::jwt_key_paths) (by default core-auth's
+///   `auth.jwt.secret` shorthand or a non-empty `auth.jwt.keys` list);
 /// - the config echo ([`echo`](ProductionRules::echo)) is off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductionRules {
@@ -23,8 +29,10 @@ pub struct ProductionRules {
     pub placeholders: Vec<String>,
     /// The shortest shared secret accepted, in bytes.
     pub min_secret_len: usize,
-    /// Where the JWT secret lives; `None` for a service without JWTs.
-    pub jwt_secret: Option<String>,
+    /// Where JWT key material may live; prod requires at least one of these
+    /// paths to hold a non-empty value, and reports the violation at the
+    /// first. Empty for a service without JWTs.
+    pub jwt_key_paths: Vec<String>,
     /// The switch that prints the effective config at start-up.
     pub echo: String,
 }
@@ -44,7 +52,7 @@ impl Default for ProductionRules {
             .map(String::from)
             .to_vec(),
             min_secret_len: 32,
-            jwt_secret: Some("auth.jwt_secret".to_string()),
+            jwt_key_paths: DEFAULT_JWT_KEY_PATHS.map(String::from).to_vec(),
             echo: crate::ECHO_SETTING.to_string(),
         }
     }
@@ -88,10 +96,18 @@ impl Rule for ProductionRules {
                 );
             }
         }
-        if let Some(jwt) = &self.jwt_secret
-            && !tree.contains(jwt)
+        if let Some(first) = self.jwt_key_paths.first()
+            && !self.jwt_key_paths.iter().any(|path| tree.contains(path))
         {
-            out.push(jwt.clone(), "JWT secret is required in prod");
+            let message = if self.jwt_key_paths.len() == 1 {
+                "JWT key is required in prod".to_string()
+            } else {
+                format!(
+                    "JWT key is required in prod: set one of {}",
+                    self.jwt_key_paths.join(", ")
+                )
+            };
+            out.push(first.clone(), message);
         }
         if tree.get_bool(&self.echo) == Some(true) {
             out.push(self.echo.clone(), "config echo must be off in prod");

@@ -26,7 +26,7 @@ impl fmt::Display for Violation {
 ///
 /// let mut found = Violations::default();
 /// found.push("server.port", "must be between 1 and 65535");
-/// found.push("auth.jwt_secret", "is required in prod");
+/// found.push("auth.jwt.secret", "is required in prod");
 /// assert_eq!(found.len(), 2);
 /// assert!(found.to_string().contains("server.port: must be between 1 and 65535"));
 /// ```
