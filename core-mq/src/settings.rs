@@ -187,10 +187,19 @@ impl fmt::Debug for KafkaSection {
             .client
             .iter()
             .map(|(name, value)| {
-                let secret = ["password", "secret", "token", "oauthbearer.config", "key.pem"]
-                    .iter()
-                    .any(|marker| name.contains(marker));
-                (name.as_str(), if secret { "<redacted>" } else { value.as_str() })
+                let secret = [
+                    "password",
+                    "secret",
+                    "token",
+                    "oauthbearer.config",
+                    "key.pem",
+                ]
+                .iter()
+                .any(|marker| name.contains(marker));
+                (
+                    name.as_str(),
+                    if secret { "<redacted>" } else { value.as_str() },
+                )
             })
             .collect();
         f.debug_struct("KafkaSection")

@@ -14,7 +14,9 @@ use core_testkit::{Service, require_service, unique_name};
 async fn dedup(redis_url: &str, scope: &str) -> Idempotency {
     let mut settings = CacheSettings::from_url(redis_url);
     settings.namespace = Some(unique_name("dedup"));
-    let cache = core_cache::connect(&settings).await.expect("connect the dedup cache");
+    let cache = core_cache::connect(&settings)
+        .await
+        .expect("connect the dedup cache");
     Idempotency::new(cache, scope, Duration::from_secs(600))
 }
 
@@ -35,7 +37,11 @@ async fn redelivered_and_republished_messages_take_effect_once() {
                 *deliveries.lock().unwrap() += 1;
                 dedup
                     .run_once(&delivery.message, async {
-                        *effects.lock().unwrap().entry(delivery.message.id).or_default() += 1;
+                        *effects
+                            .lock()
+                            .unwrap()
+                            .entry(delivery.message.id)
+                            .or_default() += 1;
                         Ok(())
                     })
                     .await?;
@@ -47,22 +53,33 @@ async fn redelivered_and_republished_messages_take_effect_once() {
         concurrency: 4,
         ..ConsumeOptions::default()
     };
-    let consumer = queue.consume(&topic, "billing", handler, options).await.unwrap();
+    let consumer = queue
+        .consume(&topic, "billing", handler, options)
+        .await
+        .unwrap();
 
-    let sent: Vec<Message> = (0..50).map(|n| Message::new(&topic, n.to_string())).collect();
+    let sent: Vec<Message> = (0..50)
+        .map(|n| Message::new(&topic, n.to_string()))
+        .collect();
     // Every message twice, as a publisher retrying after a lost confirm would.
     queue.publish_batch(sent.clone()).await.unwrap();
     queue.publish_batch(sent.clone()).await.unwrap();
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while *deliveries.lock().unwrap() < 100 {
-        assert!(tokio::time::Instant::now() < deadline, "not all 100 deliveries arrived");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not all 100 deliveries arrived"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     consumer.shutdown(Duration::from_secs(10)).await.unwrap();
     let effects = effects.lock().unwrap();
     assert_eq!(effects.len(), 50, "every message took effect");
-    assert!(effects.values().all(|&count| count == 1), "and only once: {effects:?}");
+    assert!(
+        effects.values().all(|&count| count == 1),
+        "and only once: {effects:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,10 +110,18 @@ async fn concurrent_deliveries_of_one_id_run_once_and_failures_release_the_claim
 
     let other = Message::new("orders", "o-2");
     let failed = dedup
-        .run_once(&other, async { Err::<(), _>(Error::unavailable("downstream down")) })
+        .run_once(&other, async {
+            Err::<(), _>(Error::unavailable("downstream down"))
+        })
         .await;
     assert!(failed.is_err());
-    assert!(!dedup.seen(&other).await.unwrap(), "a failed run releases its claim");
-    assert_eq!(dedup.run_once(&other, async { Ok(7) }).await.unwrap(), Once::Ran(7));
+    assert!(
+        !dedup.seen(&other).await.unwrap(),
+        "a failed run releases its claim"
+    );
+    assert_eq!(
+        dedup.run_once(&other, async { Ok(7) }).await.unwrap(),
+        Once::Ran(7)
+    );
     assert!(dedup.seen(&other).await.unwrap());
 }

@@ -23,7 +23,12 @@ struct Tally {
 
 impl CounterFn for Tally {
     fn increment(&self, value: u64) {
-        *self.totals.lock().unwrap().entry(self.key.clone()).or_default() += value;
+        *self
+            .totals
+            .lock()
+            .unwrap()
+            .entry(self.key.clone())
+            .or_default() += value;
     }
     fn absolute(&self, value: u64) {
         self.totals.lock().unwrap().insert(self.key.clone(), value);
@@ -106,7 +111,10 @@ async fn metrics_count_every_outcome() {
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while total("mq_acked_total", &topic) < 2 || total("mq_dead_lettered_total", &topic) < 1 {
-        assert!(tokio::time::Instant::now() < deadline, "outcomes were not counted");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "outcomes were not counted"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     consumer.shutdown(Duration::from_secs(5)).await.unwrap();
@@ -131,8 +139,12 @@ async fn trace_context_follows_messages_through_handlers() {
             let (queue, second, seen) = (queue.clone(), second.clone(), seen.clone());
             async move {
                 let header = delivery.message.headers.get(TRACEPARENT_HEADER).cloned();
-                seen.lock().unwrap().push((header.unwrap_or_default(), current_traceparent()));
-                queue.publish(delivery.message.reply(&second, "next")).await?;
+                seen.lock()
+                    .unwrap()
+                    .push((header.unwrap_or_default(), current_traceparent()));
+                queue
+                    .publish(delivery.message.reply(&second, "next"))
+                    .await?;
                 Ok(Outcome::Ack)
             }
         })
@@ -143,18 +155,29 @@ async fn trace_context_follows_messages_through_handlers() {
             let seen = seen.clone();
             async move {
                 let header = delivery.message.headers.get(TRACEPARENT_HEADER).cloned();
-                seen.lock().unwrap().push((header.unwrap_or_default(), None));
+                seen.lock()
+                    .unwrap()
+                    .push((header.unwrap_or_default(), None));
                 Ok(Outcome::Ack)
             }
         })
     };
-    let a = queue.consume(&first, "g", relay, ConsumeOptions::default()).await.unwrap();
-    let b = queue.consume(&second, "g", end, ConsumeOptions::default()).await.unwrap();
+    let a = queue
+        .consume(&first, "g", relay, ConsumeOptions::default())
+        .await
+        .unwrap();
+    let b = queue
+        .consume(&second, "g", end, ConsumeOptions::default())
+        .await
+        .unwrap();
     queue.publish(Message::new(&first, "start")).await.unwrap();
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while seen.lock().unwrap().len() < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "the chain did not finish");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the chain did not finish"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     a.shutdown(Duration::from_secs(5)).await.unwrap();
@@ -162,9 +185,19 @@ async fn trace_context_follows_messages_through_handlers() {
     let seen = seen.lock().unwrap();
     let (first_header, in_handler) = &seen[0];
     let (second_header, _) = &seen[1];
-    let trace = |traceparent: &str| traceparent.split('-').nth(1).unwrap_or_default().to_string();
+    let trace = |traceparent: &str| {
+        traceparent
+            .split('-')
+            .nth(1)
+            .unwrap_or_default()
+            .to_string()
+    };
     assert_eq!(first_header.len(), 55, "W3C traceparent: {first_header}");
     assert_eq!(in_handler.as_deref(), Some(first_header.as_str()));
-    assert_eq!(trace(second_header), trace(first_header), "one trace across both hops");
+    assert_eq!(
+        trace(second_header),
+        trace(first_header),
+        "one trace across both hops"
+    );
     assert_ne!(second_header, first_header, "each hop has its own span id");
 }

@@ -28,7 +28,10 @@ fn services(action: &str) {
         .args([script, action, "rabbitmq"])
         .status()
         .expect("run services.sh");
-    assert!(status.success(), "scripts/services.sh {action} rabbitmq failed");
+    assert!(
+        status.success(),
+        "scripts/services.sh {action} rabbitmq failed"
+    );
 }
 
 /// Starts RabbitMQ again when dropped, so a failing test leaves it running.
@@ -70,7 +73,11 @@ async fn a_broker_restart_mid_run_loses_nothing_and_duplicates_take_effect_once(
                 deliveries.fetch_add(1, Ordering::Relaxed);
                 dedup
                     .run_once(&delivery.message, async {
-                        *effects.lock().unwrap().entry(delivery.message.id).or_default() += 1;
+                        *effects
+                            .lock()
+                            .unwrap()
+                            .entry(delivery.message.id)
+                            .or_default() += 1;
                         Ok(())
                     })
                     .await?;
@@ -83,7 +90,10 @@ async fn a_broker_restart_mid_run_loses_nothing_and_duplicates_take_effect_once(
         prefetch: 64,
         ..ConsumeOptions::default()
     };
-    let consumer = queue.consume(&topic, "workers", handler, options).await.unwrap();
+    let consumer = queue
+        .consume(&topic, "workers", handler, options)
+        .await
+        .unwrap();
 
     let messages: Vec<Message> = (0..TOTAL)
         .map(|n| Message::new(&topic, n.to_string()).with_key(format!("k{}", n % 97)))
@@ -111,7 +121,9 @@ async fn a_broker_restart_mid_run_loses_nothing_and_duplicates_take_effect_once(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let restart = StartOnDrop;
-    tokio::task::spawn_blocking(|| services("stop")).await.unwrap();
+    tokio::task::spawn_blocking(|| services("stop"))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     drop(restart);
 
@@ -132,8 +144,14 @@ async fn a_broker_restart_mid_run_loses_nothing_and_duplicates_take_effect_once(
     let effects = effects.lock().unwrap();
     let expected: std::collections::BTreeSet<Uuid> = messages.iter().map(|m| m.id).collect();
     let took_effect: std::collections::BTreeSet<Uuid> = effects.keys().copied().collect();
-    assert_eq!(took_effect, expected, "every message took effect, none lost");
-    assert!(effects.values().all(|&count| count == 1), "and each exactly once");
+    assert_eq!(
+        took_effect, expected,
+        "every message took effect, none lost"
+    );
+    assert!(
+        effects.values().all(|&count| count == 1),
+        "and each exactly once"
+    );
     eprintln!(
         "restart run: {TOTAL} messages, {} deliveries ({} duplicates absorbed), {publish_errors} publish errors retried, consumer {stats:?}",
         deliveries.load(Ordering::Relaxed),

@@ -26,7 +26,10 @@ fn settings_debug_hides_url_passwords_and_secret_client_properties() {
     let shown = format!("{settings:?}");
     assert_hidden("MqSettings Debug", &shown);
     assert!(shown.contains("rabbit:5672"), "{shown}");
-    assert!(shown.contains("billing"), "non-secret properties stay visible: {shown}");
+    assert!(
+        shown.contains("billing"),
+        "non-secret properties stay visible: {shown}"
+    );
 }
 
 /// Connects to a closed port with a password in the URL and checks every
@@ -37,7 +40,10 @@ async fn refused(url: String) {
         Ok(queue) => panic!("nothing listens on port 1, yet {} connected", queue.name()),
         Err(err) => err,
     };
-    assert!(err.is_temporary(), "a refused connection is worth retrying: {err}");
+    assert!(
+        err.is_temporary(),
+        "a refused connection is worth retrying: {err}"
+    );
     assert_hidden("Display", &err.to_string());
     assert_hidden("Debug", &format!("{err:?}"));
     let mut source = std::error::Error::source(&err);
@@ -62,9 +68,11 @@ async fn redis_connection_errors_hide_the_password() {
 
 #[tokio::test]
 async fn an_unknown_scheme_is_named_without_the_url() {
-    let err = connect(&MqSettings::from_url(format!("nats://u:{SECRET}@host:4222")))
-        .await
-        .expect_err("nats is not a backend of this crate");
+    let err = connect(&MqSettings::from_url(format!(
+        "nats://u:{SECRET}@host:4222"
+    )))
+    .await
+    .expect_err("nats is not a backend of this crate");
     assert_eq!(err.kind(), core_mq::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("\"nats\""), "{err}");
     assert_hidden("Display", &err.to_string());

@@ -20,6 +20,12 @@ fn kind_of(err: &RedisError) -> ErrorKind {
     if err.is_io_error() || err.is_connection_dropped() || err.is_connection_refusal() {
         return ErrorKind::Unavailable;
     }
+    // Codes Redis has no error kind for.
+    match err.code() {
+        Some("NOGROUP") => return ErrorKind::NotFound,
+        Some("WRONGTYPE") => return ErrorKind::InvalidInput,
+        _ => {}
+    }
     match err.kind() {
         RedisKind::AuthenticationFailed => ErrorKind::Unauthenticated,
         RedisKind::Server(ServerErrorKind::NoPerm) => ErrorKind::PermissionDenied,
@@ -31,16 +37,6 @@ fn kind_of(err: &RedisError) -> ErrorKind {
             | ServerErrorKind::ReadOnly,
         ) => ErrorKind::Unavailable,
         RedisKind::InvalidClientConfig => ErrorKind::InvalidInput,
-        RedisKind::Server(ServerErrorKind::ResponseError) => {
-            // WRONGTYPE: the key holds something other than a stream.
-            if err.code() == Some("WRONGTYPE") {
-                ErrorKind::InvalidInput
-            } else if err.code() == Some("NOGROUP") {
-                ErrorKind::NotFound
-            } else {
-                ErrorKind::Internal
-            }
-        }
         _ => ErrorKind::Internal,
     }
 }

@@ -112,6 +112,22 @@ impl RedisBackend {
         command
     }
 
+    /// Creates `group` on `stream` (and the stream) unless it exists.
+    async fn create_group(&self, stream: &str, group: &str, start: &str) -> Result<()> {
+        let create = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(stream)
+            .arg(group)
+            .arg(start)
+            .arg("MKSTREAM")
+            .to_owned();
+        match self.run::<()>(&create, "mq.consume", stream).await {
+            // BUSYGROUP: the group exists already; join it.
+            Err(err) if !busy_group(&err) => Err(err),
+            _ => Ok(()),
+        }
+    }
+
     async fn run<T: redis::FromRedisValue>(
         &self,
         command: &redis::Cmd,
@@ -184,19 +200,7 @@ impl MessageQueueBase for RedisBackend {
             StartPosition::Earliest => "0",
             StartPosition::Latest => "$",
         };
-        let create = redis::cmd("XGROUP")
-            .arg("CREATE")
-            .arg(&stream)
-            .arg(group)
-            .arg(start)
-            .arg("MKSTREAM")
-            .to_owned();
-        match self.run::<()>(&create, "mq.consume", &stream).await {
-            Ok(()) => {}
-            // The group exists already: join it.
-            Err(err) if busy_group(&err) => {}
-            Err(err) => return Err(err),
-        }
+        self.create_group(&stream, group, start).await?;
         // Blocking reads hold their connection: give this consumer its own.
         let reader = manager(&self.client, BLOCK + Duration::from_secs(5))
             .await
@@ -348,6 +352,33 @@ impl RedisSource {
 #[async_trait]
 impl Source for RedisSource {
     async fn fetch(&mut self, max: usize) -> Result<Vec<Inbound>> {
+        match self.read(max).await {
+            Err(err) if err.kind() == core_error::ErrorKind::NotFound => {
+                // NOGROUP: the stream is gone (deleted, or a Redis without
+                // persistence restarted). Recreate it so the consumer
+                // carries on with what is published from now on.
+                tracing::error!(
+                    stream = %self.stream,
+                    group = %self.group,
+                    "the stream or its group vanished; recreating them"
+                );
+                self.backend
+                    .create_group(&self.stream, &self.group, "0")
+                    .await?;
+                Ok(Vec::new())
+            }
+            other => other,
+        }
+    }
+
+    async fn close(self: Box<Self>) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl RedisSource {
+    /// Claims abandoned entries when due, else reads new ones.
+    async fn read(&mut self, max: usize) -> Result<Vec<Inbound>> {
         if Instant::now() >= self.next_claim {
             // Claim checks cost a round trip; a tenth of the idle limit is
             // often enough to notice a dead consumer soon after it counts as dead.
@@ -357,7 +388,7 @@ impl Source for RedisSource {
                 return Ok(claimed);
             }
         }
-        let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
+        let read: Result<Option<StreamReadReply>> = redis::cmd("XREADGROUP")
             .arg("GROUP")
             .arg(&self.group)
             .arg(&self.consumer)
@@ -370,7 +401,8 @@ impl Source for RedisSource {
             .arg(">")
             .query_async(&mut self.reader)
             .await
-            .map_err(|err| error::map(err, "mq.fetch", &self.stream))?;
+            .map_err(|err| error::map(err, "mq.fetch", &self.stream));
+        let reply = read?;
         let mut batch = Vec::new();
         for key in reply.map(|reply| reply.keys).unwrap_or_default() {
             for entry in &key.ids {
@@ -381,10 +413,6 @@ impl Source for RedisSource {
             }
         }
         Ok(batch)
-    }
-
-    async fn close(self: Box<Self>) -> Result<()> {
-        Ok(())
     }
 }
 
