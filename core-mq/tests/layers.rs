@@ -127,11 +127,14 @@ async fn metrics_count_every_outcome() {
     assert_eq!(total("mq_publish_seconds", &topic), 3);
 }
 
+/// The `traceparent` header a handler saw, and the one current while it ran.
+type Hop = (String, Option<String>);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trace_context_follows_messages_through_handlers() {
     let queue = connect(&MqSettings::default()).await.unwrap();
     let (first, second) = (unique_name("trace_a"), unique_name("trace_b"));
-    let seen: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<Hop>>> = Arc::default();
 
     let relay = {
         let (queue, second, seen) = (queue.clone(), second.clone(), seen.clone());
