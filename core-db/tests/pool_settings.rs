@@ -195,3 +195,18 @@ fn bad_values_name_their_key() {
         .unwrap_err();
     assert!(err.to_string().contains("\"oracle\""), "{err}");
 }
+
+#[tokio::test]
+async fn mongodb_pool_keys_reach_their_driver_options() {
+    let settings = distinct_settings("mongodb://127.0.0.1:27017/app".to_string());
+    let options = core_db::document::client_options(&settings).await.unwrap();
+    assert_eq!(options.max_pool_size, Some(7));
+    assert_eq!(options.min_pool_size, Some(2));
+    assert_eq!(options.max_idle_time, Some(Duration::from_millis(4_321)));
+    assert_eq!(
+        options.server_selection_timeout,
+        Some(Duration::from_millis(1_234))
+    );
+    assert_eq!(options.connect_timeout, Some(Duration::from_millis(1_234)));
+    assert_eq!(options.default_database.as_deref(), Some("app"));
+}

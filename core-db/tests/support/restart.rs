@@ -4,7 +4,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use core_db::sql::SqlDatabase;
-use core_db::{DatabaseSettings, ErrorKind};
+use core_db::{DatabaseBase as _, DatabaseSettings, ErrorKind};
 use core_testkit::{Service, unique_name};
 
 fn services(action: &str, server: &str) -> bool {
@@ -69,6 +69,12 @@ pub(crate) async fn outage_then_recovery(service: Service, server: &'static str,
                 assert!(err.is_temporary(), "an outage is worth retrying: {err}");
                 let err = db.begin().await.expect_err("begin while down");
                 assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+                // The health check answers within its own deadline.
+                let err = db
+                    .health(Duration::from_millis(200))
+                    .await
+                    .expect_err("unhealthy while down");
+                assert!(err.is_temporary(), "{err}");
             }
         };
         // Bounded: the pool must not hang while the server is gone.

@@ -130,22 +130,8 @@ impl DocumentStore {
     /// URL or no database name; [`Unavailable`](core_error::ErrorKind::Unavailable)
     /// when no server answers within `acquire_timeout_ms`.
     pub async fn connect(settings: &DatabaseSettings) -> Result<DocumentStore> {
-        settings.validate()?;
-        let url = settings.url.expose_secret();
-        let endpoint = core_error::redact_endpoint(url);
-        let mut options = ClientOptions::parse(url).await.map_err(|err| {
-            Error::invalid_input("database.url is not a valid MongoDB URL")
-                .with_operation("db.connect")
-                .with_backend(Backend::MongoDb.name())
-                .with_key("database.url")
-                .with_endpoint(&endpoint)
-                .with_source(err)
-        })?;
-        options.max_pool_size = Some(settings.max_connections);
-        options.min_pool_size = Some(settings.min_connections);
-        options.max_idle_time = settings.idle_timeout();
-        options.server_selection_timeout = Some(settings.acquire_timeout());
-        options.connect_timeout = Some(settings.acquire_timeout());
+        let options = client_options(settings).await?;
+        let endpoint = core_error::redact_endpoint(settings.url.expose_secret());
         let name = settings
             .database_name
             .clone()
@@ -262,6 +248,43 @@ impl DocumentStore {
     ) -> Error {
         error::map(err, operation, collection).with_endpoint(&self.inner.endpoint)
     }
+}
+
+/// The driver options `settings` become, as [`DocumentStore::connect`]
+/// uses them (exposed so the mapping of each key can be checked).
+///
+/// ```
+/// use core_db::DatabaseSettings;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_db::Result<()> {
+/// let mut settings = DatabaseSettings::from_url("mongodb://127.0.0.1:27017/app");
+/// settings.max_connections = 32;
+/// let options = core_db::document::client_options(&settings).await?;
+/// assert_eq!(options.max_pool_size, Some(32));
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// [`InvalidInput`](core_error::ErrorKind::InvalidInput) for invalid
+/// settings or a malformed URL.
+pub async fn client_options(settings: &DatabaseSettings) -> Result<ClientOptions> {
+    settings.validate()?;
+    let url = settings.url.expose_secret();
+    let mut options = ClientOptions::parse(url).await.map_err(|err| {
+        Error::invalid_input("database.url is not a valid MongoDB URL")
+            .with_operation("db.connect")
+            .with_backend(Backend::MongoDb.name())
+            .with_key("database.url")
+            .with_endpoint(url)
+            .with_source(err)
+    })?;
+    options.max_pool_size = Some(settings.max_connections);
+    options.min_pool_size = Some(settings.min_connections);
+    options.max_idle_time = settings.idle_timeout();
+    options.server_selection_timeout = Some(settings.acquire_timeout());
+    options.connect_timeout = Some(settings.acquire_timeout());
+    Ok(options)
 }
 
 #[async_trait]
