@@ -12,6 +12,7 @@ pub(crate) mod error;
 mod placeholders;
 mod pool;
 mod query;
+mod serde_row;
 mod transaction;
 
 pub use bounds::{

@@ -7,6 +7,7 @@ use futures::stream::BoxStream;
 use futures::{FutureExt as _, SinkExt as _, Stream, StreamExt as _};
 
 use super::error::{self, Site};
+use super::serde_row::{RowToJson, Undecodable};
 use super::{FromSqlRow, Param, Shared, SqlPool};
 
 /// Where a statement runs: a pool, or the connection of a transaction.
@@ -257,6 +258,73 @@ impl<'q> Query<'q> {
         run.finish(started, result)
     }
 
+    /// The first row as a serde type, its columns as fields by name.
+    ///
+    /// For types that do not derive `sqlx::FromRow`; booleans, integers,
+    /// floats, text, JSON and bytes columns decode, other column types are
+    /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) naming the column.
+    ///
+    /// ```
+    /// # use core_db::{DatabaseSettings, sql::SqlDatabase};
+    /// #[derive(serde::Deserialize)]
+    /// struct Total { customer: String, orders: i64 }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_db::Result<()> {
+    /// # let db = SqlDatabase::connect(&DatabaseSettings::default()).await?;
+    /// let total: Total = db.query("SELECT ? AS customer, 3 AS orders").bind("ann").fetch_one_as().await?;
+    /// assert_eq!((total.customer.as_str(), total.orders), ("ann", 3));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`fetch_one`](Self::fetch_one).
+    pub async fn fetch_one_as<T: serde::de::DeserializeOwned>(self) -> Result<T> {
+        let (run, bound) = self.start("db.fetch_one")?;
+        let started = run.shared.slow.start();
+        let row = run!(bound, |args, exec| sqlx::query_with(&run.sql, args)
+            .fetch_one(exec)
+            .await
+            .map(|row| row.to_json()));
+        run.finish(started, row)
+            .and_then(|row| run.deserialize(row))
+    }
+
+    /// The first row as a serde type, or `None` when there is none.
+    ///
+    /// # Errors
+    ///
+    /// As for [`fetch_one_as`](Self::fetch_one_as), without `NotFound`.
+    pub async fn fetch_optional_as<T: serde::de::DeserializeOwned>(self) -> Result<Option<T>> {
+        let (run, bound) = self.start("db.fetch_optional")?;
+        let started = run.shared.slow.start();
+        let row = run!(bound, |args, exec| sqlx::query_with(&run.sql, args)
+            .fetch_optional(exec)
+            .await
+            .map(|row| row.map(|row| row.to_json())));
+        match run.finish(started, row)? {
+            Some(row) => run.deserialize(row).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every row as a serde type.
+    ///
+    /// # Errors
+    ///
+    /// As for [`fetch_one_as`](Self::fetch_one_as), without `NotFound`.
+    pub async fn fetch_all_as<T: serde::de::DeserializeOwned>(self) -> Result<Vec<T>> {
+        let (run, bound) = self.start("db.fetch_all")?;
+        let started = run.shared.slow.start();
+        let rows = run!(bound, |args, exec| sqlx::query_with(&run.sql, args)
+            .fetch_all(exec)
+            .await
+            .map(|rows| rows.iter().map(RowToJson::to_json).collect::<Vec<_>>()));
+        run.finish(started, rows)?
+            .into_iter()
+            .map(|row| run.deserialize(row))
+            .collect()
+    }
+
     /// The rows one at a time as the server sends them, for results too
     /// large to hold in memory.
     ///
@@ -354,6 +422,30 @@ impl Run<'_> {
     ) -> Result<T> {
         self.shared.slow.finish(started, &self.sql, self.params);
         result.map_err(|err| self.map(err))
+    }
+
+    /// Reads a row turned into JSON as `T`.
+    fn deserialize<T: serde::de::DeserializeOwned>(
+        &self,
+        row: std::result::Result<serde_json::Value, Undecodable>,
+    ) -> Result<T> {
+        let backend = self.shared.backend.name();
+        let row = row.map_err(|undecodable| {
+            Error::invalid_input(format!(
+                "column {:?} of type {} has no serde form; cast it in SQL or use sqlx::FromRow",
+                undecodable.column, undecodable.type_name
+            ))
+            .with_operation(self.operation)
+            .with_backend(backend)
+            .with_key(self.sql.as_ref())
+        })?;
+        serde_json::from_value(row).map_err(|err| {
+            Error::invalid_input("the row does not match the type it was fetched into")
+                .with_operation(self.operation)
+                .with_backend(backend)
+                .with_key(self.sql.as_ref())
+                .with_source(err)
+        })
     }
 
     #[cold]

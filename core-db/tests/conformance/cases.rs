@@ -202,6 +202,81 @@ pub(crate) async fn serde_values_round_trip_through_json_columns(t: &Target) {
     assert_eq!(profile, Profile { id: 1, settings });
 }
 
+#[derive(Debug, PartialEq, serde::Deserialize)]
+struct PersonView {
+    id: i64,
+    email: String,
+    nickname: Option<String>,
+    score: f64,
+    active: bool,
+    avatar: Option<Vec<u8>>,
+}
+
+pub(crate) async fn rows_decode_into_serde_types_by_column_name(t: &Target) {
+    let mut quiet = person(2);
+    quiet.nickname = None;
+    quiet.avatar = None;
+    insert(t, &person(1)).await.unwrap();
+    insert(t, &quiet).await.unwrap();
+    let views: Vec<PersonView> =
+        t.db.query(&format!(
+            "SELECT id, email, nickname, score, active, avatar FROM {} ORDER BY id",
+            t.people
+        ))
+        .fetch_all_as()
+        .await
+        .unwrap();
+    let expected: Vec<PersonView> = [person(1), quiet]
+        .into_iter()
+        .map(|p| PersonView {
+            id: p.id,
+            email: p.email,
+            nickname: p.nickname,
+            score: p.score,
+            active: p.active,
+            avatar: p.avatar,
+        })
+        .collect();
+    assert_eq!(views, expected);
+    let missing: Option<PersonView> =
+        t.db.query(&format!("SELECT * FROM {} WHERE id = ?", t.people))
+            .bind(404_i64)
+            .fetch_optional_as()
+            .await
+            .unwrap();
+    assert_eq!(missing, None);
+    expect_kind(
+        t.db.query(&format!("SELECT * FROM {} WHERE id = ?", t.people))
+            .bind(404_i64)
+            .fetch_one_as::<PersonView>()
+            .await,
+        ErrorKind::NotFound,
+        "fetch_one_as of a missing row",
+    );
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code, reason = "only the error matters")]
+    struct WrongShape {
+        email: i64,
+    }
+    expect_kind(
+        t.db.query(&format!("SELECT email FROM {}", t.people))
+            .fetch_one_as::<WrongShape>()
+            .await,
+        ErrorKind::InvalidInput,
+        "text read as a number",
+    );
+    if t.backend() == core_db::Backend::Postgres {
+        let err = expect_kind(
+            t.db.query("SELECT NOW() AS stamped")
+                .fetch_one_as::<serde_json::Value>()
+                .await,
+            ErrorKind::InvalidInput,
+            "a timestamp has no serde form",
+        );
+        assert!(err.to_string().contains("stamped"), "{err}");
+    }
+}
+
 pub(crate) async fn nulls_round_trip(t: &Target) {
     let mut p = person(7);
     p.nickname = None;

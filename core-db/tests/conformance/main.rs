@@ -140,6 +140,7 @@ macro_rules! sql_suite {
                 rows_are_created_read_updated_and_deleted,
                 rows_decode_into_typed_structs,
                 serde_values_round_trip_through_json_columns,
+                rows_decode_into_serde_types_by_column_name,
                 nulls_round_trip,
                 unicode_and_large_values_survive,
                 a_missing_row_is_not_found,
