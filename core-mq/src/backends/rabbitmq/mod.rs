@@ -68,6 +68,8 @@ struct Link {
     live: Mutex<Option<Live>>,
     /// Held while (re)connecting, so one task connects and the rest wait.
     connecting: tokio::sync::Mutex<()>,
+    /// Set by `close`: no reconnecting after that.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]
@@ -99,6 +101,13 @@ impl Link {
         let _connecting = self.connecting.lock().await;
         if let Some(live) = self.current() {
             return Ok(live);
+        }
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(Error::unavailable("the RabbitMQ backend was closed")
+                .with_temporary(false)
+                .with_operation(operation)
+                .with_backend(BACKEND)
+                .with_endpoint(&self.endpoint));
         }
         let live = tokio::time::timeout(CONNECT_TIMEOUT, self.connect(operation))
             .await
@@ -321,6 +330,7 @@ impl RabbitMqBackend {
             section: section.clone(),
             live: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(()),
+            closed: std::sync::atomic::AtomicBool::new(false),
         });
         link.get("mq.connect").await?;
         Ok(RabbitMqBackend {
@@ -397,6 +407,9 @@ impl MessageQueueBase for RabbitMqBackend {
     }
 
     async fn close(&self) -> Result<()> {
+        self.link
+            .closed
+            .store(true, std::sync::atomic::Ordering::Release);
         let live = self
             .link
             .live
