@@ -333,12 +333,17 @@ async fn process(context: &Context, inbound: Inbound, stopped: &watch::Receiver<
         ..
     } = inbound;
     let max_attempts = context.options.max_attempts;
-    let mut attempt = attempt.max(1);
+    // The broker's delivery count is only a hint: a message prefetched but
+    // never handled (requeued when its consumer stopped) counts as delivered.
+    // So every delivery gets at least one attempt, unless the count says the
+    // handler keeps dying with its process before it can answer.
+    let delivered = attempt.max(1);
+    let mut attempt = delivered.min(max_attempts);
     let reason = loop {
-        if attempt > max_attempts {
-            // Delivered again by the broker after earlier attempts ran out
-            // (a crash between the last attempt and the dead letter).
-            break format!("gave up after {max_attempts} attempts");
+        if delivered > max_attempts.saturating_mul(2) {
+            break format!(
+                "delivered {delivered} times without a handler answer (does the handler crash its process?)"
+            );
         }
         let delivery = Delivery {
             message: message.clone(),

@@ -582,6 +582,49 @@ pub(crate) async fn a_killed_consumer_leaves_nothing_unhandled(t: &Target) {
     stop(survivor).await;
 }
 
+pub(crate) async fn messages_left_unhandled_at_shutdown_still_get_their_attempt(t: &Target) {
+    // With one attempt allowed, a message the broker handed out but nobody
+    // handled (prefetched when the consumer stopped) must not count as tried.
+    let finished = Seen::default();
+    let options = ConsumeOptions {
+        max_attempts: 1,
+        prefetch: 16,
+        ..quick_retries()
+    };
+    let first = start(
+        &*t.queue,
+        &t.topic,
+        &t.group("g"),
+        slow(&finished, Duration::from_millis(40)),
+        options.clone(),
+    )
+    .await;
+    let sent = numbered(&t.topic, 30, |n| Some(format!("k{n}")));
+    publish_all(&*t.queue, &sent).await;
+    finished
+        .wait_for(t.patience, "some handled", |s| s.len() >= 3)
+        .await;
+    let stats = first.shutdown(SHUTDOWN).await.unwrap();
+    assert_eq!(stats.dead_lettered, 0);
+
+    let second = start(
+        &*t.queue,
+        &t.topic,
+        &t.group("g"),
+        slow(&finished, Duration::ZERO),
+        options,
+    )
+    .await;
+    let expected = ids(&sent);
+    finished
+        .wait_for(t.patience, "every message handled", |s| {
+            s.iter().map(|d| d.message.id).collect::<BTreeSet<_>>() == expected
+        })
+        .await;
+    let stats = second.shutdown(SHUTDOWN).await.unwrap();
+    assert_eq!(stats.dead_lettered, 0, "nothing was dead-lettered untried");
+}
+
 pub(crate) async fn a_batch_is_published_in_order(t: &Target) {
     let seen = Seen::default();
     let consumer = start(

@@ -72,6 +72,7 @@ macro_rules! mq_suite {
                 a_panicking_handler_is_retried_and_the_consumer_survives,
                 graceful_shutdown_loses_nothing,
                 a_killed_consumer_leaves_nothing_unhandled,
+                messages_left_unhandled_at_shutdown_still_get_their_attempt,
                 a_batch_is_published_in_order,
                 an_oversized_message_gives_a_clear_error,
                 invalid_names_are_rejected_with_the_culprit,
