@@ -625,6 +625,79 @@ pub(crate) async fn messages_left_unhandled_at_shutdown_still_get_their_attempt(
     assert_eq!(stats.dead_lettered, 0, "nothing was dead-lettered untried");
 }
 
+pub(crate) async fn start_positions_decide_what_a_new_group_sees(t: &Target) {
+    // A first group makes the topic exist everywhere (RabbitMQ routes a
+    // message only to queues that exist when it is published).
+    let anchor_seen = Seen::default();
+    let anchor = start(
+        &*t.queue,
+        &t.topic,
+        &t.group("anchor"),
+        recording(&anchor_seen, ack),
+        ConsumeOptions::default(),
+    )
+    .await;
+    let old = Message::new(&t.topic, "old");
+    t.queue.publish(old.clone()).await.unwrap();
+    anchor_seen
+        .wait_for(t.patience, "the anchor group gets it", |s| !s.is_empty())
+        .await;
+
+    let (earliest, latest) = (Seen::default(), Seen::default());
+    let from_start = start(
+        &*t.queue,
+        &t.topic,
+        &t.group("earliest"),
+        recording(&earliest, ack),
+        ConsumeOptions::default(),
+    )
+    .await;
+    let from_now = start(
+        &*t.queue,
+        &t.topic,
+        &t.group("latest"),
+        recording(&latest, ack),
+        ConsumeOptions {
+            start: core_mq::StartPosition::Latest,
+            ..ConsumeOptions::default()
+        },
+    )
+    .await;
+    let new = Message::new(&t.topic, "new");
+    t.queue.publish(new.clone()).await.unwrap();
+    latest
+        .wait_for(t.patience, "the latest group gets the new message", |s| {
+            !s.is_empty()
+        })
+        .await;
+    let replay = t.queue.capabilities().replay;
+    let wanted = if replay { 2 } else { 1 };
+    earliest
+        .wait_for(t.patience, "the earliest group gets what it should", |s| {
+            s.len() >= wanted
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        latest.ids(),
+        BTreeSet::from([new.id]),
+        "Latest starts after the old message"
+    );
+    let expected = if replay {
+        BTreeSet::from([old.id, new.id])
+    } else {
+        BTreeSet::from([new.id])
+    };
+    assert_eq!(
+        earliest.ids(),
+        expected,
+        "Earliest replays only where the broker keeps history"
+    );
+    for consumer in [anchor, from_start, from_now] {
+        stop(consumer).await;
+    }
+}
+
 pub(crate) async fn a_batch_is_published_in_order(t: &Target) {
     let seen = Seen::default();
     let consumer = start(

@@ -73,6 +73,7 @@ macro_rules! mq_suite {
                 graceful_shutdown_loses_nothing,
                 a_killed_consumer_leaves_nothing_unhandled,
                 messages_left_unhandled_at_shutdown_still_get_their_attempt,
+                start_positions_decide_what_a_new_group_sees,
                 a_batch_is_published_in_order,
                 an_oversized_message_gives_a_clear_error,
                 invalid_names_are_rejected_with_the_culprit,

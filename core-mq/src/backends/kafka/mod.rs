@@ -14,8 +14,10 @@
 //!   consumer joining a group rebalances all its members, whatever topic
 //!   they read, so give each service's consumer of each topic its own group.
 //! - `consume` returns once the group has given this consumer its
-//!   partitions (a group join takes seconds), so nothing published after it
-//!   returns is missed even with [`StartPosition::Latest`](crate::StartPosition::Latest).
+//!   partitions (a group join takes seconds). A new group starting at
+//!   [`StartPosition::Latest`](crate::StartPosition::Latest) has its
+//!   partitions pinned (seek and commit) to their end at that moment, so
+//!   nothing published after `consume` returns is skipped by a late reset.
 
 mod codec;
 mod error;
@@ -303,6 +305,9 @@ impl MessageQueueBase for KafkaBackend {
             pump,
         };
         source.wait_for_assignment(topic).await?;
+        if options.start == StartPosition::Latest {
+            source.pin_new_partitions_to_end(topic).await?;
+        }
         Ok(consumer::spawn(
             Arc::new(self.clone()),
             Box::new(source),
@@ -379,6 +384,46 @@ impl KafkaSource {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Seeks every assigned partition the group has no committed offset for
+    /// to its current end, and commits that, so `latest` means "after
+    /// `consume` returned" rather than "whenever the reset resolved".
+    async fn pin_new_partitions_to_end(&self, topic: &str) -> Result<()> {
+        let reader = Arc::clone(&self.reader);
+        let pinned = tokio::task::spawn_blocking(move || -> rdkafka::error::KafkaResult<()> {
+            let assignment = reader.assignment()?;
+            let committed = reader.committed_offsets(assignment, ADMIN_TIMEOUT)?;
+            let mut ends = TopicPartitionList::new();
+            for partition in committed.elements() {
+                if matches!(partition.offset(), Offset::Offset(_)) {
+                    continue;
+                }
+                let (_, end) = reader.fetch_watermarks(
+                    partition.topic(),
+                    partition.partition(),
+                    ADMIN_TIMEOUT,
+                )?;
+                reader.seek(
+                    partition.topic(),
+                    partition.partition(),
+                    Offset::Offset(end),
+                    ADMIN_TIMEOUT,
+                )?;
+                ends.add_partition_offset(
+                    partition.topic(),
+                    partition.partition(),
+                    Offset::Offset(end),
+                )?;
+            }
+            if ends.count() > 0 {
+                reader.commit(&ends, CommitMode::Sync)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|err| Error::internal("pinning partitions panicked").with_source(err))?;
+        pinned.map_err(|err| error::map(err, "mq.consume", topic))
     }
 
     fn inbound(&self, message: Message, partition: i32, offset: i64) -> Inbound {
