@@ -35,7 +35,7 @@ def criterion_dir() -> Path:
 def split(bench: dict) -> tuple[str, str]:
     """(operation, implementation) of one benchmark."""
     if bench.get("value_str"):
-        return bench["function_id"], bench["value_str"]
+        return bench.get("function_id") or "run", bench["value_str"]
     function = bench.get("function_id")
     if function is None:
         return "load", "sdk"
