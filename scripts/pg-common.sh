@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Connection handling shared by backup-db.sh and restore-db.sh (sourced, not run).
 #
 # A database URL may carry a password; it is moved into PGPASSWORD so that
