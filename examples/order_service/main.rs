@@ -1,0 +1,188 @@
+//! The order service: orders with a status machine, and a transactional
+//! outbox that turns every change into exactly one event.
+//!
+//! `cargo run --example order_service` (listens on `127.0.0.1:8082`, or
+//! `BIND_ADDR`). Settings come from `configs/order_service/`; the JWT key
+//! must be the user service's, whose access tokens this service accepts.
+//!
+//! - `POST /api/v1/orders`, `GET /api/v1/orders/{id}`,
+//!   `GET /api/v1/orders?user_id=`, `PATCH /api/v1/orders/{id}/status`
+//!   (see `routes.rs`): created → paid → shipped → delivered, cancelled
+//!   before shipping; anything else is a 409 naming both statuses.
+//! - Each change writes the order, a status-history row and an outbox row
+//!   in one transaction; a relay task publishes the outbox (`outbox.rs`),
+//!   with the row id as message id so consumers can drop republished copies.
+//! - `/health`, `/ready`, `/metrics`; graceful shutdown on SIGTERM/Ctrl-C.
+//!
+//! ## Where notifications are sent
+//!
+//! The notification worker (`examples/notification_worker`) consumes the
+//! events. On a broker (`APP__MQ__URL=amqp://…`, `redis://…`, `kafka://…`)
+//! it runs as its own process, as many instances as needed, in one
+//! consumer group. The embedded default, the in-memory queue, lives inside
+//! this process, so no other process can consume from it: with it, this
+//! service runs the worker's consumer itself — the same handler file,
+//! included below — on the same database (`notifications.embedded_worker`,
+//! which defaults to "when the queue is not shared"). Because an in-memory
+//! queue forgets everything when the process dies, the relay then
+//! publishes recent events again at start and the handler's dedup absorbs
+//! them (`orders.outbox.replay_window_secs`).
+
+#[path = "../common/mod.rs"]
+mod common;
+mod events;
+#[path = "../notification_worker/notifications.rs"]
+mod notifications;
+mod orders;
+mod outbox;
+mod routes;
+#[path = "../common/sql_migrations.rs"]
+mod sql_migrations;
+mod status;
+mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use core_sdk::auth::AuthSettings;
+use core_sdk::auth::axum::AuthState;
+use core_sdk::auth::jwt::KeyRing;
+use core_sdk::auth::rbac::Rbac;
+use core_sdk::auth::tokens::TokenService;
+use core_sdk::cache::CacheSettings;
+use core_sdk::db::{DatabaseBase as _, DatabaseSettings};
+use core_sdk::error::Result;
+use core_sdk::log::LogSettings;
+use core_sdk::mq::MqSettings;
+use secrecy::ExposeSecret as _;
+use serde::Deserialize;
+
+use crate::common::ServerSettings;
+use crate::notifications::NotificationSettings;
+use crate::outbox::{Outbox, Relay, RelaySettings};
+use crate::routes::ApiState;
+use crate::store::OrderStore;
+
+/// The order service's settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Settings {
+    server: ServerSettings,
+    log: LogSettings,
+    database: DatabaseSettings,
+    cache: CacheSettings,
+    mq: MqSettings,
+    auth: AuthSettings,
+    orders: OrderSettings,
+    /// Read only when the worker runs in this process; its `topic` is
+    /// then `orders.topic`.
+    notifications: NotificationSettings,
+}
+
+impl common::ServiceSettings for Settings {
+    fn log(&self) -> &LogSettings {
+        &self.log
+    }
+    fn server(&self) -> &ServerSettings {
+        &self.server
+    }
+}
+
+/// The `orders` section.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct OrderSettings {
+    /// Where order events are published. Default `orders.events`.
+    topic: String,
+    /// The relay.
+    outbox: RelaySettings,
+}
+
+impl Default for OrderSettings {
+    fn default() -> OrderSettings {
+        OrderSettings {
+            topic: NotificationSettings::default().topic,
+            outbox: RelaySettings::default(),
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let started = common::start::<Settings>("order_service")?;
+    let settings = &started.settings;
+
+    common::prepare_sqlite_dir(settings.database.url.expose_secret())?;
+    let database = core_sdk::db::connect(&settings.database).await?;
+    let db = database.sql()?.clone();
+    sql_migrations::migrate(&db, store::MIGRATIONS).await?;
+    let cache = core_sdk::cache::connect(&settings.cache).await?;
+    let queue = core_sdk::mq::connect(&settings.mq).await?;
+
+    // Access tokens are the user service's: same key ring, and the same
+    // cache for revocations when it is shared (Redis).
+    let keys = Arc::new(KeyRing::from_settings(&settings.auth.jwt)?);
+    let tokens = TokenService::new(keys, cache.clone(), &settings.auth.tokens)?;
+    let auth = AuthState::new(tokens, Rbac::from_settings(&settings.auth.rbac)?);
+
+    let outbox = Outbox::new(settings.orders.topic.clone());
+    let (stop_relay, relay_stopped) = tokio::sync::watch::channel(false);
+    let relay = settings.orders.outbox.enabled.then(|| {
+        let relay = Relay::new(
+            db.clone(),
+            Arc::clone(&queue),
+            &outbox,
+            settings.orders.outbox.clone(),
+        );
+        tokio::spawn(relay.run(relay_stopped))
+    });
+
+    let embedded_worker = settings
+        .notifications
+        .embedded_worker
+        .unwrap_or(!queue.capabilities().shared);
+    let worker_settings = NotificationSettings {
+        topic: settings.orders.topic.clone(),
+        ..settings.notifications.clone()
+    };
+    let worker = if embedded_worker {
+        sql_migrations::migrate(&db, notifications::MIGRATIONS).await?;
+        Some(notifications::start(queue.as_ref(), db.clone(), &worker_settings).await?)
+    } else {
+        tracing::info!(
+            queue = queue.name(),
+            "notifications are left to the notification worker"
+        );
+        None
+    };
+
+    let server = &settings.server;
+    let probes = common::Probes::new(
+        started.metrics.clone(),
+        Duration::from_millis(server.ready_timeout_ms),
+    )
+    .database(database.into_base())
+    .cache(cache.clone())
+    .queue(Arc::clone(&queue), "order_service.ready");
+    let api = routes::router(ApiState {
+        store: OrderStore::new(db.clone(), outbox),
+        auth,
+    });
+    let app = common::app(api, probes, server)?;
+    common::serve(app, server).await?;
+
+    // HTTP is done: publish what it committed, then let the worker finish
+    // the events in hand.
+    let _ = stop_relay.send(true);
+    if let Some(relay) = relay {
+        let _ = relay.await;
+    }
+    if let Some(worker) = worker {
+        let stats = worker.shutdown(worker_settings.shutdown_timeout()).await?;
+        tracing::info!(?stats, "notifications: stopped");
+    }
+    queue.close().await?;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
