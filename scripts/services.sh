@@ -5,9 +5,13 @@
 #   scripts/services.sh stop NAME...        stop servers (for restart tests)
 #   scripts/services.sh status              say which servers answer
 #
-# NAME is one of: postgres mariadb redis rabbitmq nats memcached kafka mongodb.
-# Idempotent: a server that already answers is left alone. Exits non-zero,
-# naming the server, when one does not come up in time.
+# NAME is one of: postgres mariadb redis rabbitmq nats memcached kafka mongodb
+# redis-cluster. Idempotent: a server that already answers is left alone.
+# Exits non-zero, naming the server, when one does not come up in time.
+#
+# redis-cluster is three masters on 127.0.0.1:7000-7002 (no replicas, no
+# persistence). A cluster that does not answer is rebuilt from nothing, so
+# start recovers from any half-stopped state; its data does not survive.
 #
 # Tools that are not on the machine are installed once, outside the clone:
 #   CORE_TOOLS_DIR  (default /opt/core-sdk/tools)  nisshi binary, SecantusDB venv
@@ -18,7 +22,8 @@ TOOLS_DIR="${CORE_TOOLS_DIR:-/opt/core-sdk/tools}"
 STATE_DIR="${CORE_STATE_DIR:-/tmp/core-sdk-services}"
 NISSHI_VERSION="0.7.0-pre.2"
 SECANTUS_VERSION="0.7.0b3"
-ALL_SERVICES=(postgres mariadb redis rabbitmq nats memcached kafka mongodb)
+ALL_SERVICES=(postgres mariadb redis rabbitmq nats memcached kafka mongodb redis-cluster)
+REDIS_CLUSTER_PORTS=(7000 7001 7002)
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -28,6 +33,7 @@ port_of() {
     postgres) echo 5432 ;; mariadb) echo 3306 ;; redis) echo 6379 ;;
     rabbitmq) echo 5672 ;; nats) echo 4222 ;; memcached) echo 11211 ;;
     kafka) echo 9092 ;; mongodb) echo 27017 ;;
+    redis-cluster) echo "${REDIS_CLUSTER_PORTS[0]}" ;; # the first node; the others follow it
     *) die "unknown server '$1' (known: ${ALL_SERVICES[*]})" ;;
   esac
 }
@@ -45,10 +51,56 @@ answers() {
     postgres) pg_isready -q -h 127.0.0.1 -p 5432 ;;
     mariadb) mariadb-admin --protocol=tcp -h 127.0.0.1 -P 3306 -uroot ping >/dev/null 2>&1 ;;
     redis) [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ] ;;
+    redis-cluster) cluster_ok ;;
     memcached) timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/11211 && printf "version\r\n" >&3 &&
                  read -r line <&3 && [[ $line == VERSION* ]]' 2>/dev/null ;;
     *) listening "$(port_of "$1")" ;;
   esac
+}
+
+# Every node of the cluster serves it: each says cluster_state:ok.
+cluster_ok() {
+  local port
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+    redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+  done
+}
+
+stop_cluster_nodes() {
+  local port
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+    redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  done
+}
+
+# Fresh nodes, then one cluster over them: whatever state the last run left
+# (a node down, a nodes.conf from an older cluster) is discarded first, since
+# a node restarted from its nodes.conf alone need not rejoin its cluster.
+launch_redis_cluster() {
+  local dir="$STATE_DIR/redis-cluster" port nodes=() waited=0
+  stop_cluster_nodes
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+    while listening "$port"; do
+      ((waited >= 30)) && die "redis-cluster: 127.0.0.1:$port is still taken after 30s"
+      sleep 1; waited=$((waited + 1))
+    done
+  done
+  rm -rf "$dir" && mkdir -p "$dir" || return 1
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+    redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --save "" --appendonly no \
+      --cluster-enabled yes --cluster-config-file "$dir/nodes-$port.conf" \
+      --dir "$dir" --logfile "$STATE_DIR/logs/redis-cluster-$port.log" || return 1
+    nodes+=("127.0.0.1:$port")
+  done
+  waited=0
+  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+    until [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ]; do
+      ((waited >= 30)) && die "redis-cluster: node 127.0.0.1:$port did not answer within 30s"
+      sleep 1; waited=$((waited + 1))
+    done
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes \
+    >"$STATE_DIR/logs/redis-cluster-create.log" 2>&1
 }
 
 run_detached() { # NAME WORKDIR COMMAND...
@@ -109,6 +161,7 @@ launch() {
       install_secantus
       run_detached mongodb "$STATE_DIR/mongodb" "$TOOLS_DIR/secantus-venv/bin/secantusd-py" \
         --host 127.0.0.1 --port 27017 --storage-path ':memory:' ;;
+    redis-cluster) launch_redis_cluster ;;
   esac
 }
 
@@ -131,6 +184,7 @@ stop_one() {
     postgres) pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main stop || true ;;
     mariadb) mariadb-admin --protocol=tcp -h 127.0.0.1 -uroot shutdown || true ;;
     redis) redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true ;;
+    redis-cluster) stop_cluster_nodes ;;
     rabbitmq) rabbitmqctl shutdown >/dev/null 2>&1 || true ;;
     nats) pkill -f '/usr/sbin/nats-server' || true ;;
     memcached | kafka | mongodb)
@@ -143,10 +197,13 @@ stop_one() {
         mongodb) pkill -f 'secantusd-py .*--port 27017' || true ;;
       esac ;;
   esac
-  local waited=0
-  while listening "$(port_of "$name")"; do
-    ((waited >= 30)) && die "$name still listens on 127.0.0.1:$(port_of "$name") after 30s"
-    sleep 1; waited=$((waited + 1))
+  local waited=0 port ports=("$(port_of "$name")")
+  [ "$name" = redis-cluster ] && ports=("${REDIS_CLUSTER_PORTS[@]}")
+  for port in "${ports[@]}"; do
+    while listening "$port"; do
+      ((waited >= 30)) && die "$name still listens on 127.0.0.1:$port after 30s"
+      sleep 1; waited=$((waited + 1))
+    done
   done
   log "$name stopped"
 }
@@ -166,7 +223,7 @@ main() {
               if answers "$name"; then echo "up    $name 127.0.0.1:$(port_of "$name")"; else echo "DOWN  $name"; down=1; fi
             done
             return $down ;;
-    -h | --help | help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h | --help | help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown action '$action' (start, stop, status)" ;;
   esac
 }

@@ -20,10 +20,12 @@ use crate::{Cache, CacheBase, Codec, DEFAULT_MAX_VALUE_BYTES};
 /// |---|---|---|
 /// | `memory://` | in-process moka | `memory` |
 /// | `redis://[:password@]host:port[/db]`, `rediss://…` | Redis | `redis` |
+/// | `redis-cluster://[:password@]host:port[,host:port…]` | Redis Cluster (seed nodes; the rest are discovered) | `redis-cluster` |
 /// | `memcached://host:port` | Memcached | `memcached` |
 ///
 /// With `[cache.tiered]` present, an in-process L1 sits in front of the
-/// backend `url` names.
+/// backend `url` names. Over a cluster, point `tiered.invalidation_url` at
+/// any one node (`redis://host:port`): cluster pub/sub reaches every node.
 ///
 /// ```
 /// use core_cache::CacheSettings;
@@ -229,6 +231,7 @@ fn scheme_of(url: &str) -> &str {
     all(
         feature = "memory",
         feature = "redis",
+        feature = "redis-cluster",
         feature = "memcached",
         feature = "tiered"
     ),
@@ -267,6 +270,17 @@ pub async fn connect_backend(settings: &CacheSettings) -> Result<Arc<dyn CacheBa
             #[cfg(not(feature = "redis"))]
             return Err(feature_off("redis", "redis"));
         }
+        "redis-cluster" | "rediss-cluster" => {
+            #[cfg(feature = "redis-cluster")]
+            {
+                let config = crate::backends::redis::RedisConfig::new(url);
+                return Ok(Arc::new(
+                    crate::backends::redis::RedisBackend::connect_cluster(&config).await?,
+                ));
+            }
+            #[cfg(not(feature = "redis-cluster"))]
+            return Err(feature_off("Redis Cluster", "redis-cluster"));
+        }
         "memcached" | "memcache" => {
             #[cfg(feature = "memcached")]
             {
@@ -280,7 +294,7 @@ pub async fn connect_backend(settings: &CacheSettings) -> Result<Arc<dyn CacheBa
             return Err(feature_off("memcached", "memcached"));
         }
         other => Err(Error::invalid_input(format!(
-            "unknown cache URL scheme {other:?}; expected memory://, redis://, rediss:// or memcached://"
+            "unknown cache URL scheme {other:?}; expected memory://, redis://, rediss://, redis-cluster:// or memcached://"
         ))
         .with_operation("cache.connect")
         .with_key("cache.url")),

@@ -13,6 +13,7 @@ use std::fmt;
 /// | MySQL / MariaDB | `DATABASE_URL_MYSQL` | `mysql://root@127.0.0.1:3306/test` |
 /// | MongoDB wire | `MONGODB_URL` | `mongodb://127.0.0.1:27017/?directConnection=true` |
 /// | Redis | `REDIS_URL` | `redis://127.0.0.1:6379` |
+/// | Redis Cluster | `REDIS_CLUSTER_URL` | `redis-cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002` |
 /// | Memcached | `MEMCACHED_URL` | `tcp://127.0.0.1:11211` |
 /// | RabbitMQ | `AMQP_URL` | `amqp://guest:guest@127.0.0.1:5672/%2f` |
 /// | Kafka protocol | `KAFKA_BROKERS` | `127.0.0.1:9092` |
@@ -34,6 +35,9 @@ pub enum Service {
     MongoDb,
     /// Redis.
     Redis,
+    /// A Redis Cluster, named by a `redis-cluster://` URL listing seed
+    /// nodes (`host:port`, comma-separated), as core-cache reads it.
+    RedisCluster,
     /// Memcached.
     Memcached,
     /// RabbitMQ (AMQP 0-9-1).
@@ -46,7 +50,7 @@ pub enum Service {
 
 impl Service {
     /// Every service, in the order `scripts/services.sh` starts them.
-    pub const ALL: [Service; 8] = [
+    pub const ALL: [Service; 9] = [
         Service::Postgres,
         Service::MySql,
         Service::Redis,
@@ -55,6 +59,7 @@ impl Service {
         Service::Memcached,
         Service::Kafka,
         Service::MongoDb,
+        Service::RedisCluster,
     ];
 
     /// The name used in skip messages and failures.
@@ -64,6 +69,7 @@ impl Service {
             Service::MySql => "MySQL/MariaDB",
             Service::MongoDb => "MongoDB",
             Service::Redis => "Redis",
+            Service::RedisCluster => "Redis Cluster",
             Service::Memcached => "Memcached",
             Service::RabbitMq => "RabbitMQ",
             Service::Kafka => "Kafka",
@@ -78,6 +84,7 @@ impl Service {
             Service::MySql => "DATABASE_URL_MYSQL",
             Service::MongoDb => "MONGODB_URL",
             Service::Redis => "REDIS_URL",
+            Service::RedisCluster => "REDIS_CLUSTER_URL",
             Service::Memcached => "MEMCACHED_URL",
             Service::RabbitMq => "AMQP_URL",
             Service::Kafka => "KAFKA_BROKERS",
@@ -92,6 +99,7 @@ impl Service {
             Service::MySql => "mysql://root@127.0.0.1:3306/test",
             Service::MongoDb => "mongodb://127.0.0.1:27017/?directConnection=true",
             Service::Redis => "redis://127.0.0.1:6379",
+            Service::RedisCluster => "redis-cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002",
             Service::Memcached => "tcp://127.0.0.1:11211",
             Service::RabbitMq => "amqp://guest:guest@127.0.0.1:5672/%2f",
             Service::Kafka => "127.0.0.1:9092",
@@ -106,6 +114,7 @@ impl Service {
             Service::MySql => 3306,
             Service::MongoDb => 27017,
             Service::Redis => 6379,
+            Service::RedisCluster => 7000,
             Service::Memcached => 11211,
             Service::RabbitMq => 5672,
             Service::Kafka => 9092,

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | in-memory (moka) | `memory` | [`memory`] |
 //! | Redis | `redis` | [`redis`] |
+//! | Redis Cluster | `redis-cluster` | [`redis`] ([`RedisClusterBackend`](redis::RedisClusterBackend)) |
 //! | Memcached | `memcached` | [`memcached`] |
 //! | memory in front of any remote cache | `tiered` | [`tiered`] |
 

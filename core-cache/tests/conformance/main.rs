@@ -80,6 +80,11 @@ async fn redis() -> Option<Target> {
     Target::new(CacheSettings::from_url(url)).await
 }
 
+async fn redis_cluster() -> Option<Target> {
+    let url = require_service!(Service::RedisCluster, None);
+    Target::new(CacheSettings::from_url(url)).await
+}
+
 async fn memcached() -> Option<Target> {
     let url = require_service!(Service::Memcached, None);
     let address = Service::Memcached.first_address(&url);
@@ -98,5 +103,6 @@ async fn tiered() -> Option<Target> {
 
 cache_suite!(memory, crate::memory);
 cache_suite!(redis, crate::redis);
+cache_suite!(redis_cluster, crate::redis_cluster);
 cache_suite!(memcached, crate::memcached);
 cache_suite!(tiered, crate::tiered);

@@ -3,12 +3,17 @@
 use core_error::{Error, ErrorKind};
 use redis::{ErrorKind as RedisKind, RedisError, ServerErrorKind};
 
-/// Maps a driver error, recording which operation and key it was about.
-pub(crate) fn map(err: RedisError, operation: &'static str, key: &str) -> Error {
+/// Maps a driver error, recording which backend, operation and key it was about.
+pub(crate) fn map(
+    err: RedisError,
+    backend: &'static str,
+    operation: &'static str,
+    key: &str,
+) -> Error {
     let kind = kind_of(&err);
     Error::new(kind, describe(kind))
         .with_operation(operation)
-        .with_backend(super::BACKEND)
+        .with_backend(backend)
         .with_key(key)
         .with_source(err)
 }

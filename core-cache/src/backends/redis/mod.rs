@@ -1,20 +1,32 @@
-//! Redis, through the `redis` crate's reconnecting connection manager.
+//! Redis, through the `redis` crate: one server behind its reconnecting
+//! connection manager, or (feature `redis-cluster`) a Redis Cluster.
+//!
+//! Both run the same [`RedisBackend`] code over a different connection; what
+//! a cluster needs done differently (batches split per hash slot, `SCAN` on
+//! every master) lives in [`RedisConnection`]'s two implementations.
 
+#[cfg(feature = "redis-cluster")]
+mod cluster;
 mod error;
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use core_error::{Error, Result};
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::{AsyncCommands as _, Script};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::{CacheBase, Capabilities, ListEnd, Ttl};
+use topology::Topology as _;
 
-pub(crate) const BACKEND: &str = "redis";
+#[cfg(feature = "redis-cluster")]
+pub use cluster::RedisClusterBackend;
+#[cfg(feature = "redis-cluster")]
+pub use redis::cluster_async::ClusterConnection;
 
 /// How many keys one `SCAN` step asks for while deleting by prefix.
 const SCAN_BATCH: usize = 500;
@@ -33,7 +45,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0";
 
-/// Where the Redis server is and how patiently to talk to it.
+/// Where the Redis server (or cluster) is and how patiently to talk to it.
 ///
 /// ```
 /// use core_cache::backends::redis::RedisConfig;
@@ -43,7 +55,9 @@ return 0";
 /// ```
 #[derive(Clone)]
 pub struct RedisConfig {
-    /// `redis://[user:password@]host:port[/db]`; may carry a password.
+    /// `redis://[user:password@]host:port[/db]` for one server, or
+    /// `redis-cluster://[user:password@]host:port[,host:port…]` naming seed
+    /// nodes of a cluster (the rest are discovered); may carry a password.
     pub url: SecretString,
     /// How long one connection attempt may take.
     pub connect_timeout: Duration,
@@ -75,25 +89,127 @@ impl fmt::Debug for RedisConfig {
     }
 }
 
-/// The Redis backend.
+/// The Redis backend, over one server or (as [`RedisClusterBackend`],
+/// feature `redis-cluster`) a cluster.
 ///
 /// One multiplexed connection, re-established by the driver's connection
 /// manager after the server restarts: while Redis is down calls fail with
 /// [`ErrorKind::Unavailable`](core_error::ErrorKind::Unavailable) (temporary),
 /// and the same client works again once it is back.
 #[derive(Clone)]
-pub struct RedisBackend {
-    connection: ConnectionManager,
+pub struct RedisBackend<C: RedisConnection = ConnectionManager> {
+    connection: C,
     endpoint: String,
     compare_and_delete: Script,
     compare_and_expire: Script,
 }
 
-impl fmt::Debug for RedisBackend {
+impl<C: RedisConnection> fmt::Debug for RedisBackend<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisBackend")
+            .field("backend", &C::BACKEND)
             .field("endpoint", &self.endpoint)
             .finish()
+    }
+}
+
+/// A connection [`RedisBackend`] runs over: [`ConnectionManager`] to one
+/// server, or [`ClusterConnection`](redis::cluster_async::ClusterConnection)
+/// to a cluster (feature `redis-cluster`).
+///
+/// Sealed: what differs between the two is the backend's business, not the
+/// caller's.
+pub trait RedisConnection:
+    ConnectionLike + Clone + Send + Sync + 'static + topology::Topology
+{
+}
+
+impl<C: ConnectionLike + Clone + Send + Sync + 'static + topology::Topology> RedisConnection for C {}
+
+/// Where one server and a cluster differ.
+mod topology {
+    use std::future::Future;
+
+    use bytes::Bytes;
+    use redis::{Cmd, FromRedisValue, RedisResult};
+
+    pub trait Topology: Sized {
+        /// The backend's name in errors and metrics.
+        const BACKEND: &'static str;
+        /// Whether a `get_many` or `set_many` takes one round trip.
+        const ONE_ROUND_TRIP_BATCHES: bool;
+        /// One node whose keyspace `SCAN` walks.
+        type Node: Send + Sync;
+
+        /// Splits a batch into the groups one `MULTI`/`EXEC` may cover.
+        fn atomic_groups(entries: &[(String, Bytes)]) -> Vec<Vec<&(String, Bytes)>>;
+
+        /// The nodes whose keyspaces together hold every key.
+        fn keyspace_nodes(&mut self) -> impl Future<Output = RedisResult<Vec<Self::Node>>> + Send;
+
+        /// Runs `command` on `node` itself, not on the node owning its key.
+        fn query_node<T: FromRedisValue>(
+            &mut self,
+            node: &Self::Node,
+            command: &Cmd,
+        ) -> impl Future<Output = RedisResult<T>> + Send;
+    }
+}
+
+/// One server: every key is in one keyspace, and one `MULTI`/`EXEC` may
+/// cover any keys.
+impl topology::Topology for ConnectionManager {
+    const BACKEND: &'static str = "redis";
+    const ONE_ROUND_TRIP_BATCHES: bool = true;
+    type Node = ();
+
+    fn atomic_groups(entries: &[(String, Bytes)]) -> Vec<Vec<&(String, Bytes)>> {
+        vec![entries.iter().collect()]
+    }
+
+    async fn keyspace_nodes(&mut self) -> redis::RedisResult<Vec<()>> {
+        Ok(vec![()])
+    }
+
+    fn query_node<T: redis::FromRedisValue>(
+        &mut self,
+        (): &(),
+        command: &redis::Cmd,
+    ) -> impl Future<Output = redis::RedisResult<T>> + Send {
+        command.query_async(self)
+    }
+}
+
+impl<C: RedisConnection> RedisBackend<C> {
+    fn with_connection(connection: C, endpoint: String) -> RedisBackend<C> {
+        RedisBackend {
+            connection,
+            endpoint,
+            compare_and_delete: Script::new(COMPARE_AND_DELETE),
+            compare_and_expire: Script::new(COMPARE_AND_EXPIRE),
+        }
+    }
+
+    /// The driver's connection, for commands this trait does not cover.
+    pub fn connection(&self) -> C {
+        self.connection.clone()
+    }
+
+    fn fail(&self, err: redis::RedisError, operation: &'static str, key: &str) -> Error {
+        error::map(err, C::BACKEND, operation, key).with_endpoint(&self.endpoint)
+    }
+
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        command: &redis::Cmd,
+        operation: &'static str,
+        key: &str,
+    ) -> Result<T> {
+        let mut connection = self.connection.clone();
+        command
+            .query_async(&mut connection)
+            .await
+            .map_err(|err| self.fail(err, operation, key))
     }
 }
 
@@ -110,7 +226,7 @@ impl RedisBackend {
         let client = redis::Client::open(config.url.expose_secret()).map_err(|err| {
             Error::invalid_input("the Redis URL is malformed")
                 .with_operation("cache.connect")
-                .with_backend(BACKEND)
+                .with_backend(ConnectionManager::BACKEND)
                 .with_endpoint(&endpoint)
                 .with_source(err)
         })?;
@@ -121,31 +237,11 @@ impl RedisBackend {
             .set_max_delay(Duration::from_millis(500));
         let connection = ConnectionManager::new_with_config(client, manager_config)
             .await
-            .map_err(|err| error::map(err, "cache.connect", "").with_endpoint(&endpoint))?;
-        Ok(RedisBackend {
-            connection,
-            endpoint,
-            compare_and_delete: Script::new(COMPARE_AND_DELETE),
-            compare_and_expire: Script::new(COMPARE_AND_EXPIRE),
-        })
-    }
-
-    /// The driver's connection, for commands this trait does not cover.
-    pub fn connection(&self) -> ConnectionManager {
-        self.connection.clone()
-    }
-
-    async fn run<T: redis::FromRedisValue>(
-        &self,
-        command: &redis::Cmd,
-        operation: &'static str,
-        key: &str,
-    ) -> Result<T> {
-        let mut connection = self.connection.clone();
-        command
-            .query_async(&mut connection)
-            .await
-            .map_err(|err| error::map(err, operation, key).with_endpoint(&self.endpoint))
+            .map_err(|err| {
+                error::map(err, ConnectionManager::BACKEND, "cache.connect", "")
+                    .with_endpoint(&endpoint)
+            })?;
+        Ok(RedisBackend::with_connection(connection, endpoint))
     }
 }
 
@@ -177,13 +273,16 @@ fn glob_literal(prefix: &str) -> String {
 }
 
 #[async_trait]
-impl CacheBase for RedisBackend {
+impl<C: RedisConnection> CacheBase for RedisBackend<C> {
     fn name(&self) -> &'static str {
-        BACKEND
+        C::BACKEND
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::ALL
+        Capabilities {
+            pipelined_batches: C::ONE_ROUND_TRIP_BATCHES,
+            ..Capabilities::ALL
+        }
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
@@ -252,6 +351,8 @@ impl CacheBase for RedisBackend {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
+        // On a cluster the driver splits MGET per hash slot and puts the
+        // answers back in the order of `keys`.
         let first = keys[0].as_str();
         let values: Vec<Option<Vec<u8>>> = self
             .run(redis::cmd("MGET").arg(keys), "cache.get_many", first)
@@ -263,62 +364,70 @@ impl CacheBase for RedisBackend {
     }
 
     async fn set_many(&self, entries: &[(String, Bytes)], ttl: Option<Duration>) -> Result<()> {
-        let Some((first, _)) = entries.first() else {
-            return Ok(());
-        };
-        // One MULTI/EXEC round trip: either every entry is stored with its TTL or none is.
-        let mut pipeline = redis::pipe();
-        pipeline.atomic();
-        for (key, value) in entries {
-            let command = pipeline.cmd("SET").arg(key).arg(value.as_ref());
-            if let Some(ttl) = ttl {
-                command.arg("PX").arg(millis(ttl));
+        // One MULTI/EXEC per group: either every entry of a group is stored
+        // with its TTL or none is. One server takes the whole batch as one
+        // group; a cluster one group per hash slot, the groups concurrently.
+        let stores = C::atomic_groups(entries).into_iter().map(|group| {
+            let mut pipeline = redis::pipe();
+            pipeline.atomic();
+            for (key, value) in &group {
+                let command = pipeline.cmd("SET").arg(key).arg(value.as_ref());
+                if let Some(ttl) = ttl {
+                    command.arg("PX").arg(millis(ttl));
+                }
+                command.ignore();
             }
-            command.ignore();
-        }
-        let mut connection = self.connection.clone();
-        pipeline
-            .query_async::<()>(&mut connection)
-            .await
-            .map_err(|err| error::map(err, "cache.set_many", first).with_endpoint(&self.endpoint))
+            let mut connection = self.connection.clone();
+            let first = group.first().map_or("", |(key, _)| key.as_str());
+            async move {
+                pipeline
+                    .query_async::<()>(&mut connection)
+                    .await
+                    .map_err(|err| self.fail(err, "cache.set_many", first))
+            }
+        });
+        futures::future::try_join_all(stores).await.map(drop)
     }
 
     async fn delete_many(&self, keys: &[String]) -> Result<u64> {
         let Some(first) = keys.first() else {
             return Ok(0);
         };
+        // A cluster's driver splits DEL per hash slot and adds up the counts.
         self.run(redis::cmd("DEL").arg(keys), "cache.delete_many", first)
             .await
     }
 
     async fn delete_prefix(&self, prefix: &str) -> Result<u64> {
-        // SCAN walks the keyspace in steps; KEYS would block the server.
+        // SCAN walks the keyspace in steps; KEYS would block the server. A
+        // cluster has one keyspace per master, each walked in turn.
+        let fail = |err| self.fail(err, "cache.delete_prefix", prefix);
         let pattern = glob_literal(prefix);
         let mut connection = self.connection.clone();
-        let mut cursor: u64 = 0;
         let mut deleted = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(SCAN_BATCH)
-                .query_async(&mut connection)
-                .await
-                .map_err(|err| error::map(err, "cache.delete_prefix", prefix))?;
-            if !keys.is_empty() {
-                let removed: u64 = connection
-                    .unlink(&keys)
-                    .await
-                    .map_err(|err| error::map(err, "cache.delete_prefix", prefix))?;
-                deleted += removed;
+        for node in connection.keyspace_nodes().await.map_err(fail)? {
+            let mut cursor: u64 = 0;
+            loop {
+                let scan = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(SCAN_BATCH)
+                    .to_owned();
+                let (next, keys): (u64, Vec<String>) =
+                    connection.query_node(&node, &scan).await.map_err(fail)?;
+                if !keys.is_empty() {
+                    let removed: u64 = connection.unlink(&keys).await.map_err(fail)?;
+                    deleted += removed;
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
             }
-            if next == 0 {
-                return Ok(deleted);
-            }
-            cursor = next;
         }
+        Ok(deleted)
     }
 
     async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool> {
@@ -329,7 +438,7 @@ impl CacheBase for RedisBackend {
             .arg(expected)
             .invoke_async(&mut connection)
             .await
-            .map_err(|err| error::map(err, "cache.compare_and_delete", key))?;
+            .map_err(|err| self.fail(err, "cache.compare_and_delete", key))?;
         Ok(removed > 0)
     }
 
@@ -342,7 +451,7 @@ impl CacheBase for RedisBackend {
             .arg(millis(ttl))
             .invoke_async(&mut connection)
             .await
-            .map_err(|err| error::map(err, "cache.compare_and_expire", key))?;
+            .map_err(|err| self.fail(err, "cache.compare_and_expire", key))?;
         Ok(applied > 0)
     }
 
