@@ -1,21 +1,5 @@
 //! Which setting names hold secrets.
 
-/// Name fragments that mark a setting as secret wherever it appears.
-const SECRET_FRAGMENTS: [&str; 12] = [
-    "password",
-    "passwd",
-    "pwd",
-    "secret",
-    "token",
-    "credential",
-    "private",
-    "api_key",
-    "apikey",
-    "access_key",
-    "cookie",
-    "authorization",
-];
-
 /// Whether a setting named `segment` (the last part of its path) is treated as
 /// secret in echoes and error messages. Deliberately broad: hiding a harmless
 /// value costs little, showing a secret costs a lot.
@@ -23,7 +7,7 @@ pub(crate) fn is_sensitive_name(segment: &str) -> bool {
     let lower = segment.to_ascii_lowercase();
     lower == "key"
         || lower.ends_with("_key")
-        || SECRET_FRAGMENTS
+        || core_error::SECRET_NAME_FRAGMENTS
             .iter()
             .any(|fragment| lower.contains(fragment))
 }

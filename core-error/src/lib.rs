@@ -36,4 +36,4 @@ mod redact;
 
 pub use error::{BoxError, Error, Result};
 pub use kind::ErrorKind;
-pub use redact::redact_endpoint;
+pub use redact::{SECRET_NAME_FRAGMENTS, redact_endpoint};

@@ -59,8 +59,8 @@ pub use crate::mask::{MASK, Masks};
 pub use crate::metrics::{METRICS_CONTENT_TYPE, Metrics};
 pub use crate::queue::DROPPED_EVENTS_METRIC;
 pub use crate::settings::{
-    AuditSettings, DEFAULT_MASKED_FIELDS, FileSettings, LogFormat, LogSettings, OtlpSettings,
-    OverflowPolicy, Rotation,
+    AuditSettings, FileSettings, LOG_MASKED_FIELDS, LogFormat, LogSettings, OtlpSettings,
+    OverflowPolicy, Rotation, default_masked_fields,
 };
 pub use crate::subscriber::{LogGuard, build, init};
 pub use core_error::{Error, ErrorKind, Result};

@@ -8,33 +8,33 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer};
 
-/// Field names masked by default: a field whose name contains one of these
-/// (ignoring ASCII case) is written as `"***"`.
+/// Field names masked in logs on top of the SDK-wide
+/// [`SECRET_NAME_FRAGMENTS`](core_error::SECRET_NAME_FRAGMENTS): session ids
+/// are bearer credentials, and card data must never reach a log.
 ///
-/// The first twelve are the fragments `core-config` treats as secret in
-/// setting names; `session` (session ids are bearer credentials) and the
-/// payment card names are added for logs. `core-config` also hides any
-/// setting called `key` or `*_key`; logs do not, because cache, message and
-/// idempotency keys are logged under those names on purpose — secret keys
-/// are still caught by `api_key`, `access_key`, `private`, `secret`.
-pub const DEFAULT_MASKED_FIELDS: &[&str] = &[
-    "password",
-    "passwd",
-    "pwd",
-    "secret",
-    "token",
-    "credential",
-    "private",
-    "api_key",
-    "apikey",
-    "access_key",
-    "cookie",
-    "authorization",
-    "session",
-    "card_number",
-    "cardnumber",
-    "cvv",
-];
+/// A field whose name contains one of either list (ignoring ASCII case) is
+/// written as `"***"`. `core-config` also hides any setting called `key` or
+/// `*_key`; logs do not, because cache, message and idempotency keys are
+/// logged under those names on purpose — secret keys are still caught by
+/// `api_key`, `access_key`, `private` and `secret`.
+pub const LOG_MASKED_FIELDS: &[&str] = &["session", "card_number", "cardnumber", "cvv"];
+
+/// The default of [`LogSettings::masked_fields`]: every
+/// [`SECRET_NAME_FRAGMENTS`](core_error::SECRET_NAME_FRAGMENTS) entry and
+/// [`LOG_MASKED_FIELDS`].
+///
+/// ```
+/// let masked = core_log::default_masked_fields();
+/// assert!(masked.iter().any(|field| field == "password"));
+/// assert!(masked.iter().any(|field| field == "cvv"));
+/// ```
+pub fn default_masked_fields() -> Vec<String> {
+    core_error::SECRET_NAME_FRAGMENTS
+        .iter()
+        .chain(LOG_MASKED_FIELDS)
+        .map(|name| (*name).to_owned())
+        .collect()
+}
 
 /// How logging, the audit trail, metrics and trace export are set up.
 ///
@@ -68,7 +68,7 @@ pub struct LogSettings {
     pub audit: AuditSettings,
     /// Field names whose values are replaced by `"***"` in every output; a
     /// field is masked when its name contains one of them, ignoring ASCII
-    /// case. Default: [`DEFAULT_MASKED_FIELDS`].
+    /// case. Default: [`default_masked_fields`].
     pub masked_fields: Vec<String>,
     /// How many formatted events each output queues before its writer
     /// thread catches up. Default: `65536`.
@@ -90,10 +90,7 @@ impl Default for LogSettings {
             stdout: true,
             file: None,
             audit: AuditSettings::default(),
-            masked_fields: DEFAULT_MASKED_FIELDS
-                .iter()
-                .map(|name| (*name).to_owned())
-                .collect(),
+            masked_fields: default_masked_fields(),
             queue_capacity: 65_536,
             overflow: OverflowPolicy::Block,
             otlp: OtlpSettings::default(),
