@@ -1,0 +1,131 @@
+//! `/health` (liveness), `/ready` (each dependency answers in time) and
+//! `/metrics` (Prometheus text).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use core_sdk::cache::Cache;
+use core_sdk::db::DatabaseBase;
+use core_sdk::error::{Error, Result};
+use core_sdk::log::{METRICS_CONTENT_TYPE, Metrics};
+use core_sdk::mq::{Message, MessageQueueBase};
+use futures::future::BoxFuture;
+
+type Check = Arc<dyn Fn() -> BoxFuture<'static, Result<()>> + Send + Sync>;
+
+/// The dependencies `/ready` checks, each within the same timeout.
+#[derive(Clone)]
+pub(crate) struct Probes {
+    checks: Vec<(&'static str, Check)>,
+    timeout: Duration,
+    metrics: Metrics,
+}
+
+impl Probes {
+    /// No checks yet; each added one must answer within `timeout`.
+    pub(crate) fn new(metrics: Metrics, timeout: Duration) -> Probes {
+        Probes {
+            checks: Vec::new(),
+            timeout,
+            metrics,
+        }
+    }
+
+    /// Checks `name` with `check`.
+    pub(crate) fn check<F>(mut self, name: &'static str, check: F) -> Probes
+    where
+        F: Fn() -> BoxFuture<'static, Result<()>> + Send + Sync + 'static,
+    {
+        self.checks.push((name, Arc::new(check)));
+        self
+    }
+
+    /// The database answers a trivial query.
+    pub(crate) fn database(self, db: Arc<dyn DatabaseBase>) -> Probes {
+        let timeout = self.timeout;
+        self.check("database", move || {
+            let db = db.clone();
+            Box::pin(async move { db.health(timeout).await.map(drop) })
+        })
+    }
+
+    /// The cache answers a lookup.
+    pub(crate) fn cache(self, cache: Cache) -> Probes {
+        self.check("cache", move || {
+            let cache = cache.clone();
+            Box::pin(async move { cache.exists("ready-probe").await.map(drop) })
+        })
+    }
+
+    /// The broker confirms a message on `topic`, which nobody consumes; each
+    /// backend bounds what it keeps of such a topic.
+    pub(crate) fn queue(self, queue: Arc<dyn MessageQueueBase>, topic: &'static str) -> Probes {
+        self.check("queue", move || {
+            let queue = queue.clone();
+            Box::pin(async move { queue.publish(Message::new(topic, "ready?")).await })
+        })
+    }
+
+    /// The three routes, to merge into the service's router.
+    pub(crate) fn router(self) -> Router {
+        Router::new()
+            .route("/health", get(health))
+            .route("/ready", get(ready))
+            .route("/metrics", get(render_metrics))
+            .with_state(Arc::new(self))
+    }
+}
+
+async fn health() -> Response {
+    axum::Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
+async fn ready(State(probes): State<Arc<Probes>>) -> Response {
+    let runs = probes.checks.iter().map(|(name, check)| {
+        let timeout = probes.timeout;
+        async move {
+            let outcome = match tokio::time::timeout(timeout, check()).await {
+                Ok(result) => result,
+                Err(_) => Err(Error::timeout(format!("no answer within {timeout:?}"))),
+            };
+            (*name, outcome)
+        }
+    });
+    let outcomes = futures::future::join_all(runs).await;
+    let mut checks = serde_json::Map::new();
+    let mut ready = true;
+    for (name, outcome) in outcomes {
+        let value = match outcome {
+            Ok(()) => serde_json::json!({"status": "ok"}),
+            Err(err) => {
+                ready = false;
+                tracing::warn!(check = name, error = %err, "readiness check failed");
+                serde_json::json!({"status": "failed", "code": err.code()})
+            }
+        };
+        checks.insert(name.to_string(), value);
+    }
+    let (status, word) = if ready {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({"status": word, "checks": checks})),
+    )
+        .into_response()
+}
+
+async fn render_metrics(State(probes): State<Arc<Probes>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
+        probes.metrics.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,161 @@
+//! Starting a service (settings, logs, metrics), assembling its router with
+//! the shared layers, and serving it until SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use core_sdk::config::AppEnv;
+use core_sdk::error::{Error, Result};
+use core_sdk::log::{LogGuard, Metrics};
+use tower::ServiceBuilder;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+
+use super::observe::{REQUEST_ID_HEADER, observe};
+use super::probes::Probes;
+use super::settings::{CorsSettings, ServerSettings, ServiceSettings, load};
+
+/// A service whose settings are loaded and whose logs and metrics are on.
+pub(crate) struct Started<S> {
+    /// The service's settings.
+    pub(crate) settings: S,
+    /// The environment they were loaded for.
+    pub(crate) env: AppEnv,
+    /// The Prometheus recorder, for `/metrics`.
+    pub(crate) metrics: Metrics,
+    /// Flushes the logs when dropped: keep it until the end of `main`.
+    pub(crate) log_guard: LogGuard,
+}
+
+/// Loads `service`'s settings (see [`load`]), installs logging and the
+/// metrics recorder.
+pub(crate) fn start<S: ServiceSettings>(service: &'static str) -> Result<Started<S>> {
+    let (settings, env) = load::<S>(service)?;
+    let log_guard = core_sdk::log::init(settings.log())?;
+    let metrics = Metrics::install()?;
+    tracing::info!(service, env = %env, "starting");
+    Ok(Started {
+        settings,
+        env,
+        metrics,
+        log_guard,
+    })
+}
+
+/// `api` with `/health`, `/ready` and `/metrics`, behind the shared layers:
+/// request id (kept from `x-request-id` or a new UUID, echoed back), CORS,
+/// per-request log context and metrics, request timeout.
+pub(crate) fn app(api: Router, probes: Probes, server: &ServerSettings) -> Result<Router> {
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(cors(&server.cors)?)
+        .layer(axum::middleware::from_fn(observe))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_millis(server.request_timeout_ms),
+        ));
+    Ok(api.merge(probes.router()).layer(layers))
+}
+
+fn cors(settings: &CorsSettings) -> Result<CorsLayer> {
+    let origins = &settings.allowed_origins;
+    if origins.is_empty() {
+        // No CORS headers at all: browsers keep other origins out.
+        return Ok(CorsLayer::new());
+    }
+    let allow_origin = if origins.iter().any(|origin| origin.trim() == "*") {
+        AllowOrigin::from(Any)
+    } else {
+        let parsed = origins
+            .iter()
+            .map(|origin| {
+                HeaderValue::from_str(origin.trim()).map_err(|_| {
+                    Error::invalid_input(format!("{origin:?} is not a valid origin"))
+                        .with_key("server.cors.allowed_origins")
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        AllowOrigin::list(parsed)
+    };
+    Ok(CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([HeaderName::from_static(REQUEST_ID_HEADER)])
+        .max_age(Duration::from_secs(600)))
+}
+
+/// Serves `app` on the configured address until SIGTERM or Ctrl-C, then
+/// lets in-flight requests finish (up to `server.shutdown_timeout_ms`).
+///
+/// Prints `listening on http://<addr>` on stdout once bound, with the real
+/// port when the address asked for port 0.
+pub(crate) async fn serve(app: Router, server: &ServerSettings) -> Result<()> {
+    // Listen for signals before announcing the address, so a SIGTERM sent
+    // right after it is never the default "terminate now".
+    let stop = stop_signal()?;
+    let addr = server.bind_addr()?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|err| {
+        Error::unavailable(format!("cannot listen on {addr}: {err}")).with_operation("server.bind")
+    })?;
+    let local = listener.local_addr()?;
+    println!("listening on http://{local}");
+    tracing::info!(addr = %local, "listening");
+
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stop.await;
+        let _ = stopping.send(true);
+    });
+    let mut graceful_rx = stopped.clone();
+    let graceful = async move {
+        let _ = graceful_rx.wait_for(|stop| *stop).await;
+        tracing::info!("shutting down: finishing in-flight requests");
+    };
+    let server_future = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(graceful);
+    let grace = Duration::from_millis(server.shutdown_timeout_ms);
+    let deadline = async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = server_future => served.map_err(|err| {
+            Error::unavailable(format!("the server failed: {err}")).with_operation("server.serve")
+        })?,
+        () = deadline => tracing::warn!(?grace, "requests still running after the grace period were cut off"),
+    }
+    Ok(())
+}
+
+/// Resolves on the first SIGTERM or Ctrl-C.
+fn stop_signal() -> Result<impl Future<Output = ()>> {
+    #[cfg(unix)]
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|err| Error::internal(format!("cannot listen for SIGTERM: {err}")))?;
+    Ok(async move {
+        #[cfg(unix)]
+        let terminated = terminate.recv();
+        #[cfg(not(unix))]
+        let terminated = std::future::pending::<Option<()>>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C received"),
+            _ = terminated => tracing::info!("SIGTERM received"),
+        }
+    })
+}

@@ -1,0 +1,148 @@
+//! The settings every example service shares, and loading them from
+//! `configs/<service>/` through core-config.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use core_sdk::config::{AppEnv, Loader};
+use core_sdk::error::{Error, Result};
+use core_sdk::log::LogSettings;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+/// Overrides `server.bind_addr`, as the issue asks (`BIND_ADDR=127.0.0.1:0`
+/// lets the OS pick a free port; the real one is printed).
+pub(crate) const BIND_ADDR_VAR: &str = "BIND_ADDR";
+/// Overrides the folder the settings are read from.
+pub(crate) const CONFIG_DIR_VAR: &str = "APP_CONFIG_DIR";
+
+/// The `server` section: where to listen and how to treat requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ServerSettings {
+    /// Where to listen; `BIND_ADDR` overrides it. Default `127.0.0.1:8080`.
+    pub(crate) bind_addr: String,
+    /// Requests running longer are answered 408. Default 30 000 ms.
+    pub(crate) request_timeout_ms: u64,
+    /// Each dependency checked by `/ready` must answer within this. Default 2 000 ms.
+    pub(crate) ready_timeout_ms: u64,
+    /// In-flight requests get this long to finish after SIGTERM. Default 10 000 ms.
+    pub(crate) shutdown_timeout_ms: u64,
+    /// Cross-origin requests.
+    pub(crate) cors: CorsSettings,
+}
+
+impl Default for ServerSettings {
+    fn default() -> ServerSettings {
+        ServerSettings {
+            bind_addr: "127.0.0.1:8080".to_string(),
+            request_timeout_ms: 30_000,
+            ready_timeout_ms: 2_000,
+            shutdown_timeout_ms: 10_000,
+            cors: CorsSettings::default(),
+        }
+    }
+}
+
+/// The `server.cors` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct CorsSettings {
+    /// Origins allowed to call the API from a browser (`https://app.example.com`);
+    /// `*` allows any and is refused in prod. Empty: no cross-origin access.
+    /// From the environment as a comma-separated list
+    /// (`APP__SERVER__CORS__ALLOWED_ORIGINS=https://a,https://b`).
+    pub(crate) allowed_origins: Vec<String>,
+}
+
+impl ServerSettings {
+    /// The address to bind: `BIND_ADDR` if set, else `bind_addr`.
+    pub(crate) fn bind_addr(&self) -> Result<SocketAddr> {
+        let (text, key) = match std::env::var(BIND_ADDR_VAR) {
+            Ok(value) if !value.trim().is_empty() => (value, BIND_ADDR_VAR),
+            _ => (self.bind_addr.clone(), "server.bind_addr"),
+        };
+        text.trim().parse().map_err(|_| {
+            Error::invalid_input(format!(
+                "{text:?} is not a socket address like 127.0.0.1:8080"
+            ))
+            .with_key(key)
+            .with_operation("server.bind")
+        })
+    }
+}
+
+/// What the shared plumbing needs from a service's own settings type.
+pub(crate) trait ServiceSettings: DeserializeOwned {
+    /// The `log` section.
+    fn log(&self) -> &LogSettings;
+    /// The `server` section.
+    fn server(&self) -> &ServerSettings;
+}
+
+/// The settings of `service`, with the environment they were loaded for.
+///
+/// Read from `APP_CONFIG_DIR` or `configs/<service>/` (relative to the
+/// working folder, else to this repository): `config/default.toml`,
+/// `config/<env>.toml`, `.env.<env>`, `.secrets`, then `APP__*` variables.
+/// `APP_ENV` names the environment; unset, it is `local`.
+pub(crate) fn load<S: ServiceSettings>(service: &str) -> Result<(S, AppEnv)> {
+    let loaded = Loader::new()
+        .dir(config_dir(service))
+        .fallback_env(AppEnv::Local)
+        .list_key("server.cors.allowed_origins")
+        .load::<S>()?;
+    let env = loaded.env();
+    let settings = loaded.into_settings();
+    if env.is_production()
+        && settings
+            .server()
+            .cors
+            .allowed_origins
+            .iter()
+            .any(|origin| origin.trim() == "*")
+    {
+        return Err(
+            Error::invalid_input("any-origin CORS (\"*\") is not allowed in prod")
+                .with_key("server.cors.allowed_origins")
+                .with_operation("config.load"),
+        );
+    }
+    Ok((settings, env))
+}
+
+fn config_dir(service: &str) -> PathBuf {
+    if let Ok(dir) = std::env::var(CONFIG_DIR_VAR)
+        && !dir.trim().is_empty()
+    {
+        return PathBuf::from(dir);
+    }
+    let relative = PathBuf::from("configs").join(service);
+    if relative.is_dir() {
+        return relative;
+    }
+    // `cargo run` from another folder: the repository's copy.
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// Creates the folder of a `sqlite://path/file.db` URL, so an embedded
+/// database works on a fresh checkout; other URLs are left alone.
+pub(crate) fn prepare_sqlite_dir(url: &str) -> Result<()> {
+    let Some(rest) = url.strip_prefix("sqlite://") else {
+        return Ok(());
+    };
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') {
+        return Ok(());
+    }
+    if let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|err| {
+            Error::unavailable(format!("cannot create the database folder: {err}"))
+                .with_key("database.url")
+                .with_operation("db.prepare")
+        })?;
+    }
+    Ok(())
+}

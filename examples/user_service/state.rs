@@ -1,0 +1,74 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use core_sdk::auth::axum::AuthState;
+use core_sdk::auth::password::{PasswordPolicy, Passwords};
+use core_sdk::auth::rbac::Rbac;
+use core_sdk::auth::throttle::LoginThrottle;
+use core_sdk::auth::tokens::TokenService;
+use core_sdk::cache::Cache;
+use core_sdk::error::{Error, Result};
+use core_sdk::mq::MessageQueueBase;
+
+use crate::settings::UsersSettings;
+use crate::store::UserStore;
+
+/// The router's state; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) store: UserStore,
+    /// User reads, under `user:<id>`.
+    pub(crate) cache: Cache,
+    pub(crate) tokens: TokenService,
+    pub(crate) auth: AuthState,
+    pub(crate) throttle: LoginThrottle,
+    pub(crate) passwords: Passwords,
+    pub(crate) policy: Arc<PasswordPolicy>,
+    pub(crate) queue: Arc<dyn MessageQueueBase>,
+    pub(crate) users: Arc<UsersSettings>,
+    /// Verified when the user name is unknown, so that a miss costs as much
+    /// as a wrong password and does not reveal which names exist.
+    pub(crate) decoy_hash: Arc<str>,
+}
+
+impl FromRef<AppState> for AuthState {
+    fn from_ref(state: &AppState) -> AuthState {
+        state.auth.clone()
+    }
+}
+
+impl AppState {
+    /// The roles and permissions.
+    pub(crate) fn rbac(&self) -> &Rbac {
+        self.auth.rbac()
+    }
+
+    /// How long a user read stays cached.
+    pub(crate) fn cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.users.cache_ttl_secs)
+    }
+
+    /// Hashes `password` off the async workers: argon2id is meant to be slow.
+    pub(crate) async fn hash_password(&self, password: String) -> Result<String> {
+        let passwords = self.passwords.clone();
+        tokio::task::spawn_blocking(move || passwords.hash(&password))
+            .await
+            .map_err(|err| Error::internal(format!("password hashing stopped: {err}")))?
+    }
+
+    /// Whether `password` matches `hash`, checked off the async workers.
+    pub(crate) async fn verify_password(&self, password: String, hash: Arc<str>) -> Result<bool> {
+        let passwords = self.passwords.clone();
+        tokio::task::spawn_blocking(move || passwords.verify(&password, &hash))
+            .await
+            .map_err(|err| Error::internal(format!("password check stopped: {err}")))?
+    }
+}
+
+/// The cache key of a user read.
+pub(crate) fn user_key(id: &str) -> String {
+    format!("user:{id}")
+}
