@@ -26,6 +26,16 @@ pub struct Capabilities {
     /// consumer of the group without waiting for a connection to drop
     /// (Redis `XAUTOCLAIM` after [`claim_after`](crate::ConsumeOptions::claim_after)).
     pub claims_abandoned: bool,
+    /// A retry waits in the broker, not in the consumer (RabbitMQ retry
+    /// queues, Kafka retry topics): a consumer stopped during the wait loses
+    /// nothing, and the next consumer of the group gets the message when it
+    /// is due. The retried message then goes behind the messages of its key
+    /// that arrived meanwhile, so per-key order holds only for messages that
+    /// are not retried.
+    pub broker_retries: bool,
+    /// [`Consumer::lag`](crate::Consumer::lag) asks the broker how far the
+    /// group is behind (and the metrics layer reports it as a gauge).
+    pub lag: bool,
 }
 
 impl Capabilities {
@@ -35,5 +45,7 @@ impl Capabilities {
         durable: true,
         shared: true,
         claims_abandoned: true,
+        broker_retries: true,
+        lag: true,
     };
 }

@@ -6,11 +6,18 @@
 //! letters. The at-least-once rules live here, once:
 //!
 //! - a message is acknowledged only after its handler finished (or after it
-//!   was written to the dead-letter topic);
+//!   was written to the dead-letter topic, or handed back to the broker for
+//!   a later retry);
 //! - a message whose processing is interrupted (shutdown deadline, crash) is
 //!   never acknowledged, so the broker delivers it again.
+//!
+//! A retry waits in the broker where the backend can schedule one
+//! ([`Ack::retry_in_broker`]: RabbitMQ retry queues, Kafka retry topics),
+//! so a consumer that stops during the wait loses nothing and a new one
+//! picks the message up when it is due; elsewhere the handler slot waits.
 
 use std::collections::hash_map::DefaultHasher;
+use std::fmt;
 use std::hash::{Hash as _, Hasher as _};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -48,8 +55,27 @@ pub(crate) struct Inbound {
 /// Settles one message with its broker. Dropping it unsettled leaves the
 /// message for redelivery.
 #[async_trait]
-pub(crate) trait Ack: Send {
+pub(crate) trait Ack: Send + Sync {
     async fn ack(self: Box<Self>) -> Result<()>;
+
+    /// Has the broker deliver `message` again as attempt `attempt`, no
+    /// sooner than `after`, and settles this delivery once the broker has
+    /// confirmed the retry (so a crash in between means a duplicate, never a
+    /// loss). `Ok(false)`: this broker cannot wait, the consumer waits instead.
+    async fn retry_in_broker(
+        &self,
+        _message: &Message,
+        _attempt: u32,
+        _after: Duration,
+    ) -> Result<bool> {
+        Ok(false)
+    }
+}
+
+/// Asks a broker how far a consumer group is behind.
+#[async_trait]
+pub(crate) trait LagProbe: Send + Sync + 'static {
+    async fn lag(&self) -> Result<u64>;
 }
 
 /// Where a consumer's messages come from.
@@ -138,9 +164,66 @@ pub struct Consumer {
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<Result<()>>>,
     counters: Arc<Counters>,
+    lag: Option<Arc<dyn LagProbe>>,
+}
+
+impl fmt::Debug for dyn LagProbe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LagProbe")
+    }
 }
 
 impl Consumer {
+    /// Lets [`lag`](Consumer::lag) ask the broker.
+    pub(crate) fn with_lag(mut self, probe: impl LagProbe) -> Consumer {
+        self.lag = Some(Arc::new(probe));
+        self
+    }
+
+    /// The backend's lag probe, for the metrics layer.
+    pub(crate) fn lag_probe(&self) -> Option<Arc<dyn LagProbe>> {
+        self.lag.clone()
+    }
+
+    /// Resolves once the consumer is asked to stop (or its handle is gone).
+    pub(crate) fn stopping(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut stopped = self.stop.subscribe();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    }
+
+    /// The name of the backend running this consumer.
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// How many messages of the topic the group has not finished yet, as
+    /// the broker tells it:
+    ///
+    /// | backend | what is counted |
+    /// |---|---|
+    /// | Kafka | high watermark − committed offset, summed over the partitions (committed offsets trail by up to the auto-commit interval) |
+    /// | Redis Streams | entries not yet delivered to the group (`XINFO GROUPS` `lag`) plus delivered and unacknowledged (`pending`) |
+    /// | RabbitMQ | messages ready in the group's queue (a passive declare); AMQP does not report those delivered and unacknowledged |
+    ///
+    /// # Errors
+    ///
+    /// [`Unsupported`](core_error::ErrorKind::Unsupported) for a backend
+    /// that cannot tell ([`Capabilities::lag`](crate::Capabilities::lag) is
+    /// false); the broker's error when asking fails.
+    pub async fn lag(&self) -> Result<u64> {
+        match &self.lag {
+            Some(probe) => probe.lag().await,
+            None => Err(Error::unsupported(format!(
+                "the {} backend does not report consumer lag",
+                self.backend
+            ))
+            .with_operation("mq.lag")
+            .with_backend(self.backend)
+            .with_key(self.topic.clone())),
+        }
+    }
     /// The topic consumed.
     pub fn topic(&self) -> &str {
         &self.topic
@@ -247,6 +330,7 @@ pub(crate) fn spawn(
         stop,
         task: Some(task),
         counters,
+        lag: None,
     }
 }
 
@@ -386,6 +470,18 @@ async fn process(context: &Context, inbound: Inbound, stopped: &watch::Receiver<
             }
             Verdict::Retry { after, .. } => {
                 bump(&context.counters.retried);
+                match ack.retry_in_broker(&message, attempt + 1, after).await {
+                    // The broker holds the message now, and delivers it when due.
+                    Ok(true) => return,
+                    Ok(false) => {}
+                    Err(err) => tracing::warn!(
+                        topic = %context.topic,
+                        group = %context.group,
+                        message_id = %message.id,
+                        error = %err,
+                        "scheduling the retry in the broker failed; waiting in the consumer instead"
+                    ),
+                }
                 if !pause_unless_stopped(after, stopped.clone()).await {
                     // Shutting down: leave the message unacknowledged for redelivery.
                     return;

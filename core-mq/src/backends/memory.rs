@@ -283,6 +283,8 @@ impl MessageQueueBase for MemoryBackend {
             durable: false,
             shared: false,
             claims_abandoned: false,
+            broker_retries: false,
+            lag: false,
         }
     }
 

@@ -1,13 +1,14 @@
 //! Counters and latency histograms through the `metrics` facade.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use core_error::Result;
 use futures::FutureExt as _;
 
 use super::Layer;
+use crate::consumer::LagProbe;
 use crate::{
     Capabilities, ConsumeOptions, Consumer, Delivery, Handler, Message, MessageQueueBase, Outcome,
     SharedHandler,
@@ -22,15 +23,19 @@ use crate::{
 /// | `mq_consumed_total` (handler calls) | counter |
 /// | `mq_acked_total`, `mq_retried_total`, `mq_dead_lettered_total` | counter |
 /// | `mq_handler_seconds` | histogram |
+/// | `mq_consumer_lag` | gauge, where the broker tells it ([`Consumer::lag`]) |
 ///
 /// A dead letter is counted once, as `mq_dead_lettered_total`: the consumer
 /// writes it through the backend underneath the layers, so it is not also
 /// counted as a publish.
 ///
-/// Consumer lag is not recorded: of these brokers only Kafka reports it,
-/// and not through the consumer API this crate uses.
+/// `mq_consumer_lag` is read from the broker every [`LAG_INTERVAL`] while
+/// the consumer runs, for backends whose [`Capabilities::lag`] is true.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MetricsLayer;
+
+/// How often the metrics layer reads a consumer's lag from the broker.
+pub const LAG_INTERVAL: Duration = Duration::from_secs(10);
 
 impl Layer for MetricsLayer {
     fn layer(&self, inner: Arc<dyn MessageQueueBase>) -> Arc<dyn MessageQueueBase> {
@@ -93,20 +98,45 @@ impl MessageQueueBase for Metered {
         handler: SharedHandler,
         options: ConsumeOptions,
     ) -> Result<Consumer> {
+        let labels = [
+            ("backend", self.name().to_string()),
+            ("topic", topic.to_string()),
+            ("group", group.to_string()),
+        ];
         let metered = Arc::new(MeteredHandler {
             inner: handler,
-            labels: [
-                ("backend", self.name().to_string()),
-                ("topic", topic.to_string()),
-                ("group", group.to_string()),
-            ],
+            labels: labels.clone(),
             max_attempts: options.max_attempts,
         });
-        self.inner.consume(topic, group, metered, options).await
+        let consumer = self.inner.consume(topic, group, metered, options).await?;
+        if let Some(probe) = consumer.lag_probe() {
+            tokio::spawn(report_lag(probe, consumer.stopping(), labels));
+        }
+        Ok(consumer)
     }
 
     async fn close(&self) -> Result<()> {
         self.inner.close().await
+    }
+}
+
+/// Sets `mq_consumer_lag` now and every [`LAG_INTERVAL`] until the consumer stops.
+async fn report_lag(
+    probe: Arc<dyn LagProbe>,
+    stopping: impl std::future::Future<Output = ()>,
+    labels: [(&'static str, String); 3],
+) {
+    let gauge = metrics::gauge!("mq_consumer_lag", &labels);
+    let mut stopping = std::pin::pin!(stopping);
+    loop {
+        match probe.lag().await {
+            Ok(lag) => gauge.set(lag as f64),
+            Err(err) => ::tracing::debug!(error = %err, "reading the consumer lag failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(LAG_INTERVAL) => {}
+            () = &mut stopping => return,
+        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! Cross-cutting behaviour as wrappers that implement [`MessageQueueBase`] too.
 //!
 //! - [`MetricsLayer`]: counters of published, consumed, acked, retried and
-//!   dead-lettered messages and histograms of publish and handler latency,
-//!   through the `metrics` facade.
+//!   dead-lettered messages, histograms of publish and handler latency, and
+//!   the consumer lag gauge where the broker tells it, through the `metrics` facade.
 //! - [`TracingLayer`]: a span per publish and per handler call, with the
 //!   trace context carried from publisher to handler in the W3C
 //!   `traceparent` header.
@@ -23,7 +23,7 @@ mod tracing;
 
 use std::sync::Arc;
 
-pub use self::metrics::MetricsLayer;
+pub use self::metrics::{LAG_INTERVAL, MetricsLayer};
 pub use self::tracing::{TRACEPARENT_HEADER, TracingLayer, current_traceparent};
 use crate::MessageQueueBase;
 

@@ -470,7 +470,7 @@ pub(crate) async fn a_panicking_handler_is_retried_and_the_consumer_survives(t: 
     let seen = seen
         .wait_for(t.patience, "retry and the next message", |s| s.len() >= 3)
         .await;
-    let trail: Vec<(String, u32)> = seen
+    let mut trail: Vec<(String, u32)> = seen
         .iter()
         .map(|d| {
             (
@@ -479,10 +479,19 @@ pub(crate) async fn a_panicking_handler_is_retried_and_the_consumer_survives(t: 
             )
         })
         .collect();
-    assert_eq!(
-        trail,
-        vec![("boom".into(), 1), ("boom".into(), 2), ("after".into(), 1)]
-    );
+    if t.queue.capabilities().broker_retries {
+        // The retry waited in the broker, behind the next message of its key.
+        trail.sort();
+        assert_eq!(
+            trail,
+            vec![("after".into(), 1), ("boom".into(), 1), ("boom".into(), 2)]
+        );
+    } else {
+        assert_eq!(
+            trail,
+            vec![("boom".into(), 1), ("boom".into(), 2), ("after".into(), 1)]
+        );
+    }
     let stats = consumer.shutdown(SHUTDOWN).await.unwrap();
     assert_eq!((stats.panics, stats.acked), (1, 2));
 }

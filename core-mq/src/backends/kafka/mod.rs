@@ -232,6 +232,8 @@ impl MessageQueueBase for KafkaBackend {
             durable: true,
             shared: true,
             claims_abandoned: false,
+            broker_retries: false,
+            lag: false,
         }
     }
 

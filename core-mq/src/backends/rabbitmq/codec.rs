@@ -6,6 +6,12 @@
 //! because AMQP short strings stop at 255 bytes and a value that long must
 //! not make publishing fail. Content type and correlation id are also set
 //! as properties when they fit, for other AMQP tools.
+//!
+//! A retry carries its attempt number in `x-core-attempt` and its delay as
+//! the per-message `expiration`. The headers RabbitMQ adds when a message is
+//! dead-lettered out of a retry queue (`x-death`, `x-first-death-*`,
+//! `x-last-death-*`) are the broker's bookkeeping, not the application's,
+//! and are dropped on decoding.
 
 use core_error::{Error, Result};
 use lapin::BasicProperties;
@@ -19,6 +25,7 @@ const TIMESTAMP: &str = "x-core-ts";
 const CONTENT_TYPE: &str = "x-core-ct";
 const CORRELATION: &str = "x-core-corr";
 const CAUSATION: &str = "x-core-cause";
+const ATTEMPT: &str = "x-core-attempt";
 
 /// Persistent: written to disk by durable queues, so it survives a broker restart.
 const PERSISTENT: u8 = 2;
@@ -59,6 +66,37 @@ pub(super) fn encode(message: &Message) -> Result<BasicProperties> {
         properties = properties.with_correlation_id(value);
     }
     Ok(properties)
+}
+
+/// The properties carrying `message` as attempt `attempt`, expiring (and
+/// so leaving its retry queue) after `delay_ms`.
+pub(super) fn encode_retry(
+    message: &Message,
+    attempt: u32,
+    delay_ms: u64,
+) -> Result<BasicProperties> {
+    let properties = encode(message)?;
+    let mut headers = properties.headers().clone().unwrap_or_default();
+    headers.insert(ATTEMPT.into(), long(&attempt.to_string()));
+    Ok(properties
+        .with_headers(headers)
+        .with_expiration(delay_ms.to_string().into()))
+}
+
+/// Which attempt a delivery is, as its retry header says (1 without one).
+pub(super) fn attempt(properties: &BasicProperties) -> u32 {
+    properties
+        .headers()
+        .as_ref()
+        .and_then(|headers| headers.inner().get(ATTEMPT))
+        .and_then(text)
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(1)
+}
+
+/// Headers RabbitMQ itself writes when it dead-letters a message.
+fn is_broker_bookkeeping(name: &str) -> bool {
+    name == "x-death" || name.starts_with("x-first-death-") || name.starts_with("x-last-death-")
 }
 
 fn long(value: &str) -> AMQPValue {
@@ -105,6 +143,8 @@ pub(super) fn decode(
                 CONTENT_TYPE => message.content_type = Some(value),
                 CORRELATION => message.correlation_id = Some(value),
                 CAUSATION => message.causation_id = Some(value),
+                ATTEMPT => {}
+                other if is_broker_bookkeeping(other) => {}
                 other => {
                     message.headers.insert(other.to_string(), value);
                 }

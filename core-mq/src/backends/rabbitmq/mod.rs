@@ -9,11 +9,38 @@
 //! - `publish` waits for the broker's confirm; consumers acknowledge each
 //!   message after its handler finished, and what a dead consumer left
 //!   unacknowledged is requeued by the broker when its channel closes.
+//! - A retry waits in the broker, not in the consumer: the message is
+//!   published (confirmed) to one of the group's retry queues with its delay
+//!   as `expiration` and the attempt number in a header, and only then is
+//!   the original acknowledged; on expiry RabbitMQ dead-letters it back into
+//!   the group's queue.
+//!
+//! What is declared (durable, and always with the same arguments, so a
+//! declaration repeated by every consumer is a no-op):
+//!
+//! | name | kind | arguments |
+//! |---|---|---|
+//! | `<exchange>` | topic exchange | `alternate-exchange = <exchange>/unrouted` |
+//! | `<exchange>/unrouted` | fanout exchange and its queue | — |
+//! | `<exchange>/<topic>/<group>` | queue bound to `<exchange>` by `<topic>` | `x-expires` if `queue_expires_ms` is set |
+//! | `<exchange>/<topic>/<group>/retry-<b>ms` | queue, unbound, declared on the first retry of delay ≤ `b` ms (`b` a power of two) | `x-dead-letter-exchange = ""`, `x-dead-letter-routing-key = <exchange>/<topic>/<group>`, `x-expires` = `queue_expires_ms` + `b` if set |
+//!
+//! RabbitMQ expires messages only at the head of a queue, hence one retry
+//! queue per power-of-two delay bucket: a long wait never holds up a short
+//! one, and a retry waits between its delay and twice it.
+//! - A dead letter is published (confirmed) to the dead-letter topic with
+//!   the reason and attempt count in headers, then the original is
+//!   acknowledged. A `nack` into an `x-dead-letter-exchange` would move it
+//!   natively but cannot add the reason, so it is not used.
+//! - [`Consumer::lag`](crate::Consumer::lag) is the group queue's ready
+//!   message count, from a passive declare.
 //! - A lost connection is re-established on the next call; consumers
 //!   re-open their channel and queue subscription by themselves.
 
 mod codec;
 mod error;
+mod lag;
+mod retry;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -27,13 +54,15 @@ use lapin::options::{
     ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::backend::{check_consume, check_outgoing};
 use crate::consumer::{self, Ack, Inbound, Source, lane_of};
 use crate::settings::RabbitMqSection;
 use crate::{Capabilities, ConsumeOptions, Consumer, Message, MessageQueueBase, SharedHandler};
+use lag::QueueDepth;
+use retry::RetryQueues;
 
 pub(crate) const BACKEND: &str = "rabbitmq";
 
@@ -57,6 +86,15 @@ impl fmt::Debug for RabbitMqBackend {
             .field("exchange", &self.link.section.exchange)
             .finish_non_exhaustive()
     }
+}
+
+/// Where a publish goes.
+#[derive(Clone, Copy)]
+struct Route<'a> {
+    exchange: &'a str,
+    routing_key: &'a str,
+    /// Have the broker return (and so not confirm) a message no queue takes.
+    mandatory: bool,
 }
 
 /// The connection and its publishing channel, re-established when lost.
@@ -194,20 +232,38 @@ impl Link {
             .await
     }
 
-    /// Sends on the shared channel; the returned future resolves with the
-    /// broker's confirm.
+    /// Sends `message` to the exchange under its topic, on the shared
+    /// channel; the returned future resolves with the broker's confirm.
     async fn send(
         &self,
         message: &Message,
         operation: &'static str,
     ) -> Result<lapin::PublisherConfirm> {
         let properties = codec::encode(message)?;
+        let route = Route {
+            exchange: &self.section.exchange,
+            routing_key: &message.topic,
+            mandatory: false,
+        };
+        self.send_to(route, message, properties, operation).await
+    }
+
+    async fn send_to(
+        &self,
+        route: Route<'_>,
+        message: &Message,
+        properties: lapin::BasicProperties,
+        operation: &'static str,
+    ) -> Result<lapin::PublisherConfirm> {
         let live = self.get(operation).await?;
         live.publisher
             .basic_publish(
-                self.section.exchange.as_str().into(),
-                message.topic.as_str().into(),
-                BasicPublishOptions::default(),
+                route.exchange.into(),
+                route.routing_key.into(),
+                BasicPublishOptions {
+                    mandatory: route.mandatory,
+                    ..BasicPublishOptions::default()
+                },
                 &message.body,
                 properties,
             )
@@ -215,39 +271,44 @@ impl Link {
             .map_err(|err| error::map(err, operation, &message.topic).with_endpoint(&self.endpoint))
     }
 
-    /// Waits for the broker's confirm of a sent message.
+    /// Waits for the broker's confirm of a sent message. A mandatory
+    /// message the broker could not route counts as not confirmed.
     async fn confirmed(
         &self,
         confirm: lapin::PublisherConfirm,
         message: &Message,
         operation: &'static str,
     ) -> Result<()> {
-        let confirm = confirm.await.map_err(|err| {
+        let confirmation = confirm.await.map_err(|err| {
             error::map(err, operation, &message.topic).with_endpoint(&self.endpoint)
         })?;
-        if confirm.is_ack() {
-            Ok(())
-        } else {
-            Err(
-                Error::unavailable("RabbitMQ did not confirm the message (nack)")
-                    .with_operation(operation)
-                    .with_backend(BACKEND)
-                    .with_key(message.topic.clone())
-                    .with_context("message_id", message.id),
-            )
-        }
+        let problem = match confirmation {
+            Confirmation::Ack(None) => return Ok(()),
+            Confirmation::Ack(Some(_)) => "RabbitMQ could not route the message to a queue",
+            Confirmation::Nack(_) | Confirmation::NotRequested => {
+                "RabbitMQ did not confirm the message (nack)"
+            }
+        };
+        Err(Error::unavailable(problem)
+            .with_operation(operation)
+            .with_backend(BACKEND)
+            .with_key(message.topic.clone())
+            .with_context("message_id", message.id))
     }
 
     fn queue_name(&self, topic: &str, group: &str) -> Result<ShortString> {
         let name = format!("{}/{topic}/{group}", self.section.exchange);
-        ShortString::try_new(name).map_err(|_| {
-            Error::invalid_input(
-                "the queue name <exchange>/<topic>/<group> is longer than 255 bytes",
+        // The longest retry queue name must fit too.
+        let longest_retry = retry::queue_name(&name, u64::MAX);
+        if ShortString::try_new(longest_retry).is_err() {
+            return Err(Error::invalid_input(
+                "the queue name <exchange>/<topic>/<group>/retry-<delay>ms would be longer than 255 bytes",
             )
             .with_operation("mq.consume")
             .with_backend(BACKEND)
-            .with_key(topic)
-        })
+            .with_key(topic));
+        }
+        Ok(name.into())
     }
 
     /// Opens a channel with `prefetch`, declares and binds the group's
@@ -352,6 +413,8 @@ impl MessageQueueBase for RabbitMqBackend {
             durable: true,
             shared: true,
             claims_abandoned: false,
+            broker_retries: true,
+            lag: true,
         }
     }
 
@@ -388,6 +451,7 @@ impl MessageQueueBase for RabbitMqBackend {
         options: ConsumeOptions,
     ) -> Result<Consumer> {
         check_consume(BACKEND, topic, group, &options)?;
+        let queue = self.link.queue_name(topic, group)?;
         let subscription = self.link.subscribe(topic, group, options.prefetch).await?;
         let source = RabbitSource {
             link: Arc::clone(&self.link),
@@ -395,6 +459,12 @@ impl MessageQueueBase for RabbitMqBackend {
             group: group.to_string(),
             prefetch: options.prefetch,
             subscription: Some(subscription),
+            retries: Arc::new(RetryQueues::new(Arc::clone(&self.link), queue.clone())),
+        };
+        let depth = QueueDepth {
+            link: Arc::clone(&self.link),
+            queue,
+            topic: topic.to_string(),
         };
         Ok(consumer::spawn(
             Arc::new(self.clone()),
@@ -403,7 +473,8 @@ impl MessageQueueBase for RabbitMqBackend {
             group,
             handler,
             options,
-        ))
+        )
+        .with_lag(depth))
     }
 
     async fn close(&self) -> Result<()> {
@@ -443,6 +514,7 @@ struct RabbitSource {
     group: String,
     prefetch: usize,
     subscription: Option<Subscription>,
+    retries: Arc<RetryQueues>,
 }
 
 impl RabbitSource {
@@ -462,13 +534,15 @@ impl RabbitSource {
         };
         Some(Inbound {
             lane: lane_of(&message),
-            // Classic queues do not count deliveries; "redelivered" means at
-            // least one earlier attempt.
-            attempt: if delivery.redelivered { 2 } else { 1 },
+            // Classic queues do not count deliveries: a retry carries its
+            // attempt in a header, and "redelivered" means that attempt was
+            // handed out before (its consumer stopped or died).
+            attempt: codec::attempt(&delivery.properties) + u32::from(delivery.redelivered),
             message,
             ack: Box::new(RabbitAck {
                 acker: delivery.acker,
                 topic: self.topic.clone(),
+                retries: Arc::clone(&self.retries),
             }),
         })
     }
@@ -546,6 +620,7 @@ impl Source for RabbitSource {
 struct RabbitAck {
     acker: lapin::Acker,
     topic: String,
+    retries: Arc<RetryQueues>,
 }
 
 #[async_trait]
@@ -556,5 +631,25 @@ impl Ack for RabbitAck {
             .await
             .map_err(|err| error::map(err, "mq.ack", &self.topic))?;
         Ok(())
+    }
+
+    async fn retry_in_broker(
+        &self,
+        message: &Message,
+        attempt: u32,
+        after: Duration,
+    ) -> Result<bool> {
+        self.retries.schedule(message, attempt, after).await?;
+        // The retry is confirmed; if this acknowledgement is lost, the
+        // original comes back too: a duplicate, never a loss.
+        if let Err(err) = self.acker.ack(BasicAckOptions::default()).await {
+            tracing::warn!(
+                topic = %self.topic,
+                message_id = %message.id,
+                error = %err,
+                "acknowledging a message after scheduling its retry failed; it will be delivered again"
+            );
+        }
+        Ok(true)
     }
 }

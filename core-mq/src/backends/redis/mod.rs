@@ -6,6 +6,10 @@
 //! whose fields carry the message (see [`codec`]). Each consumer reads on a
 //! connection of its own, because a blocking `XREADGROUP` holds its
 //! connection until it answers.
+//!
+//! Retries wait in the consumer (the entry stays pending meanwhile, and is
+//! claimed by another consumer if this one dies). [`Consumer::lag`](crate::Consumer::lag)
+//! is the group's `lag` plus `pending` from `XINFO GROUPS`.
 
 mod codec;
 mod error;
@@ -18,10 +22,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use core_error::{Error, Result};
 use redis::aio::ConnectionManager;
-use redis::streams::{StreamAutoClaimReply, StreamReadReply};
+use redis::streams::{StreamAutoClaimReply, StreamInfoGroupsReply, StreamReadReply};
 
 use crate::backend::{check_consume, check_outgoing};
-use crate::consumer::{self, Ack, Inbound, Source, lane_of};
+use crate::consumer::{self, Ack, Inbound, LagProbe, Source, lane_of};
 use crate::settings::RedisSection;
 use crate::{
     Capabilities, ConsumeOptions, Consumer, Message, MessageQueueBase, SharedHandler, StartPosition,
@@ -155,6 +159,8 @@ impl MessageQueueBase for RedisBackend {
             durable: true,
             shared: true,
             claims_abandoned: true,
+            broker_retries: false,
+            lag: true,
         }
     }
 
@@ -205,6 +211,11 @@ impl MessageQueueBase for RedisBackend {
         let reader = manager(&self.client, BLOCK + Duration::from_secs(5))
             .await
             .map_err(|err| error::map(err, "mq.consume", &stream).with_endpoint(&self.endpoint))?;
+        let lag = GroupLag {
+            backend: self.clone(),
+            stream: stream.clone(),
+            group: group.to_string(),
+        };
         let source = RedisSource {
             backend: self.clone(),
             topic: topic.to_string(),
@@ -222,7 +233,8 @@ impl MessageQueueBase for RedisBackend {
             group,
             handler,
             options,
-        ))
+        )
+        .with_lag(lag))
     }
 
     async fn close(&self) -> Result<()> {
@@ -413,6 +425,49 @@ impl RedisSource {
             }
         }
         Ok(batch)
+    }
+}
+
+/// A group's lag from `XINFO GROUPS`: entries not yet delivered to it
+/// (`lag`) plus those delivered and not acknowledged (`pending`).
+struct GroupLag {
+    backend: RedisBackend,
+    stream: String,
+    group: String,
+}
+
+#[async_trait]
+impl LagProbe for GroupLag {
+    async fn lag(&self) -> Result<u64> {
+        let info = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(&self.stream)
+            .to_owned();
+        let reply: StreamInfoGroupsReply = self.backend.run(&info, "mq.lag", &self.stream).await?;
+        let group = reply
+            .groups
+            .into_iter()
+            .find(|group| group.name == self.group)
+            .ok_or_else(|| {
+                Error::not_found("the consumer group does not exist on the stream")
+                    .with_operation("mq.lag")
+                    .with_backend(BACKEND)
+                    .with_key(self.stream.clone())
+                    .with_context("group", &self.group)
+            })?;
+        // Redis leaves `lag` unknown after entries in the group's unread
+        // range were deleted (XDEL, trimming); it is known again once the
+        // group has read past them.
+        let undelivered = group.lag.ok_or_else(|| {
+            Error::unavailable(
+                "Redis cannot tell this group's lag now: entries it has not read were deleted",
+            )
+            .with_operation("mq.lag")
+            .with_backend(BACKEND)
+            .with_key(self.stream.clone())
+            .with_context("group", &self.group)
+        })?;
+        Ok((undelivered + group.pending) as u64)
     }
 }
 
