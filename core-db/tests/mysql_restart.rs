@@ -8,11 +8,13 @@
 
 #[path = "support/restart.rs"]
 mod restart;
+#[path = "support/sql_restart.rs"]
+mod sql_restart;
 
 use core_testkit::{Service, require_service};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_mariadb_gives_unavailable_then_the_same_pool_recovers() {
     let url = require_service!(Service::MySql);
-    restart::outage_then_recovery(Service::MySql, "mariadb", url).await;
+    sql_restart::outage_then_recovery(Service::MySql, "mariadb", url).await;
 }

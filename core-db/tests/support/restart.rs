@@ -1,11 +1,11 @@
-//! The server-restart scenario shared by the restart test binaries.
+//! Stopping and starting a shared server under a live client, for the
+//! restart test binaries.
 
+use std::future::Future;
 use std::process::Command;
 use std::time::Duration;
 
-use core_db::sql::SqlDatabase;
-use core_db::{DatabaseBase as _, DatabaseSettings, ErrorKind};
-use core_testkit::{Service, unique_name};
+use core_testkit::Service;
 
 fn services(action: &str, server: &str) -> bool {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/services.sh");
@@ -28,78 +28,44 @@ impl Drop for Restart {
     }
 }
 
-/// Stops `server` (the name `scripts/services.sh` knows) under a live
-/// pool, checks that calls fail fast with a temporary `Unavailable`,
-/// starts it again and checks that the same pool recovers.
-pub(crate) async fn outage_then_recovery(service: Service, server: &'static str, url: String) {
-    if Service::first_address(service, &url) != format!("127.0.0.1:{}", service.default_port()) {
+/// Whether `url` points at the local server `scripts/services.sh` controls;
+/// a remote one is never stopped.
+pub(crate) fn is_local(service: Service, url: &str) -> bool {
+    let local =
+        Service::first_address(service, url) == format!("127.0.0.1:{}", service.default_port());
+    if !local {
         eprintln!("SKIPPED: {service} is not the local server this test can restart");
-        return;
     }
-    let mut settings = DatabaseSettings::from_url(url);
-    settings.acquire_timeout_ms = 500;
-    settings.max_connections = 4;
-    let db = SqlDatabase::connect(&settings).await.unwrap();
-    let table = unique_name("restart");
-    db.query(&format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY)"))
-        .execute()
-        .await
-        .unwrap();
-    db.query(&format!("INSERT INTO {table} VALUES (?)"))
-        .bind(1_i64)
-        .execute()
-        .await
-        .unwrap();
-    let count_sql = format!("SELECT COUNT(*) FROM {table}");
+    local
+}
 
-    {
-        let _restart = Restart(server);
-        assert!(
-            services("stop", server),
-            "scripts/services.sh stop {server} failed"
-        );
-        let outage = async {
-            for _ in 0..2 {
-                let err = db
-                    .query(&count_sql)
-                    .fetch_one::<(i64,)>()
-                    .await
-                    .expect_err("a query while the server is down must fail");
-                assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
-                assert!(err.is_temporary(), "an outage is worth retrying: {err}");
-                let err = db.begin().await.expect_err("begin while down");
-                assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
-                // The health check answers within its own deadline.
-                let err = db
-                    .health(Duration::from_millis(200))
-                    .await
-                    .expect_err("unhealthy while down");
-                assert!(err.is_temporary(), "{err}");
-            }
-        };
-        // Bounded: the pool must not hang while the server is gone.
-        tokio::time::timeout(Duration::from_secs(30), outage)
-            .await
-            .expect("calls during the outage returned within the deadline");
-    }
-
-    let mut recovered = None;
-    for _ in 0..150 {
-        match db.query(&count_sql).fetch_one::<(i64,)>().await {
-            Ok((rows,)) => {
-                recovered = Some(rows);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-    assert_eq!(
-        recovered,
-        Some(1),
-        "the same pool works again after {server} is back"
+/// Stops `server`, runs `during_outage` under a 30-second deadline (calls
+/// must fail fast, not hang), and starts the server again however that ends.
+pub(crate) async fn during_outage(server: &'static str, during_outage: impl Future<Output = ()>) {
+    let _restart = Restart(server);
+    assert!(
+        services("stop", server),
+        "scripts/services.sh stop {server} failed"
     );
-    db.query(&format!("DROP TABLE {table}"))
-        .execute()
+    tokio::time::timeout(Duration::from_secs(30), during_outage)
         .await
-        .unwrap();
+        .expect("calls during the outage returned within the deadline");
+}
+
+/// Retries `attempt` for up to 30 seconds until it succeeds: the same client
+/// must work again once the server is back.
+pub(crate) async fn recovered<T, F, Fut>(server: &str, mut attempt: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = core_db::Result<T>>,
+{
+    let mut last = None;
+    for _ in 0..150 {
+        match attempt().await {
+            Ok(value) => return value,
+            Err(err) => last = Some(err),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the same client did not recover after {server} came back: {last:?}");
 }
