@@ -1,0 +1,894 @@
+//! The user service end to end, over real HTTP against the example binary:
+//! once on its embedded backends (SQLite, in-memory cache and queue), once
+//! on PostgreSQL + Redis + RabbitMQ chosen by environment variables only.
+
+#![cfg(all(
+    feature = "config",
+    feature = "log",
+    feature = "db",
+    feature = "cache",
+    feature = "mq",
+    feature = "auth",
+    feature = "axum"
+))]
+
+mod support;
+
+use std::time::Duration;
+
+use core_sdk::auth::jwt::{JwtSettings, KeyRing, TokenType};
+use core_sdk::db::DatabaseSettings;
+use core_sdk::db::sql::SqlDatabase;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use support::{ScratchDir, ServiceProcess};
+
+const ISSUER: &str = "core-sdk-examples";
+const ADMIN_PASSWORD: &str = "sturdy-lighthouse-4821";
+
+/// What a run needs beyond the backends: a key, an admin, a cache namespace.
+fn base_env(jwt_secret: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("APP_ENV", "test".to_string()),
+        ("APP__AUTH__JWT__SECRET", jwt_secret.to_string()),
+        ("APP__AUTH__JWT__ISSUER", ISSUER.to_string()),
+        ("APP__ADMIN__PASSWORD", ADMIN_PASSWORD.to_string()),
+        ("APP__CACHE__NAMESPACE", core_testkit::unique_name("users")),
+    ]
+}
+
+fn new_secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+#[tokio::test]
+async fn embedded_backends() {
+    let scratch = ScratchDir::new("user_service");
+    let database_url = format!("sqlite://{}/users.db?mode=rwc", scratch.path().display());
+    let secret = new_secret();
+    let mut env = base_env(&secret);
+    env.push(("APP__DATABASE__URL", database_url.clone()));
+    run_suite(&env, &secret, &database_url).await;
+}
+
+#[cfg(all(feature = "postgres", feature = "redis", feature = "rabbitmq"))]
+#[tokio::test]
+async fn server_backends() {
+    use core_sdk::mq::{ConsumeOptions, MqSettings, Outcome, handler_fn};
+    use core_testkit::{Service, require_service};
+
+    let postgres = require_service!(Service::Postgres);
+    let redis = require_service!(Service::Redis);
+    let amqp = require_service!(Service::RabbitMq);
+    let database = ScratchDatabase::create(&postgres).await;
+    let topic = core_testkit::unique_name("user.registered");
+
+    // The registrations' events, seen through the same broker.
+    let queue = core_sdk::mq::connect(&MqSettings::from_url(amqp.clone()))
+        .await
+        .expect("connect to RabbitMQ");
+    let (seen, mut events) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let consumer = queue
+        .consume(
+            &topic,
+            "e2e",
+            handler_fn(move |delivery| {
+                let seen = seen.clone();
+                async move {
+                    let _ = seen.send(delivery.message.decode_json()?);
+                    Ok(Outcome::Ack)
+                }
+            }),
+            ConsumeOptions::default(),
+        )
+        .await
+        .expect("consume the registration events");
+
+    let secret = new_secret();
+    let mut env = base_env(&secret);
+    env.push(("APP__DATABASE__URL", database.url.clone()));
+    env.push(("APP__CACHE__URL", redis));
+    env.push(("APP__MQ__URL", amqp));
+    env.push(("APP__USERS__REGISTERED_TOPIC", topic));
+    let registered = run_suite(&env, &secret, &database.url).await;
+
+    let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("a user.registered event within 10 s")
+        .expect("the consumer is running");
+    assert!(
+        registered.iter().any(|id| event["id"] == json!(id)),
+        "event {event} is for a user this run registered ({registered:?})"
+    );
+    consumer
+        .shutdown(Duration::from_secs(5))
+        .await
+        .expect("stop the consumer");
+    database.drop().await;
+}
+
+/// A PostgreSQL database of its own for one run.
+#[cfg(feature = "postgres")]
+struct ScratchDatabase {
+    server: SqlDatabase,
+    name: String,
+    url: String,
+}
+
+#[cfg(feature = "postgres")]
+impl ScratchDatabase {
+    async fn create(server_url: &str) -> ScratchDatabase {
+        let server = sql(server_url).await;
+        let name = core_testkit::unique_name("users_e2e");
+        server
+            .query(&format!("CREATE DATABASE {name}"))
+            .execute()
+            .await
+            .expect("create the run's database");
+        let (base, query) = server_url
+            .split_once('?')
+            .map_or((server_url, None), |(b, q)| (b, Some(q)));
+        let root = base.rsplit_once('/').map_or(base, |(root, _)| root);
+        let url = match query {
+            Some(query) => format!("{root}/{name}?{query}"),
+            None => format!("{root}/{name}"),
+        };
+        ScratchDatabase { server, name, url }
+    }
+
+    async fn drop(self) {
+        self.server
+            .query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute()
+            .await
+            .expect("drop the run's database");
+    }
+}
+
+async fn sql(url: &str) -> SqlDatabase {
+    core_sdk::db::connect(&DatabaseSettings::from_url(url))
+        .await
+        .expect("connect to the database")
+        .sql()
+        .expect("a SQL database")
+        .clone()
+}
+
+/// Every scenario against one service process; the ids of the users
+/// registered through `/auth/register`.
+async fn run_suite(env: &[(&str, String)], secret: &str, database_url: &str) -> Vec<String> {
+    let service = ServiceProcess::start("user_service", env);
+    let api = Api::new(service.base_url());
+    let admin = api.login("admin", ADMIN_PASSWORD).await;
+    let admin = admin["access_token"]
+        .as_str()
+        .expect("admin token")
+        .to_owned();
+
+    let mut registered = Vec::new();
+    registered.push(journey(&api, &admin).await);
+    forbidden(&api, &admin).await;
+    unauthenticated(&api, secret).await;
+    login_throttle(&api).await;
+    invalid_input(&api, &admin).await;
+    registered.push(cached_reads(&api, &admin, database_url).await);
+    probes(&api, &service).await;
+
+    let status = service.terminate();
+    assert!(status.success(), "exit after SIGTERM: {status}");
+    registered
+}
+
+/// register → login → read → update → admin create → list pages → refresh
+/// → logout → delete.
+async fn journey(api: &Api, admin: &str) -> String {
+    let ada = api
+        .register("ada", "ada@example.com", "correct horse battery")
+        .await;
+    let id = ada["id"].as_str().expect("id").to_owned();
+    assert_eq!(ada["username"], "ada");
+    assert_eq!(ada["email"], "ada@example.com");
+    assert_eq!(ada["roles"], json!(["user"]));
+    assert!(
+        ada.get("password_hash").is_none() && ada.get("password").is_none(),
+        "{ada}"
+    );
+
+    let tokens = api.login("ada", "correct horse battery").await;
+    assert_eq!(tokens["token_type"], "bearer");
+    assert_eq!(tokens["expires_in"], 900);
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    let (status, me) = api
+        .call(
+            Method::GET,
+            &format!("/api/v1/users/{id}"),
+            Some(&access),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["username"], "ada");
+
+    let (status, updated) = api
+        .call(
+            Method::PUT,
+            &format!("/api/v1/users/{id}"),
+            Some(&access),
+            Some(json!({"email": "Ada.Lovelace@Example.com"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["email"], "ada.lovelace@example.com");
+    let (_, me) = api
+        .call(
+            Method::GET,
+            &format!("/api/v1/users/{id}"),
+            Some(&access),
+            None,
+        )
+        .await;
+    assert_eq!(me["email"], "ada.lovelace@example.com");
+
+    // A password change takes effect at the next login.
+    let (status, _) = api
+        .call(
+            Method::PUT,
+            &format!("/api/v1/users/{id}"),
+            Some(&access),
+            Some(json!({"password": "analytical engine 1843"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    api.login("ada", "analytical engine 1843").await;
+
+    // An admin creates users, with roles.
+    let mut created = Vec::new();
+    for name in ["bob", "cyd", "dee"] {
+        let (status, user) = api
+            .call(
+                Method::POST,
+                "/api/v1/users/",
+                Some(admin),
+                Some(json!({
+                    "username": name,
+                    "email": format!("{name}@example.com"),
+                    "password": "a long enough passphrase",
+                    "roles": ["user"],
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{user}");
+        created.push(user["id"].as_str().unwrap().to_owned());
+    }
+
+    // Pages are disjoint and add up to the total.
+    let (status, first) = api
+        .call(
+            Method::GET,
+            "/api/v1/users?page=1&size=2",
+            Some(admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let total = first["total"].as_u64().unwrap();
+    assert!(total >= 5, "admin, ada, bob, cyd, dee: {first}");
+    let mut seen: Vec<String> = Vec::new();
+    let pages = total.div_ceil(2);
+    for page in 1..=pages {
+        let (status, body) = api
+            .call(
+                Method::GET,
+                &format!("/api/v1/users?page={page}&size=2"),
+                Some(admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["page"], page);
+        assert_eq!(body["size"], 2);
+        let items = body["items"].as_array().unwrap();
+        assert!(!items.is_empty() && items.len() <= 2, "{body}");
+        for item in items {
+            assert!(item.get("password_hash").is_none());
+            let id = item["id"].as_str().unwrap().to_owned();
+            assert!(!seen.contains(&id), "{id} on two pages");
+            seen.push(id);
+        }
+    }
+    assert_eq!(seen.len() as u64, total);
+    let (_, past) = api
+        .call(
+            Method::GET,
+            &format!("/api/v1/users?page={}&size=2", pages + 1),
+            Some(admin),
+            None,
+        )
+        .await;
+    assert_eq!(past["items"], json!([]));
+
+    // Refresh rotates; logout ends the session.
+    let (status, next) = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{next}");
+    assert_eq!(next["token_type"], "bearer");
+    let next_access = next["access_token"].as_str().unwrap().to_owned();
+    let next_refresh = next["refresh_token"].as_str().unwrap().to_owned();
+    let (status, _) = api
+        .call(
+            Method::GET,
+            &format!("/api/v1/users/{id}"),
+            Some(&next_access),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/logout",
+            None,
+            Some(json!({"refresh_token": next_refresh})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": next_refresh})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "refresh after logout: {body}"
+    );
+    assert_eq!(body["error"]["code"], "unauthenticated");
+    let (status, _) = api
+        .call(
+            Method::GET,
+            &format!("/api/v1/users/{id}"),
+            Some(&next_access),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "access token after logout"
+    );
+
+    // Delete: gone for reads (the cached copy too), and for a second delete.
+    let bob = &created[0];
+    let (status, _) = api
+        .call(
+            Method::GET,
+            &format!("/api/v1/users/{bob}"),
+            Some(admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/users/{bob}"),
+            Some(admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = api
+        .call(
+            Method::GET,
+            &format!("/api/v1/users/{bob}"),
+            Some(admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"]["code"], "not_found");
+    let (status, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/users/{bob}"),
+            Some(admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    id
+}
+
+/// A user reads and updates only itself; admin-only routes refuse it.
+async fn forbidden(api: &Api, admin: &str) {
+    let eve = api
+        .register("eve", "eve@example.com", "a long enough passphrase")
+        .await;
+    let eve_id = eve["id"].as_str().unwrap();
+    let fay = api
+        .register("fay", "fay@example.com", "a long enough passphrase")
+        .await;
+    let fay_id = fay["id"].as_str().unwrap();
+    let eve_token = api.login("eve", "a long enough passphrase").await;
+    let eve_token = eve_token["access_token"].as_str().unwrap();
+
+    let attempts = [
+        (Method::GET, format!("/api/v1/users/{fay_id}"), None),
+        (
+            Method::PUT,
+            format!("/api/v1/users/{fay_id}"),
+            Some(json!({"email": "x@example.com"})),
+        ),
+        (Method::DELETE, format!("/api/v1/users/{fay_id}"), None),
+        (Method::DELETE, format!("/api/v1/users/{eve_id}"), None),
+        (
+            Method::GET,
+            "/api/v1/users?page=1&size=10".to_string(),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/users/".to_string(),
+            Some(
+                json!({"username": "gus", "email": "gus@example.com", "password": "a long enough passphrase"}),
+            ),
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/users/{eve_id}"),
+            Some(json!({"roles": ["admin"]})),
+        ),
+    ];
+    for (method, path, body) in attempts {
+        let (status, answer) = api.call(method.clone(), &path, Some(eve_token), body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {answer}");
+        assert_eq!(answer["error"]["code"], "permission_denied");
+    }
+    // Nothing changed, and an admin may do what eve may not.
+    let (_, fay_now) = api
+        .call(
+            Method::GET,
+            &format!("/api/v1/users/{fay_id}"),
+            Some(admin),
+            None,
+        )
+        .await;
+    assert_eq!(fay_now["email"], "fay@example.com");
+    let (status, promoted) = api
+        .call(
+            Method::PUT,
+            &format!("/api/v1/users/{eve_id}"),
+            Some(admin),
+            Some(json!({"roles": ["admin", "user"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{promoted}");
+    assert_eq!(promoted["roles"], json!(["admin", "user"]));
+}
+
+/// Missing, malformed, foreign-key, expired and refresh tokens are 401.
+async fn unauthenticated(api: &Api, secret: &str) {
+    let user = api
+        .register("hal", "hal@example.com", "a long enough passphrase")
+        .await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/users/{id}");
+    let ring = |secret: &str| {
+        KeyRing::from_settings(&JwtSettings {
+            issuer: ISSUER.to_string(),
+            secret: Some(secret.to_string().into()),
+            ..JwtSettings::default()
+        })
+        .unwrap()
+    };
+    let foreign = ring(&new_secret())
+        .sign(&ring(secret).claims(&id, TokenType::Access, Duration::from_secs(600)))
+        .unwrap();
+    let mut stale = ring(secret).claims(&id, TokenType::Access, Duration::from_secs(600));
+    stale.iat -= 7200;
+    stale.exp = stale.iat + 60;
+    let expired = ring(secret).sign(&stale).unwrap();
+    let tokens = api.login("hal", "a long enough passphrase").await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+
+    let (status, body) = api.call(Method::GET, &path, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "no token: {body}");
+    assert_eq!(body["error"]["code"], "unauthenticated");
+    for (what, token) in [
+        ("garbage", "not-a-jwt"),
+        ("another key", foreign.as_str()),
+        ("expired", expired.as_str()),
+        ("refresh token", refresh),
+    ] {
+        let response = api.request(Method::GET, &path, Some(token), None).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{what}");
+        assert_eq!(
+            response
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap()),
+            Some("Bearer"),
+            "{what}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "unauthenticated", "{what}: {body}");
+    }
+    // The token itself works.
+    let access = tokens["access_token"].as_str().unwrap();
+    let (status, _) = api.call(Method::GET, &path, Some(access), None).await;
+    assert_eq!(status, StatusCode::OK);
+    // An access token is no refresh token.
+    let (status, _) = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": access})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// Wrong passwords lock the account out, the right one included, with Retry-After.
+async fn login_throttle(api: &Api) {
+    api.register("ivy", "ivy@example.com", "a long enough passphrase")
+        .await;
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "ivy", "password": "wrong password!"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    // Unknown users answer the same.
+    let (status, unknown) = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "nobody", "password": "wrong password!"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(unknown["error"]["message"], body["error"]["message"]);
+    for _ in 1..5 {
+        api.call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "ivy", "password": "wrong password!"})),
+        )
+        .await;
+    }
+    let response = api
+        .request(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "ivy", "password": "a long enough passphrase"})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "locked out");
+    assert!(
+        response.headers().contains_key("retry-after"),
+        "{:?}",
+        response.headers()
+    );
+}
+
+/// Malformed JSON is 400; a bad field is 422 naming it.
+async fn invalid_input(api: &Api, admin: &str) {
+    let response = api
+        .http
+        .post(api.url("/api/v1/auth/register"))
+        .header("content-type", "application/json")
+        .body(r#"{"username": "jo", "#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_input", "{body}");
+
+    let good = json!({"username": "kim", "email": "kim@example.com", "password": "a long enough passphrase"});
+    let cases = [
+        ("username", json!({"username": "k"})),
+        ("username", json!({"username": "has space"})),
+        ("username", json!({"username": null})),
+        ("email", json!({"email": "not-an-address"})),
+        ("email", json!({"email": ""})),
+        ("email", json!({"email": 42})),
+        ("password", json!({"password": "short"})),
+        ("password", json!({"password": "kim-is-my-name-123"})),
+    ];
+    for (field, change) in cases {
+        let mut body = good.clone();
+        for (key, value) in change.as_object().unwrap() {
+            body[key] = value.clone();
+        }
+        let (status, answer) = api
+            .call(
+                Method::POST,
+                "/api/v1/auth/register",
+                None,
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+        assert_eq!(answer["error"]["field"], field, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], "invalid_input");
+    }
+    let mut missing = good.clone();
+    missing.as_object_mut().unwrap().remove("email");
+    let (status, answer) = api
+        .call(Method::POST, "/api/v1/auth/register", None, Some(missing))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["error"]["field"], "email");
+
+    // The same rules on updates and admin creates; a taken name is 409.
+    let (status, kim) = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/register",
+            None,
+            Some(good.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, answer) = api
+        .call(Method::POST, "/api/v1/auth/register", None, Some(good))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["error"]["code"], "conflict");
+    let kim_path = format!("/api/v1/users/{}", kim["id"].as_str().unwrap());
+    let (status, answer) = api
+        .call(
+            Method::PUT,
+            &kim_path,
+            Some(admin),
+            Some(json!({"email": "nope"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["error"]["field"], "email");
+    let (status, answer) = api
+        .call(
+            Method::PUT,
+            &kim_path,
+            Some(admin),
+            Some(json!({"roles": ["root"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["error"]["field"], "roles");
+    let (status, answer) = api
+        .call(
+            Method::GET,
+            "/api/v1/users?page=1&size=0",
+            Some(admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["error"]["field"], "size");
+    let (status, answer) = api
+        .call(Method::GET, "/api/v1/users?page=zero", Some(admin), None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["error"]["field"], "page");
+}
+
+/// Reads come from the cache (a change made behind the service's back is
+/// not seen) until an update through the API invalidates them.
+async fn cached_reads(api: &Api, admin: &str, database_url: &str) -> String {
+    let user = api
+        .register("lee", "lee@example.com", "a long enough passphrase")
+        .await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/users/{id}");
+    let (_, first) = api.call(Method::GET, &path, Some(admin), None).await;
+    assert_eq!(first["email"], "lee@example.com");
+
+    let db = sql(database_url).await;
+    let changed = db
+        .query("UPDATE users SET email = ? WHERE id = ?")
+        .bind("lee.behind.the.back@example.com")
+        .bind(id.as_str())
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+    let (_, cached) = api.call(Method::GET, &path, Some(admin), None).await;
+    assert_eq!(cached["email"], "lee@example.com", "served from the cache");
+
+    let (status, _) = api
+        .call(
+            Method::PUT,
+            &path,
+            Some(admin),
+            Some(json!({"roles": ["user"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, fresh) = api.call(Method::GET, &path, Some(admin), None).await;
+    assert_eq!(
+        fresh["email"], "lee.behind.the.back@example.com",
+        "the update invalidated the cached read"
+    );
+    use core_sdk::db::DatabaseBase as _;
+    db.close().await;
+    id
+}
+
+/// `/health`, `/ready`, `/metrics`, request ids.
+async fn probes(api: &Api, service: &ServiceProcess) {
+    let (status, health) = api.call(Method::GET, "/health", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(health["status"], "ok");
+
+    let (status, ready) = api.call(Method::GET, "/ready", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(ready["status"], "ready");
+    for check in ["database", "cache", "queue"] {
+        assert_eq!(ready["checks"][check]["status"], "ok", "{check}: {ready}");
+    }
+
+    // A request id is made when missing, kept when sent, and logged.
+    let response = api.request(Method::GET, "/health", None, None).await;
+    assert!(response.headers().contains_key("x-request-id"));
+    let request_id = core_testkit::unique_name("req");
+    let response = api
+        .http
+        .get(api.url("/api/v1/users/nobody"))
+        .header("x-request-id", &request_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["x-request-id"], request_id.as_str());
+    let logged = wait_until(|| service.output().contains(&request_id)).await;
+    assert!(
+        logged,
+        "request id {request_id} in the logs:\n{}",
+        service.output()
+    );
+
+    let response = api.request(Method::GET, "/metrics", None, None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.unwrap();
+    for expected in [
+        r#"http_requests_total{method="POST",route="/api/v1/auth/register",status="201"}"#,
+        r#"http_requests_total{method="GET",route="/api/v1/users/{id}",status="403"}"#,
+        r#"http_requests_total{method="POST",route="/api/v1/auth/login",status="401"}"#,
+        r#"http_request_duration_seconds{method="GET",route="/api/v1/users/{id}",status="200""#,
+        "process_resident_memory_bytes",
+    ] {
+        assert!(text.contains(expected), "{expected} in /metrics:\n{text}");
+    }
+    assert!(
+        !text.contains("/api/v1/users/0"),
+        "paths with ids are not labels"
+    );
+}
+
+async fn wait_until(condition: impl Fn() -> bool) -> bool {
+    for _ in 0..100 {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    condition()
+}
+
+/// A JSON client for one service.
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    fn new(base: &str) -> Api {
+        Api {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            base: base.to_string(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("the service answers")
+    }
+
+    /// The status and the JSON body (`null` when empty).
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let response = self.request(method, path, token, body).await;
+        let status = response.status();
+        let bytes = response.bytes().await.expect("a body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("a JSON body")
+        };
+        (status, body)
+    }
+
+    async fn register(&self, username: &str, email: &str, password: &str) -> Value {
+        let (status, user) = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/register",
+                None,
+                Some(json!({"username": username, "email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "register {username}: {user}");
+        user
+    }
+
+    async fn login(&self, username: &str, password: &str) -> Value {
+        let (status, tokens) = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": username, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login {username}: {tokens}");
+        tokens
+    }
+}
