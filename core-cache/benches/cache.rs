@@ -14,7 +14,7 @@ use async_memcached::AsciiProtocol as _;
 use bytes::Bytes;
 use core_cache::backends::memcached::{MemcachedBackend, MemcachedConfig};
 use core_cache::backends::memory::{MemoryBackend, MemoryConfig};
-use core_cache::backends::redis::{RedisBackend, RedisConfig};
+use core_cache::backends::redis::{RedisBackend, RedisClusterBackend, RedisConfig};
 use core_cache::layers::{LayerSettings, stack};
 use core_cache::{Cache, CacheBase};
 use core_testkit::Service;
@@ -202,6 +202,46 @@ fn redis(c: &mut Criterion) {
     group.finish();
 }
 
+fn redis_cluster(c: &mut Criterion) {
+    let rt = runtime();
+    let Some(url) = reachable(&rt, Service::RedisCluster) else {
+        return;
+    };
+    let backend = rt
+        .block_on(RedisClusterBackend::connect_cluster(&RedisConfig::new(
+            url.as_str(),
+        )))
+        .unwrap();
+    // One seed node is enough for the raw client to discover the cluster.
+    let seed = Service::RedisCluster.first_address(&url);
+    let client = redis::cluster::ClusterClient::new([format!("redis://{seed}")]).unwrap();
+    let raw = rt.block_on(client.get_async_connection()).unwrap();
+    let mut group = c.benchmark_group("cache/redis-cluster");
+    group.bench_function(BenchmarkId::new("get", "raw-redis-cluster"), |b| {
+        b.to_async(&rt).iter(|| async {
+            let mut conn = raw.clone();
+            redis::cmd("GET")
+                .arg("bench:key")
+                .query_async::<Option<Vec<u8>>>(&mut conn)
+                .await
+                .unwrap()
+        })
+    });
+    group.bench_function(BenchmarkId::new("set", "raw-redis-cluster"), |b| {
+        b.to_async(&rt).iter(|| async {
+            let mut conn = raw.clone();
+            redis::cmd("SET")
+                .arg("bench:key")
+                .arg(VALUE)
+                .query_async::<()>(&mut conn)
+                .await
+                .unwrap()
+        })
+    });
+    group.finish();
+    bench_get_set(c, "cache/redis-cluster", &rt, Arc::new(backend));
+}
+
 fn memcached(c: &mut Criterion) {
     let rt = runtime();
     let Some(url) = reachable(&rt, Service::Memcached) else {
@@ -248,6 +288,6 @@ fn memcached(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
-    targets = memory, redis, memcached
+    targets = memory, redis, redis_cluster, memcached
 }
 criterion_main!(benches);

@@ -2,6 +2,8 @@
 //! Cluster, the suite's batches spread over every master, and `delete_many`
 //! and `delete_prefix` clear every one of them.
 
+#![cfg(feature = "redis-cluster")]
+
 use core_cache::{CacheSettings, connect};
 use core_testkit::{Service, require_service, unique_name};
 use redis::aio::MultiplexedConnection;

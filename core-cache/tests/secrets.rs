@@ -42,6 +42,26 @@ async fn connection_errors_hide_the_password() {
     assert!(err.is_temporary(), "{err}");
 }
 
+#[cfg(feature = "redis-cluster")]
+#[tokio::test]
+async fn cluster_connection_errors_hide_the_password() {
+    let unreachable = CacheSettings::from_url(format!(
+        "redis-cluster://app:{SECRET}@127.0.0.1:1,127.0.0.1:2"
+    ));
+    let err = connect(&unreachable)
+        .await
+        .expect_err("nothing listens there");
+    assert_hidden(&err.to_string());
+    assert_hidden(&format!("{err:?}"));
+    assert!(err.is_temporary(), "{err}");
+    let malformed = CacheSettings::from_url(format!("redis-cluster://app:{SECRET}@h1:1/2"));
+    let err = connect(&malformed)
+        .await
+        .expect_err("a cluster has no db 2");
+    assert_eq!(err.kind(), core_cache::ErrorKind::InvalidInput, "{err}");
+    assert_hidden(&format!("{err:?}"));
+}
+
 #[tokio::test]
 async fn authentication_errors_hide_the_password() {
     let url = require_service!(Service::Redis);

@@ -31,6 +31,35 @@ async fn redis_round_trips_a_value() {
     assert_eq!(value, "héllo");
 }
 
+#[cfg(feature = "redis-cluster")]
+#[tokio::test]
+async fn redis_cluster_round_trips_a_value() {
+    let url = require_service!(Service::RedisCluster);
+    // One seed node is enough: the client discovers the others.
+    let seed = Service::RedisCluster.first_address(&url);
+    let client = redis::cluster::ClusterClient::new([format!("redis://{seed}")])
+        .expect("parse the seed node");
+    let mut conn = client
+        .get_async_connection()
+        .await
+        .expect("connect to the Redis Cluster");
+    let key = unique_name("smoke");
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("héllo")
+        .arg("EX")
+        .arg(60)
+        .query_async(&mut conn)
+        .await
+        .expect("set");
+    let value: String = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .expect("get");
+    assert_eq!(value, "héllo");
+}
+
 #[tokio::test]
 async fn memcached_round_trips_a_value() {
     let url = require_service!(Service::Memcached);

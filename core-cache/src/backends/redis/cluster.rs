@@ -3,10 +3,11 @@
 //!
 //! What a cluster needs done differently: a `MULTI`/`EXEC` may only cover
 //! keys of one hash slot, so `set_many` is atomic per slot and not across
-//! the batch; `get_many` and `delete_many` are split per slot by the driver,
-//! so a batch takes one round trip per node (in parallel), not one; and
-//! `delete_prefix` scans every master. The lock's scripts touch one key and
-//! run as they do on one server.
+//! the batch; `get_many` and `delete_many` are split per slot by the driver
+//! (answers kept in the caller's order); and `delete_prefix` scans every
+//! master. A batch's per-slot commands go out together, pipelined on one
+//! connection per node, so it still waits about one round trip. The lock's
+//! scripts touch one key and run as they do on one server.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -35,7 +36,6 @@ pub struct Master {
 
 impl Topology for ClusterConnection {
     const BACKEND: &'static str = "redis-cluster";
-    const ONE_ROUND_TRIP_BATCHES: bool = false;
     type Node = Master;
 
     fn atomic_groups(entries: &[(String, Bytes)]) -> Vec<Vec<&(String, Bytes)>> {

@@ -136,8 +136,6 @@ mod topology {
     pub trait Topology: Sized {
         /// The backend's name in errors and metrics.
         const BACKEND: &'static str;
-        /// Whether a `get_many` or `set_many` takes one round trip.
-        const ONE_ROUND_TRIP_BATCHES: bool;
         /// One node whose keyspace `SCAN` walks.
         type Node: Send + Sync;
 
@@ -160,7 +158,6 @@ mod topology {
 /// cover any keys.
 impl topology::Topology for ConnectionManager {
     const BACKEND: &'static str = "redis";
-    const ONE_ROUND_TRIP_BATCHES: bool = true;
     type Node = ();
 
     fn atomic_groups(entries: &[(String, Bytes)]) -> Vec<Vec<&(String, Bytes)>> {
@@ -279,10 +276,7 @@ impl<C: RedisConnection> CacheBase for RedisBackend<C> {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            pipelined_batches: C::ONE_ROUND_TRIP_BATCHES,
-            ..Capabilities::ALL
-        }
+        Capabilities::ALL
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
