@@ -18,44 +18,36 @@
 //! + Redis with the worker as a process of its own (skipped, or failed
 //! under `CORE_REQUIRE_SERVICES=1`, when a server is down).
 //!
-//! Tokens are minted with core-auth from the key settings the services are
-//! given, as the user service would sign them.
+//! Callers sign in through the user service (register, login; the admin
+//! is its bootstrap administrator), which shares the JWT key and issuer.
 
 #![cfg(all(feature = "axum", feature = "db", feature = "mq", feature = "auth"))]
 
 mod order_flow_support;
+mod support;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use core_sdk::auth::jwt::{JwtSettings, KeyRing};
-use core_sdk::auth::tokens::{TokenService, TokenSettings};
 use core_sdk::db::sql::SqlDatabase;
 use core_sdk::db::{DatabaseBase as _, DatabaseSettings};
 use core_testkit::unique_name;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use order_flow_support::{Binary, scratch_dir, wait_until};
+use order_flow_support::wait_until;
+use support::{ScratchDir, ServiceProcess};
 
-const JWT_ISSUER: &str = "core-sdk-e2e";
+const JWT_ISSUER: &str = "core-sdk-examples";
+const ADMIN_PASSWORD: &str = "quiet-harbour-lantern-5193";
 
 /// The settings every process of one run shares, as `APP__*` variables.
 struct Run {
-    env: Vec<(String, String)>,
-    jwt_secret: String,
+    env: Vec<(&'static str, String)>,
     db: SqlDatabase,
     audit_dir: std::path::PathBuf,
-}
-
-impl Run {
-    fn env_with(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-        let mut env = self.env.clone();
-        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        env
-    }
 }
 
 /// Bearer tokens for three callers: two customers and an administrator.
@@ -65,31 +57,54 @@ struct Callers {
     admin: String,
 }
 
-async fn callers(secret: &str) -> Callers {
-    let keys = KeyRing::from_settings(&JwtSettings {
-        issuer: JWT_ISSUER.to_string(),
-        secret: Some(secret.to_string().into()),
-        ..JwtSettings::default()
-    })
-    .expect("key ring");
-    let cache = core_sdk::cache::connect(&core_sdk::cache::CacheSettings::from_url("memory://"))
-        .await
-        .expect("memory cache");
-    let tokens =
-        TokenService::new(Arc::new(keys), cache, &TokenSettings::default()).expect("tokens");
-    let token = async |subject: &str, roles: &[&str]| {
-        let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
-        tokens
-            .issue(subject, &roles, &[])
-            .await
-            .expect("issue")
-            .access_token
+/// Signs two customers up and in, and the bootstrap admin in, through a
+/// user service sharing the run's JWT key.
+async fn callers(env: &[(&'static str, String)], scratch: &ScratchDir) -> Callers {
+    let mut users_env = env.to_vec();
+    users_env.retain(|(key, _)| !key.starts_with("APP__DATABASE") && !key.starts_with("APP__MQ"));
+    let users_db = format!("sqlite://{}/users.db?mode=rwc", scratch.path().display());
+    users_env.push(("APP__DATABASE__URL", users_db));
+    users_env.push(("APP__ADMIN__PASSWORD", ADMIN_PASSWORD.to_string()));
+    let users = ServiceProcess::start("user_service", &users_env);
+    let api = Api::new(users.base_url());
+    let login = async |username: &str, password: &str| {
+        let body = json!({"username": username, "password": password});
+        let (status, tokens) = api
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(&body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login {username}: {tokens}");
+        tokens["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_string()
     };
-    Callers {
-        alice: token(&unique_name("alice"), &["user"]).await,
-        bob: token(&unique_name("bob"), &["user"]).await,
-        admin: token(&unique_name("admin"), &["admin"]).await,
-    }
+    let sign_up = async |name: &str| {
+        let username = unique_name(name);
+        let password = "a long enough passphrase 42";
+        let body = json!({"username": username, "email": format!("{username}@example.com"), "password": password});
+        let (status, user) = api
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/auth/register",
+                None,
+                Some(&body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "register {username}: {user}");
+        login(&username, password).await
+    };
+    let callers = Callers {
+        alice: sign_up("alice").await,
+        bob: sign_up("bob").await,
+        admin: login("admin", ADMIN_PASSWORD).await,
+    };
+    assert!(users.terminate().success());
+    callers
 }
 
 /// An HTTP client of one order service.
@@ -510,45 +525,83 @@ async fn notified(db: &SqlDatabase) -> i64 {
 
 // ---------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn embedded_backends_in_process_worker() {
-    let dir = scratch_dir("order_flow_embedded");
-    let db_url = format!("sqlite://{}/orders.db?mode=rwc", dir.display());
-    let audit_dir = dir.join("audit");
-    let jwt_secret = format!(
+/// The variables every process of a run gets.
+fn base_env(scratch: &ScratchDir, topic: &str) -> Vec<(&'static str, String)> {
+    let secret = format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
-    let topic = unique_name("orders");
-    let env: Vec<(String, String)> = [
-        ("APP__DATABASE__URL", db_url.as_str()),
-        ("APP__CACHE__URL", "memory://"),
-        ("APP__MQ__URL", "memory://"),
-        ("APP__AUTH__JWT__ISSUER", JWT_ISSUER),
-        ("APP__AUTH__JWT__SECRET", jwt_secret.as_str()),
-        ("APP__ORDERS__TOPIC", topic.as_str()),
-        ("APP__ORDERS__OUTBOX__POLL_INTERVAL_MS", "100"),
-        ("APP__LOG__AUDIT__ENABLED", "true"),
+    let audit_dir = scratch.path().join("audit");
+    vec![
+        ("APP_ENV", "test".to_string()),
+        ("APP__AUTH__JWT__ISSUER", JWT_ISSUER.to_string()),
+        ("APP__AUTH__JWT__SECRET", secret),
+        ("APP__ORDERS__TOPIC", topic.to_string()),
+        ("APP__ORDERS__OUTBOX__POLL_INTERVAL_MS", "100".to_string()),
+        ("APP__NOTIFICATIONS__TOPIC", topic.to_string()),
+        ("APP__NOTIFICATIONS__BACKOFF_FIRST_MS", "50".to_string()),
+        ("APP__LOG__AUDIT__ENABLED", "true".to_string()),
         (
             "APP__LOG__AUDIT__FILE__DIRECTORY",
-            audit_dir.to_str().expect("utf-8 path"),
+            audit_dir.display().to_string(),
         ),
     ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let mut orders = Binary::spawn("order_service", &env, &dir);
-    let db = SqlDatabase::connect(&DatabaseSettings::from_url(db_url.clone()))
+}
+
+/// Orders placed and paid while the process holding the consumer is
+/// SIGKILLed: `kill` stops it, `restart` brings a consumer back. Returns
+/// the tally at the kill.
+async fn kill_midway(
+    run: &Run,
+    api: &Api,
+    token: &str,
+    kill: impl FnOnce(),
+    restart: impl FnOnce(),
+) -> Tally {
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = start_load(api, token, &stop);
+    let before = notified(&run.db).await;
+    let midway = wait_until(Duration::from_secs(30), async || {
+        (notified(&run.db).await >= before + 20).then_some(())
+    })
+    .await;
+    assert!(midway.is_some(), "the consumer handled nothing under load");
+    kill();
+    let at_kill = tally(&run.db).await;
+    // More orders while no consumer runs (when the order service is up).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    restart();
+    stop.store(true, Ordering::Relaxed);
+    let placed: u32 = futures::future::join_all(load)
+        .await
+        .into_iter()
+        .map(|n| n.expect("load task"))
+        .sum();
+    println!("SIGKILL with {at_kill:?}, {placed} orders placed under load");
+    at_kill
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn embedded_backends_in_process_worker() {
+    let scratch = ScratchDir::new("order_flow_embedded");
+    let db_url = format!("sqlite://{}/orders.db?mode=rwc", scratch.path().display());
+    let mut env = base_env(&scratch, &unique_name("orders"));
+    env.extend([
+        ("APP__DATABASE__URL", db_url.clone()),
+        ("APP__CACHE__URL", "memory://".to_string()),
+        ("APP__MQ__URL", "memory://".to_string()),
+    ]);
+    let who = callers(&env, &scratch).await;
+    let orders = ServiceProcess::start("order_service", &env);
+    let db = SqlDatabase::connect(&DatabaseSettings::from_url(db_url))
         .await
         .expect("sqlite");
     let run = Run {
         env,
-        jwt_secret,
         db,
-        audit_dir,
+        audit_dir: scratch.path().join("audit"),
     };
-    let who = callers(&run.jwt_secret).await;
     let api = Api::new(orders.base_url());
 
     let (walked, rolled_back) = api_contract(&api, &who).await;
@@ -564,41 +617,30 @@ async fn embedded_backends_in_process_worker() {
         "no event for the rolled-back change"
     );
 
-    // SIGKILL the process holding the consumer (and the in-memory queue)
-    // while orders pour in, then start it again on the same database.
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = start_load(&api, &who.bob, &stop);
-    let before = notified(&run.db).await;
-    let midway = wait_until(Duration::from_secs(30), async || {
-        (notified(&run.db).await >= before + 20).then_some(())
-    })
+    // The consumer and the in-memory queue live in the order service: kill
+    // it, start it again on the same database.
+    let mut orders = Some(orders);
+    let mut restarted = None;
+    let at_kill = kill_midway(
+        &run,
+        &api,
+        &who.bob,
+        || drop(orders.take()),
+        || {
+            restarted = Some(ServiceProcess::start("order_service", &run.env));
+        },
+    )
     .await;
-    assert!(
-        midway.is_some(),
-        "the in-process worker handled nothing under load"
-    );
-    orders.kill();
-    let at_kill = tally(&run.db).await;
-    stop.store(true, Ordering::Relaxed);
-    let placed: u32 = futures::future::join_all(load)
-        .await
-        .into_iter()
-        .map(|n| n.expect("load task"))
-        .sum();
-    assert!(placed > 0);
-    println!("SIGKILL with {at_kill:?} after {placed} orders under load");
-
-    let mut orders = Binary::spawn("order_service", &run.env_with(&[]), &dir);
     let after = assert_exactly_once(&run, true).await;
     assert!(after.events >= at_kill.events);
 
+    let orders = restarted.expect("restarted");
     assert_eq!(
-        orders.terminate(),
+        orders.terminate().code(),
         Some(0),
         "order_service exits 0 on SIGTERM"
     );
     run.db.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[cfg(all(feature = "postgres", feature = "rabbitmq", feature = "redis"))]
@@ -610,56 +652,34 @@ async fn postgres_rabbitmq_redis_separate_worker() {
     let amqp = require_service!(Service::RabbitMq);
     let redis = require_service!(Service::Redis);
     let database = order_flow_support::PostgresDatabase::create(&postgres).await;
-    let dir = scratch_dir("order_flow_servers");
-    let audit_dir = dir.join("audit");
-    let jwt_secret = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
+    let scratch = ScratchDir::new("order_flow_servers");
     let topic = unique_name("orders");
-    let group = unique_name("notifications");
-    let env: Vec<(String, String)> = [
-        ("APP__DATABASE__URL", database.url.as_str()),
-        ("APP__CACHE__URL", redis.as_str()),
-        ("APP__MQ__URL", amqp.as_str()),
-        ("APP__MQ__RABBITMQ__QUEUE_EXPIRES_MS", "600000"),
-        ("APP__AUTH__JWT__ISSUER", JWT_ISSUER),
-        ("APP__AUTH__JWT__SECRET", jwt_secret.as_str()),
-        ("APP__ORDERS__TOPIC", topic.as_str()),
-        ("APP__ORDERS__OUTBOX__POLL_INTERVAL_MS", "100"),
-        ("APP__NOTIFICATIONS__TOPIC", topic.as_str()),
-        ("APP__NOTIFICATIONS__GROUP", group.as_str()),
-        ("APP__NOTIFICATIONS__BACKOFF_FIRST_MS", "50"),
-        ("APP__LOG__AUDIT__ENABLED", "true"),
-        (
-            "APP__LOG__AUDIT__FILE__DIRECTORY",
-            audit_dir.to_str().expect("utf-8 path"),
-        ),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let mut env = base_env(&scratch, &topic);
+    env.extend([
+        ("APP__DATABASE__URL", database.url.clone()),
+        ("APP__CACHE__URL", redis),
+        ("APP__MQ__URL", amqp.clone()),
+        ("APP__MQ__RABBITMQ__QUEUE_EXPIRES_MS", "600000".to_string()),
+        ("APP__NOTIFICATIONS__GROUP", unique_name("notifications")),
+    ]);
+    let who = callers(&env, &scratch).await;
     // The worker's group exists before the first event: RabbitMQ keeps no
     // history for queues that do not exist yet.
-    let mut worker = Binary::spawn("notification_worker", &env, &dir);
-    let mut orders = Binary::spawn("order_service", &env, &dir);
+    let worker = ServiceProcess::start("notification_worker", &env);
+    let orders = ServiceProcess::start("order_service", &env);
     let db = SqlDatabase::connect(&DatabaseSettings::from_url(database.url.clone()))
         .await
         .expect("postgres");
     let run = Run {
         env,
-        jwt_secret,
         db,
-        audit_dir,
+        audit_dir: scratch.path().join("audit"),
     };
-    let who = callers(&run.jwt_secret).await;
     let api = Api::new(orders.base_url());
-
-    let health = reqwest::get(format!("{}/ready", worker.base_url()))
+    let ready = reqwest::get(worker.url("/ready"))
         .await
         .expect("worker /ready");
-    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(ready.status(), StatusCode::OK);
 
     let (walked, rolled_back) = api_contract(&api, &who).await;
     assert_exactly_once(&run, false).await;
@@ -672,31 +692,25 @@ async fn postgres_rabbitmq_redis_separate_worker() {
 
     // SIGKILL the worker midway through a load; the order service keeps
     // taking orders, a new worker takes over the group.
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = start_load(&api, &who.bob, &stop);
-    let before = notified(&run.db).await;
-    let midway = wait_until(Duration::from_secs(30), async || {
-        (notified(&run.db).await >= before + 20).then_some(())
-    })
+    let mut worker = Some(worker);
+    let mut restarted = None;
+    let at_kill = kill_midway(
+        &run,
+        &api,
+        &who.bob,
+        || drop(worker.take()),
+        || {
+            restarted = Some(ServiceProcess::start("notification_worker", &run.env));
+        },
+    )
     .await;
-    assert!(midway.is_some(), "the worker handled nothing under load");
-    worker.kill();
-    let at_kill = tally(&run.db).await;
-    tokio::time::sleep(Duration::from_millis(500)).await; // more orders while no worker runs
-    let mut worker = Binary::spawn("notification_worker", &run.env_with(&[]), &dir);
-    stop.store(true, Ordering::Relaxed);
-    let placed: u32 = futures::future::join_all(load)
-        .await
-        .into_iter()
-        .map(|n| n.expect("load task"))
-        .sum();
-    println!("SIGKILL with {at_kill:?} after {placed} orders under load");
     let after = assert_exactly_once(&run, true).await;
     assert!(
         after.events > at_kill.events,
         "orders kept coming while the worker was down"
     );
-    let metrics = reqwest::get(format!("{}/metrics", worker.base_url()))
+    let worker = restarted.expect("restarted");
+    let metrics = reqwest::get(worker.url("/metrics"))
         .await
         .expect("worker /metrics")
         .text()
@@ -706,28 +720,24 @@ async fn postgres_rabbitmq_redis_separate_worker() {
         .lines()
         .filter(|line| line.starts_with("notifications_total") && line.contains("duplicate"))
         .collect();
-    println!(
-        "after the restart: {after:?}; redeliveries absorbed by the new worker: {duplicates:?}"
-    );
+    println!("after the restart: {after:?}; redeliveries absorbed: {duplicates:?}");
 
     // A poison message is dead-lettered, not retried forever.
-    let dead_letter = order_flow_support::poison_is_dead_lettered(&amqp, &topic).await;
     assert!(
-        dead_letter,
+        order_flow_support::poison_is_dead_lettered(&amqp, &topic).await,
         "the poison message reached the dead-letter topic"
     );
 
     assert_eq!(
-        worker.terminate(),
+        worker.terminate().code(),
         Some(0),
         "notification_worker exits 0 on SIGTERM"
     );
     assert_eq!(
-        orders.terminate(),
+        orders.terminate().code(),
         Some(0),
         "order_service exits 0 on SIGTERM"
     );
     run.db.close().await;
     database.drop().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -76,7 +76,8 @@ async fn main() -> Result<()> {
              point mq.url at a broker, or let the order service run the worker"
         );
     }
-    let consumer = notifications::start(queue.as_ref(), db.clone(), &settings.notifications).await?;
+    let consumer =
+        notifications::start(queue.as_ref(), db.clone(), &settings.notifications).await?;
 
     let server = &settings.server;
     let probes = common::Probes::new(

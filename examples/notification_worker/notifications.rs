@@ -25,7 +25,9 @@ use async_trait::async_trait;
 use core_sdk::db::sql::SqlDatabase;
 use core_sdk::error::{ErrorKind, Result};
 use core_sdk::log::{AuditEvent, Outcome as AuditOutcome};
-use core_sdk::mq::{Backoff, ConsumeOptions, Consumer, Delivery, Handler, MessageQueueBase, Outcome};
+use core_sdk::mq::{
+    Backoff, ConsumeOptions, Consumer, Delivery, Handler, MessageQueueBase, Outcome,
+};
 use serde::Deserialize;
 
 use crate::events::{EVENT_TYPES, ORDER_CREATED, OrderEvent};
@@ -197,7 +199,10 @@ fn text_of(event: &OrderEvent) -> String {
         event.currency
     );
     if event.event_type == ORDER_CREATED {
-        format!("Thank you: order {} for {amount} is placed.", event.order_id)
+        format!(
+            "Thank you: order {} for {amount} is placed.",
+            event.order_id
+        )
     } else {
         format!(
             "Order {} is now {} (was {}).",

@@ -76,7 +76,11 @@ impl Outbox {
 
     /// Adds `event` to the transaction; it is published once `tx` commits.
     /// Returns the event's message id.
-    pub(crate) async fn enqueue(&self, tx: &mut Transaction<'_>, event: &OrderEvent) -> Result<Uuid> {
+    pub(crate) async fn enqueue(
+        &self,
+        tx: &mut Transaction<'_>,
+        event: &OrderEvent,
+    ) -> Result<Uuid> {
         let id = Uuid::now_v7();
         let payload = serde_json::to_string(event).map_err(|err| {
             core_sdk::error::Error::internal("an order event could not be encoded")
@@ -206,8 +210,7 @@ impl Relay {
         // the marks back, and the rows go again (consumers dedupe by id).
         self.queue.publish_batch(messages).await?;
         let placeholders = vec!["?"; rows.len()].join(", ");
-        let update =
-            format!("UPDATE outbox SET published_at_ms = ? WHERE seq IN ({placeholders})");
+        let update = format!("UPDATE outbox SET published_at_ms = ? WHERE seq IN ({placeholders})");
         let mut query = tx.query(&update).bind(now_millis());
         for row in &rows {
             query = query.bind(row.seq);

@@ -57,9 +57,17 @@ async fn create(
     bind_user(&caller.subject);
     order.validate()?;
     let order = state.store.create(&caller.subject, &order).await?;
-    tracing::info!(order_id = order.id, total_cents = order.total_cents, "order placed");
+    tracing::info!(
+        order_id = order.id,
+        total_cents = order.total_cents,
+        "order placed"
+    );
     let location = format!("/api/v1/orders/{}", order.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(order)))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(order),
+    ))
 }
 
 async fn read(

@@ -47,7 +47,10 @@ impl OrderStatus {
                 let names: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
                 invalid_field(
                     field,
-                    &format!("{text:?} is not a status; expected one of {}", names.join(", ")),
+                    &format!(
+                        "{text:?} is not a status; expected one of {}",
+                        names.join(", ")
+                    ),
                 )
             })
     }
@@ -68,11 +71,11 @@ impl OrderStatus {
         if self.can_become(next) {
             return Ok(());
         }
-        Err(Error::conflict(format!(
-            "an order cannot go from {self} to {next}"
-        ))
-        .with_context("from", self)
-        .with_context("to", next))
+        Err(
+            Error::conflict(format!("an order cannot go from {self} to {next}"))
+                .with_context("from", self)
+                .with_context("to", next),
+        )
     }
 
     /// Shipping and delivery are done by the warehouse, not by the customer.

@@ -96,9 +96,8 @@ impl OrderStore {
         let id = Uuid::now_v7().to_string();
         let now = now_millis();
         let total_cents = order.total_cents();
-        let items = serde_json::to_string(&order.items).map_err(|err| {
-            Error::internal("order items could not be encoded").with_source(err)
-        })?;
+        let items = serde_json::to_string(&order.items)
+            .map_err(|err| Error::internal("order items could not be encoded").with_source(err))?;
         let event = OrderEvent {
             event_type: ORDER_CREATED.to_string(),
             order_id: id.clone(),
