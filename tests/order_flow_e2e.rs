@@ -14,8 +14,8 @@
 //! - SIGTERM: both binaries stop cleanly (exit 0).
 //!
 //! Run twice: on embedded backends (SQLite, in-memory queue and cache; the
-//! order service runs the worker in-process), and on PostgreSQL + RabbitMQ
-//! + Redis with the worker as a process of its own (skipped, or failed
+//! order service runs the worker in-process), and on PostgreSQL, RabbitMQ
+//! and Redis with the worker as a process of its own (skipped, or failed
 //! under `CORE_REQUIRE_SERVICES=1`, when a server is down).
 //!
 //! Callers sign in through the user service (register, login; the admin
