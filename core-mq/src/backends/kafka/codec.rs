@@ -1,7 +1,9 @@
 //! A message as a Kafka record: key, payload, create time and headers.
 //!
 //! Reserved headers: `x-core-id`, `x-core-ct`, `x-core-corr`,
-//! `x-core-cause`; every other header is an application header.
+//! `x-core-cause`, and on a retry topic `x-core-attempt` and
+//! `x-core-not-before` (milliseconds since the Unix epoch); every other
+//! header is an application header.
 
 use rdkafka::Message as _;
 use rdkafka::message::{BorrowedMessage, Header, Headers as _, OwnedHeaders};
@@ -13,6 +15,41 @@ const ID: &str = "x-core-id";
 const CONTENT_TYPE: &str = "x-core-ct";
 const CORRELATION: &str = "x-core-corr";
 const CAUSATION: &str = "x-core-cause";
+const ATTEMPT: &str = "x-core-attempt";
+const NOT_BEFORE: &str = "x-core-not-before";
+
+/// What a retry record says about its next attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct RetryMark {
+    /// Which attempt the record is (1 on the topic itself).
+    pub(super) attempt: u32,
+    /// When it may be handled, in milliseconds since the Unix epoch.
+    pub(super) not_before_ms: u64,
+}
+
+impl Default for RetryMark {
+    fn default() -> RetryMark {
+        RetryMark {
+            attempt: 1,
+            not_before_ms: 0,
+        }
+    }
+}
+
+/// The headers of `message` as a retry record marked with `mark`.
+pub(super) fn retry_headers(message: &Message, mark: RetryMark) -> OwnedHeaders {
+    let attempt = mark.attempt.to_string();
+    let not_before = mark.not_before_ms.to_string();
+    headers(message)
+        .insert(Header {
+            key: ATTEMPT,
+            value: Some(attempt.as_str()),
+        })
+        .insert(Header {
+            key: NOT_BEFORE,
+            value: Some(not_before.as_str()),
+        })
+}
 
 /// The record headers carrying `message`'s metadata.
 pub(super) fn headers(message: &Message) -> OwnedHeaders {
@@ -43,8 +80,8 @@ pub(super) fn headers(message: &Message) -> OwnedHeaders {
     headers
 }
 
-/// The message a record carries, or what is wrong with it.
-pub(super) fn decode(record: &BorrowedMessage<'_>) -> Result<Message, String> {
+/// The message a record carries and its retry mark, or what is wrong with it.
+pub(super) fn decode(record: &BorrowedMessage<'_>) -> Result<(Message, RetryMark), String> {
     let mut message = Message::new(
         record.topic(),
         record.payload().unwrap_or_default().to_vec(),
@@ -58,6 +95,7 @@ pub(super) fn decode(record: &BorrowedMessage<'_>) -> Result<Message, String> {
         .and_then(|ms| u64::try_from(ms).ok())
         .unwrap_or_default();
     let mut id = None;
+    let mut mark = RetryMark::default();
     if let Some(headers) = record.headers() {
         for header in headers.iter() {
             let value = String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned();
@@ -66,6 +104,8 @@ pub(super) fn decode(record: &BorrowedMessage<'_>) -> Result<Message, String> {
                 CONTENT_TYPE => message.content_type = Some(value),
                 CORRELATION => message.correlation_id = Some(value),
                 CAUSATION => message.causation_id = Some(value),
+                ATTEMPT => mark.attempt = value.parse().unwrap_or(1),
+                NOT_BEFORE => mark.not_before_ms = value.parse().unwrap_or(0),
                 other => {
                     message.headers.insert(other.to_string(), value);
                 }
@@ -74,5 +114,5 @@ pub(super) fn decode(record: &BorrowedMessage<'_>) -> Result<Message, String> {
     }
     let id = id.ok_or("no x-core-id header")?;
     message.id = Uuid::parse_str(&id).map_err(|_| format!("the id {id:?} is not a UUID"))?;
-    Ok(message)
+    Ok((message, mark))
 }

@@ -18,9 +18,21 @@
 //!   [`StartPosition::Latest`](crate::StartPosition::Latest) has its
 //!   partitions pinned (seek and commit) to their end at that moment, so
 //!   nothing published after `consume` returns is skipped by a late reset.
+//! - A retry waits in Kafka: the message is produced (acknowledged) to the
+//!   group's retry topic `<topic>.<group>.retry` with the next attempt number
+//!   and a not-before time in headers, then the original offset is stored.
+//!   The consumer reads the retry topic too, holding a record that is not
+//!   due yet and pausing its partition meanwhile, not the others. A dead
+//!   letter is produced to the dead-letter topic with the reason and attempt
+//!   count in headers, then the offset is stored. Both topics are created
+//!   through the admin API like any other.
+//! - [`Consumer::lag`](crate::Consumer::lag) is high watermark minus the
+//!   group's committed offset, summed over the topic's partitions.
 
 mod codec;
 mod error;
+mod lag;
+mod retry;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -172,8 +184,18 @@ impl KafkaBackend {
 
     /// Queues `message` with the producer; the future resolves on the broker's ack.
     fn enqueue(&self, message: &Message, operation: &'static str) -> Result<DeliveryFuture> {
-        let headers = codec::headers(message);
-        let mut record = FutureRecord::to(&message.topic)
+        self.enqueue_to(&message.topic, message, codec::headers(message), operation)
+    }
+
+    /// Queues `message` for `topic` with `headers`.
+    fn enqueue_to(
+        &self,
+        topic: &str,
+        message: &Message,
+        headers: rdkafka::message::OwnedHeaders,
+        operation: &'static str,
+    ) -> Result<DeliveryFuture> {
+        let mut record = FutureRecord::to(topic)
             .payload(message.body.as_ref())
             .headers(headers)
             .timestamp(i64::try_from(message.timestamp_ms).unwrap_or(i64::MAX));
@@ -183,7 +205,7 @@ impl KafkaBackend {
         self.shared
             .producer
             .send_result(record)
-            .map_err(|(err, _)| error::map(err, operation, &message.topic))
+            .map_err(|(err, _)| error::map(err, operation, topic))
     }
 
     async fn delivered(
@@ -232,8 +254,8 @@ impl MessageQueueBase for KafkaBackend {
             durable: true,
             shared: true,
             claims_abandoned: false,
-            broker_retries: false,
-            lag: false,
+            broker_retries: true,
+            lag: true,
         }
     }
 
@@ -271,7 +293,9 @@ impl MessageQueueBase for KafkaBackend {
         options: ConsumeOptions,
     ) -> Result<Consumer> {
         check_consume(BACKEND, topic, group, &options)?;
+        let retry_topic = retry::topic_name(topic, group);
         self.ensure_topic(topic).await?;
+        self.ensure_topic(&retry_topic).await?;
         let mut config = client_config(&self.shared.brokers, &self.shared.section);
         config
             .set("group.id", group)
@@ -296,20 +320,27 @@ impl MessageQueueBase for KafkaBackend {
             .create()
             .map_err(|err| error::map(err, "mq.consume", topic))?;
         reader
-            .subscribe(&[topic])
+            .subscribe(&[topic, retry_topic.as_str()])
             .map_err(|err| error::map(err, "mq.consume", topic))?;
         let reader = Arc::new(reader);
         let (sender, receiver) = mpsc::channel(options.prefetch);
         let pump = tokio::spawn(pump(Arc::clone(&reader), sender, topic.to_string()));
         let source = KafkaSource {
+            backend: self.clone(),
             reader,
             receiver,
             pump,
+            topic: topic.to_string(),
+            retry_topic,
         };
         source.wait_for_assignment(topic).await?;
         if options.start == StartPosition::Latest {
-            source.pin_new_partitions_to_end(topic).await?;
+            source.pin_new_partitions().await?;
         }
+        let lag = lag::CommittedLag {
+            reader: Arc::clone(&source.reader),
+            topic: topic.to_string(),
+        };
         Ok(consumer::spawn(
             Arc::new(self.clone()),
             Box::new(source),
@@ -317,7 +348,8 @@ impl MessageQueueBase for KafkaBackend {
             group,
             handler,
             options,
-        ))
+        )
+        .with_lag(lag))
     }
 
     async fn close(&self) -> Result<()> {
@@ -333,15 +365,33 @@ impl MessageQueueBase for KafkaBackend {
 }
 
 /// A record, decoded, with where it came from.
-type Fetched = Result<(Message, i32, i64)>;
+type Fetched = Result<Record>;
+
+/// A decoded record and its place in the log.
+pub(super) struct Record {
+    message: Message,
+    mark: codec::RetryMark,
+    topic: String,
+    partition: i32,
+    offset: i64,
+}
 
 /// Reads records as librdkafka delivers them (which also drives the group
-/// protocol) into a channel `fetch` can wait on without losing any.
+/// protocol) into a channel `fetch` can wait on without losing any. A retry
+/// record that is not due yet is held back and its partition paused until
+/// it is, so the other partitions keep flowing.
 async fn pump(reader: Arc<StreamConsumer>, sender: mpsc::Sender<Fetched>, topic: String) {
+    let mut held = tokio::task::JoinSet::new();
     loop {
         let fetched = match reader.recv().await {
             Ok(record) => codec::decode(&record)
-                .map(|message| (message, record.partition(), record.offset()))
+                .map(|(message, mark)| Record {
+                    message,
+                    mark,
+                    topic: record.topic().to_string(),
+                    partition: record.partition(),
+                    offset: record.offset(),
+                })
                 .map_err(|problem| {
                     Error::internal(format!("a record is not a core-mq message: {problem}"))
                         .with_operation("mq.fetch")
@@ -352,16 +402,27 @@ async fn pump(reader: Arc<StreamConsumer>, sender: mpsc::Sender<Fetched>, topic:
                 }),
             Err(err) => Err(error::map(err, "mq.fetch", &topic)),
         };
+        let fetched = match fetched {
+            Ok(record) => match retry::hold_until_due(&reader, record, &sender, &mut held) {
+                Some(record) => Ok(record),
+                None => continue,
+            },
+            Err(err) => Err(err),
+        };
         if sender.send(fetched).await.is_err() {
             return;
         }
+        while held.try_join_next().is_some() {}
     }
 }
 
 struct KafkaSource {
+    backend: KafkaBackend,
     reader: Arc<StreamConsumer>,
     receiver: mpsc::Receiver<Fetched>,
     pump: JoinHandle<()>,
+    topic: String,
+    retry_topic: String,
 }
 
 impl KafkaSource {
@@ -388,55 +449,78 @@ impl KafkaSource {
         }
     }
 
-    /// Seeks every assigned partition the group has no committed offset for
-    /// to its current end, and commits that, so `latest` means "after
-    /// `consume` returned" rather than "whenever the reset resolved".
-    async fn pin_new_partitions_to_end(&self, topic: &str) -> Result<()> {
+    /// Seeks every assigned partition of the topic the group has no
+    /// committed offset for to its current end, and commits that, so
+    /// `latest` means "after `consume` returned" rather than "whenever the
+    /// reset resolved". Partitions of the retry topic go to their start
+    /// instead: every retry there is this group's and still due.
+    async fn pin_new_partitions(&self) -> Result<()> {
         let reader = Arc::clone(&self.reader);
+        let retry_topic = self.retry_topic.clone();
         let pinned = tokio::task::spawn_blocking(move || -> rdkafka::error::KafkaResult<()> {
             let assignment = reader.assignment()?;
             let committed = reader.committed_offsets(assignment, ADMIN_TIMEOUT)?;
-            let mut ends = TopicPartitionList::new();
+            let mut pins = TopicPartitionList::new();
             for partition in committed.elements() {
                 if matches!(partition.offset(), Offset::Offset(_)) {
                     continue;
                 }
-                let (_, end) = reader.fetch_watermarks(
+                let (start, end) = reader.fetch_watermarks(
                     partition.topic(),
                     partition.partition(),
                     ADMIN_TIMEOUT,
                 )?;
+                let pin = if partition.topic() == retry_topic {
+                    start
+                } else {
+                    end
+                };
                 reader.seek(
                     partition.topic(),
                     partition.partition(),
-                    Offset::Offset(end),
+                    Offset::Offset(pin),
                     ADMIN_TIMEOUT,
                 )?;
-                ends.add_partition_offset(
+                pins.add_partition_offset(
                     partition.topic(),
                     partition.partition(),
-                    Offset::Offset(end),
+                    Offset::Offset(pin),
                 )?;
             }
-            if ends.count() > 0 {
-                reader.commit(&ends, CommitMode::Sync)?;
+            if pins.count() > 0 {
+                reader.commit(&pins, CommitMode::Sync)?;
             }
             Ok(())
         })
         .await
         .map_err(|err| Error::internal("pinning partitions panicked").with_source(err))?;
-        pinned.map_err(|err| error::map(err, "mq.consume", topic))
+        pinned.map_err(|err| error::map(err, "mq.consume", &self.topic))
     }
 
-    fn inbound(&self, message: Message, partition: i32, offset: i64) -> Inbound {
+    fn inbound(&self, record: Record) -> Inbound {
+        let Record {
+            mut message,
+            mark,
+            topic,
+            partition,
+            offset,
+        } = record;
+        // A retry is handled as a message of the topic it was first sent to.
+        message.topic.clone_from(&self.topic);
         Inbound {
             lane: u64::from(partition.unsigned_abs()),
-            attempt: 1,
+            attempt: mark.attempt,
             ack: Box::new(KafkaAck {
                 reader: Arc::clone(&self.reader),
-                topic: message.topic.clone(),
-                partition,
-                offset,
+                position: retry::Position {
+                    topic,
+                    partition,
+                    offset,
+                },
+                retries: retry::RetryTopic {
+                    backend: self.backend.clone(),
+                    topic: self.retry_topic.clone(),
+                },
             }),
             message,
         }
@@ -454,9 +538,7 @@ impl Source for KafkaSource {
         let mut next = Some(first);
         while let Some(fetched) = next.take() {
             match fetched {
-                Ok((message, partition, offset)) => {
-                    batch.push(self.inbound(message, partition, offset));
-                }
+                Ok(record) => batch.push(self.inbound(record)),
                 Err(err) if batch.is_empty() => return Err(err),
                 Err(err) => {
                     tracing::warn!(error = %err, "fetching from Kafka failed");
@@ -492,20 +574,33 @@ impl Source for KafkaSource {
 
 struct KafkaAck {
     reader: Arc<StreamConsumer>,
-    topic: String,
-    partition: i32,
-    offset: i64,
+    position: retry::Position,
+    retries: retry::RetryTopic,
 }
 
 #[async_trait]
 impl Ack for KafkaAck {
     async fn ack(self: Box<Self>) -> Result<()> {
-        let mut offsets = TopicPartitionList::new();
-        offsets
-            .add_partition_offset(&self.topic, self.partition, Offset::Offset(self.offset + 1))
-            .map_err(|err| error::map(err, "mq.ack", &self.topic))?;
-        self.reader
-            .store_offsets(&offsets)
-            .map_err(|err| error::map(err, "mq.ack", &self.topic))
+        self.position.store(&self.reader)
+    }
+
+    async fn retry_in_broker(
+        &self,
+        message: &Message,
+        attempt: u32,
+        after: Duration,
+    ) -> Result<bool> {
+        self.retries.schedule(message, attempt, after).await?;
+        // The retry is acknowledged by the broker; if storing this offset
+        // fails, the original comes back too: a duplicate, never a loss.
+        if let Err(err) = self.position.store(&self.reader) {
+            tracing::warn!(
+                topic = %message.topic,
+                message_id = %message.id,
+                error = %err,
+                "storing the offset after scheduling a retry failed; the message will be delivered again"
+            );
+        }
+        Ok(true)
     }
 }
