@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use core_cache::CacheSettings;
 use core_mq::idempotency::{Idempotency, Once};
-use core_mq::{ConsumeOptions, Error, Message, MqSettings, Outcome, connect, handler_fn};
+use core_mq::{
+    ConsumeOptions, Error, ErrorKind, Message, MqSettings, Outcome, connect, handler_fn,
+};
 use core_testkit::{Service, require_service, unique_name};
 
 async fn dedup(redis_url: &str, scope: &str) -> Idempotency {
@@ -102,11 +104,26 @@ async fn concurrent_deliveries_of_one_id_run_once_and_failures_release_the_claim
         })
     });
     let results = futures::future::join_all(attempts).await;
+    let results: Vec<_> = results.into_iter().map(Result::unwrap).collect();
     let ran = results
-        .into_iter()
-        .filter(|result| matches!(result.as_ref().unwrap(), Ok(Once::Ran(()))))
+        .iter()
+        .filter(|result| matches!(result, Ok(Once::Ran(()))))
         .count();
     assert_eq!((ran, *runs.lock().unwrap()), (1, 1));
+    for result in &results {
+        if let Err(err) = result {
+            assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
+            assert!(
+                err.is_temporary(),
+                "in progress elsewhere means retry: {err}"
+            );
+        }
+    }
+    assert_eq!(
+        dedup.run_once(&message, async { Ok(()) }).await.unwrap(),
+        Once::Duplicate,
+        "once the work finished, a redelivery is a duplicate"
+    );
 
     let other = Message::new("orders", "o-2");
     let failed = dedup
@@ -124,4 +141,34 @@ async fn concurrent_deliveries_of_one_id_run_once_and_failures_release_the_claim
         Once::Ran(7)
     );
     assert!(dedup.seen(&other).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_dying_mid_work_leaves_a_claim_that_lapses_so_the_work_runs_again() {
+    let url = require_service!(Service::Redis);
+    let dedup = dedup(&url, "invoicing")
+        .await
+        .with_claim_lease(Duration::from_secs(1));
+    let message = Message::new("orders", "o-3");
+
+    // The consumer "dies" while its work is in flight: the future is dropped.
+    let died = tokio::time::timeout(
+        Duration::from_millis(100),
+        dedup.run_once(&message, std::future::pending::<core_mq::Result<()>>()),
+    )
+    .await;
+    assert!(died.is_err(), "the work never finished");
+
+    let err = dedup
+        .run_once(&message, async { Ok(()) })
+        .await
+        .expect_err("the claim still holds right after the crash");
+    assert!(err.is_temporary(), "{err}");
+
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(
+        dedup.run_once(&message, async { Ok("ran") }).await.unwrap(),
+        Once::Ran("ran"),
+        "the redelivery after the lease runs the work: nothing is lost"
+    );
 }
