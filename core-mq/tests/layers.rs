@@ -9,7 +9,7 @@ use core_mq::layers::{TRACEPARENT_HEADER, current_traceparent};
 use core_mq::{ConsumeOptions, Delivery, Message, MqSettings, Outcome, connect, handler_fn};
 use core_testkit::unique_name;
 use metrics::{
-    Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
     SharedString, Unit,
 };
 
@@ -35,9 +35,19 @@ impl CounterFn for Tally {
     }
 }
 
+impl GaugeFn for Tally {
+    fn increment(&self, value: f64) {
+        CounterFn::increment(self, value as u64);
+    }
+    fn decrement(&self, _: f64) {}
+    fn set(&self, value: f64) {
+        self.absolute(value as u64);
+    }
+}
+
 impl HistogramFn for Tally {
     fn record(&self, _: f64) {
-        self.increment(1);
+        CounterFn::increment(self, 1);
     }
 }
 
@@ -64,8 +74,8 @@ impl Recorder for TestRecorder {
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
         Counter::from_arc(self.tally(key))
     }
-    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
-        Gauge::noop()
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::from_arc(self.tally(key))
     }
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
         Histogram::from_arc(self.tally(key))
@@ -125,6 +135,52 @@ async fn metrics_count_every_outcome() {
     assert_eq!(total("mq_dead_lettered_total", &topic), 1);
     assert_eq!(total("mq_handler_seconds", &topic), 4);
     assert_eq!(total("mq_publish_seconds", &topic), 3);
+}
+
+/// The metrics layer reads the lag when a consumer starts (then every
+/// `LAG_INTERVAL`): four entries published before the group's consumer,
+/// whose handler holds them, are four behind on Redis Streams.
+#[cfg(feature = "redis-streams")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_lag_is_a_gauge() {
+    use core_testkit::{Service, require_service};
+
+    totals();
+    let url = require_service!(Service::Redis);
+    let queue = connect(&MqSettings::from_url(url)).await.unwrap();
+    let topic = unique_name("lag_gauge");
+    for n in 0..4 {
+        queue
+            .publish(Message::new(&topic, n.to_string()))
+            .await
+            .unwrap();
+    }
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let handler = {
+        let gate = gate.clone();
+        handler_fn(move |_: Delivery| {
+            let gate = gate.clone();
+            async move {
+                gate.acquire().await.unwrap().forget();
+                Ok(Outcome::Ack)
+            }
+        })
+    };
+    let consumer = queue
+        .consume(&topic, "g", handler, ConsumeOptions::default())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while total("mq_consumer_lag", &topic) != 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the lag gauge is {}, not 4",
+            total("mq_consumer_lag", &topic)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    gate.add_permits(4);
+    consumer.shutdown(Duration::from_secs(5)).await.unwrap();
 }
 
 /// The `traceparent` header a handler saw, and the one current while it ran.
