@@ -11,6 +11,12 @@
 //! - A handler answers [`Outcome::Ack`], [`Outcome::Retry`] or
 //!   [`Outcome::DeadLetter`]; a temporary error or a panic means retry, up to
 //!   [`ConsumeOptions::max_attempts`], then the dead-letter topic.
+//!   Where the broker can hold a retry ([`Capabilities::broker_retries`]:
+//!   RabbitMQ retry queues, Kafka retry topics) the wait happens there, so
+//!   it survives the consumer; elsewhere the consumer waits.
+//! - [`Consumer::lag`] asks the broker how far a group is behind (Kafka,
+//!   Redis Streams, RabbitMQ); the metrics layer reports it as the gauge
+//!   `mq_consumer_lag`.
 //! - [`backends`] holds one module per backend, each behind its feature;
 //!   [`layers`] adds metrics and tracing; [`connect`] builds it all from
 //!   [`MqSettings`].

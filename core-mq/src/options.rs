@@ -63,7 +63,10 @@ impl Backoff {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumeOptions {
     /// Handlers running at once. Messages with the same key always go to the
-    /// same handler slot, so their order is kept. Default 1.
+    /// same handler slot, so their order is kept (where retries wait in the
+    /// broker, a retried message goes behind the ones that came meanwhile;
+    /// see [`Capabilities::broker_retries`](crate::Capabilities::broker_retries)).
+    /// Default 1.
     pub concurrency: usize,
     /// Messages fetched ahead of the handlers (RabbitMQ prefetch, Redis and
     /// Kafka batch size). Default 32.

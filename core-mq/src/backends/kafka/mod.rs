@@ -15,7 +15,7 @@
 //!   they read, so give each service's consumer of each topic its own group.
 //! - `consume` returns once the group has given this consumer its
 //!   partitions (a group join takes seconds). A new group starting at
-//!   [`StartPosition::Latest`](crate::StartPosition::Latest) has its
+//!   [`StartPosition::Latest`] has its
 //!   partitions pinned (seek and commit) to their end at that moment, so
 //!   nothing published after `consume` returns is skipped by a late reset.
 //! - A retry waits in Kafka: the message is produced (acknowledged) to the

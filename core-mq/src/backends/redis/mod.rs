@@ -3,7 +3,7 @@
 //! pending, dead letters in a stream of their own.
 //!
 //! Each topic is the stream `<key_prefix><topic>`; each message one entry
-//! whose fields carry the message (see [`codec`]). Each consumer reads on a
+//! whose fields carry the message (see its `codec` module). Each consumer reads on a
 //! connection of its own, because a blocking `XREADGROUP` holds its
 //! connection until it answers.
 //!
