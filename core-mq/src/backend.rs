@@ -141,6 +141,22 @@ pub(crate) fn check_outgoing(backend: &'static str, message: &Message, limit: us
     Ok(())
 }
 
+/// Checks every message of a batch before any is sent.
+#[cfg_attr(
+    not(any(
+        feature = "memory",
+        feature = "redis-streams",
+        feature = "rabbitmq",
+        feature = "kafka"
+    )),
+    allow(dead_code, reason = "used by the backends; none is compiled in")
+)]
+pub(crate) fn check_batch(backend: &'static str, messages: &[Message], limit: usize) -> Result<()> {
+    messages
+        .iter()
+        .try_for_each(|message| check_outgoing(backend, message, limit))
+}
+
 /// Checks the arguments of `consume`.
 #[cfg_attr(
     not(any(

@@ -59,9 +59,10 @@ pub(crate) trait Ack: Send + Sync {
     async fn ack(self: Box<Self>) -> Result<()>;
 
     /// Has the broker deliver `message` again as attempt `attempt`, no
-    /// sooner than `after`, and settles this delivery once the broker has
-    /// confirmed the retry (so a crash in between means a duplicate, never a
-    /// loss). `Ok(false)`: this broker cannot wait, the consumer waits instead.
+    /// sooner than `after`; `Ok(true)` once the broker has confirmed that,
+    /// and the consumer then acknowledges this delivery (a crash in between
+    /// means a duplicate, never a loss). `Ok(false)`: this broker cannot
+    /// wait, the consumer waits instead.
     async fn retry_in_broker(
         &self,
         _message: &Message,
@@ -476,7 +477,10 @@ async fn process(context: &Context, inbound: Inbound, stopped: &watch::Receiver<
                 bump(&context.counters.retried);
                 match ack.retry_in_broker(&message, attempt + 1, after).await {
                     // The broker holds the message now, and delivers it when due.
-                    Ok(true) => return,
+                    Ok(true) => {
+                        settle(context, ack, &message).await;
+                        return;
+                    }
                     Ok(false) => {}
                     Err(err) => tracing::warn!(
                         topic = %context.topic,

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use core_error::{Error, Result};
 use tokio::sync::Notify;
 
-use crate::backend::{check_consume, check_outgoing};
+use crate::backend::{check_batch, check_consume, check_outgoing};
 use crate::consumer::{self, Ack, Inbound, Source, lane_of};
 use crate::{
     Capabilities, ConsumeOptions, Consumer, DEFAULT_MAX_MESSAGE_BYTES, Message, MessageQueueBase,
@@ -294,9 +294,7 @@ impl MessageQueueBase for MemoryBackend {
     }
 
     async fn publish_batch(&self, messages: Vec<Message>) -> Result<()> {
-        for message in &messages {
-            check_outgoing(BACKEND, message, self.inner.config.max_message_bytes)?;
-        }
+        check_batch(BACKEND, &messages, self.inner.config.max_message_bytes)?;
         self.inner.append(messages)
     }
 

@@ -51,7 +51,7 @@ use rdkafka::{Message as _, Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::backend::{check_consume, check_outgoing};
+use crate::backend::{check_batch, check_consume, check_outgoing};
 use crate::consumer::{self, Ack, Inbound, Source};
 use crate::settings::KafkaSection;
 use crate::{
@@ -267,9 +267,7 @@ impl MessageQueueBase for KafkaBackend {
     }
 
     async fn publish_batch(&self, messages: Vec<Message>) -> Result<()> {
-        for message in &messages {
-            check_outgoing(BACKEND, message, self.shared.max_message_bytes)?;
-        }
+        check_batch(BACKEND, &messages, self.shared.max_message_bytes)?;
         for message in &messages {
             self.ensure_topic(&message.topic).await?;
         }
@@ -591,16 +589,6 @@ impl Ack for KafkaAck {
         after: Duration,
     ) -> Result<bool> {
         self.retries.schedule(message, attempt, after).await?;
-        // The retry is acknowledged by the broker; if storing this offset
-        // fails, the original comes back too: a duplicate, never a loss.
-        if let Err(err) = self.position.store(&self.reader) {
-            tracing::warn!(
-                topic = %message.topic,
-                message_id = %message.id,
-                error = %err,
-                "storing the offset after scheduling a retry failed; the message will be delivered again"
-            );
-        }
         Ok(true)
     }
 }

@@ -57,7 +57,7 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind};
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::backend::{check_consume, check_outgoing};
+use crate::backend::{check_batch, check_consume, check_outgoing};
 use crate::consumer::{self, Ack, Inbound, Source, lane_of};
 use crate::settings::RabbitMqSection;
 use crate::{Capabilities, ConsumeOptions, Consumer, Message, MessageQueueBase, SharedHandler};
@@ -425,9 +425,7 @@ impl MessageQueueBase for RabbitMqBackend {
     }
 
     async fn publish_batch(&self, messages: Vec<Message>) -> Result<()> {
-        for message in &messages {
-            check_outgoing(BACKEND, message, self.max_message_bytes)?;
-        }
+        check_batch(BACKEND, &messages, self.max_message_bytes)?;
         // Publish all, then wait for every confirm: one round trip of
         // latency for the batch instead of one per message. Order is kept:
         // the publishes go out on one channel in this order.
@@ -640,16 +638,6 @@ impl Ack for RabbitAck {
         after: Duration,
     ) -> Result<bool> {
         self.retries.schedule(message, attempt, after).await?;
-        // The retry is confirmed; if this acknowledgement is lost, the
-        // original comes back too: a duplicate, never a loss.
-        if let Err(err) = self.acker.ack(BasicAckOptions::default()).await {
-            tracing::warn!(
-                topic = %self.topic,
-                message_id = %message.id,
-                error = %err,
-                "acknowledging a message after scheduling its retry failed; it will be delivered again"
-            );
-        }
         Ok(true)
     }
 }

@@ -24,7 +24,7 @@ use core_error::{Error, Result};
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamAutoClaimReply, StreamInfoGroupsReply, StreamReadReply};
 
-use crate::backend::{check_consume, check_outgoing};
+use crate::backend::{check_batch, check_consume, check_outgoing};
 use crate::consumer::{self, Ack, Inbound, LagProbe, Source, lane_of};
 use crate::settings::RedisSection;
 use crate::{
@@ -177,9 +177,7 @@ impl MessageQueueBase for RedisBackend {
         let Some(first) = messages.first() else {
             return Ok(());
         };
-        for message in &messages {
-            check_outgoing(BACKEND, message, self.max_message_bytes)?;
-        }
+        check_batch(BACKEND, &messages, self.max_message_bytes)?;
         let stream = self.stream(&first.topic);
         let mut pipe = redis::pipe();
         for message in &messages {
