@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use core_sdk::error::{Error, ErrorKind};
 use core_sdk::log::{AuditEvent, Outcome};
 use core_sdk::mq::Message;
@@ -55,13 +55,7 @@ pub(crate) async fn register(
     AuditEvent::new(&row.id, "user.register", Outcome::Success)
         .resource(&format!("user:{}", row.id))
         .record();
-    let location = format!("/api/v1/users/{}", row.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        axum::Json(row.to_user()),
-    )
-        .into_response())
+    Ok(crate::user_routes::created(&row))
 }
 
 /// `POST /api/v1/auth/login`: a token pair for the right password; failures

@@ -67,7 +67,8 @@ pub(crate) async fn create_user(
     Ok(app.store.insert(&username, &email, &hash, &roles).await?)
 }
 
-fn created(row: &UserRow) -> Response {
+/// 201 with the user and its `Location`.
+pub(crate) fn created(row: &UserRow) -> Response {
     let location = format!("/api/v1/users/{}", row.id);
     (
         StatusCode::CREATED,
