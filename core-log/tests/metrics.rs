@@ -109,6 +109,47 @@ fn rendered_text_parses_and_carries_a_test_counter() {
     assert!(rendered.contains("# TYPE orders_placed_total counter"));
 }
 
+#[test]
+fn latencies_render_as_histograms_with_the_standard_buckets() {
+    let (recorder, metrics) = Metrics::local();
+    let rendered = metrics::with_local_recorder(&recorder, || {
+        let latency = metrics::histogram!("http_request_duration_seconds", "route" => "/users");
+        latency.record(0.003);
+        latency.record(0.2);
+        metrics::histogram!("batch_size").record(40.0);
+        metrics.render()
+    });
+    assert!(
+        rendered.contains("# TYPE http_request_duration_seconds histogram"),
+        "{rendered}"
+    );
+    let samples = parse(&rendered);
+    let buckets: Vec<&Sample> = samples
+        .iter()
+        .filter(|s| s.name == "http_request_duration_seconds_bucket")
+        .collect();
+    assert_eq!(
+        buckets.len(),
+        core_log::LATENCY_BUCKETS_SECONDS.len() + 1,
+        "one bucket per bound and +Inf: {rendered}"
+    );
+    let at = |le: &str| {
+        buckets
+            .iter()
+            .find(|s| s.labels["le"] == le)
+            .unwrap_or_else(|| panic!("no le={le} bucket: {rendered}"))
+            .value
+    };
+    assert_eq!(
+        (at("0.0025"), at("0.005"), at("0.25"), at("+Inf")),
+        (0.0, 1.0, 2.0, 2.0)
+    );
+    assert!(
+        rendered.contains("# TYPE batch_size summary"),
+        "other histograms stay summaries: {rendered}"
+    );
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn process_metrics_are_rendered() {
