@@ -788,7 +788,8 @@ async fn probes(api: &Api, service: &ServiceProcess) {
         r#"http_requests_total{method="POST",route="/api/v1/auth/register",status="201"}"#,
         r#"http_requests_total{method="GET",route="/api/v1/users/{id}",status="403"}"#,
         r#"http_requests_total{method="POST",route="/api/v1/auth/login",status="401"}"#,
-        r#"http_request_duration_seconds{method="GET",route="/api/v1/users/{id}",status="200""#,
+        "# TYPE http_request_duration_seconds histogram",
+        r#"http_request_duration_seconds_bucket{method="GET",route="/api/v1/users/{id}",status="200",le="0.005"}"#,
         "process_resident_memory_bytes",
     ] {
         assert!(text.contains(expected), "{expected} in /metrics:\n{text}");

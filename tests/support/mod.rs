@@ -1,7 +1,9 @@
 //! Running an example service as a real process for end-to-end tests.
 //!
-//! `cargo test` builds the examples before the tests, so each binary is at
-//! `<target>/debug/examples/<name>`. [`ServiceProcess::start`] runs one with
+//! A plain `cargo test` builds the examples before the tests, so each binary
+//! is at `<target>/debug/examples/<name>`. Narrowed to one file with `--test`,
+//! cargo builds only that file: run `cargo build --all-features --examples`
+//! first, or the test drives an example binary from an earlier build. [`ServiceProcess::start`] runs one with
 //! a clean `APP_*` environment plus the variables given, on a free port
 //! (`BIND_ADDR=127.0.0.1:0`), and waits for its `listening on http://…`
 //! line; [`ServiceProcess::terminate`] sends SIGTERM and waits for the exit.
