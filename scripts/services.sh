@@ -6,12 +6,17 @@
 #   scripts/services.sh status              say which servers answer
 #
 # NAME is one of: postgres mariadb redis rabbitmq nats memcached kafka mongodb
-# redis-cluster. Idempotent: a server that already answers is left alone.
+# redis-cluster redis-durable kafka-durable. Idempotent: a server that already answers is left alone.
 # Exits non-zero, naming the server, when one does not come up in time.
 #
 # redis-cluster is three masters on 127.0.0.1:7000-7002 (no replicas, no
 # persistence). A cluster that does not answer is rebuilt from nothing, so
 # start recovers from any half-stopped state; its data does not survive.
+#
+# redis-durable (127.0.0.1:6380) and kafka-durable (127.0.0.1:9094) keep what
+# they acknowledged across a restart: Redis with its append-only file synced
+# on every write, nisshi with its PostgreSQL storage engine (database
+# `nisshi`). The restart tests that promise "nothing lost" run on them.
 #
 # Tools that are not on the machine are installed once, outside the clone:
 #   CORE_TOOLS_DIR  (default /opt/core-sdk/tools)  nisshi binary, SecantusDB venv
@@ -22,7 +27,9 @@ TOOLS_DIR="${CORE_TOOLS_DIR:-/opt/core-sdk/tools}"
 STATE_DIR="${CORE_STATE_DIR:-/tmp/core-sdk-services}"
 NISSHI_VERSION="0.7.0-pre.2"
 SECANTUS_VERSION="0.7.0b3"
-ALL_SERVICES=(postgres mariadb redis rabbitmq nats memcached kafka mongodb redis-cluster)
+ALL_SERVICES=(postgres mariadb redis rabbitmq nats memcached kafka mongodb redis-cluster redis-durable kafka-durable)
+# nisshi's memory engine serves kafka; its PostgreSQL engine serves kafka-durable.
+NISSHI_FEATURES="dynostore,postgres"
 REDIS_CLUSTER_PORTS=(7000 7001 7002)
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -33,6 +40,7 @@ port_of() {
     postgres) echo 5432 ;; mariadb) echo 3306 ;; redis) echo 6379 ;;
     rabbitmq) echo 5672 ;; nats) echo 4222 ;; memcached) echo 11211 ;;
     kafka) echo 9092 ;; mongodb) echo 27017 ;;
+    redis-durable) echo 6380 ;; kafka-durable) echo 9094 ;;
     redis-cluster) echo "${REDIS_CLUSTER_PORTS[0]}" ;; # the first node; the others follow it
     *) die "unknown server '$1' (known: ${ALL_SERVICES[*]})" ;;
   esac
@@ -40,7 +48,7 @@ port_of() {
 
 # How long a server may take to answer after being started, in seconds.
 patience_of() {
-  case "$1" in rabbitmq) echo 120 ;; kafka | mongodb) echo 90 ;; *) echo 60 ;; esac
+  case "$1" in rabbitmq) echo 120 ;; kafka | kafka-durable | mongodb) echo 90 ;; *) echo 60 ;; esac
 }
 
 listening() { timeout 2 bash -c ": </dev/tcp/127.0.0.1/$1" 2>/dev/null; }
@@ -51,6 +59,7 @@ answers() {
     postgres) pg_isready -q -h 127.0.0.1 -p 5432 ;;
     mariadb) mariadb-admin --protocol=tcp -h 127.0.0.1 -P 3306 -uroot ping >/dev/null 2>&1 ;;
     redis) [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ] ;;
+    redis-durable) [ "$(redis-cli -h 127.0.0.1 -p 6380 ping 2>/dev/null)" = PONG ] ;;
     redis-cluster) cluster_ok ;;
     memcached) timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/11211 && printf "version\r\n" >&3 &&
                  read -r line <&3 && [[ $line == VERSION* ]]' 2>/dev/null ;;
@@ -123,11 +132,21 @@ install_memcached() {
 }
 
 install_nisshi() {
-  [ -x "$TOOLS_DIR/bin/nisshi" ] && return
-  log "installing nisshi $NISSHI_VERSION into $TOOLS_DIR (one time; about 15 minutes on 2 cores)"
-  cargo install "nisshi@$NISSHI_VERSION" --locked --no-default-features --features dynostore \
+  local stamp="$TOOLS_DIR/nisshi.installed"
+  [ -x "$TOOLS_DIR/bin/nisshi" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$NISSHI_VERSION $NISSHI_FEATURES" ] && return
+  log "installing nisshi $NISSHI_VERSION ($NISSHI_FEATURES) into $TOOLS_DIR (one time; about 15 minutes on 2 cores)"
+  cargo install "nisshi@$NISSHI_VERSION" --locked --force --no-default-features --features "$NISSHI_FEATURES" \
     --root "$TOOLS_DIR" >"$STATE_DIR/logs/nisshi-install.log" 2>&1 \
     || die "could not install nisshi (see $STATE_DIR/logs/nisshi-install.log)"
+  echo "$NISSHI_VERSION $NISSHI_FEATURES" >"$stamp"
+}
+
+# nisshi creates its tables itself; the database must exist.
+ensure_nisshi_database() {
+  answers postgres || die "kafka-durable stores into PostgreSQL, which does not answer"
+  psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'nisshi'" | grep -q 1 \
+    || psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE nisshi" \
+    || die "could not create the database nisshi for kafka-durable"
 }
 
 install_secantus() {
@@ -157,6 +176,17 @@ launch() {
       run_detached kafka "$STATE_DIR/kafka" "$TOOLS_DIR/bin/nisshi" broker \
         --listener-url tcp://127.0.0.1:9092 --advertised-listener-url tcp://127.0.0.1:9092 \
         --storage-engine memory://nisshi/ ;;
+    kafka-durable)
+      install_nisshi
+      ensure_nisshi_database
+      run_detached kafka-durable "$STATE_DIR/kafka-durable" "$TOOLS_DIR/bin/nisshi" broker \
+        --listener-url tcp://127.0.0.1:9094 --advertised-listener-url tcp://127.0.0.1:9094 \
+        --storage-engine postgres://postgres@127.0.0.1/nisshi ;;
+    redis-durable)
+      mkdir -p "$STATE_DIR/redis-durable"
+      redis-server --daemonize yes --bind 127.0.0.1 --port 6380 --save "" \
+        --appendonly yes --appendfsync always --dir "$STATE_DIR/redis-durable" \
+        --logfile "$STATE_DIR/logs/redis-durable.log" ;;
     mongodb)
       install_secantus
       run_detached mongodb "$STATE_DIR/mongodb" "$TOOLS_DIR/secantus-venv/bin/secantusd-py" \
@@ -184,16 +214,19 @@ stop_one() {
     postgres) pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main stop || true ;;
     mariadb) mariadb-admin --protocol=tcp -h 127.0.0.1 -uroot shutdown || true ;;
     redis) redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true ;;
+    # nosave skips a snapshot; the append-only file holds every acknowledged write.
+    redis-durable) redis-cli -h 127.0.0.1 -p 6380 shutdown nosave >/dev/null 2>&1 || true ;;
     redis-cluster) stop_cluster_nodes ;;
     rabbitmq) rabbitmqctl shutdown >/dev/null 2>&1 || true ;;
     nats) pkill -f '/usr/sbin/nats-server' || true ;;
-    memcached | kafka | mongodb)
+    memcached | kafka | kafka-durable | mongodb)
       if [ -f "$STATE_DIR/$name.pid" ]; then kill "$(cat "$STATE_DIR/$name.pid")" 2>/dev/null || true; fi
       rm -f "$STATE_DIR/$name.pid"
       # Also one started before this script kept pid files.
       case "$name" in
         memcached) pkill -f 'memcached .*-p 11211' || true ;;
-        kafka) pkill -f 'nisshi broker' || true ;;
+        kafka) pkill -f 'nisshi broker .*tcp://127.0.0.1:9092' || true ;;
+        kafka-durable) pkill -f 'nisshi broker .*tcp://127.0.0.1:9094' || true ;;
         mongodb) pkill -f 'secantusd-py .*--port 27017' || true ;;
       esac ;;
   esac

@@ -13,10 +13,12 @@ use std::fmt;
 /// | MySQL / MariaDB | `DATABASE_URL_MYSQL` | `mysql://root@127.0.0.1:3306/test` |
 /// | MongoDB wire | `MONGODB_URL` | `mongodb://127.0.0.1:27017/?directConnection=true` |
 /// | Redis | `REDIS_URL` | `redis://127.0.0.1:6379` |
+/// | Redis with AOF persistence | `REDIS_DURABLE_URL` | `redis://127.0.0.1:6380` |
 /// | Redis Cluster | `REDIS_CLUSTER_URL` | `redis-cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002` |
 /// | Memcached | `MEMCACHED_URL` | `tcp://127.0.0.1:11211` |
 /// | RabbitMQ | `AMQP_URL` | `amqp://guest:guest@127.0.0.1:5672/%2f` |
 /// | Kafka protocol | `KAFKA_BROKERS` | `127.0.0.1:9092` |
+/// | Kafka protocol, durable storage | `KAFKA_DURABLE_BROKERS` | `127.0.0.1:9094` |
 /// | NATS | `NATS_URL` | `nats://127.0.0.1:4222` |
 ///
 /// ```
@@ -35,6 +37,9 @@ pub enum Service {
     MongoDb,
     /// Redis.
     Redis,
+    /// Redis with every write in its append-only file before it answers, for
+    /// tests that restart the server and expect the data to survive.
+    RedisDurable,
     /// A Redis Cluster, named by a `redis-cluster://` URL listing seed
     /// nodes (`host:port`, comma-separated), as core-cache reads it.
     RedisCluster,
@@ -44,13 +49,16 @@ pub enum Service {
     RabbitMq,
     /// A broker speaking the Kafka protocol.
     Kafka,
+    /// A Kafka-protocol broker whose storage survives its restart, for
+    /// tests that restart the broker and expect no message lost.
+    KafkaDurable,
     /// NATS with JetStream.
     Nats,
 }
 
 impl Service {
     /// Every service, in the order `scripts/services.sh` starts them.
-    pub const ALL: [Service; 9] = [
+    pub const ALL: [Service; 11] = [
         Service::Postgres,
         Service::MySql,
         Service::Redis,
@@ -60,6 +68,8 @@ impl Service {
         Service::Kafka,
         Service::MongoDb,
         Service::RedisCluster,
+        Service::RedisDurable,
+        Service::KafkaDurable,
     ];
 
     /// The name used in skip messages and failures.
@@ -70,6 +80,8 @@ impl Service {
             Service::MongoDb => "MongoDB",
             Service::Redis => "Redis",
             Service::RedisCluster => "Redis Cluster",
+            Service::RedisDurable => "Redis (AOF)",
+            Service::KafkaDurable => "Kafka (durable storage)",
             Service::Memcached => "Memcached",
             Service::RabbitMq => "RabbitMQ",
             Service::Kafka => "Kafka",
@@ -85,6 +97,8 @@ impl Service {
             Service::MongoDb => "MONGODB_URL",
             Service::Redis => "REDIS_URL",
             Service::RedisCluster => "REDIS_CLUSTER_URL",
+            Service::RedisDurable => "REDIS_DURABLE_URL",
+            Service::KafkaDurable => "KAFKA_DURABLE_BROKERS",
             Service::Memcached => "MEMCACHED_URL",
             Service::RabbitMq => "AMQP_URL",
             Service::Kafka => "KAFKA_BROKERS",
@@ -100,6 +114,8 @@ impl Service {
             Service::MongoDb => "mongodb://127.0.0.1:27017/?directConnection=true",
             Service::Redis => "redis://127.0.0.1:6379",
             Service::RedisCluster => "redis-cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002",
+            Service::RedisDurable => "redis://127.0.0.1:6380",
+            Service::KafkaDurable => "127.0.0.1:9094",
             Service::Memcached => "tcp://127.0.0.1:11211",
             Service::RabbitMq => "amqp://guest:guest@127.0.0.1:5672/%2f",
             Service::Kafka => "127.0.0.1:9092",
@@ -115,6 +131,8 @@ impl Service {
             Service::MongoDb => 27017,
             Service::Redis => 6379,
             Service::RedisCluster => 7000,
+            Service::RedisDurable => 6380,
+            Service::KafkaDurable => 9094,
             Service::Memcached => 11211,
             Service::RabbitMq => 5672,
             Service::Kafka => 9092,
