@@ -118,7 +118,10 @@ def main() -> int:
         lines.append("")
     for extra in sys.argv[2:]:
         path = Path(extra)
-        if path.exists():
+        if path.suffix == ".md" and path.exists():
+            # Already Markdown (a heading and a table): taken as it is.
+            lines += [path.read_text().strip(), ""]
+        elif path.exists():
             lines += [f"## {path.stem}", "", "```", path.read_text().strip(), "```", ""]
     out = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
     out.write_text("\n".join(lines))

@@ -28,7 +28,7 @@ if ! command -v wrk >/dev/null; then
 fi
 
 echo "building user_service (release)" >&2
-(cd "$ROOT" && cargo build --release --quiet --features axum --example user_service)
+(cd "$ROOT" && cargo build --release --quiet --all-features --example user_service)
 BINARY=$TARGET/release/examples/user_service
 
 WORK=$(mktemp -d)
