@@ -60,12 +60,7 @@ struct Callers {
 /// Signs two customers up and in, and the bootstrap admin in, through a
 /// user service sharing the run's JWT key.
 async fn callers(env: &[(&'static str, String)], scratch: &ScratchDir) -> Callers {
-    let mut users_env = env.to_vec();
-    users_env.retain(|(key, _)| !key.starts_with("APP__DATABASE") && !key.starts_with("APP__MQ"));
-    let users_db = format!("sqlite://{}/users.db?mode=rwc", scratch.path().display());
-    users_env.push(("APP__DATABASE__URL", users_db));
-    users_env.push(("APP__ADMIN__PASSWORD", ADMIN_PASSWORD.to_string()));
-    let users = ServiceProcess::start("user_service", &users_env);
+    let users = ServiceProcess::start("user_service", &users_env(env, scratch));
     let api = Api::new(users.base_url());
     let login = async |username: &str, password: &str| {
         let body = json!({"username": username, "password": password});
@@ -105,6 +100,67 @@ async fn callers(env: &[(&'static str, String)], scratch: &ScratchDir) -> Caller
     };
     assert!(users.terminate().success());
     callers
+}
+
+/// The user service's variables in a run: the run's JWT key, issuer and
+/// cache, its own SQLite database in `scratch`, the bootstrap admin.
+fn users_env(env: &[(&'static str, String)], scratch: &ScratchDir) -> Vec<(&'static str, String)> {
+    let mut users_env = env.to_vec();
+    users_env.retain(|(key, _)| !key.starts_with("APP__DATABASE") && !key.starts_with("APP__MQ"));
+    let users_db = format!("sqlite://{}/users.db?mode=rwc", scratch.path().display());
+    users_env.push(("APP__DATABASE__URL", users_db));
+    users_env.push(("APP__ADMIN__PASSWORD", ADMIN_PASSWORD.to_string()));
+    users_env
+}
+
+/// A logout at the user service reaches the order service through the
+/// shared cache: the session's access token, accepted before, is refused
+/// after (401), and its refresh token no longer refreshes.
+async fn logout_reaches_orders(env: &[(&'static str, String)], scratch: &ScratchDir, orders: &Api) {
+    use reqwest::Method;
+
+    let users = ServiceProcess::start("user_service", &users_env(env, scratch));
+    let user_api = Api::new(users.base_url());
+    let username = unique_name("carol");
+    let password = "another long passphrase 77";
+    let sign_up = json!({"username": username, "email": format!("{username}@example.com"), "password": password});
+    let (status, body) = user_api
+        .call(Method::POST, "/api/v1/auth/register", None, Some(&sign_up))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let credentials = json!({"username": username, "password": password});
+    let (status, tokens) = user_api
+        .call(Method::POST, "/api/v1/auth/login", None, Some(&credentials))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let access = tokens["access_token"].as_str().expect("access token");
+    let refresh = json!({"refresh_token": tokens["refresh_token"]});
+
+    let (status, body) = orders
+        .call(Method::GET, "/api/v1/orders", Some(access), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "accepted before the logout: {body}");
+    let (status, body) = user_api
+        .call(Method::POST, "/api/v1/auth/logout", None, Some(&refresh))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, body) = orders
+        .call(Method::GET, "/api/v1/orders", Some(access), None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the order service still accepts a logged-out access token: {body}"
+    );
+    let (status, body) = user_api
+        .call(Method::POST, "/api/v1/auth/refresh", None, Some(&refresh))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "refresh after logout: {body}"
+    );
+    assert!(users.terminate().success());
 }
 
 /// An HTTP client of one order service.
@@ -682,6 +738,7 @@ async fn postgres_rabbitmq_redis_separate_worker() {
     assert_eq!(ready.status(), StatusCode::OK);
 
     let (walked, rolled_back) = api_contract(&api, &who).await;
+    logout_reaches_orders(&run.env, &scratch, &api).await;
     assert_exactly_once(&run, false).await;
     assert_eq!(events_of(&run.db, &walked).await, (4, 4));
     assert_eq!(
@@ -740,4 +797,29 @@ async fn postgres_rabbitmq_redis_separate_worker() {
     );
     run.db.close().await;
     database.drop().await;
+}
+
+/// The worker checks no tokens, so prod does not ask it for a JWT key: it
+/// starts and becomes ready with `APP_ENV=prod` and no `auth` settings at
+/// all (the production rules are otherwise met: no debug, no placeholder,
+/// no echo).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_starts_in_prod_without_jwt_key() {
+    let scratch = ScratchDir::new("worker_prod");
+    let db_url = format!("sqlite://{}/worker.db?mode=rwc", scratch.path().display());
+    let env = [
+        ("APP_ENV", "prod".to_string()),
+        ("APP__DATABASE__URL", db_url),
+        ("APP__MQ__URL", "memory://".to_string()),
+    ];
+    let worker = ServiceProcess::start("notification_worker", &env);
+    let ready = reqwest::get(worker.url("/ready"))
+        .await
+        .expect("worker /ready");
+    assert_eq!(ready.status(), StatusCode::OK, "{}", worker.output());
+    assert_eq!(
+        worker.terminate().code(),
+        Some(0),
+        "notification_worker exits 0 on SIGTERM"
+    );
 }

@@ -18,6 +18,8 @@
 //! - [`probes`]: `/health`, `/ready` (database, cache, queue, each within a
 //!   timeout) and `/metrics`.
 //! - [`error`]: JSON error bodies with the shared codes, and [`ApiJson`].
+//! - [`revocations`]: the cache namespace for revoked tokens, shared by the
+//!   services that accept the user service's tokens.
 
 // Each example uses the part of this module it needs.
 #![allow(dead_code, unused_imports)]
@@ -25,11 +27,13 @@
 pub(crate) mod error;
 pub(crate) mod observe;
 pub(crate) mod probes;
+pub(crate) mod revocations;
 pub(crate) mod server;
 pub(crate) mod settings;
 
 pub(crate) use error::{ApiError, ApiJson, ApiResult};
 pub(crate) use observe::bind_user;
 pub(crate) use probes::Probes;
+pub(crate) use revocations::RevocationSettings;
 pub(crate) use server::{Started, app, serve, start};
 pub(crate) use settings::{ServerSettings, ServiceSettings, prepare_sqlite_dir};

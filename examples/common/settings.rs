@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use core_sdk::config::{AppEnv, Loader};
+use core_sdk::config::{AppEnv, Loader, ProductionRules};
 use core_sdk::error::{Error, Result};
 use core_sdk::log::LogSettings;
 use serde::Deserialize;
@@ -74,6 +74,11 @@ impl ServerSettings {
 
 /// What the shared plumbing needs from a service's own settings type.
 pub(crate) trait ServiceSettings: DeserializeOwned {
+    /// Whether the service checks JWTs. Prod refuses to start a service that
+    /// does without a JWT key; one that does not (the notification worker)
+    /// must not be made to hold a key it never uses.
+    const USES_JWT: bool = true;
+
     /// The `log` section.
     fn log(&self) -> &LogSettings;
     /// The `server` section.
@@ -87,11 +92,17 @@ pub(crate) trait ServiceSettings: DeserializeOwned {
 /// `config/<env>.toml`, `.env.<env>`, `.secrets`, then `APP__*` variables.
 /// `APP_ENV` names the environment; unset, it is `local`.
 pub(crate) fn load<S: ServiceSettings>(service: &str) -> Result<(S, AppEnv)> {
-    let loaded = Loader::new()
+    let mut loader = Loader::new()
         .dir(config_dir(service))
         .fallback_env(AppEnv::Local)
-        .list_key("server.cors.allowed_origins")
-        .load::<S>()?;
+        .list_key("server.cors.allowed_origins");
+    if !S::USES_JWT {
+        loader = loader.production_rules(ProductionRules {
+            jwt_key_paths: Vec::new(),
+            ..ProductionRules::default()
+        });
+    }
+    let loaded = loader.load::<S>()?;
     let env = loaded.env();
     let settings = loaded.into_settings();
     if env.is_production()

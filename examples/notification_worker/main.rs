@@ -39,7 +39,7 @@ use serde::Deserialize;
 use crate::common::ServerSettings;
 use crate::notifications::NotificationSettings;
 
-/// The worker's settings.
+/// The worker's settings: no `auth` section, as it checks no tokens.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct Settings {
@@ -51,6 +51,8 @@ struct Settings {
 }
 
 impl common::ServiceSettings for Settings {
+    const USES_JWT: bool = false;
+
     fn log(&self) -> &LogSettings {
         &self.log
     }

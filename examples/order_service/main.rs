@@ -57,7 +57,7 @@ use core_sdk::mq::MqSettings;
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
-use crate::common::ServerSettings;
+use crate::common::{RevocationSettings, ServerSettings};
 use crate::notifications::NotificationSettings;
 use crate::outbox::{Outbox, Relay, RelaySettings};
 use crate::routes::ApiState;
@@ -73,6 +73,9 @@ struct Settings {
     cache: CacheSettings,
     mq: MqSettings,
     auth: AuthSettings,
+    /// Where the user service records logouts: the same namespace there
+    /// and here.
+    revocations: RevocationSettings,
     orders: OrderSettings,
     /// Read only when the worker runs in this process; its `topic` is
     /// then `orders.topic`.
@@ -119,10 +122,12 @@ async fn main() -> Result<()> {
     let cache = core_sdk::cache::connect(&settings.cache).await?;
     let queue = core_sdk::mq::connect(&settings.mq).await?;
 
-    // Access tokens are the user service's: same key ring, and the same
-    // cache for revocations when it is shared (Redis).
+    // Access tokens are the user service's: same key ring, and its
+    // revocations, read from the namespace it writes them to (a logout
+    // reaches this service when the cache server is shared, e.g. Redis).
     let keys = Arc::new(KeyRing::from_settings(&settings.auth.jwt)?);
-    let tokens = TokenService::new(keys, cache.clone(), &settings.auth.tokens)?;
+    let revocation_cache = settings.revocations.cache(&cache)?;
+    let tokens = TokenService::new(keys, revocation_cache, &settings.auth.tokens)?;
     let auth = AuthState::new(tokens, Rbac::from_settings(&settings.auth.rbac)?);
 
     let outbox = Outbox::new(settings.orders.topic.clone());

@@ -63,15 +63,18 @@ async fn main() -> Result<()> {
     let store = UserStore::open(database.sql()?.clone()).await?;
 
     let cache = core_sdk::cache::connect(&settings.cache).await?;
-    // Revocations and login failures beside the user reads, in their own namespace.
+    // Login failures are this service's own business: beside the user reads,
+    // in a namespace of their own. Revocations must be seen by every service
+    // accepting these tokens, so they live where `revocations` says.
     let namespace = settings.cache.namespace.as_deref().unwrap_or(SERVICE);
-    let auth_cache = Cache::builder(cache.backend().clone())
+    let throttle_cache = Cache::builder(cache.backend().clone())
         .namespace(format!("{namespace}.auth"))
         .build()?;
+    let revocation_cache = settings.revocations.cache(&cache)?;
     let queue = core_sdk::mq::connect(&settings.mq).await?;
 
     let keys = Arc::new(KeyRing::from_settings(&settings.auth.jwt)?);
-    let tokens = TokenService::new(keys, auth_cache.clone(), &settings.auth.tokens)?;
+    let tokens = TokenService::new(keys, revocation_cache, &settings.auth.tokens)?;
     let rbac = Rbac::from_settings(&settings.auth.rbac)?;
     let auth = AuthState::new(tokens.clone(), rbac);
     let passwords = Passwords::new(&settings.auth.passwords.argon2)?;
@@ -81,7 +84,7 @@ async fn main() -> Result<()> {
         cache: cache.clone(),
         tokens,
         auth: auth.clone(),
-        throttle: LoginThrottle::new(auth_cache, settings.auth.throttle.clone())?,
+        throttle: LoginThrottle::new(throttle_cache, settings.auth.throttle.clone())?,
         passwords,
         policy: Arc::new(PasswordPolicy::new(settings.auth.passwords.policy.clone())),
         queue: queue.clone(),

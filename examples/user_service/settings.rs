@@ -10,7 +10,7 @@ use core_sdk::mq::MqSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::common::{ServerSettings, ServiceSettings};
+use crate::common::{RevocationSettings, ServerSettings, ServiceSettings};
 
 /// Everything the service reads from `configs/user_service/` and `APP__*`.
 #[derive(Debug, Default, Deserialize)]
@@ -23,6 +23,8 @@ pub(crate) struct Settings {
     pub(crate) cache: CacheSettings,
     pub(crate) mq: MqSettings,
     pub(crate) auth: AuthSettings,
+    /// Where logouts are recorded for every service accepting these tokens.
+    pub(crate) revocations: RevocationSettings,
     pub(crate) users: UsersSettings,
     pub(crate) admin: AdminSettings,
 }
