@@ -37,8 +37,7 @@ use core_testkit::unique_name;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use order_flow_support::wait_until;
-use support::{ScratchDir, ServiceProcess};
+use support::{Api, ScratchDir, ServiceProcess, wait_until};
 
 const JWT_ISSUER: &str = "core-sdk-examples";
 const ADMIN_PASSWORD: &str = "quiet-harbour-lantern-5193";
@@ -62,17 +61,7 @@ struct Callers {
 async fn callers(env: &[(&'static str, String)], scratch: &ScratchDir) -> Callers {
     let users = ServiceProcess::start("user_service", &users_env(env, scratch));
     let api = Api::new(users.base_url());
-    let login = async |username: &str, password: &str| {
-        let body = json!({"username": username, "password": password});
-        let (status, tokens) = api
-            .call(
-                reqwest::Method::POST,
-                "/api/v1/auth/login",
-                None,
-                Some(&body),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "login {username}: {tokens}");
+    let access_token = |tokens: Value| {
         tokens["access_token"]
             .as_str()
             .expect("access token")
@@ -81,22 +70,14 @@ async fn callers(env: &[(&'static str, String)], scratch: &ScratchDir) -> Caller
     let sign_up = async |name: &str| {
         let username = unique_name(name);
         let password = "a long enough passphrase 42";
-        let body = json!({"username": username, "email": format!("{username}@example.com"), "password": password});
-        let (status, user) = api
-            .call(
-                reqwest::Method::POST,
-                "/api/v1/auth/register",
-                None,
-                Some(&body),
-            )
+        api.register(&username, &format!("{username}@example.com"), password)
             .await;
-        assert_eq!(status, StatusCode::CREATED, "register {username}: {user}");
-        login(&username, password).await
+        access_token(api.login(&username, password).await)
     };
     let callers = Callers {
         alice: sign_up("alice").await,
         bob: sign_up("bob").await,
-        admin: login("admin", ADMIN_PASSWORD).await,
+        admin: access_token(api.login("admin", ADMIN_PASSWORD).await),
     };
     assert!(users.terminate().success());
     callers
@@ -123,16 +104,10 @@ async fn logout_reaches_orders(env: &[(&'static str, String)], scratch: &Scratch
     let user_api = Api::new(users.base_url());
     let username = unique_name("carol");
     let password = "another long passphrase 77";
-    let sign_up = json!({"username": username, "email": format!("{username}@example.com"), "password": password});
-    let (status, body) = user_api
-        .call(Method::POST, "/api/v1/auth/register", None, Some(&sign_up))
+    user_api
+        .register(&username, &format!("{username}@example.com"), password)
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let credentials = json!({"username": username, "password": password});
-    let (status, tokens) = user_api
-        .call(Method::POST, "/api/v1/auth/login", None, Some(&credentials))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let tokens = user_api.login(&username, password).await;
     let access = tokens["access_token"].as_str().expect("access token");
     let refresh = json!({"refresh_token": tokens["refresh_token"]});
 
@@ -163,60 +138,11 @@ async fn logout_reaches_orders(env: &[(&'static str, String)], scratch: &Scratch
     assert!(users.terminate().success());
 }
 
-/// An HTTP client of one order service.
-#[derive(Clone)]
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
+/// What the order flow asks of an order service beyond plain JSON calls.
 impl Api {
-    fn new(base: &str) -> Api {
-        Api {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("client"),
-            base: base.to_string(),
-        }
-    }
-
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-    ) -> reqwest::Result<(StatusCode, Value)> {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await?;
-        let status = response.status();
-        let text = response.text().await?;
-        Ok((
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        ))
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-    ) -> (StatusCode, Value) {
-        self.send(method, path, token, body).await.expect("request")
-    }
-
     async fn place(&self, token: &str) -> reqwest::Result<(StatusCode, Value)> {
         let order = json!({"items": [{"sku": "book-1", "quantity": 2, "unit_price_cents": 1250}], "currency": "EUR"});
-        self.send(
+        self.try_call(
             reqwest::Method::POST,
             "/api/v1/orders",
             Some(token),
@@ -231,7 +157,7 @@ impl Api {
         id: &str,
         body: Value,
     ) -> reqwest::Result<(StatusCode, Value)> {
-        self.send(
+        self.try_call(
             reqwest::Method::PATCH,
             &format!("/api/v1/orders/{id}/status"),
             Some(token),
@@ -263,7 +189,7 @@ async fn api_contract(api: &Api, who: &Callers) -> (String, String) {
     // 400: not JSON; 422 naming the field.
     let response = api
         .http
-        .post(format!("{}/api/v1/orders", api.base))
+        .post(api.url("/api/v1/orders"))
         .bearer_auth(&who.alice)
         .header("content-type", "application/json")
         .body("{\"items\": [")

@@ -22,7 +22,7 @@ use core_sdk::db::sql::SqlDatabase;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use support::{ScratchDir, ServiceProcess};
+use support::{Api, ScratchDir, ServiceProcess, wait_until};
 
 const ISSUER: &str = "core-sdk-examples";
 const ADMIN_PASSWORD: &str = "sturdy-lighthouse-4821";
@@ -224,7 +224,7 @@ async fn journey(api: &Api, admin: &str) -> String {
             Method::PUT,
             &format!("/api/v1/users/{id}"),
             Some(&access),
-            Some(json!({"email": "Ada.Lovelace@Example.com"})),
+            Some(&json!({"email": "Ada.Lovelace@Example.com"})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
@@ -245,7 +245,7 @@ async fn journey(api: &Api, admin: &str) -> String {
             Method::PUT,
             &format!("/api/v1/users/{id}"),
             Some(&access),
-            Some(json!({"password": "analytical engine 1843"})),
+            Some(&json!({"password": "analytical engine 1843"})),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -259,7 +259,7 @@ async fn journey(api: &Api, admin: &str) -> String {
                 Method::POST,
                 "/api/v1/users/",
                 Some(admin),
-                Some(json!({
+                Some(&json!({
                     "username": name,
                     "email": format!("{name}@example.com"),
                     "password": "a long enough passphrase",
@@ -323,7 +323,7 @@ async fn journey(api: &Api, admin: &str) -> String {
             Method::POST,
             "/api/v1/auth/refresh",
             None,
-            Some(json!({"refresh_token": refresh})),
+            Some(&json!({"refresh_token": refresh})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{next}");
@@ -344,7 +344,7 @@ async fn journey(api: &Api, admin: &str) -> String {
             Method::POST,
             "/api/v1/auth/logout",
             None,
-            Some(json!({"refresh_token": next_refresh})),
+            Some(&json!({"refresh_token": next_refresh})),
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -353,7 +353,7 @@ async fn journey(api: &Api, admin: &str) -> String {
             Method::POST,
             "/api/v1/auth/refresh",
             None,
-            Some(json!({"refresh_token": next_refresh})),
+            Some(&json!({"refresh_token": next_refresh})),
         )
         .await;
     assert_eq!(
@@ -436,7 +436,7 @@ async fn forbidden(api: &Api, admin: &str) {
         (
             Method::PUT,
             format!("/api/v1/users/{fay_id}"),
-            Some(json!({"email": "x@example.com"})),
+            Some(&json!({"email": "x@example.com"})),
         ),
         (Method::DELETE, format!("/api/v1/users/{fay_id}"), None),
         (Method::DELETE, format!("/api/v1/users/{eve_id}"), None),
@@ -449,13 +449,13 @@ async fn forbidden(api: &Api, admin: &str) {
             Method::POST,
             "/api/v1/users/".to_string(),
             Some(
-                json!({"username": "gus", "email": "gus@example.com", "password": "a long enough passphrase"}),
+                &json!({"username": "gus", "email": "gus@example.com", "password": "a long enough passphrase"}),
             ),
         ),
         (
             Method::PUT,
             format!("/api/v1/users/{eve_id}"),
-            Some(json!({"roles": ["admin"]})),
+            Some(&json!({"roles": ["admin"]})),
         ),
     ];
     for (method, path, body) in attempts {
@@ -478,7 +478,7 @@ async fn forbidden(api: &Api, admin: &str) {
             Method::PUT,
             &format!("/api/v1/users/{eve_id}"),
             Some(admin),
-            Some(json!({"roles": ["admin", "user"]})),
+            Some(&json!({"roles": ["admin", "user"]})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{promoted}");
@@ -542,7 +542,7 @@ async fn unauthenticated(api: &Api, secret: &str) {
             Method::POST,
             "/api/v1/auth/refresh",
             None,
-            Some(json!({"refresh_token": access})),
+            Some(&json!({"refresh_token": access})),
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -557,7 +557,7 @@ async fn login_throttle(api: &Api) {
             Method::POST,
             "/api/v1/auth/login",
             None,
-            Some(json!({"username": "ivy", "password": "wrong password!"})),
+            Some(&json!({"username": "ivy", "password": "wrong password!"})),
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
@@ -567,7 +567,7 @@ async fn login_throttle(api: &Api) {
             Method::POST,
             "/api/v1/auth/login",
             None,
-            Some(json!({"username": "nobody", "password": "wrong password!"})),
+            Some(&json!({"username": "nobody", "password": "wrong password!"})),
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -577,7 +577,7 @@ async fn login_throttle(api: &Api) {
             Method::POST,
             "/api/v1/auth/login",
             None,
-            Some(json!({"username": "ivy", "password": "wrong password!"})),
+            Some(&json!({"username": "ivy", "password": "wrong password!"})),
         )
         .await;
     }
@@ -586,7 +586,7 @@ async fn login_throttle(api: &Api) {
             Method::POST,
             "/api/v1/auth/login",
             None,
-            Some(json!({"username": "ivy", "password": "a long enough passphrase"})),
+            Some(&json!({"username": "ivy", "password": "a long enough passphrase"})),
         )
         .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "locked out");
@@ -628,12 +628,7 @@ async fn invalid_input(api: &Api, admin: &str) {
             body[key] = value.clone();
         }
         let (status, answer) = api
-            .call(
-                Method::POST,
-                "/api/v1/auth/register",
-                None,
-                Some(body.clone()),
-            )
+            .call(Method::POST, "/api/v1/auth/register", None, Some(&body))
             .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
         assert_eq!(answer["error"]["field"], field, "{body}: {answer}");
@@ -642,23 +637,18 @@ async fn invalid_input(api: &Api, admin: &str) {
     let mut missing = good.clone();
     missing.as_object_mut().unwrap().remove("email");
     let (status, answer) = api
-        .call(Method::POST, "/api/v1/auth/register", None, Some(missing))
+        .call(Method::POST, "/api/v1/auth/register", None, Some(&missing))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(answer["error"]["field"], "email");
 
     // The same rules on updates and admin creates; a taken name is 409.
     let (status, kim) = api
-        .call(
-            Method::POST,
-            "/api/v1/auth/register",
-            None,
-            Some(good.clone()),
-        )
+        .call(Method::POST, "/api/v1/auth/register", None, Some(&good))
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, answer) = api
-        .call(Method::POST, "/api/v1/auth/register", None, Some(good))
+        .call(Method::POST, "/api/v1/auth/register", None, Some(&good))
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");
     assert_eq!(answer["error"]["code"], "conflict");
@@ -668,7 +658,7 @@ async fn invalid_input(api: &Api, admin: &str) {
             Method::PUT,
             &kim_path,
             Some(admin),
-            Some(json!({"email": "nope"})),
+            Some(&json!({"email": "nope"})),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -678,7 +668,7 @@ async fn invalid_input(api: &Api, admin: &str) {
             Method::PUT,
             &kim_path,
             Some(admin),
-            Some(json!({"roles": ["root"]})),
+            Some(&json!({"roles": ["root"]})),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -728,7 +718,7 @@ async fn cached_reads(api: &Api, admin: &str, database_url: &str) -> String {
             Method::PUT,
             &path,
             Some(admin),
-            Some(json!({"roles": ["user"]})),
+            Some(&json!({"roles": ["user"]})),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -768,7 +758,11 @@ async fn probes(api: &Api, service: &ServiceProcess) {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(response.headers()["x-request-id"], request_id.as_str());
-    let logged = wait_until(|| service.output().contains(&request_id)).await;
+    let logged = wait_until(Duration::from_secs(5), async || {
+        service.output().contains(&request_id).then_some(())
+    })
+    .await
+    .is_some();
     assert!(
         logged,
         "request id {request_id} in the logs:\n{}",
@@ -798,98 +792,4 @@ async fn probes(api: &Api, service: &ServiceProcess) {
         !text.contains("/api/v1/users/0"),
         "paths with ids are not labels"
     );
-}
-
-async fn wait_until(condition: impl Fn() -> bool) -> bool {
-    for _ in 0..100 {
-        if condition() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    condition()
-}
-
-/// A JSON client for one service.
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    fn new(base: &str) -> Api {
-        Api {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
-            base: base.to_string(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> reqwest::Response {
-        let mut request = self.http.request(method, self.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request.send().await.expect("the service answers")
-    }
-
-    /// The status and the JSON body (`null` when empty).
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let response = self.request(method, path, token, body).await;
-        let status = response.status();
-        let bytes = response.bytes().await.expect("a body");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).expect("a JSON body")
-        };
-        (status, body)
-    }
-
-    async fn register(&self, username: &str, email: &str, password: &str) -> Value {
-        let (status, user) = self
-            .call(
-                Method::POST,
-                "/api/v1/auth/register",
-                None,
-                Some(json!({"username": username, "email": email, "password": password})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "register {username}: {user}");
-        user
-    }
-
-    async fn login(&self, username: &str, password: &str) -> Value {
-        let (status, tokens) = self
-            .call(
-                Method::POST,
-                "/api/v1/auth/login",
-                None,
-                Some(json!({"username": username, "password": password})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "login {username}: {tokens}");
-        tokens
-    }
 }

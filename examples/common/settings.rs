@@ -90,7 +90,9 @@ pub(crate) trait ServiceSettings: DeserializeOwned {
 /// Read from `APP_CONFIG_DIR` or `configs/<service>/` (relative to the
 /// working folder, else to this repository): `config/default.toml`,
 /// `config/<env>.toml`, `.env.<env>`, `.secrets`, then `APP__*` variables.
-/// `APP_ENV` names the environment; unset, it is `local`.
+/// `APP_ENV` names the environment; unset, it is `local`. In prod,
+/// core-config's production rules apply (among them: no `*` CORS origin, a
+/// JWT key unless [`ServiceSettings::USES_JWT`] is false).
 pub(crate) fn load<S: ServiceSettings>(service: &str) -> Result<(S, AppEnv)> {
     let mut loader = Loader::new()
         .dir(config_dir(service))
@@ -104,22 +106,7 @@ pub(crate) fn load<S: ServiceSettings>(service: &str) -> Result<(S, AppEnv)> {
     }
     let loaded = loader.load::<S>()?;
     let env = loaded.env();
-    let settings = loaded.into_settings();
-    if env.is_production()
-        && settings
-            .server()
-            .cors
-            .allowed_origins
-            .iter()
-            .any(|origin| origin.trim() == "*")
-    {
-        return Err(
-            Error::invalid_input("any-origin CORS (\"*\") is not allowed in prod")
-                .with_key("server.cors.allowed_origins")
-                .with_operation("config.load"),
-        );
-    }
-    Ok((settings, env))
+    Ok((loaded.into_settings(), env))
 }
 
 fn config_dir(service: &str) -> PathBuf {

@@ -1,4 +1,7 @@
 //! What the API sends and receives, and the checks on what it receives.
+//!
+//! The requests that carry a password or a token derive no `Debug`, so
+//! that none can end up in a log line.
 
 use core_sdk::auth::tokens::TokenPair;
 use serde::{Deserialize, Serialize};
@@ -24,7 +27,7 @@ pub(crate) struct User {
 }
 
 /// `POST /api/v1/auth/register`.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegisterRequest {
     #[serde(default)]
@@ -36,7 +39,7 @@ pub(crate) struct RegisterRequest {
 }
 
 /// `POST /api/v1/users/` (admin): a registration that may name roles.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateUserRequest {
     #[serde(default)]
@@ -49,7 +52,7 @@ pub(crate) struct CreateUserRequest {
 }
 
 /// `PUT /api/v1/users/{id}`: the fields to change.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateUserRequest {
     pub(crate) email: Option<String>,
@@ -58,7 +61,7 @@ pub(crate) struct UpdateUserRequest {
 }
 
 /// `POST /api/v1/auth/login`.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginRequest {
     #[serde(default)]
@@ -68,7 +71,7 @@ pub(crate) struct LoginRequest {
 }
 
 /// `POST /api/v1/auth/refresh` and `/logout`.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RefreshRequest {
     #[serde(default)]

@@ -35,8 +35,9 @@ fn migrator() -> Migrator {
 
 const COLUMNS: &str = "id, username, email, password_hash, roles, created_at, updated_at";
 
-/// A `users` row, the password hash included.
-#[derive(Debug, Clone, Deserialize)]
+/// A `users` row, the password hash included (so no Debug: a hash in a log
+/// is an offline guessing target).
+#[derive(Clone, Deserialize)]
 pub(crate) struct UserRow {
     pub(crate) id: String,
     pub(crate) username: String,

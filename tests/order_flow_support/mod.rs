@@ -1,25 +1,6 @@
 //! What `order_flow_e2e` needs beyond `tests/support` (which runs the
-//! binaries): waiting on a condition, a PostgreSQL database of its own, a
-//! poison message.
-
-use std::time::{Duration, Instant};
-
-/// Polls `check` every 50 ms until it answers `Some`, or `None` after `limit`.
-pub(crate) async fn wait_until<T>(
-    limit: Duration,
-    mut check: impl AsyncFnMut() -> Option<T>,
-) -> Option<T> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return Some(value);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+//! binaries and talks to them): a PostgreSQL database of its own, a poison
+//! message.
 
 /// A database of its own on the PostgreSQL server; dropped by [`drop`](Self::drop).
 #[cfg(feature = "postgres")]
@@ -74,6 +55,7 @@ impl PostgresDatabase {
 #[cfg(feature = "rabbitmq")]
 pub(crate) async fn poison_is_dead_lettered(amqp_url: &str, topic: &str) -> bool {
     use core_sdk::mq::{ConsumeOptions, Message, MqSettings, Outcome, handler_fn};
+    use std::time::Duration;
     let queue = core_sdk::mq::connect(&MqSettings::from_url(amqp_url))
         .await
         .expect("rabbitmq");

@@ -7,8 +7,15 @@
 //! a clean `APP_*` environment plus the variables given, on a free port
 //! (`BIND_ADDR=127.0.0.1:0`), and waits for its `listening on http://…`
 //! line; [`ServiceProcess::terminate`] sends SIGTERM and waits for the exit.
+//! [`Api`] talks JSON to it; [`wait_until`] awaits a condition.
 
 #![allow(dead_code, reason = "each end-to-end test uses the part it needs")]
+
+mod api;
+mod wait;
+
+pub(crate) use api::Api;
+pub(crate) use wait::wait_until;
 
 use std::io::{BufRead as _, BufReader, Read};
 use std::path::{Path, PathBuf};
