@@ -65,7 +65,7 @@ async fn server_backends() {
     let postgres = require_service!(Service::Postgres);
     let redis = require_service!(Service::Redis);
     let amqp = require_service!(Service::RabbitMq);
-    let database = ScratchDatabase::create(&postgres).await;
+    let database = support::ScratchDatabase::create(&postgres, "users_e2e").await;
     let topic = core_testkit::unique_name("user.registered");
 
     // The registrations' events, seen through the same broker.
@@ -110,47 +110,6 @@ async fn server_backends() {
         .await
         .expect("stop the consumer");
     database.drop().await;
-}
-
-/// A PostgreSQL database of its own for one run.
-#[cfg(feature = "postgres")]
-struct ScratchDatabase {
-    server: SqlDatabase,
-    name: String,
-    url: String,
-}
-
-#[cfg(feature = "postgres")]
-impl ScratchDatabase {
-    async fn create(server_url: &str) -> ScratchDatabase {
-        let server = sql(server_url).await;
-        let name = core_testkit::unique_name("users_e2e");
-        server
-            .query(&format!("CREATE DATABASE {name}"))
-            .execute()
-            .await
-            .expect("create the run's database");
-        let (base, query) = server_url
-            .split_once('?')
-            .map_or((server_url, None), |(b, q)| (b, Some(q)));
-        let root = base.rsplit_once('/').map_or(base, |(root, _)| root);
-        let url = match query {
-            Some(query) => format!("{root}/{name}?{query}"),
-            None => format!("{root}/{name}"),
-        };
-        ScratchDatabase { server, name, url }
-    }
-
-    async fn drop(self) {
-        self.server
-            .query(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute()
-            .await
-            .expect("drop the run's database");
-    }
 }
 
 async fn sql(url: &str) -> SqlDatabase {

@@ -89,7 +89,6 @@ async fn main() -> Result<()> {
     .database(database.into_base())
     .queue(std::sync::Arc::clone(&queue), "notification_worker.ready");
     let app = common::app(axum::Router::new(), probes, server)?;
-    // Until SIGTERM or Ctrl-C.
     common::serve(app, server).await?;
 
     // Stop fetching, let the events in hand finish, then leave.

@@ -67,6 +67,7 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
+    /// An outbox whose events go to `topic`.
     pub(crate) fn new(topic: impl Into<String>) -> Outbox {
         Outbox {
             topic: topic.into(),
@@ -131,6 +132,9 @@ pub(crate) struct Relay {
 }
 
 impl Relay {
+    /// A relay publishing `outbox`'s rows from `db` to `queue`; it wakes
+    /// when this process writes to the outbox, and polls for rows written
+    /// by other instances.
     pub(crate) fn new(
         db: SqlDatabase,
         queue: Arc<dyn MessageQueueBase>,

@@ -41,6 +41,7 @@ impl FromRef<ApiState> for AuthState {
     }
 }
 
+/// The `/api/v1/orders` routes, each behind the bearer-token check.
 pub(crate) fn router(state: ApiState) -> Router {
     Router::new()
         .route("/api/v1/orders", post(create).get(list))

@@ -20,6 +20,7 @@ pub(crate) enum OrderStatus {
 }
 
 impl OrderStatus {
+    /// Every status, in the order of the machine.
     pub(crate) const ALL: [OrderStatus; 5] = [
         OrderStatus::Created,
         OrderStatus::Paid,
@@ -28,6 +29,7 @@ impl OrderStatus {
         OrderStatus::Cancelled,
     ];
 
+    /// The name the API and the database use.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Created => "created",

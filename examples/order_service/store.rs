@@ -87,6 +87,7 @@ fn write_options() -> TxOptions {
 }
 
 impl OrderStore {
+    /// A store writing to `db`, with each change's event in `outbox`.
     pub(crate) fn new(db: SqlDatabase, outbox: Outbox) -> OrderStore {
         OrderStore { db, outbox }
     }

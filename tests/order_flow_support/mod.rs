@@ -1,54 +1,5 @@
 //! What `order_flow_e2e` needs beyond `tests/support` (which runs the
-//! binaries and talks to them): a PostgreSQL database of its own, a poison
-//! message.
-
-/// A database of its own on the PostgreSQL server; dropped by [`drop`](Self::drop).
-#[cfg(feature = "postgres")]
-pub(crate) struct PostgresDatabase {
-    server: core_sdk::db::sql::SqlDatabase,
-    name: String,
-    /// Its URL.
-    pub(crate) url: String,
-}
-
-#[cfg(feature = "postgres")]
-impl PostgresDatabase {
-    pub(crate) async fn create(server_url: &str) -> PostgresDatabase {
-        use core_sdk::db::DatabaseSettings;
-        let server =
-            core_sdk::db::sql::SqlDatabase::connect(&DatabaseSettings::from_url(server_url))
-                .await
-                .expect("postgres");
-        let name = core_testkit::unique_name("orders");
-        server
-            .query(&format!("CREATE DATABASE {name}"))
-            .execute()
-            .await
-            .expect("create database");
-        let (base, query) = server_url
-            .split_once('?')
-            .map_or((server_url, None), |(b, q)| (b, Some(q)));
-        let base = base.rsplit_once('/').map_or(base, |(head, _)| head);
-        let url = match query {
-            Some(query) => format!("{base}/{name}?{query}"),
-            None => format!("{base}/{name}"),
-        };
-        PostgresDatabase { server, name, url }
-    }
-
-    pub(crate) async fn drop(self) {
-        use core_sdk::db::DatabaseBase as _;
-        let _ = self
-            .server
-            .query(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute()
-            .await;
-        self.server.close().await;
-    }
-}
+//! binaries and talks to them): a poison message.
 
 /// Publishes a message that is not an order event to `topic` and reports
 /// whether it reached `<topic>.dead-letter`.

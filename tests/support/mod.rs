@@ -7,14 +7,19 @@
 //! a clean `APP_*` environment plus the variables given, on a free port
 //! (`BIND_ADDR=127.0.0.1:0`), and waits for its `listening on http://…`
 //! line; [`ServiceProcess::terminate`] sends SIGTERM and waits for the exit.
-//! [`Api`] talks JSON to it; [`wait_until`] awaits a condition.
+//! [`Api`] talks JSON to it; [`wait_until`] awaits a condition;
+//! `ScratchDatabase` gives a run a PostgreSQL database of its own.
 
 #![allow(dead_code, reason = "each end-to-end test uses the part it needs")]
 
 mod api;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod wait;
 
 pub(crate) use api::Api;
+#[cfg(feature = "postgres")]
+pub(crate) use postgres::ScratchDatabase;
 pub(crate) use wait::wait_until;
 
 use std::io::{BufRead as _, BufReader, Read};

@@ -1,0 +1,52 @@
+//! A PostgreSQL database of its own for one test run, so runs never see
+//! each other's rows.
+
+use core_sdk::db::sql::SqlDatabase;
+use core_sdk::db::{DatabaseBase as _, DatabaseSettings};
+
+/// A database created on the server for one run; dropped by
+/// [`drop`](ScratchDatabase::drop) (async, so not on `Drop`).
+pub(crate) struct ScratchDatabase {
+    server: SqlDatabase,
+    name: String,
+    /// Its URL: the server's, with the database name replaced.
+    pub(crate) url: String,
+}
+
+impl ScratchDatabase {
+    /// Creates a database named after `prefix` and a unique suffix on the
+    /// server at `server_url`.
+    pub(crate) async fn create(server_url: &str, prefix: &str) -> ScratchDatabase {
+        let server = SqlDatabase::connect(&DatabaseSettings::from_url(server_url))
+            .await
+            .expect("connect to PostgreSQL");
+        let name = core_testkit::unique_name(prefix);
+        server
+            .query(&format!("CREATE DATABASE {name}"))
+            .execute()
+            .await
+            .expect("create the run's database");
+        let (base, query) = server_url
+            .split_once('?')
+            .map_or((server_url, None), |(base, query)| (base, Some(query)));
+        let root = base.rsplit_once('/').map_or(base, |(root, _)| root);
+        let url = match query {
+            Some(query) => format!("{root}/{name}?{query}"),
+            None => format!("{root}/{name}"),
+        };
+        ScratchDatabase { server, name, url }
+    }
+
+    /// Drops the database, closing the connections still open to it.
+    pub(crate) async fn drop(self) {
+        self.server
+            .query(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute()
+            .await
+            .expect("drop the run's database");
+        self.server.close().await;
+    }
+}
