@@ -66,6 +66,37 @@ fn bench_get_set(c: &mut Criterion, group_name: &str, rt: &Runtime, backend: Arc
     group.finish();
 }
 
+/// GET and SET by hand on a raw `redis` connection (single server or
+/// cluster): the baseline the backend's get and set are compared with.
+fn bench_raw_redis<C>(c: &mut Criterion, group_name: &str, name: &str, rt: &Runtime, raw: &C)
+where
+    C: redis::aio::ConnectionLike + Clone + Send,
+{
+    let mut group = c.benchmark_group(group_name);
+    group.bench_function(BenchmarkId::new("get", name), |b| {
+        b.to_async(rt).iter(|| async {
+            let mut conn = raw.clone();
+            redis::cmd("GET")
+                .arg("bench:key")
+                .query_async::<Option<Vec<u8>>>(&mut conn)
+                .await
+                .unwrap()
+        })
+    });
+    group.bench_function(BenchmarkId::new("set", name), |b| {
+        b.to_async(rt).iter(|| async {
+            let mut conn = raw.clone();
+            redis::cmd("SET")
+                .arg("bench:key")
+                .arg(VALUE)
+                .query_async::<()>(&mut conn)
+                .await
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
 /// Per-entry TTLs, as the SDK's memory backend offers: the raw baseline does
 /// the same work, so the comparison is like for like.
 struct EntryTtl;
@@ -133,29 +164,7 @@ fn redis(c: &mut Criterion) {
     let raw = rt
         .block_on(redis::aio::ConnectionManager::new(client))
         .unwrap();
-    let mut group = c.benchmark_group("cache/redis");
-    group.bench_function(BenchmarkId::new("get", "raw-redis"), |b| {
-        b.to_async(&rt).iter(|| async {
-            let mut conn = raw.clone();
-            redis::cmd("GET")
-                .arg("bench:key")
-                .query_async::<Option<Vec<u8>>>(&mut conn)
-                .await
-                .unwrap()
-        })
-    });
-    group.bench_function(BenchmarkId::new("set", "raw-redis"), |b| {
-        b.to_async(&rt).iter(|| async {
-            let mut conn = raw.clone();
-            redis::cmd("SET")
-                .arg("bench:key")
-                .arg(VALUE)
-                .query_async::<()>(&mut conn)
-                .await
-                .unwrap()
-        })
-    });
-    group.finish();
+    bench_raw_redis(c, "cache/redis", "raw-redis", &rt, &raw);
     let backend: Arc<dyn CacheBase> = Arc::new(
         rt.block_on(RedisBackend::connect(&RedisConfig::new(url)))
             .unwrap(),
@@ -216,29 +225,7 @@ fn redis_cluster(c: &mut Criterion) {
     let seed = Service::RedisCluster.first_address(&url);
     let client = redis::cluster::ClusterClient::new([format!("redis://{seed}")]).unwrap();
     let raw = rt.block_on(client.get_async_connection()).unwrap();
-    let mut group = c.benchmark_group("cache/redis-cluster");
-    group.bench_function(BenchmarkId::new("get", "raw-redis-cluster"), |b| {
-        b.to_async(&rt).iter(|| async {
-            let mut conn = raw.clone();
-            redis::cmd("GET")
-                .arg("bench:key")
-                .query_async::<Option<Vec<u8>>>(&mut conn)
-                .await
-                .unwrap()
-        })
-    });
-    group.bench_function(BenchmarkId::new("set", "raw-redis-cluster"), |b| {
-        b.to_async(&rt).iter(|| async {
-            let mut conn = raw.clone();
-            redis::cmd("SET")
-                .arg("bench:key")
-                .arg(VALUE)
-                .query_async::<()>(&mut conn)
-                .await
-                .unwrap()
-        })
-    });
-    group.finish();
+    bench_raw_redis(c, "cache/redis-cluster", "raw-redis-cluster", &rt, &raw);
     bench_get_set(c, "cache/redis-cluster", &rt, Arc::new(backend));
 }
 
