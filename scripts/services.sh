@@ -15,8 +15,8 @@
 #
 # redis-durable (127.0.0.1:6380) and kafka-durable (127.0.0.1:9094) keep what
 # they acknowledged across a restart: Redis with its append-only file synced
-# on every write, nisshi with its PostgreSQL storage engine (database
-# `nisshi`). The restart tests that promise "nothing lost" run on them.
+# on every write, nisshi with its libSQL storage engine (an SQLite file in
+# the state directory). The restart tests that promise "nothing lost" run on them.
 #
 # Tools that are not on the machine are installed once, outside the clone:
 #   CORE_TOOLS_DIR  (default /opt/core-sdk/tools)  nisshi binary, SecantusDB venv
@@ -28,8 +28,8 @@ STATE_DIR="${CORE_STATE_DIR:-/tmp/core-sdk-services}"
 NISSHI_VERSION="0.7.0-pre.2"
 SECANTUS_VERSION="0.7.0b3"
 ALL_SERVICES=(postgres mariadb redis rabbitmq nats memcached kafka mongodb redis-cluster redis-durable kafka-durable)
-# nisshi's memory engine serves kafka; its PostgreSQL engine serves kafka-durable.
-NISSHI_FEATURES="dynostore,postgres"
+# nisshi's memory engine serves kafka; its libSQL (SQLite file) engine serves kafka-durable.
+NISSHI_FEATURES="dynostore,libsql"
 REDIS_CLUSTER_PORTS=(7000 7001 7002)
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -141,14 +141,6 @@ install_nisshi() {
   echo "$NISSHI_VERSION $NISSHI_FEATURES" >"$stamp"
 }
 
-# nisshi creates its tables itself; the database must exist.
-ensure_nisshi_database() {
-  answers postgres || die "kafka-durable stores into PostgreSQL, which does not answer"
-  psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'nisshi'" | grep -q 1 \
-    || psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE nisshi" \
-    || die "could not create the database nisshi for kafka-durable"
-}
-
 install_secantus() {
   [ -x "$TOOLS_DIR/secantus-venv/bin/secantusd-py" ] && return
   log "installing SecantusDB $SECANTUS_VERSION into $TOOLS_DIR/secantus-venv (one time)"
@@ -178,10 +170,9 @@ launch() {
         --storage-engine memory://nisshi/ ;;
     kafka-durable)
       install_nisshi
-      ensure_nisshi_database
       run_detached kafka-durable "$STATE_DIR/kafka-durable" "$TOOLS_DIR/bin/nisshi" broker \
         --listener-url tcp://127.0.0.1:9094 --advertised-listener-url tcp://127.0.0.1:9094 \
-        --storage-engine postgres://postgres@127.0.0.1/nisshi ;;
+        --storage-engine sqlite://nisshi.db ;;
     redis-durable)
       mkdir -p "$STATE_DIR/redis-durable"
       redis-server --daemonize yes --bind 127.0.0.1 --port 6380 --save "" \

@@ -1,4 +1,4 @@
-//! The Kafka-protocol broker process (nisshi on its PostgreSQL storage
+//! The Kafka-protocol broker process (nisshi on its libSQL storage
 //! engine, `scripts/services.sh start kafka-durable`) restarted in the
 //! middle of a 10 000-message run: nothing is lost and every message takes
 //! effect exactly once (see `support/broker_restart.rs`).
