@@ -11,7 +11,7 @@ use secrecy::ExposeSecret as _;
 
 use super::error::{self, Site};
 use super::transaction::{self, TxOptions};
-use super::{Query, Shared, SqlPool, Transaction, with_pool};
+use super::{EmbeddedMigration, Query, Shared, SqlPool, Transaction, with_pool};
 use crate::slow::SlowQueryLog;
 use crate::{Backend, DatabaseBase, DatabaseSettings, Health, PoolStats};
 
@@ -190,6 +190,62 @@ impl SqlDatabase {
         transaction::run(&self.inner.primary, &self.inner.shared, options, work).await
     }
 
+    /// Applies `migrations` in the dialect of the connected engine that the
+    /// primary has not seen yet; safe to call at every start.
+    ///
+    /// ```
+    /// use core_db::sql::{EmbeddedMigration, SqlDatabase};
+    ///
+    /// const MIGRATIONS: &[EmbeddedMigration] = &[EmbeddedMigration::portable(
+    ///     1,
+    ///     "notes",
+    ///     "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL)",
+    /// )];
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_db::Result<()> {
+    /// let db = SqlDatabase::connect(&core_db::DatabaseSettings::default()).await?;
+    /// db.migrate_embedded(MIGRATIONS).await?;
+    /// db.migrate_embedded(MIGRATIONS).await?; // nothing left to apply
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`migrate`](Self::migrate); also a history that holds versions
+    /// `migrations` lacks (another service's, in a shared database) is a
+    /// `Conflict`: use [`embedded_migrator`](Self::embedded_migrator) and
+    /// `set_ignore_missing(true)` there.
+    pub async fn migrate_embedded(&self, migrations: &[EmbeddedMigration]) -> Result<()> {
+        self.migrate(&self.embedded_migrator(migrations)?).await
+    }
+
+    /// The sqlx [`Migrator`](sqlx::migrate::Migrator) for `migrations` in the
+    /// connected engine's dialect, for sqlx's own options before
+    /// [`migrate`](Self::migrate).
+    ///
+    /// ```
+    /// # use core_db::sql::{EmbeddedMigration, SqlDatabase};
+    /// # const ORDERS: &[EmbeddedMigration] = &[EmbeddedMigration::portable(100, "orders", "CREATE TABLE orders (id BIGINT PRIMARY KEY)")];
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_db::Result<()> {
+    /// # let db = SqlDatabase::connect(&core_db::DatabaseSettings::default()).await?;
+    /// let mut migrator = db.embedded_migrator(ORDERS)?;
+    /// // Other services keep their own versions in this database's history.
+    /// migrator.set_ignore_missing(true);
+    /// db.migrate(&migrator).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Unsupported`](core_error::ErrorKind::Unsupported) when the engine
+    /// is not one of SQLite, PostgreSQL and MySQL.
+    pub fn embedded_migrator(
+        &self,
+        migrations: &[EmbeddedMigration],
+    ) -> Result<sqlx::migrate::Migrator> {
+        super::embedded_migrations::migrator(self.inner.shared.backend, migrations)
+    }
+
     /// Applies the migrations `migrator` embeds (from `sqlx::migrate!()`)
     /// that the primary has not seen yet; safe to call at every start.
     ///
@@ -211,7 +267,19 @@ impl SqlDatabase {
     /// migration history disagrees with `migrator` (an applied migration
     /// was edited or removed); a failing migration's own error otherwise.
     pub async fn migrate(&self, migrator: &sqlx::migrate::Migrator) -> Result<()> {
-        let outcome = with_pool!(&self.inner.primary, pool => migrator.run(pool).await);
+        let outcome = with_pool!(&self.inner.primary, pool => async {
+            let mut conn = pool.acquire().await.map_err(sqlx::migrate::MigrateError::Execute)?;
+            let outcome = migrator.run_direct(&mut *conn).await;
+            if outcome.is_err() {
+                // sqlx returns early without releasing its session-level
+                // lock (PostgreSQL advisory lock, MySQL GET_LOCK): back in
+                // the pool, that connection would make the next migration
+                // wait forever. Closing it ends the session and the lock.
+                let _ = conn.close().await;
+            }
+            outcome
+        }
+        .await);
         outcome.map_err(|err| self.migrate_error(err))
     }
 

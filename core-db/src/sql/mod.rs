@@ -8,6 +8,7 @@
 
 mod bounds;
 mod database;
+mod embedded_migrations;
 pub(crate) mod error;
 mod placeholders;
 mod pool;
@@ -19,6 +20,7 @@ pub use bounds::{
     FromSqlRow, MySqlParam, MySqlRow, Param, PostgresParam, PostgresRow, SqliteParam, SqliteRow,
 };
 pub use database::SqlDatabase;
+pub use embedded_migrations::EmbeddedMigration;
 pub use pool::SqlPool;
 pub(crate) use pool::with_pool;
 pub use query::Query;
