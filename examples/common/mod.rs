@@ -18,6 +18,7 @@
 //! - [`probes`]: `/health`, `/ready` (database, cache, queue, each within a
 //!   timeout) and `/metrics`.
 //! - [`error`]: JSON error bodies with the shared codes, and [`ApiJson`].
+//! - [`migrations`]: migrating a database the services share.
 //! - [`revocations`]: the cache namespace for revoked tokens, shared by the
 //!   services that accept the user service's tokens.
 
@@ -25,6 +26,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub(crate) mod error;
+pub(crate) mod migrations;
 pub(crate) mod observe;
 pub(crate) mod probes;
 pub(crate) mod revocations;

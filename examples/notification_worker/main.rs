@@ -24,8 +24,6 @@ mod common;
 #[path = "../order_service/events.rs"]
 mod events;
 mod notifications;
-#[path = "../common/sql_migrations.rs"]
-mod sql_migrations;
 
 use std::time::Duration;
 
@@ -69,7 +67,7 @@ async fn main() -> Result<()> {
     common::prepare_sqlite_dir(settings.database.url.expose_secret())?;
     let database = core_sdk::db::connect(&settings.database).await?;
     let db = database.sql()?.clone();
-    sql_migrations::migrate(&db, notifications::MIGRATIONS).await?;
+    common::migrations::migrate(&db, notifications::MIGRATIONS).await?;
     let queue = core_sdk::mq::connect(&settings.mq).await?;
     if !queue.capabilities().shared {
         tracing::warn!(

@@ -31,7 +31,7 @@ use core_sdk::mq::{
 use serde::Deserialize;
 
 use crate::events::{EVENT_TYPES, ORDER_CREATED, OrderEvent};
-use crate::sql_migrations::EmbeddedMigration;
+use core_sdk::db::sql::EmbeddedMigration;
 
 /// The schema this module needs (versions 2_000_000_000+ are the worker's).
 pub(crate) const MIGRATIONS: &[EmbeddedMigration] = &[EmbeddedMigration {

@@ -36,8 +36,6 @@ mod notifications;
 mod orders;
 mod outbox;
 mod routes;
-#[path = "../common/sql_migrations.rs"]
-mod sql_migrations;
 mod status;
 mod store;
 
@@ -118,7 +116,7 @@ async fn main() -> Result<()> {
     common::prepare_sqlite_dir(settings.database.url.expose_secret())?;
     let database = core_sdk::db::connect(&settings.database).await?;
     let db = database.sql()?.clone();
-    sql_migrations::migrate(&db, store::MIGRATIONS).await?;
+    common::migrations::migrate(&db, store::MIGRATIONS).await?;
     let cache = core_sdk::cache::connect(&settings.cache).await?;
     let queue = core_sdk::mq::connect(&settings.mq).await?;
 
@@ -151,7 +149,7 @@ async fn main() -> Result<()> {
         ..settings.notifications.clone()
     };
     let worker = if embedded_worker {
-        sql_migrations::migrate(&db, notifications::MIGRATIONS).await?;
+        common::migrations::migrate(&db, notifications::MIGRATIONS).await?;
         Some(notifications::start(queue.as_ref(), db.clone(), &worker_settings).await?)
     } else {
         tracing::info!(

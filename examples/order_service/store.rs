@@ -9,8 +9,8 @@ use uuid::Uuid;
 use crate::events::{ORDER_CREATED, ORDER_STATUS_CHANGED, OrderEvent};
 use crate::orders::{NewOrder, Order, OrderItem, StatusChange, now_millis, rfc3339};
 use crate::outbox::Outbox;
-use crate::sql_migrations::EmbeddedMigration;
 use crate::status::OrderStatus;
+use core_sdk::db::sql::EmbeddedMigration;
 
 /// The schema of orders, their history and the outbox (versions
 /// 1_000_000_000+ are the order service's).

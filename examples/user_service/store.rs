@@ -1,37 +1,19 @@
 //! Users in SQL, with statements every supported engine runs unchanged.
 
-use std::borrow::Cow;
-
 use core_sdk::db::DatabaseBase as _;
-use core_sdk::db::sql::SqlDatabase;
-use core_sdk::db::sqlx::migrate::{Migration, MigrationType, Migrator};
+use core_sdk::db::sql::{EmbeddedMigration, SqlDatabase};
 use core_sdk::error::{ErrorKind, Result};
 use serde::Deserialize;
 
 use crate::model::User;
 
-/// The migrations, embedded in the binary. One set serves every engine:
+/// The migrations, embedded in the binary. One script serves every engine:
 /// the schema uses only types SQLite, PostgreSQL and MySQL share.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "users", include_str!("migrations/0001_users.sql"))];
-
-fn migrator() -> Migrator {
-    let migrations = MIGRATIONS
-        .iter()
-        .map(|(version, description, sql)| {
-            Migration::new(
-                *version,
-                Cow::Borrowed(*description),
-                MigrationType::Simple,
-                Cow::Borrowed(*sql),
-                false,
-            )
-        })
-        .collect::<Vec<_>>();
-    Migrator {
-        migrations: Cow::Owned(migrations),
-        ..Migrator::DEFAULT
-    }
-}
+const MIGRATIONS: &[EmbeddedMigration] = &[EmbeddedMigration::portable(
+    1,
+    "users",
+    include_str!("migrations/0001_users.sql"),
+)];
 
 const COLUMNS: &str = "id, username, email, password_hash, roles, created_at, updated_at";
 
@@ -86,7 +68,7 @@ pub(crate) struct UserStore {
 impl UserStore {
     /// Applies the migrations the database has not seen yet.
     pub(crate) async fn open(sql: SqlDatabase) -> Result<UserStore> {
-        sql.migrate(&migrator()).await?;
+        crate::common::migrations::migrate(&sql, MIGRATIONS).await?;
         Ok(UserStore { sql })
     }
 
