@@ -33,7 +33,9 @@
 mod error;
 mod kind;
 mod redact;
+mod secret_names;
 
 pub use error::{BoxError, Error, Result};
 pub use kind::ErrorKind;
-pub use redact::{SECRET_NAME_FRAGMENTS, redact_endpoint};
+pub use redact::redact_endpoint;
+pub use secret_names::SECRET_NAME_FRAGMENTS;
