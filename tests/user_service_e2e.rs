@@ -56,6 +56,52 @@ async fn embedded_backends() {
     run_suite(&env, &secret, &database_url).await;
 }
 
+/// A setting that would break a route at request time is refused at start,
+/// naming the key.
+#[test]
+fn a_zero_page_size_is_refused_at_start() {
+    let scratch = ScratchDir::new("user_service_bad_settings");
+    let mut command = std::process::Command::new(support::example_binary("user_service"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("APP_") {
+            command.env_remove(key);
+        }
+    }
+    let mut child = command
+        .envs(base_env(&new_secret()))
+        .env(
+            "APP__DATABASE__URL",
+            format!("sqlite://{}/users.db?mode=rwc", scratch.path().display()),
+        )
+        .env("APP__USERS__MAX_PAGE_SIZE", "0")
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run user_service");
+    // A service that accepted the setting would serve until killed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().expect("poll user_service").is_none()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let output = child.wait_with_output().expect("user_service's output");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!output.status.success(), "it must not start:\n{printed}");
+    assert!(!printed.contains("listening on"), "{printed}");
+    assert!(
+        printed.contains("max_page_size"),
+        "the culprit is named:\n{printed}"
+    );
+}
+
 #[cfg(all(feature = "postgres", feature = "redis", feature = "rabbitmq"))]
 #[tokio::test]
 async fn server_backends() {

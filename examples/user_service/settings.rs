@@ -1,6 +1,8 @@
 //! The user service's settings: one section per building block, plus the
 //! service's own (`users`, `admin`).
 
+use std::num::NonZeroU32;
+
 use core_sdk::auth::AuthSettings;
 use core_sdk::cache::CacheSettings;
 use core_sdk::config::ConfigSection;
@@ -45,8 +47,9 @@ impl ServiceSettings for Settings {
 pub(crate) struct UsersSettings {
     /// How long a user read stays cached. Default 300 s.
     pub(crate) cache_ttl_secs: u64,
-    /// The largest page `GET /api/v1/users` returns. Default 100.
-    pub(crate) max_page_size: u32,
+    /// The largest page `GET /api/v1/users` returns. Default 100; zero is
+    /// refused when the settings load.
+    pub(crate) max_page_size: NonZeroU32,
     /// The topic `user.registered` events go to. Default `user.registered`.
     pub(crate) registered_topic: String,
 }
@@ -55,7 +58,7 @@ impl Default for UsersSettings {
     fn default() -> UsersSettings {
         UsersSettings {
             cache_ttl_secs: 300,
-            max_page_size: 100,
+            max_page_size: NonZeroU32::new(100).expect("100 is not zero"),
             registered_topic: "user.registered".to_string(),
         }
     }

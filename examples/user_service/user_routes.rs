@@ -182,7 +182,7 @@ pub(crate) async fn list(
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<Page>> {
     bind_user(&principal.subject);
-    let max = app.users.max_page_size;
+    let max = app.users.max_page_size.get();
     let page = model::page_number("page", query.page.as_deref(), 1, u32::MAX / max)?;
     let size = model::page_number("size", query.size.as_deref(), 20.min(max), max)?;
     let (rows, total) = app.store.list(page, size).await?;
