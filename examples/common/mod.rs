@@ -18,15 +18,15 @@
 //! - [`probes`]: `/health`, `/ready` (database, cache, queue, each within a
 //!   timeout) and `/metrics`.
 //! - [`error`]: JSON error bodies with the shared codes, and [`ApiJson`].
-//! - [`migrations`]: migrating a database the services share.
+//! - [`database`]: connecting to and migrating the SQL database.
 //! - [`revocations`]: the cache namespace for revoked tokens, shared by the
 //!   services that accept the user service's tokens.
 
 // Each example uses the part of this module it needs.
 #![allow(dead_code, unused_imports)]
 
+pub(crate) mod database;
 pub(crate) mod error;
-pub(crate) mod migrations;
 pub(crate) mod observe;
 pub(crate) mod probes;
 pub(crate) mod revocations;
@@ -38,4 +38,4 @@ pub(crate) use observe::bind_user;
 pub(crate) use probes::Probes;
 pub(crate) use revocations::RevocationSettings;
 pub(crate) use server::{Started, app, serve, start};
-pub(crate) use settings::{ServerSettings, ServiceSettings, prepare_sqlite_dir};
+pub(crate) use settings::{ServerSettings, ServiceSettings};

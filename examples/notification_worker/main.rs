@@ -31,7 +31,6 @@ use core_sdk::db::{DatabaseBase as _, DatabaseSettings};
 use core_sdk::error::Result;
 use core_sdk::log::LogSettings;
 use core_sdk::mq::MqSettings;
-use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
 use crate::common::ServerSettings;
@@ -64,10 +63,8 @@ async fn main() -> Result<()> {
     let started = common::start::<Settings>("notification_worker")?;
     let settings = &started.settings;
 
-    common::prepare_sqlite_dir(settings.database.url.expose_secret())?;
-    let database = core_sdk::db::connect(&settings.database).await?;
-    let db = database.sql()?.clone();
-    common::migrations::migrate(&db, notifications::MIGRATIONS).await?;
+    let (database, db) = common::database::connect_sql(&settings.database).await?;
+    common::database::migrate(&db, notifications::MIGRATIONS).await?;
     let queue = core_sdk::mq::connect(&settings.mq).await?;
     if !queue.capabilities().shared {
         tracing::warn!(

@@ -52,7 +52,6 @@ use core_sdk::db::{DatabaseBase as _, DatabaseSettings};
 use core_sdk::error::Result;
 use core_sdk::log::LogSettings;
 use core_sdk::mq::MqSettings;
-use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
 use crate::common::{RevocationSettings, ServerSettings};
@@ -113,10 +112,8 @@ async fn main() -> Result<()> {
     let started = common::start::<Settings>("order_service")?;
     let settings = &started.settings;
 
-    common::prepare_sqlite_dir(settings.database.url.expose_secret())?;
-    let database = core_sdk::db::connect(&settings.database).await?;
-    let db = database.sql()?.clone();
-    common::migrations::migrate(&db, store::MIGRATIONS).await?;
+    let (database, db) = common::database::connect_sql(&settings.database).await?;
+    common::database::migrate(&db, store::MIGRATIONS).await?;
     let cache = core_sdk::cache::connect(&settings.cache).await?;
     let queue = core_sdk::mq::connect(&settings.mq).await?;
 
@@ -149,7 +146,7 @@ async fn main() -> Result<()> {
         ..settings.notifications.clone()
     };
     let worker = if embedded_worker {
-        common::migrations::migrate(&db, notifications::MIGRATIONS).await?;
+        common::database::migrate(&db, notifications::MIGRATIONS).await?;
         Some(notifications::start(queue.as_ref(), db.clone(), &worker_settings).await?)
     } else {
         tracing::info!(

@@ -58,9 +58,8 @@ async fn main() -> Result<()> {
     let settings = started.settings;
     let server = settings.server.clone();
 
-    common::prepare_sqlite_dir(settings.database.url.expose_secret())?;
-    let database = core_sdk::db::connect(&settings.database).await?;
-    let store = UserStore::open(database.sql()?.clone()).await?;
+    let (database, sql) = common::database::connect_sql(&settings.database).await?;
+    let store = UserStore::open(sql).await?;
 
     let cache = core_sdk::cache::connect(&settings.cache).await?;
     // Login failures are this service's own business: beside the user reads,

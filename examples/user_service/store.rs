@@ -68,7 +68,7 @@ pub(crate) struct UserStore {
 impl UserStore {
     /// Applies the migrations the database has not seen yet.
     pub(crate) async fn open(sql: SqlDatabase) -> Result<UserStore> {
-        crate::common::migrations::migrate(&sql, MIGRATIONS).await?;
+        crate::common::database::migrate(&sql, MIGRATIONS).await?;
         Ok(UserStore { sql })
     }
 

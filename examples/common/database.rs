@@ -1,7 +1,19 @@
-//! Migrating a database that several example services share.
+//! Opening and migrating the SQL database the example services use.
 
 use core_sdk::db::sql::{EmbeddedMigration, SqlDatabase};
+use core_sdk::db::{Database, DatabaseSettings};
 use core_sdk::error::Result;
+use secrecy::ExposeSecret as _;
+
+/// Connects to the SQL database `settings` name (creating an embedded
+/// SQLite file's folder first) and returns it both as the `Database` the
+/// readiness probe checks and as the SQL handle the service queries.
+pub(crate) async fn connect_sql(settings: &DatabaseSettings) -> Result<(Database, SqlDatabase)> {
+    crate::common::settings::prepare_sqlite_dir(settings.url.expose_secret())?;
+    let database = core_sdk::db::connect(settings).await?;
+    let sql = database.sql()?.clone();
+    Ok((database, sql))
+}
 
 /// Applies `migrations` (one script per engine, compiled in) that the
 /// database has not seen yet.
