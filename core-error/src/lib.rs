@@ -28,14 +28,19 @@
 //! ```
 //!
 //! This crate is deliberately tiny (it depends on `thiserror` and `url`
-//! only) so every other crate can depend on it.
+//! only) so every other crate can depend on it. Its `redis` feature adds the
+//! one driver mapping two crates share, [`redis_error_kind`].
 
 mod error;
 mod kind;
 mod redact;
+#[cfg(feature = "redis")]
+mod redis;
 mod secret_names;
 
 pub use error::{BoxError, Error, Result};
 pub use kind::ErrorKind;
 pub use redact::redact_endpoint;
+#[cfg(feature = "redis")]
+pub use redis::redis_error_kind;
 pub use secret_names::SECRET_NAME_FRAGMENTS;
