@@ -313,14 +313,10 @@ impl ConnectionUrl {
 
     /// The full URL, password included, for handing to a driver.
     pub fn expose_url(&self) -> SecretString {
-        SecretString::from(
-            self.render(|password| {
-                utf8_percent_encode(password.expose_secret(), USERINFO).to_string()
-            }),
-        )
+        SecretString::from(self.render(Secrets::Shown))
     }
 
-    fn render(&self, password: impl Fn(&SecretString) -> String) -> String {
+    fn render(&self, secrets: Secrets) -> String {
         let mut out = format!("{}://", self.scheme);
         if self.driver == Driver::Sqlite {
             if self.scheme == "sqlite" && self.database.as_deref() == Some(":memory:") {
@@ -335,7 +331,12 @@ impl ConnectionUrl {
                 }
                 if let Some(secret) = &self.password {
                     out.push(':');
-                    out.push_str(&password(secret));
+                    match secrets {
+                        Secrets::Shown => out.push_str(
+                            &utf8_percent_encode(secret.expose_secret(), USERINFO).to_string(),
+                        ),
+                        Secrets::Masked => out.push_str("***"),
+                    }
                 }
                 out.push('@');
             }
@@ -366,7 +367,7 @@ impl ConnectionUrl {
                 .params
                 .iter()
                 .map(|(name, value)| {
-                    if is_sensitive_name(name) {
+                    if secrets == Secrets::Masked && is_sensitive_name(name) {
                         format!("{name}=***")
                     } else {
                         format!("{name}={value}")
@@ -377,6 +378,14 @@ impl ConnectionUrl {
         }
         out
     }
+}
+
+/// Whether a rendered URL carries its password and secret-named parameters
+/// (for the driver) or `***` in their place (for people and logs).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Secrets {
+    Shown,
+    Masked,
 }
 
 fn parse_host(text: &str) -> Result<Host> {
@@ -429,7 +438,7 @@ impl FromStr for ConnectionUrl {
 
 impl fmt::Display for ConnectionUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.render(|_| "***".to_string()))
+        f.write_str(&self.render(Secrets::Masked))
     }
 }
 
