@@ -1,0 +1,106 @@
+//! `core_db::connect` picks the engine from `database.url` alone and hands
+//! back the front door of its data model; asking for the other model is a
+//! clear error naming the key, not a panic.
+
+use std::time::Duration;
+
+use core_db::{Backend, Database, DatabaseSettings, ErrorKind, connect};
+use core_testkit::{Service, require_service};
+
+const PATIENCE: Duration = Duration::from_secs(5);
+
+async fn connected(url: &str) -> Database {
+    let mut settings = DatabaseSettings::from_url(url);
+    settings.database_name = Some("test".to_string());
+    connect(&settings)
+        .await
+        .expect("connect the engine the URL names")
+}
+
+/// Checks the handle through both views of the shared base, then closes it.
+async fn assert_serves(db: Database, backend: Backend) {
+    assert_eq!(db.base().backend(), backend);
+    db.base()
+        .health(PATIENCE)
+        .await
+        .expect("health through base()");
+    let shared = db.into_base();
+    assert_eq!(shared.backend(), backend);
+    assert!(!shared.server_version().await.unwrap().is_empty());
+    shared.close().await;
+    let err = shared.health(PATIENCE).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+}
+
+fn assert_wrong_model(err: core_db::Error, named: &str) {
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("database.url"), "names the key: {text}");
+    assert!(text.contains(named), "names the engine: {text}");
+}
+
+#[tokio::test]
+async fn a_sqlite_url_gives_the_sql_api_and_refuses_the_document_api() {
+    let db = connected("sqlite::memory:").await;
+    let (two,): (i64,) = db
+        .sql()
+        .unwrap()
+        .query("SELECT 1 + 1")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(two, 2);
+    assert_wrong_model(db.document().unwrap_err(), "sqlite");
+    assert_serves(db, Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_postgres_url_gives_the_sql_api() {
+    let url = require_service!(Service::Postgres);
+    let db = connected(&url).await;
+    let (two,): (i32,) = db
+        .sql()
+        .unwrap()
+        .query("SELECT 1 + 1")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(two, 2);
+    assert_wrong_model(db.document().unwrap_err(), "postgres");
+    assert_serves(db, Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_mysql_url_gives_the_sql_api() {
+    let url = require_service!(Service::MySql);
+    let db = connected(&url).await;
+    let (two,): (i64,) = db
+        .sql()
+        .unwrap()
+        .query("SELECT 1 + 1")
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(two, 2);
+    assert_serves(db, Backend::MySql).await;
+}
+
+#[tokio::test]
+async fn a_mongodb_url_gives_the_document_api_and_refuses_the_sql_api() {
+    let url = require_service!(Service::MongoDb);
+    let db = connected(&url).await;
+    assert_eq!(db.document().unwrap().database().name(), "test");
+    assert_wrong_model(db.sql().unwrap_err(), "mongodb");
+    assert_serves(db, Backend::MongoDb).await;
+}
+
+#[tokio::test]
+async fn an_unknown_scheme_is_refused_naming_the_key() {
+    let err = connect(&DatabaseSettings::from_url(
+        "oracle://db.example.com/orders",
+    ))
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("database.url"), "{err}");
+}
