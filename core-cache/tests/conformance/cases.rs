@@ -579,3 +579,98 @@ pub(crate) async fn a_lost_lock_cannot_be_released_or_extended(t: &Target) {
     expect_kind(third, ErrorKind::Timeout, "the new owner's lock");
     second.release().await.unwrap();
 }
+
+pub(crate) async fn a_dropped_lock_is_released_for_the_next_owner(t: &Target) {
+    if !t.cache.capabilities().compare_and_swap {
+        return;
+    }
+    let held = t
+        .cache
+        .lock("dropped", quick(Duration::from_secs(60), Duration::ZERO))
+        .await
+        .unwrap();
+    // Dropped, not released: the guard gives the key back in the background
+    // long before its 60 s TTL would.
+    drop(held);
+    let next = t
+        .cache
+        .lock(
+            "dropped",
+            quick(Duration::from_secs(60), Duration::from_secs(5)),
+        )
+        .await;
+    next.expect("a dropped guard released its lock")
+        .release()
+        .await
+        .unwrap();
+}
+
+pub(crate) async fn a_lock_without_a_ttl_is_refused(t: &Target) {
+    if !t.cache.capabilities().compare_and_swap {
+        return;
+    }
+    let err = t
+        .cache
+        .lock("forever", quick(Duration::ZERO, Duration::ZERO))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("forever"), "names the key: {err}");
+    assert!(!t.cache.exists("forever").await.unwrap());
+}
+
+pub(crate) async fn a_key_used_as_another_type_is_invalid_input(t: &Target) {
+    let capabilities = t.cache.capabilities();
+    t.cache.set("plain", &1, None).await.unwrap();
+    if capabilities.hashes {
+        expect_kind(
+            t.cache.hget::<i32>("plain", "f").await,
+            ErrorKind::InvalidInput,
+            "hget on a value",
+        );
+        expect_kind(
+            t.cache.hgetall::<i32>("plain").await,
+            ErrorKind::InvalidInput,
+            "hgetall on a value",
+        );
+        expect_kind(
+            t.cache.hdel("plain", "f").await,
+            ErrorKind::InvalidInput,
+            "hdel on a value",
+        );
+        t.cache.hset("hash", "f", &1).await.unwrap();
+        expect_kind(
+            t.cache.get::<i32>("hash").await,
+            ErrorKind::InvalidInput,
+            "get on a hash",
+        );
+    }
+    if capabilities.lists {
+        expect_kind(
+            t.cache.push("plain", ListEnd::Back, &[1]).await,
+            ErrorKind::InvalidInput,
+            "push on a value",
+        );
+        expect_kind(
+            t.cache.pop::<i32>("plain", ListEnd::Front).await,
+            ErrorKind::InvalidInput,
+            "pop on a value",
+        );
+        expect_kind(
+            t.cache.range::<i32>("plain", 0, -1).await,
+            ErrorKind::InvalidInput,
+            "range on a value",
+        );
+        t.cache.push("list", ListEnd::Back, &[1]).await.unwrap();
+        expect_kind(
+            t.cache.incr("list", 1).await,
+            ErrorKind::InvalidInput,
+            "incr on a list",
+        );
+    }
+    assert_eq!(
+        t.cache.get::<i32>("plain").await.unwrap(),
+        Some(1),
+        "a refused command changes nothing"
+    );
+}

@@ -66,6 +66,9 @@ macro_rules! cache_suite {
                 a_lock_gives_mutual_exclusion_among_many_clients,
                 a_lock_frees_itself_when_its_holder_dies,
                 a_lost_lock_cannot_be_released_or_extended,
+                a_dropped_lock_is_released_for_the_next_owner,
+                a_lock_without_a_ttl_is_refused,
+                a_key_used_as_another_type_is_invalid_input,
             ],
         }
     };
