@@ -357,6 +357,88 @@ pub(crate) async fn a_row_of_the_wrong_type_is_invalid_input(t: &Target) {
     );
 }
 
+pub(crate) async fn constraint_violations_say_which_kind(t: &Target) {
+    let orders = core_testkit::unique_name("orders");
+    t.create_table(
+        &orders,
+        &format!(
+            "CREATE TABLE {orders} (
+                id BIGINT PRIMARY KEY,
+                person_id BIGINT NOT NULL,
+                quantity INT NOT NULL CHECK (quantity > 0),
+                code VARCHAR(4) NOT NULL,
+                FOREIGN KEY (person_id) REFERENCES {people} (id)
+            ){suffix}",
+            people = t.people,
+            suffix = crate::table_suffix(t.backend()),
+        ),
+    )
+    .await;
+    insert(t, &person(1)).await.unwrap();
+    let insert_order =
+        format!("INSERT INTO {orders} (id, person_id, quantity, code) VALUES (?, ?, ?, ?)");
+    let add = |id: i64, person_id: Option<i64>, quantity: i32| {
+        t.db.query(&insert_order)
+            .bind(id)
+            .bind(person_id)
+            .bind(quantity)
+            .bind("A1")
+            .execute()
+    };
+    add(1, Some(1), 2).await.unwrap();
+
+    let err = expect_kind(
+        add(2, Some(404), 1).await,
+        ErrorKind::Conflict,
+        "no such person",
+    );
+    assert!(!err.is_temporary(), "{err}");
+    expect_kind(
+        t.db.query(&format!("DELETE FROM {} WHERE id = ?", t.people))
+            .bind(1_i64)
+            .execute()
+            .await,
+        ErrorKind::Conflict,
+        "deleting a referenced person",
+    );
+    expect_kind(
+        add(3, None, 1).await,
+        ErrorKind::InvalidInput,
+        "a NULL person",
+    );
+    expect_kind(
+        add(4, Some(1), 0).await,
+        ErrorKind::InvalidInput,
+        "a CHECK violation",
+    );
+    expect_kind(
+        t.db.query(&format!("SELECT * FROM {orders}_missing"))
+            .execute()
+            .await,
+        ErrorKind::InvalidInput,
+        "a table that does not exist",
+    );
+    // SQLite does not enforce VARCHAR lengths.
+    if t.backend() != core_db::Backend::Sqlite {
+        expect_kind(
+            t.db.query(&format!(
+                "INSERT INTO {orders} (id, person_id, quantity, code) VALUES (5, 1, 1, 'TOO-LONG')"
+            ))
+            .execute()
+            .await,
+            ErrorKind::InvalidInput,
+            "a value longer than its column",
+        );
+    }
+    let (left,): (i64,) =
+        t.db.query(&format!("SELECT COUNT(*) FROM {orders}"))
+            .fetch_one()
+            .await
+            .unwrap();
+    assert_eq!(left, 1, "no refused statement stored a row");
+    assert_eq!(count(t).await, 1);
+}
+
 pub(crate) async fn injection_strings_are_stored_verbatim(t: &Target) {
     let hostile = [
         "'; DROP TABLE people; --",

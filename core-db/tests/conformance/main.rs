@@ -86,7 +86,8 @@ impl Drop for Target {
         let db = self.db.clone();
         tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current().block_on(async {
-                for table in tables {
+                // Newest first: a table that references another goes before it.
+                for table in tables.into_iter().rev() {
                     let _ = db
                         .query(&format!("DROP TABLE IF EXISTS {table}"))
                         .execute()
@@ -146,6 +147,7 @@ macro_rules! sql_suite {
                 a_missing_row_is_not_found,
                 a_duplicate_key_is_a_conflict,
                 a_row_of_the_wrong_type_is_invalid_input,
+                constraint_violations_say_which_kind,
                 injection_strings_are_stored_verbatim,
                 streaming_yields_every_row_in_order,
                 a_committed_transaction_is_visible,
