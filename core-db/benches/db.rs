@@ -252,21 +252,34 @@ fn mongodb(c: &mut Criterion) {
     // The MongoDB-wire server here slows down as it takes inserts, so
     // timing the raw inserts first and the SDK's after compares two server
     // states. Each variant instead alternates one raw and one SDK insert and
-    // times only its own: both see the same server at every step.
+    // times only its own: both see the same server at every step. Which of
+    // the two goes first alternates too, because the server answers the
+    // second insert of a quick pair more slowly than the first.
     let paired = |timed_is_sdk: bool| {
         let (raw_inserts, sdk_inserts, next, doc_with) =
             (&raw_inserts, &sdk_inserts, &next, &doc_with);
         move |iters: u64| async move {
             let mut timed = Duration::ZERO;
-            for _ in 0..iters {
+            for iteration in 0..iters {
                 let raw_doc = doc_with(next.fetch_add(1, Ordering::Relaxed));
                 let sdk_doc = doc_with(next.fetch_add(1, Ordering::Relaxed));
-                let started = std::time::Instant::now();
-                raw_inserts.insert_one(raw_doc).await.unwrap();
-                let raw_took = started.elapsed();
-                let started = std::time::Instant::now();
-                sdk_inserts.insert_one(sdk_doc).await.unwrap();
-                let sdk_took = started.elapsed();
+                let raw_insert = async {
+                    let started = std::time::Instant::now();
+                    raw_inserts.insert_one(raw_doc).await.unwrap();
+                    started.elapsed()
+                };
+                let sdk_insert = async {
+                    let started = std::time::Instant::now();
+                    sdk_inserts.insert_one(sdk_doc).await.unwrap();
+                    started.elapsed()
+                };
+                let (raw_took, sdk_took) = if iteration % 2 == 0 {
+                    let raw_took = raw_insert.await;
+                    (raw_took, sdk_insert.await)
+                } else {
+                    let sdk_took = sdk_insert.await;
+                    (raw_insert.await, sdk_took)
+                };
                 timed += if timed_is_sdk { sdk_took } else { raw_took };
             }
             timed
