@@ -674,3 +674,25 @@ pub(crate) async fn a_key_used_as_another_type_is_invalid_input(t: &Target) {
         "a refused command changes nothing"
     );
 }
+
+pub(crate) async fn a_held_lock_can_be_extended(t: &Target) {
+    if !t.cache.capabilities().compare_and_swap {
+        return;
+    }
+    let mut held = t
+        .cache
+        .lock("long_job", quick(Duration::from_secs(1), Duration::ZERO))
+        .await
+        .unwrap();
+    held.extend(Duration::from_secs(30)).await.unwrap();
+    // Past the first TTL, the lock is still held.
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    expect_kind(
+        t.cache
+            .lock("long_job", quick(Duration::from_secs(30), Duration::ZERO))
+            .await,
+        ErrorKind::Timeout,
+        "an extended lock",
+    );
+    held.release().await.unwrap();
+}

@@ -69,6 +69,7 @@ macro_rules! cache_suite {
                 a_dropped_lock_is_released_for_the_next_owner,
                 a_lock_without_a_ttl_is_refused,
                 a_key_used_as_another_type_is_invalid_input,
+                a_held_lock_can_be_extended,
             ],
         }
     };
