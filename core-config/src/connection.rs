@@ -80,8 +80,10 @@ pub struct Host {
 }
 
 /// A connection URL whose password is a secret: `Debug` and `Display` show
-/// `***` in its place, and only [`expose_url`](ConnectionUrl::expose_url)
-/// gives the full text, percent-encoded.
+/// `***` in its place (and in place of the value of a query parameter whose
+/// name says it is a secret, such as `sslpassword`), and only
+/// [`expose_url`](ConnectionUrl::expose_url) gives the full text,
+/// password percent-encoded.
 ///
 /// Build it from parts:
 ///
