@@ -423,6 +423,15 @@ struct KafkaSource {
     retry_topic: String,
 }
 
+/// A consumer dropped without shutdown (its task aborted) must leave the
+/// group: the pump holds the reader, and an idle pump would otherwise keep
+/// it, and its partitions, for as long as no record arrives.
+impl Drop for KafkaSource {
+    fn drop(&mut self) {
+        self.pump.abort();
+    }
+}
+
 impl KafkaSource {
     async fn wait_for_assignment(&self, topic: &str) -> Result<()> {
         let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
