@@ -17,6 +17,16 @@ const EVENTS: &[EmbeddedMigration] = &[EmbeddedMigration {
     mysql: "CREATE TABLE events (id BIGINT AUTO_INCREMENT PRIMARY KEY, body TEXT NOT NULL)",
 }];
 
+/// How many migrations the database's history holds.
+async fn applied_migrations(db: &SqlDatabase) -> i64 {
+    let (applied,): (i64,) = db
+        .query("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one()
+        .await
+        .unwrap();
+    applied
+}
+
 async fn migrate_twice_and_use(url: String) {
     let db = SqlDatabase::connect(&DatabaseSettings::from_url(url))
         .await
@@ -30,11 +40,7 @@ async fn migrate_twice_and_use(url: String) {
         .execute()
         .await
         .unwrap();
-    let (applied,): (i64,) = db
-        .query("SELECT COUNT(*) FROM _sqlx_migrations")
-        .fetch_one()
-        .await
-        .unwrap();
+    let applied = applied_migrations(&db).await;
     assert_eq!(applied, 2);
 
     // Per-dialect embedded migrations beside the directory's: the shared
@@ -76,11 +82,7 @@ async fn embedded_migrations_apply_once_on_a_fresh_database() {
         .unwrap();
     db.migrate_embedded(EVENTS).await.unwrap();
     db.migrate_embedded(EVENTS).await.unwrap();
-    let (applied,): (i64,) = db
-        .query("SELECT COUNT(*) FROM _sqlx_migrations")
-        .fetch_one()
-        .await
-        .unwrap();
+    let applied = applied_migrations(&db).await;
     assert_eq!(applied, 1);
 }
 
