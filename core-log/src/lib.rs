@@ -41,6 +41,7 @@
 
 mod audit;
 mod context;
+mod fresh_filter;
 mod json;
 mod mask;
 mod metrics;

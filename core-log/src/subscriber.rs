@@ -11,6 +11,7 @@ use tracing_subscriber::registry::Registry;
 
 use crate::audit::AUDIT_TARGET;
 use crate::context::CONTEXT_TARGET;
+use crate::fresh_filter::FreshFilter;
 use crate::json::{JsonFields, JsonLines};
 use crate::mask::Masks;
 use crate::output::open_file;
@@ -184,7 +185,7 @@ fn build_with_filter(
                 .event_format(JsonLines::new(masks.clone()))
                 .with_ansi(false)
                 .with_writer(writer)
-                .with_filter(audit_or_context)
+                .with_filter(FreshFilter(audit_or_context))
                 .boxed(),
         );
         queues.push(handle);
@@ -195,7 +196,7 @@ fn build_with_filter(
         let (layer, guard) = crate::otlp::layer(&settings.otlp)?;
         // The same level filter as the logs: unfiltered, the exporter would
         // take every TRACE span and raise the subscriber's maximum level.
-        layers.push(layer.with_filter(directives.filter()?).boxed());
+        layers.push(layer.with_filter(FreshFilter(directives.filter()?)).boxed());
         Some(guard)
     } else {
         None
@@ -268,14 +269,17 @@ fn ordinary_layer(
     };
     let layer = if audit_apart {
         layer
-            .with_filter(FilterExt::<Registry>::and(
+            .with_filter(FreshFilter(FilterExt::<Registry>::and(
                 level,
                 filter_fn(|meta| !is_audit(meta)),
-            ))
+            )))
             .boxed()
     } else {
         layer
-            .with_filter(FilterExt::<Registry>::or(level, filter_fn(is_audit)))
+            .with_filter(FreshFilter(FilterExt::<Registry>::or(
+                level,
+                filter_fn(is_audit),
+            )))
             .boxed()
     };
     Ok(layer)
@@ -298,13 +302,38 @@ struct Directives {
     source: &'static str,
 }
 
+/// The longest filter accepted: real filters are a few dozen bytes, and a
+/// runaway value (a file pasted in) would otherwise be one long target that
+/// silently logs nothing.
+const MAX_DIRECTIVES_BYTES: usize = 4096;
+
 impl Directives {
     fn parse(text: &str, source: &'static str) -> Result<Directives> {
+        if text.len() > MAX_DIRECTIVES_BYTES {
+            return Err(Error::invalid_input(format!(
+                "the level filter is {} bytes long; at most {MAX_DIRECTIVES_BYTES} are accepted",
+                text.len()
+            ))
+            .with_key(source));
+        }
         let mut normalized = Vec::new();
         for directive in text.split(',').map(str::trim).filter(|d| !d.is_empty()) {
             if directive.contains(char::is_whitespace) {
                 return Err(Error::invalid_input(format!(
                     "`{directive}` is not a filter directive: separate directives with `,`"
+                ))
+                .with_key(source));
+            }
+            // A target is a module path (`my_crate::db`) or a name such as
+            // `audit`; `info;debug` would be one target nothing logs to.
+            let target = directive.split(['=', '[']).next().unwrap_or_default();
+            if let Some(bad) = target
+                .chars()
+                .find(|c| !(c.is_alphanumeric() || matches!(c, '_' | ':' | '-' | '.')))
+            {
+                return Err(Error::invalid_input(format!(
+                    "`{directive}` is not a filter directive: {bad:?} cannot appear in a \
+                     target; separate directives with `,`"
                 ))
                 .with_key(source));
             }
@@ -426,10 +455,21 @@ mod tests {
             "verbose",
             "warn,fatal",
             "info warn",
+            "info;debug",
+            "info|warn",
         ] {
             let err = Directives::parse(text, "RUST_LOG").err();
             assert!(err.is_some(), "{text} accepted");
         }
+    }
+
+    #[test]
+    fn a_runaway_filter_is_refused_naming_the_setting() {
+        let err = Directives::parse(&"a".repeat(100_000), "log.level")
+            .err()
+            .unwrap();
+        assert_eq!(err.context_value("key"), Some("log.level"));
+        assert!(!err.to_string().contains("aaaaaaaa"), "{err}");
     }
 
     #[test]
