@@ -34,7 +34,15 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// The driver's own error types never appear in this type's signature, so a
 /// backend can change driver versions without breaking its callers; the
 /// driver error is still reachable through [`StdError::source`] for logs.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Debug` prints what `Display` does, so that `fn main() -> Result<()>`
+/// ends with the message and its context rather than a struct dump:
+///
+/// ```
+/// let err = core_error::Error::invalid_input("must be a port").with_key("server.port");
+/// assert_eq!(format!("{err:?}"), err.to_string());
+/// ```
+#[derive(thiserror::Error)]
 #[error("{kind}: {message}{context}")]
 pub struct Error {
     kind: ErrorKind,
@@ -93,6 +101,20 @@ impl Error {
     /// Shorthand for [`ErrorKind::Unavailable`].
     pub fn unavailable(message: impl Into<Cow<'static, str>>) -> Error {
         Error::new(ErrorKind::Unavailable, message)
+    }
+
+    /// Shorthand for [`ErrorKind::RateLimited`], with the seconds to wait
+    /// before trying again in its context (`retry_after_secs`, which an HTTP
+    /// service sends as `Retry-After`).
+    ///
+    /// ```
+    /// let err = core_error::Error::rate_limited("too many attempts", 30);
+    /// assert_eq!(err.http_status(), 429);
+    /// assert_eq!(err.context_value("retry_after_secs"), Some("30"));
+    /// ```
+    pub fn rate_limited(message: impl Into<Cow<'static, str>>, retry_after_secs: u64) -> Error {
+        Error::new(ErrorKind::RateLimited, message)
+            .with_context("retry_after_secs", retry_after_secs)
     }
 
     /// Shorthand for [`ErrorKind::Unsupported`].
@@ -236,6 +258,12 @@ impl From<std::io::Error> for Error {
             _ => ErrorKind::Internal,
         };
         Error::new(kind, err.to_string()).with_source(err)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

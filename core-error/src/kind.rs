@@ -34,6 +34,9 @@ pub enum ErrorKind {
     Timeout,
     /// The server or a resource it needs cannot be reached right now.
     Unavailable,
+    /// The caller sent too much too fast (a rate limit, a login lock-out);
+    /// worth retrying after the `retry_after_secs` its context names.
+    RateLimited,
     /// The backend does not offer this operation.
     Unsupported,
     /// A bug or an unexpected state; not the caller's fault.
@@ -42,7 +45,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::NotFound,
         ErrorKind::Conflict,
         ErrorKind::InvalidInput,
@@ -50,6 +53,7 @@ impl ErrorKind {
         ErrorKind::PermissionDenied,
         ErrorKind::Timeout,
         ErrorKind::Unavailable,
+        ErrorKind::RateLimited,
         ErrorKind::Unsupported,
         ErrorKind::Internal,
     ];
@@ -67,6 +71,7 @@ impl ErrorKind {
             ErrorKind::PermissionDenied => "permission_denied",
             ErrorKind::Timeout => "timeout",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Internal => "internal",
         }
@@ -82,6 +87,7 @@ impl ErrorKind {
             ErrorKind::PermissionDenied => 403,
             ErrorKind::Timeout => 504,
             ErrorKind::Unavailable => 503,
+            ErrorKind::RateLimited => 429,
             ErrorKind::Unsupported => 501,
             ErrorKind::Internal => 500,
         }
@@ -89,12 +95,16 @@ impl ErrorKind {
 
     /// Whether an error of this kind is temporary unless said otherwise.
     ///
-    /// Timeouts and unavailable servers are worth retrying; everything else
+    /// Timeouts, unavailable servers and rate limits are worth retrying
+    /// (the last after the wait it names); everything else
     /// fails the same way the second time. A single error may override this
     /// (a serialization failure is a [`Conflict`](ErrorKind::Conflict) that
     /// *is* worth retrying), see [`Error::temporary`](crate::Error::temporary).
     pub const fn is_temporary(self) -> bool {
-        matches!(self, ErrorKind::Timeout | ErrorKind::Unavailable)
+        matches!(
+            self,
+            ErrorKind::Timeout | ErrorKind::Unavailable | ErrorKind::RateLimited
+        )
     }
 
     /// Looks a kind up by its [`code`](ErrorKind::code).

@@ -15,12 +15,19 @@ fn codes_are_unique_and_round_trip() {
 }
 
 #[test]
-fn only_timeout_and_unavailable_are_temporary_by_default() {
+fn only_timeout_unavailable_and_rate_limited_are_temporary_by_default() {
     let temporary: Vec<_> = ErrorKind::ALL
         .into_iter()
         .filter(|kind| kind.is_temporary())
         .collect();
-    assert_eq!(temporary, [ErrorKind::Timeout, ErrorKind::Unavailable]);
+    assert_eq!(
+        temporary,
+        [
+            ErrorKind::Timeout,
+            ErrorKind::Unavailable,
+            ErrorKind::RateLimited
+        ]
+    );
     assert!(Error::timeout("slow").is_temporary());
     assert!(!Error::not_found("gone").is_temporary());
     assert!(!Error::timeout("slow").with_temporary(false).is_temporary());
@@ -32,7 +39,7 @@ fn http_statuses_follow_the_kind() {
         .iter()
         .map(|kind| kind.http_status())
         .collect();
-    assert_eq!(statuses, [404, 409, 400, 401, 403, 504, 503, 501, 500]);
+    assert_eq!(statuses, [404, 409, 400, 401, 403, 504, 503, 429, 501, 500]);
 }
 
 #[test]
