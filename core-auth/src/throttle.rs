@@ -60,7 +60,7 @@ impl Default for ThrottleSettings {
 /// throttle.record_failure("ada@example.com", "10.0.0.7").await?;
 /// throttle.record_failure("ada@example.com", "10.0.0.7").await?;
 /// let err = throttle.check("ada@example.com", "10.0.0.7").await.unwrap_err();
-/// assert_eq!(err.kind(), core_auth::ErrorKind::Unauthenticated);
+/// assert_eq!(err.kind(), core_auth::ErrorKind::RateLimited);
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -140,7 +140,7 @@ impl LoginThrottle {
     ///
     /// # Errors
     ///
-    /// [`Unauthenticated`](core_error::ErrorKind::Unauthenticated) while
+    /// [`RateLimited`](core_error::ErrorKind::RateLimited) (HTTP 429) while
     /// locked, with `retry_after_secs` in its context; the cache's errors.
     pub async fn check(&self, account: &str, address: &str) -> Result<()> {
         let account_lock = Self::key(Subject::Account, "lock", account);
@@ -153,11 +153,11 @@ impl LoginThrottle {
             .filter(|until| *until > now)
             .max();
         match until {
-            Some(until) => Err(
-                Error::unauthenticated("too many failed logins; try again later")
-                    .with_operation("auth.login_throttle")
-                    .with_context("retry_after_secs", until - now),
-            ),
+            Some(until) => Err(Error::rate_limited(
+                "too many failed logins; try again later",
+                until - now,
+            )
+            .with_operation("auth.login_throttle")),
             None => Ok(()),
         }
     }

@@ -36,7 +36,7 @@ async fn locks_out_and_recovers(cache: Cache) {
         .check("ada@example.com", "10.0.0.99")
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
     assert!(err.context_value("retry_after_secs").is_some(), "{err}");
     assert!(
         !err.to_string().contains("ada@"),
@@ -67,7 +67,7 @@ async fn one_address_across_many_accounts_is_locked(cache: Cache) {
         .check("someone-else@example.com", "203.0.113.9")
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
     throttle
         .check("someone-else@example.com", "203.0.113.10")
         .await

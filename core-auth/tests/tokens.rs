@@ -124,6 +124,7 @@ async fn a_revocation_lives_as_long_as_the_token_would() {
     let settings = TokenSettings {
         access_ttl_secs: 120,
         refresh_ttl_secs: 3600,
+        ..TokenSettings::default()
     };
     let tokens = service(cache.clone(), &settings);
     let pair = tokens.issue("user-1", &[], &[]).await.unwrap();
@@ -149,6 +150,7 @@ async fn bad_lifetimes_are_refused() {
         let settings = TokenSettings {
             access_ttl_secs: access,
             refresh_ttl_secs: refresh,
+            ..TokenSettings::default()
         };
         let err = TokenService::new(std::sync::Arc::new(ring("hs256")), cache.clone(), &settings)
             .unwrap_err();

@@ -73,10 +73,11 @@ async fn main() -> Result<()> {
     let queue = core_sdk::mq::connect(&settings.mq).await?;
 
     let keys = Arc::new(KeyRing::from_settings(&settings.auth.jwt)?);
-    let tokens = TokenService::new(keys, revocation_cache, &settings.auth.tokens)?;
+    let tokens = TokenService::new(keys, revocation_cache, &settings.auth.tokens)?
+        .with_subjects(Arc::new(store.clone()));
     let rbac = Rbac::from_settings(&settings.auth.rbac)?;
     let auth = AuthState::new(tokens.clone(), rbac);
-    let passwords = Passwords::new(&settings.auth.passwords.argon2)?;
+    let passwords = Passwords::from_settings(&settings.auth.passwords)?;
     let decoy_hash = passwords.hash(&uuid::Uuid::new_v4().to_string())?;
     let app = AppState {
         store: store.clone(),

@@ -10,7 +10,7 @@ use core_sdk::auth::rbac::Rbac;
 use core_sdk::auth::throttle::LoginThrottle;
 use core_sdk::auth::tokens::TokenService;
 use core_sdk::cache::Cache;
-use core_sdk::error::{Error, Result};
+use core_sdk::error::Result;
 use core_sdk::mq::MessageQueueBase;
 
 use crate::settings::UsersSettings;
@@ -51,20 +51,15 @@ impl AppState {
         Duration::from_secs(self.users.cache_ttl_secs)
     }
 
-    /// Hashes `password` off the async workers: argon2id is meant to be slow.
+    /// Hashes `password` off the async workers, a bounded number at once:
+    /// argon2id is meant to be slow and takes 19 MiB a hash.
     pub(crate) async fn hash_password(&self, password: String) -> Result<String> {
-        let passwords = self.passwords.clone();
-        tokio::task::spawn_blocking(move || passwords.hash(&password))
-            .await
-            .map_err(|err| Error::internal(format!("password hashing stopped: {err}")))?
+        self.passwords.hash_bounded(password).await
     }
 
-    /// Whether `password` matches `hash`, checked off the async workers.
+    /// Whether `password` matches `hash`, bounded like `hash_password`.
     pub(crate) async fn verify_password(&self, password: String, hash: Arc<str>) -> Result<bool> {
-        let passwords = self.passwords.clone();
-        tokio::task::spawn_blocking(move || passwords.verify(&password, &hash))
-            .await
-            .map_err(|err| Error::internal(format!("password check stopped: {err}")))?
+        self.passwords.verify_bounded(password, hash).await
     }
 }
 

@@ -1,5 +1,6 @@
 //! Users in SQL, with statements every supported engine runs unchanged.
 
+use core_sdk::auth::tokens::{SubjectDirectory, SubjectRights};
 use core_sdk::db::DatabaseBase as _;
 use core_sdk::db::sql::{EmbeddedMigration, SqlDatabase};
 use core_sdk::error::{ErrorKind, Result};
@@ -191,5 +192,17 @@ fn taken(error: core_sdk::error::Error) -> core_sdk::error::Error {
             .with_source(error)
     } else {
         error
+    }
+}
+
+/// A refresh asks the table for the user's roles now: a demoted user's
+/// next token carries the new roles, a deleted user's refresh is refused.
+#[async_trait::async_trait]
+impl SubjectDirectory for UserStore {
+    async fn current_rights(&self, subject: &str) -> Result<Option<SubjectRights>> {
+        Ok(self.find(subject).await?.map(|row| SubjectRights {
+            roles: row.role_list(),
+            scopes: Vec::new(),
+        }))
     }
 }

@@ -139,9 +139,11 @@ pub(crate) async fn update(
     if let Some(email) = &request.email {
         row.email = model::email(email)?;
     }
+    let old_roles = row.roles.clone();
     if let Some(roles) = &request.roles {
         row.roles = model::roles(roles)?.join(",");
     }
+    let password_changed = request.password.is_some();
     if let Some(password) = request.password {
         check_password(&app, &password, &[&row.username, &row.email])?;
         row.password_hash = app.hash_password(password).await?;
@@ -150,7 +152,12 @@ pub(crate) async fn update(
     if !app.store.update(&row).await? {
         return Err(not_found(&id).into());
     }
-    app.cache.delete(&user_key(&id)).await?;
+    app.cache.invalidate(&user_key(&id)).await?;
+    // Sessions issued under the old password or roles end; the next login
+    // gets tokens for what the user holds now.
+    if password_changed || row.roles != old_roles {
+        app.tokens.revoke_subject(&id).await?;
+    }
     AuditEvent::new(&principal.subject, "user.update", Outcome::Success)
         .resource(&user_key(&id))
         .record();
@@ -168,7 +175,8 @@ pub(crate) async fn delete(
     if !app.store.delete(&id).await? {
         return Err(not_found(&id).into());
     }
-    app.cache.delete(&user_key(&id)).await?;
+    app.cache.invalidate(&user_key(&id)).await?;
+    app.tokens.revoke_subject(&id).await?;
     AuditEvent::new(&principal.subject, "user.delete", Outcome::Success)
         .resource(&user_key(&id))
         .record();

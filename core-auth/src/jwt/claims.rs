@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::unix_now;
+use super::{unix_now, unix_now_ms};
 
 /// Whether a token grants access or only the right to get new tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -40,6 +40,13 @@ pub struct Claims {
     pub exp: u64,
     /// Issued at.
     pub iat: u64,
+    /// Issued at, in milliseconds: what a subject's revocation
+    /// ([`TokenService::revoke_subject`](crate::tokens::TokenService::revoke_subject))
+    /// is compared with, so that a token issued in the same second just
+    /// after it stays valid. Absent from tokens minted elsewhere, which are
+    /// then taken as issued at the start of their `iat` second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat_ms: Option<u64>,
     /// Not valid before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<u64>,
@@ -73,11 +80,13 @@ impl Claims {
     /// Claims for `subject`, issued now, expiring after `lifetime`, with a
     /// fresh random `jti`.
     pub fn new(subject: impl Into<String>, token_type: TokenType, lifetime: Duration) -> Claims {
-        let now = unix_now();
+        let now_ms = unix_now_ms();
+        let now = now_ms / 1000;
         Claims {
             sub: subject.into(),
             exp: now.saturating_add(lifetime.as_secs()),
             iat: now,
+            iat_ms: Some(now_ms),
             nbf: None,
             iss: None,
             aud: Vec::new(),
@@ -109,6 +118,12 @@ impl Claims {
     {
         self.scopes = scopes.into_iter().map(Into::into).collect();
         self
+    }
+
+    /// When the token was issued, in milliseconds since the Unix epoch:
+    /// `iat_ms`, or the start of the `iat` second.
+    pub fn issued_at_ms(&self) -> u64 {
+        self.iat_ms.unwrap_or(self.iat.saturating_mul(1000))
     }
 
     /// Seconds until the token expires, zero if it has.

@@ -20,4 +20,4 @@ pub use algorithm::SigningAlgorithm;
 pub use claims::{Claims, TokenType};
 pub use keys::{KeyRing, MAX_TOKEN_BYTES};
 pub use settings::{JwtSettings, KeySettings};
-pub use time::unix_now;
+pub use time::{unix_now, unix_now_ms};

@@ -8,15 +8,19 @@
 //! [`needs_rehash`](Passwords::needs_rehash) says when to store a fresh
 //! argon2id hash instead. Every comparison of derived keys is constant-time.
 //!
-//! Hashing is deliberately slow (tens of milliseconds): call it from
-//! `tokio::task::spawn_blocking` in async code.
+//! Hashing is deliberately slow (tens of milliseconds) and memory-hungry: in
+//! async code call [`hash_bounded`](Passwords::hash_bounded) and
+//! [`verify_bounded`](Passwords::verify_bounded), which run on the blocking
+//! pool, a bounded number at once ([`HashingSettings`]).
 
 mod argon;
 mod legacy;
+mod limit;
 mod policy;
 
 pub use argon::Argon2Settings;
 pub use legacy::{HashScheme, bcrypt_hash, pbkdf2_sha256_hash};
+pub use limit::HashingSettings;
 pub use policy::{CustomRule, PasswordPolicy, PolicySettings};
 
 use core_error::{Error, Result};
@@ -34,6 +38,8 @@ pub struct PasswordSettings {
     pub argon2: Argon2Settings,
     /// What a new password must satisfy.
     pub policy: PolicySettings,
+    /// How many hashes run at once.
+    pub hashing: HashingSettings,
 }
 
 /// Hashes new passwords with argon2id and verifies argon2, bcrypt and PBKDF2.
@@ -56,6 +62,7 @@ pub struct PasswordSettings {
 #[derive(Debug, Clone)]
 pub struct Passwords {
     argon2: argon::Argon2Hasher,
+    limit: limit::HashingLimit,
 }
 
 impl Passwords {
@@ -68,14 +75,79 @@ impl Passwords {
     pub fn new(settings: &Argon2Settings) -> Result<Passwords> {
         Ok(Passwords {
             argon2: argon::Argon2Hasher::new(settings)?,
+            limit: limit::HashingLimit::new(&HashingSettings::default(), settings.memory_kib),
+        })
+    }
+
+    /// A hasher at `settings.argon2`, bounded by `settings.hashing`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`new`](Passwords::new).
+    pub fn from_settings(settings: &PasswordSettings) -> Result<Passwords> {
+        Ok(Passwords {
+            argon2: argon::Argon2Hasher::new(&settings.argon2)?,
+            limit: limit::HashingLimit::new(&settings.hashing, settings.argon2.memory_kib),
         })
     }
 
     /// A hasher at the OWASP-recommended parameters.
     pub fn recommended() -> Passwords {
+        let memory_kib = Argon2Settings::default().memory_kib;
         Passwords {
             argon2: argon::Argon2Hasher::recommended(),
+            limit: limit::HashingLimit::new(&HashingSettings::default(), memory_kib),
         }
+    }
+
+    /// How many bounded hashes or checks run at once.
+    pub fn max_concurrent(&self) -> usize {
+        self.limit.size()
+    }
+
+    /// [`hash`](Passwords::hash) on tokio's blocking pool, at most
+    /// [`max_concurrent`](Passwords::max_concurrent) at once across every
+    /// clone.
+    ///
+    /// ```
+    /// # use core_auth::password::{Argon2Settings, Passwords};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_error::Result<()> {
+    /// let light = Argon2Settings { memory_kib: 256, iterations: 1, parallelism: 1 };
+    /// let passwords = Passwords::new(&light)?;
+    /// let hash = passwords.hash_bounded("correct horse".to_owned()).await?;
+    /// assert!(passwords.verify_bounded("correct horse".to_owned(), hash.into()).await?);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Unavailable`](core_error::ErrorKind::Unavailable), with
+    /// `retry_after_secs`, when no slot frees up within
+    /// [`HashingSettings::max_wait_ms`]; as for `hash` otherwise.
+    pub async fn hash_bounded(&self, password: String) -> Result<String> {
+        let passwords = self.clone();
+        self.limit
+            .run("auth.hash_password", move || passwords.hash(&password))
+            .await
+    }
+
+    /// [`verify`](Passwords::verify), bounded like
+    /// [`hash_bounded`](Passwords::hash_bounded).
+    ///
+    /// # Errors
+    ///
+    /// As for `hash_bounded` and `verify`.
+    pub async fn verify_bounded(
+        &self,
+        password: String,
+        hash: std::sync::Arc<str>,
+    ) -> Result<bool> {
+        let passwords = self.clone();
+        self.limit
+            .run("auth.verify_password", move || {
+                passwords.verify(&password, &hash)
+            })
+            .await
     }
 
     /// Hashes `password` with argon2id and a fresh random salt; returns the

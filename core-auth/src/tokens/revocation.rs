@@ -14,6 +14,12 @@ fn revoked_family(family: &str) -> String {
     format!("auth:revoked-family:{family}")
 }
 
+/// When the subject's rights last changed (milliseconds since the epoch):
+/// every token issued before is revoked.
+fn subject_not_before(subject: &str) -> String {
+    format!("auth:subject-not-before:{subject}")
+}
+
 fn retired_refresh(jti: &str) -> String {
     format!("auth:retired:{jti}")
 }
@@ -29,15 +35,40 @@ impl Revocations {
         Revocations { cache }
     }
 
-    /// Whether the token `jti`, or its family, has been revoked.
-    pub(crate) async fn is_revoked(&self, jti: &str, family: Option<&str>) -> Result<bool> {
+    /// Whether the token `jti`, its family, or every token of its subject
+    /// issued before it (`issued_at_ms`) has been revoked: one cache read.
+    pub(crate) async fn is_revoked(
+        &self,
+        jti: &str,
+        family: Option<&str>,
+        subject: &str,
+        issued_at_ms: u64,
+    ) -> Result<bool> {
         let token_key = revoked_token(jti);
-        let Some(family) = family else {
-            return self.cache.exists(&token_key).await;
-        };
-        let family_key = revoked_family(family);
-        let found: Vec<Option<u8>> = self.cache.get_many(&[&token_key, &family_key]).await?;
-        Ok(found.iter().any(Option::is_some))
+        let subject_key = subject_not_before(subject);
+        let family_key = family.map(revoked_family);
+        let mut keys = vec![token_key.as_str(), subject_key.as_str()];
+        keys.extend(family_key.as_deref());
+        // Markers hold 1; the subject's holds its not-before instant.
+        let found: Vec<Option<u64>> = self.cache.get_many(&keys).await?;
+        let subject_revoked = found[1].is_some_and(|not_before| issued_at_ms < not_before);
+        Ok(subject_revoked || found[0].is_some() || found.get(2).is_some_and(Option::is_some))
+    }
+
+    /// Revokes every token of `subject` issued before `not_before_ms`.
+    pub(crate) async fn revoke_subject(
+        &self,
+        subject: &str,
+        not_before_ms: u64,
+        remaining: Duration,
+    ) -> Result<()> {
+        self.cache
+            .set(
+                &subject_not_before(subject),
+                &not_before_ms,
+                Some(remaining),
+            )
+            .await
     }
 
     pub(crate) async fn revoke_token(&self, jti: &str, remaining: Duration) -> Result<()> {

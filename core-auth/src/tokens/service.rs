@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use core_cache::Cache;
-use core_error::{Error, Result};
+use core_error::{Error, ErrorKind, Result};
 use serde::{Deserialize, Serialize};
 
 use super::revocation::Revocations;
+use super::subjects::{SubjectDirectory, SubjectRights};
 use crate::Principal;
-use crate::jwt::{Claims, KeyRing, TokenType};
+use crate::jwt::{Claims, KeyRing, TokenType, unix_now_ms};
 
 /// Token lifetimes: the `auth.tokens` settings section.
 ///
@@ -28,6 +29,9 @@ pub struct TokenSettings {
     pub access_ttl_secs: u64,
     /// Lifetime of a refresh token; each refresh starts a new one. Default 14 days.
     pub refresh_ttl_secs: u64,
+    /// What an access token check does while the revocation cache cannot
+    /// be reached. Default `refuse`.
+    pub revocation_outage: RevocationOutage,
 }
 
 impl Default for TokenSettings {
@@ -35,8 +39,28 @@ impl Default for TokenSettings {
         TokenSettings {
             access_ttl_secs: 900,
             refresh_ttl_secs: 14 * 24 * 3600,
+            revocation_outage: RevocationOutage::default(),
         }
     }
+}
+
+/// Whether an access token is accepted while revocations cannot be read.
+///
+/// `refuse` keeps every revoked token out, at the cost of refusing every
+/// request while the cache is down. `accept` keeps the service answering:
+/// a token's signature, expiry, issuer and audience are still checked, and
+/// only a revocation (logout, a user's rights changed) made before the
+/// outage is missed, for at most the access lifetime. Each token accepted
+/// so is counted in `auth_revocation_checks_skipped_total` and logged.
+/// Refreshing always needs the cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationOutage {
+    /// Refuse the request with the cache's temporary error (503).
+    #[default]
+    Refuse,
+    /// Accept a token that verifies, without its revocation check.
+    Accept,
 }
 
 /// An access token and the refresh token that renews it.
@@ -98,12 +122,25 @@ impl fmt::Debug for TokenPair {
 /// assert!(tokens.authenticate(&next.access_token).await.is_err());
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TokenService {
     keys: Arc<KeyRing>,
     revocations: Revocations,
+    subjects: Option<Arc<dyn SubjectDirectory>>,
     access_ttl: Duration,
     refresh_ttl: Duration,
+    revocation_outage: RevocationOutage,
+}
+
+impl fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenService")
+            .field("keys", &self.keys)
+            .field("subjects", &self.subjects.is_some())
+            .field("access_ttl", &self.access_ttl)
+            .field("refresh_ttl", &self.refresh_ttl)
+            .finish_non_exhaustive()
+    }
 }
 
 fn rejected(operation: &'static str, message: &'static str) -> Error {
@@ -141,9 +178,26 @@ impl TokenService {
         Ok(TokenService {
             keys,
             revocations: Revocations::new(cache),
+            subjects: None,
             access_ttl: Duration::from_secs(settings.access_ttl_secs),
             refresh_ttl: Duration::from_secs(settings.refresh_ttl_secs),
+            revocation_outage: settings.revocation_outage,
         })
+    }
+
+    /// Asks `subjects` for a subject's current roles and scopes on every
+    /// [`refresh`](TokenService::refresh), so a session follows the rights
+    /// its user holds now: a demoted user's next pair carries the new
+    /// roles, and a deleted or disabled user's refresh is refused (and its
+    /// session revoked).
+    ///
+    /// Without a directory, a refresh copies the roles of the token it
+    /// replaces; then call [`revoke_subject`](TokenService::revoke_subject)
+    /// whenever a user's rights change.
+    #[must_use]
+    pub fn with_subjects(mut self, subjects: Arc<dyn SubjectDirectory>) -> TokenService {
+        self.subjects = Some(subjects);
+        self
     }
 
     /// The keys tokens are signed and verified with.
@@ -201,11 +255,19 @@ impl TokenService {
     /// is not accepted: revocation fails closed).
     pub async fn verify_access(&self, token: &str) -> Result<Claims> {
         let claims = self.keys.verify_type(token, TokenType::Access)?;
-        if self
-            .revocations
-            .is_revoked(&claims.jti, claims.fam.as_deref())
-            .await?
-        {
+        let revoked = match self.is_revoked(&claims).await {
+            Ok(revoked) => revoked,
+            Err(err)
+                if self.revocation_outage == RevocationOutage::Accept
+                    && matches!(err.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) =>
+            {
+                metrics::counter!("auth_revocation_checks_skipped_total").increment(1);
+                tracing::warn!(error = %err, "revocations unreachable; accepting a verified access token unchecked");
+                false
+            }
+            Err(err) => return Err(err),
+        };
+        if revoked {
             return Err(rejected("auth.verify_token", "the token has been revoked"));
         }
         Ok(claims)
@@ -237,27 +299,102 @@ impl TokenService {
             .fam
             .as_deref()
             .ok_or_else(|| rejected(OPERATION, "the refresh token belongs to no session"))?;
-        if self
-            .revocations
-            .is_revoked(&claims.jti, Some(family))
-            .await?
-        {
+        if self.is_revoked(&claims).await? {
             return Err(rejected(OPERATION, "the refresh token has been revoked"));
         }
-        if !self
+        // Looked up before the token is retired, so that a store error
+        // leaves the session usable once the store is back.
+        let rights = match &self.subjects {
+            Some(subjects) => subjects
+                .current_rights(&claims.sub)
+                .await
+                .map_err(|err| err.with_operation(OPERATION))?,
+            None => Some(SubjectRights {
+                roles: claims.roles.clone(),
+                scopes: claims.scopes.clone(),
+            }),
+        };
+        let retired = self
             .revocations
             .retire(&claims.jti, self.remaining(&claims))
-            .await?
-        {
+            .await?;
+        if !retired || rights.is_none() {
             self.revocations
                 .revoke_family(family, self.family_lifetime())
                 .await?;
+        }
+        if !retired {
             return Err(rejected(
                 OPERATION,
                 "the refresh token was already used; its session has been revoked",
             ));
         }
-        self.pair(&claims.sub, &claims.roles, &claims.scopes, family)
+        let Some(rights) = rights else {
+            return Err(rejected(
+                OPERATION,
+                "the account no longer exists or is disabled",
+            ));
+        };
+        self.pair(&claims.sub, &rights.roles, &rights.scopes, family)
+    }
+
+    /// Ends every session of `subject`: each token issued to it until now,
+    /// access or refresh, stops working, on every instance sharing the
+    /// cache. Tokens issued afterwards (its next login) work.
+    ///
+    /// Call it when the subject is deleted or disabled, loses a role, or
+    /// changes its password. Access tokens are checked against it in the
+    /// same cache read as the other revocations.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use core_auth::jwt::{JwtSettings, KeyRing, KeySettings, SigningAlgorithm};
+    /// # use core_auth::tokens::{TokenService, TokenSettings};
+    /// # use core_cache::{CacheSettings, connect};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_error::Result<()> {
+    /// # let keys = KeyRing::from_settings(&JwtSettings {
+    /// #     signing_kid: "k1".into(),
+    /// #     keys: vec![KeySettings::hmac("k1", SigningAlgorithm::HS256, "0123456789abcdef0123456789abcdef")],
+    /// #     ..JwtSettings::default()
+    /// # })?;
+    /// # let cache = connect(&CacheSettings::from_url("memory://")).await?;
+    /// let tokens = TokenService::new(Arc::new(keys), cache, &TokenSettings::default())?;
+    /// let before = tokens.issue("user-42", &["admin".into()], &[]).await?;
+    /// tokens.revoke_subject("user-42").await?;
+    /// assert!(tokens.authenticate(&before.access_token).await.is_err());
+    /// assert!(tokens.refresh(&before.refresh_token).await.is_err());
+    ///
+    /// let after = tokens.issue("user-42", &["user".into()], &[]).await?;
+    /// assert!(tokens.authenticate(&after.access_token).await.is_ok());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The cache's errors.
+    pub async fn revoke_subject(&self, subject: &str) -> Result<()> {
+        // Every token issued up to this millisecond is revoked; waiting for
+        // the next one makes sure a token issued after the call is not.
+        let not_before = unix_now_ms() + 1;
+        self.revocations
+            .revoke_subject(subject, not_before, self.family_lifetime())
+            .await
+            .map_err(|err| err.with_operation("auth.revoke_subject"))?;
+        while unix_now_ms() < not_before {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        Ok(())
+    }
+
+    async fn is_revoked(&self, claims: &Claims) -> Result<bool> {
+        self.revocations
+            .is_revoked(
+                &claims.jti,
+                claims.fam.as_deref(),
+                &claims.sub,
+                claims.issued_at_ms(),
+            )
+            .await
     }
 
     /// Revokes one token (access or refresh) until it would have expired.
