@@ -10,8 +10,9 @@ use core_error::{Error, Result};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::bypass::{Bypass, Route, is_outage};
 use crate::single_flight::SingleFlight;
-use crate::{CacheBase, Capabilities, Codec, ListEnd, Ttl, validate_key};
+use crate::{BypassSettings, CacheBase, Capabilities, Codec, ListEnd, Ttl, validate_key};
 
 /// Stored in place of a value to remember that the loader found nothing.
 /// No JSON or postcard encoding of a value starts with two NUL bytes
@@ -21,6 +22,15 @@ const ABSENT_MARKER: &[u8] = b"\0\0core-cache:absent";
 /// The default limit on one encoded value: Memcached's item limit less room
 /// for its own bookkeeping.
 pub const DEFAULT_MAX_VALUE_BYTES: usize = 1_000_000;
+
+/// What a read-through lookup found.
+enum Lookup<T> {
+    /// A value, or a remembered absence.
+    Hit(Option<T>),
+    Miss,
+    /// The backend is unavailable: load without it.
+    Bypassed,
+}
 
 /// A cache of typed values over any [`CacheBase`] backend.
 ///
@@ -62,6 +72,7 @@ struct Shared {
     negative_ttl: Option<Duration>,
     ttl_jitter: f64,
     flights: Arc<SingleFlight>,
+    bypass: Bypass,
 }
 
 impl fmt::Debug for Cache {
@@ -84,6 +95,7 @@ pub struct CacheBuilder {
     max_value_bytes: usize,
     negative_ttl: Option<Duration>,
     ttl_jitter: f64,
+    bypass: BypassSettings,
 }
 
 impl CacheBuilder {
@@ -118,6 +130,13 @@ impl CacheBuilder {
     /// 0.5), so entries loaded together do not all expire together.
     pub fn ttl_jitter(mut self, fraction: f64) -> CacheBuilder {
         self.ttl_jitter = fraction;
+        self
+    }
+
+    /// What `get_or_set` does while the backend is unavailable (by default
+    /// it serves from the loader; see [`BypassSettings`]).
+    pub fn bypass(mut self, settings: BypassSettings) -> CacheBuilder {
+        self.bypass = settings;
         self
     }
 
@@ -159,6 +178,7 @@ impl CacheBuilder {
                 negative_ttl: self.negative_ttl,
                 ttl_jitter: self.ttl_jitter,
                 flights: Arc::default(),
+                bypass: Bypass::new(self.bypass),
             }),
         }
     }
@@ -179,6 +199,7 @@ impl Cache {
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
             negative_ttl: None,
             ttl_jitter: 0.0,
+            bypass: BypassSettings::default(),
         }
     }
 
@@ -577,13 +598,17 @@ impl Cache {
         Fut: Future<Output = Result<Option<T>>>,
     {
         let full = self.full_key(key)?;
-        if let Some(cached) = self.cached(&full).await? {
-            return Ok(cached);
+        match self.look_up(&full).await? {
+            Lookup::Hit(cached) => return Ok(cached),
+            Lookup::Bypassed => return loader().await,
+            Lookup::Miss => {}
         }
         let _flight = self.shared.flights.enter(&full).await;
         // Whoever held the flight before us has probably stored the value.
-        if let Some(cached) = self.cached(&full).await? {
-            return Ok(cached);
+        match self.look_up(&full).await? {
+            Lookup::Hit(cached) => return Ok(cached),
+            Lookup::Bypassed => return loader().await,
+            Lookup::Miss => {}
         }
         let loaded = loader().await?;
         let (bytes, ttl) = match &loaded {
@@ -601,6 +626,91 @@ impl Cache {
             tracing::warn!(key = %full, error = %err, "could not store a loaded value in the cache");
         }
         Ok(loaded)
+    }
+
+    /// [`cached`](Cache::cached), going around a backend that is
+    /// unavailable (see [`BypassSettings`]).
+    async fn look_up<T: DeserializeOwned>(&self, full: &str) -> Result<Lookup<T>> {
+        let bypass = &self.shared.bypass;
+        if !bypass.enabled() {
+            return Ok(self.cached(full).await?.map_or(Lookup::Miss, Lookup::Hit));
+        }
+        if bypass.route() == Route::Loader
+            || (bypass.is_degraded() && !self.finish_invalidations().await)
+            || bypass.is_pending(full)
+        {
+            metrics::counter!("cache_bypassed_total").increment(1);
+            return Ok(Lookup::Bypassed);
+        }
+        match self.cached(full).await {
+            Ok(found) => {
+                bypass.answered();
+                Ok(found.map_or(Lookup::Miss, Lookup::Hit))
+            }
+            Err(err) if is_outage(&err) => {
+                bypass.failed(&self.shared.prefix);
+                metrics::counter!("cache_bypassed_total").increment(1);
+                tracing::debug!(key = %full, error = %err, "cache bypassed");
+                Ok(Lookup::Bypassed)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Probes the backend by deleting the keys whose invalidation failed;
+    /// false (and the circuit open again) when it is still unavailable.
+    async fn finish_invalidations(&self) -> bool {
+        let bypass = &self.shared.bypass;
+        for key in bypass.pending_keys() {
+            match self.shared.backend.delete(&key).await {
+                Ok(_) => bypass.forget(&key),
+                Err(err) => {
+                    tracing::warn!(key = %key, error = %err, "a deferred invalidation failed again");
+                    bypass.failed(&self.shared.prefix);
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Removes `key` so its next read loads afresh; unlike
+    /// [`delete`](Cache::delete), an unavailable backend is not an error:
+    /// the key is deleted as soon as the backend answers again, and until
+    /// then `get_or_set` on this instance reads it from the loader.
+    ///
+    /// Call it after writing the source of truth. Other instances sharing
+    /// the backend do not know of the deferred key: they may read the old
+    /// entry between the backend's return and this instance's next
+    /// `get_or_set`, at most until its TTL ends.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use core_cache::Cache;
+    /// # use core_cache::backends::memory::{MemoryBackend, MemoryConfig};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_error::Result<()> {
+    /// # let cache = Cache::new(Arc::new(MemoryBackend::new(&MemoryConfig::default())));
+    /// cache.set("user:7", &"old name", None).await?;
+    /// cache.invalidate("user:7").await?;
+    /// assert_eq!(cache.get::<String>("user:7").await?, None);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// An invalid key; the backend's errors other than unavailability (or
+    /// all of them with [`BypassSettings::enabled`] off).
+    pub async fn invalidate(&self, key: &str) -> Result<()> {
+        let full = self.full_key(key)?;
+        match self.shared.backend.delete(&full).await {
+            Ok(_) => Ok(()),
+            Err(err) if self.shared.bypass.enabled() && is_outage(&err) => {
+                tracing::warn!(key = %full, error = %err, "cache unavailable; the invalidation waits for its return");
+                self.shared.bypass.defer_invalidation(full);
+                Ok(())
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// `Some(decoded)` on a hit (`Some(None)` for a remembered absence), `None` on a miss.

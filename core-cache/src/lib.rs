@@ -25,6 +25,7 @@
 
 mod backend;
 pub mod backends;
+mod bypass;
 mod cache;
 mod capability;
 mod codec;
@@ -35,6 +36,7 @@ mod settings;
 mod single_flight;
 
 pub use backend::{CacheBase, ListEnd, Ttl};
+pub use bypass::BypassSettings;
 pub use cache::{Cache, CacheBuilder, DEFAULT_MAX_VALUE_BYTES};
 pub use capability::Capabilities;
 pub use codec::Codec;
