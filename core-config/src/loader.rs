@@ -13,7 +13,9 @@ use serde::de::DeserializeOwned;
 use crate::config_error::describe;
 use crate::crypto::AES_SECRET_VAR;
 use crate::decrypting::{Decrypting, KeyState};
-use crate::source::{EnvVars, Origin, Tagged, find_config_file, read_dotenv};
+use crate::source::{
+    DotenvEntry, EnvVars, Origin, Tagged, check_utf8, find_config_file, pairs, read_dotenv,
+};
 use crate::validate::{ProductionRules, Rule, Violations};
 use crate::{APP_ENV_VAR, AppEnv, ConfigTree, ECHO_SETTING, Echo};
 
@@ -359,14 +361,82 @@ impl Loader {
     }
 
     /// The variables this loader reads as the process environment.
-    fn snapshot(&self) -> Vec<(String, String)> {
-        match &self.environment {
-            Some(vars) => vars.clone(),
-            None => std::env::vars_os()
-                .filter_map(|(key, value)| {
-                    Some((key.into_string().ok()?, value.into_string().ok()?))
-                })
-                .collect(),
+    ///
+    /// A variable the loader would read (`APP_ENV`, `AES_SECRET`, or one
+    /// with its prefix) whose name or value is not UTF-8 is refused, naming
+    /// it: dropped, the service would start on a default instead.
+    fn snapshot(&self) -> Result<Vec<(String, String)>> {
+        if let Some(vars) = &self.environment {
+            return Ok(vars.clone());
+        }
+        let mut vars = Vec::new();
+        for (key, value) in std::env::vars_os() {
+            let name = key.to_string_lossy();
+            let read = self.reads_var(&name);
+            match (key.to_str(), value.into_string()) {
+                (Some(key), Ok(value)) => vars.push((key.to_owned(), value)),
+                _ if !read => {}
+                (Some(key), Err(_)) => {
+                    return Err(Error::invalid_input(format!(
+                        "the variable {key} is not valid UTF-8; write its value in UTF-8"
+                    ))
+                    .with_key(key.to_owned())
+                    .with_operation("config.load"));
+                }
+                (None, _) => {
+                    return Err(Error::invalid_input(format!(
+                        "the name of the variable {name} is not valid UTF-8"
+                    ))
+                    .with_key(name.into_owned())
+                    .with_operation("config.load"));
+                }
+            }
+        }
+        Ok(vars)
+    }
+
+    /// Whether the loader reads the variable `name` from the process
+    /// environment or `.secrets`.
+    fn reads_var(&self, name: &str) -> bool {
+        name == APP_ENV_VAR || name == AES_SECRET_VAR || self.sets_a_setting(name)
+    }
+
+    fn sets_a_setting(&self, name: &str) -> bool {
+        EnvVars {
+            vars: Vec::new(),
+            prefix: self.prefix.clone(),
+            file: None,
+            list_keys: Vec::new(),
+        }
+        .key_of(name)
+        .is_some()
+    }
+
+    /// A violation for each line of `file` the loader does not read: a
+    /// `DEBUG=true` in `.env.prod` must not look as if it were in force.
+    fn unread_lines(
+        &self,
+        file: &str,
+        entries: &[DotenvEntry],
+        also_read: &[&str],
+        known: &[String],
+        violations: &mut Violations,
+    ) {
+        for entry in entries {
+            if self.sets_a_setting(&entry.name) || also_read.contains(&entry.name.as_str()) {
+                continue;
+            }
+            let hint = match nearest_var(&entry.name, known) {
+                Some(near) => format!("; did you mean {near}?"),
+                None => String::new(),
+            };
+            violations.push(
+                format!("{file}:{}", entry.line),
+                format!(
+                    "{} is not read: only {}__<SECTION>__<KEY> variables set settings{}",
+                    entry.name, self.prefix, hint
+                ),
+            );
         }
     }
 
@@ -411,12 +481,22 @@ impl Loader {
     }
 
     pub(crate) fn resolve(&self) -> Result<Resolved> {
-        let process = self.snapshot();
-        let secrets = read_dotenv(&self.dir.join(SECRETS_FILE))?;
+        if !self.dir.is_dir() {
+            let shown = self.dir.display().to_string();
+            return Err(Error::invalid_input(format!(
+                "the configuration folder {shown} does not exist or is not a folder"
+            ))
+            .with_key(shown)
+            .with_operation("config.load"));
+        }
+        let process = self.snapshot()?;
+        let secret_entries = read_dotenv(&self.dir.join(SECRETS_FILE))?;
+        let secrets = pairs(&secret_entries);
         let env = self.select_env(&process, &secrets)?;
         self.refuse_alias_files(env)?;
         let env_file = format!(".env.{env}");
-        let env_vars = read_dotenv(&self.dir.join(&env_file))?;
+        let env_entries = read_dotenv(&self.dir.join(&env_file))?;
+        let env_vars = pairs(&env_entries);
 
         let mut builder = Config::builder();
         if let Some(defaults) = &self.defaults {
@@ -434,6 +514,7 @@ impl Loader {
         for stem in ["default", env.as_str()] {
             if let Some((path, format)) = find_config_file(&folder, stem)? {
                 let relative = path.strip_prefix(&self.dir).unwrap_or(&path).to_path_buf();
+                check_utf8(&path, &relative.display().to_string())?;
                 files.push(relative.clone());
                 builder = builder.add_source(Tagged {
                     inner: config::File::from(path).format(format).required(true),
@@ -495,9 +576,23 @@ impl Loader {
         };
         let root = decrypting.table("", merged);
         let encrypted = decrypting.encrypted;
+        let tree = ConfigTree::new(root, encrypted);
+        let known: Vec<String> = tree
+            .leaves()
+            .into_iter()
+            .map(|(path, _)| ConfigTree::var_name(&self.prefix, &path))
+            .collect();
+        self.unread_lines(&env_file, &env_entries, &[], &known, &mut violations);
+        self.unread_lines(
+            SECRETS_FILE,
+            &secret_entries,
+            &[APP_ENV_VAR, AES_SECRET_VAR],
+            &known,
+            &mut violations,
+        );
         Ok(Resolved {
             env,
-            tree: ConfigTree::new(root, encrypted),
+            tree,
             violations,
         })
     }
@@ -547,6 +642,28 @@ fn invalid(env: AppEnv, tree: &ConfigTree, mut violations: Violations) -> Error 
     ))
     .with_operation("config.load")
     .with_source(violations)
+}
+
+/// The known variable sharing the most words with `name` (`JWT_SECRET` →
+/// `APP__AUTH__JWT__SECRET`), if any shares one.
+fn nearest_var<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
+    let words = |text: &str| -> Vec<String> {
+        text.split('_')
+            .filter(|word| !word.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect()
+    };
+    let wanted = words(name);
+    known
+        .iter()
+        .map(|candidate| {
+            let have = words(candidate);
+            let shared = wanted.iter().filter(|word| have.contains(word)).count();
+            (shared, std::cmp::Reverse(have.len()), candidate)
+        })
+        .filter(|(shared, _, _)| *shared > 0)
+        .max()
+        .map(|(_, _, candidate)| candidate.as_str())
 }
 
 fn lookup<'a>(vars: &'a [(String, String)], name: &str) -> Option<&'a str> {

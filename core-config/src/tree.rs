@@ -211,7 +211,11 @@ impl ConfigTree {
         secrets.sort_by_key(|text| std::cmp::Reverse(text.len()));
         let mut scrubbed = message.to_string();
         for secret in secrets {
-            scrubbed = scrubbed.replace(secret, "***");
+            scrubbed = if secret.chars().count() >= WHOLE_WORD_BELOW {
+                scrubbed.replace(secret, "***")
+            } else {
+                replace_whole_words(&scrubbed, secret)
+            };
         }
         scrubbed
     }
@@ -226,6 +230,29 @@ impl ConfigTree {
         }
         name
     }
+}
+
+/// Secrets shorter than this are hidden only where they stand as a word of
+/// their own: hiding `short` inside "shorter" would tell where it is
+/// ("***er than 32 bytes") rather than hide it.
+const WHOLE_WORD_BELOW: usize = 8;
+
+/// `text` with each occurrence of `word` not touching a letter or digit on
+/// either side replaced by `***`.
+fn replace_whole_words(text: &str, word: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(word) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + word.len()..].chars().next();
+        let stands_alone =
+            !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric);
+        out.push_str(&rest[..at]);
+        out.push_str(if stands_alone { "***" } else { word });
+        rest = &rest[at + word.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn collect_leaves<'a>(path: String, value: &'a Value, out: &mut Vec<(String, Leaf<'a>)>) {

@@ -233,22 +233,36 @@ fn key_from(key_file: Option<&Path>) -> Result<AesKey> {
 }
 
 /// A key file holds the key alone, or a dotenv line `AES_SECRET=...`.
+/// Errors name the file, not `AES_SECRET`: the file is what to fix.
 fn read_key_file(path: &Path) -> Result<AesKey> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| Error::from(err).with_key(path.display().to_string()))?;
+    let shown = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|err| Error::from(err).with_key(shown.clone()))?;
     let from_line = text.lines().find_map(|line| {
         line.trim()
             .strip_prefix(AES_SECRET_VAR)
             .and_then(|rest| rest.trim_start().strip_prefix('='))
     });
-    match from_line {
+    let parsed = match from_line {
         Some(value) => AesKey::parse(value.trim().trim_matches(['"', '\''])),
         None if text.lines().filter(|line| !line.trim().is_empty()).count() == 1 => {
             AesKey::parse(&text)
         }
-        None => Err(Error::invalid_input(format!(
-            "{} holds neither a key alone nor an {AES_SECRET_VAR}= line",
-            path.display()
-        ))),
-    }
+        None => {
+            return Err(Error::invalid_input(format!(
+                "{shown} holds neither a key alone nor an {AES_SECRET_VAR}= line"
+            ))
+            .with_key(shown));
+        }
+    };
+    parsed.map_err(|err| {
+        let reason = err
+            .message()
+            .split_once(", but ")
+            .map_or("it does not parse", |(_, reason)| reason);
+        Error::invalid_input(format!(
+            "the key in {shown} must be 32 bytes written as base64 or hex, but {reason}"
+        ))
+        .with_key(shown.clone())
+    })
 }

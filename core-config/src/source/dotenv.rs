@@ -22,8 +22,15 @@ pub(crate) struct DotenvEntry {
     pub(crate) raw: Range<usize>,
 }
 
-/// The variables of a dotenv file in file order, or none if it does not exist.
-pub(crate) fn read_dotenv(path: &Path) -> Result<Vec<(String, String)>> {
+/// The entries of a dotenv file in file order, or none if it does not exist.
+pub(crate) fn read_dotenv(path: &Path) -> Result<Vec<DotenvEntry>> {
+    if path.exists() && !path.is_file() {
+        return Err(
+            Error::invalid_input(format!("{} is not a file", path.display()))
+                .with_operation("config.read_dotenv")
+                .with_key(path.display().to_string()),
+        );
+    }
     if !path.is_file() {
         return Ok(Vec::new());
     }
@@ -33,10 +40,15 @@ pub(crate) fn read_dotenv(path: &Path) -> Result<Vec<(String, String)>> {
             .with_operation("config.read_dotenv")
             .with_key(&shown)
     })?;
-    Ok(parse_dotenv(&text, &shown)?
-        .into_iter()
-        .map(|entry| (entry.name, entry.value))
-        .collect())
+    parse_dotenv(&text, &shown)
+}
+
+/// The `(name, value)` pairs of `entries`.
+pub(crate) fn pairs(entries: &[DotenvEntry]) -> Vec<(String, String)> {
+    entries
+        .iter()
+        .map(|entry| (entry.name.clone(), entry.value.clone()))
+        .collect()
 }
 
 /// Parses dotenv text: `NAME=value` lines, an optional `export ` before the

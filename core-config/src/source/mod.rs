@@ -19,9 +19,9 @@ mod env_vars;
 mod files;
 mod origin;
 
-pub(crate) use dotenv::{parse_dotenv, read_dotenv};
+pub(crate) use dotenv::{DotenvEntry, pairs, parse_dotenv, read_dotenv};
 pub(crate) use env_vars::EnvVars;
 pub(crate) use files::FORMATS;
-pub(crate) use files::find_config_file;
+pub(crate) use files::{check_utf8, find_config_file};
 pub use origin::Origin;
 pub(crate) use origin::Tagged;
