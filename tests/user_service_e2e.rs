@@ -56,6 +56,184 @@ async fn embedded_backends() {
     run_suite(&env, &secret, &database_url).await;
 }
 
+/// 20 concurrent registrations and 20 concurrent logins: every audit event
+/// and every "request finished" line is in the log, each with its request's
+/// `request_id`. On PostgreSQL and MariaDB sqlx's query logger used to
+/// leave core-log's per-output filters stale, which dropped audit lines and
+/// stripped the context of whole requests.
+async fn audit_trail_is_complete(database_url: &str) {
+    let mut env = base_env(&new_secret());
+    env.push(("APP__DATABASE__URL", database_url.to_owned()));
+    let service = ServiceProcess::start("user_service", &env);
+    let api = Api::new(service.base_url());
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let names: Vec<String> = (0..20).map(|n| format!("aud{n}x{}", &run[..8])).collect();
+    let registrations: Vec<Value> = names
+        .iter()
+        .map(|name| {
+            json!({
+                "username": name,
+                "email": format!("{name}@example.com"),
+                "password": "a long enough passphrase",
+            })
+        })
+        .collect();
+    let logins: Vec<Value> = names
+        .iter()
+        .map(|name| json!({"username": name, "password": "a long enough passphrase"}))
+        .collect();
+    for (path, bodies, expected) in [
+        ("/api/v1/auth/register", &registrations, StatusCode::CREATED),
+        ("/api/v1/auth/login", &logins, StatusCode::OK),
+    ] {
+        let calls = bodies
+            .iter()
+            .map(|body| api.call(Method::POST, path, None, Some(body)));
+        for (status, body) in futures::future::join_all(calls).await {
+            assert_eq!(status, expected, "{path}: {body}");
+        }
+    }
+    let output = service.output();
+    assert!(service.terminate().success());
+
+    let lines: Vec<Value> = output
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let audited = |action: &str| {
+        lines
+            .iter()
+            .filter(|line| line["target"] == "audit" && line["fields"]["action"] == action)
+            .collect::<Vec<_>>()
+    };
+    let finished: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["message"] == "request finished")
+        .collect();
+    for (what, found) in [
+        ("user.register", audited("user.register")),
+        ("session.create", audited("session.create")),
+        ("request finished", finished),
+    ] {
+        let expected = if what == "request finished" { 40 } else { 20 };
+        assert!(
+            found.len() >= expected,
+            "{what}: {} of {expected} lines on {database_url}:\n{output}",
+            found.len()
+        );
+        for line in found {
+            assert!(
+                line["context"]["request_id"].is_string(),
+                "{what} without its request id on {database_url}: {line}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn audit_trail_is_complete_on_sqlite() {
+    let scratch = ScratchDir::new("user_service_audit");
+    audit_trail_is_complete(&format!(
+        "sqlite://{}/users.db?mode=rwc",
+        scratch.path().display()
+    ))
+    .await;
+}
+
+#[cfg(all(feature = "postgres", feature = "mysql"))]
+#[tokio::test]
+async fn audit_trail_is_complete_on_postgres_and_mariadb() {
+    use core_testkit::{Service, require_service};
+    for (service, prefix) in [
+        (Service::Postgres, "audit_pg"),
+        (Service::MySql, "audit_my"),
+    ] {
+        let server = require_service!(service);
+        let database = support::ScratchDatabase::create(&server, prefix).await;
+        audit_trail_is_complete(&database.url).await;
+        database.drop().await;
+    }
+}
+
+/// Resident memory of `pid` in KiB (Linux).
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// 60 concurrent failed logins at the real argon2id cost (19 MiB a hash):
+/// a bounded number hash at once, the rest are refused at once with 503 and
+/// `Retry-After` in the JSON error shape, none times out, and memory stays
+/// within the slots' worth instead of 60 hashes' worth (1.1 GiB before).
+#[tokio::test]
+async fn a_login_flood_is_bounded() {
+    let scratch = ScratchDir::new("user_service_flood");
+    let mut env = base_env(&new_secret());
+    env.push((
+        "APP__DATABASE__URL",
+        format!("sqlite://{}/users.db?mode=rwc", scratch.path().display()),
+    ));
+    env.push(("APP__AUTH__PASSWORDS__ARGON2__MEMORY_KIB", "19456".into()));
+    env.push(("APP__AUTH__PASSWORDS__ARGON2__ITERATIONS", "2".into()));
+    env.push(("APP__AUTH__PASSWORDS__HASHING__MAX_CONCURRENT", "2".into()));
+    // Far above the flood, so that only the hashing bound answers.
+    env.push(("APP__AUTH__THROTTLE__MAX_ADDRESS_FAILURES", "1000".into()));
+    env.push(("APP__AUTH__THROTTLE__MAX_ACCOUNT_FAILURES", "1000".into()));
+    let service = ServiceProcess::start("user_service", &env);
+    let api = Api::new(service.base_url());
+    api.register("flo", "flo@example.com", "a long enough passphrase")
+        .await;
+    let before = rss_kib(service.pid());
+
+    let pid = service.pid();
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(before));
+    let sampling = tokio::spawn({
+        let peak = peak.clone();
+        async move {
+            loop {
+                peak.fetch_max(rss_kib(pid), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    });
+    let wrong = json!({"username": "flo", "password": "wrong password!"});
+    let attempts =
+        (0..60).map(|_| api.request(Method::POST, "/api/v1/auth/login", None, Some(&wrong)));
+    let responses = futures::future::join_all(attempts).await;
+    sampling.abort();
+
+    let mut refused = 0;
+    for response in responses {
+        let status = response.status();
+        let retry_after = response.headers().get("retry-after").cloned();
+        let body: Value = response.json().await.expect("a JSON error body");
+        match status {
+            StatusCode::UNAUTHORIZED => assert_eq!(body["error"]["code"], "unauthenticated"),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                refused += 1;
+                assert_eq!(body["error"]["code"], "unavailable", "{body}");
+                assert!(retry_after.is_some(), "503 without Retry-After");
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert!(refused > 0, "60 hashes at once were all let through");
+    let grown_mib = peak
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_sub(before)
+        / 1024;
+    // Two slots of 19 MiB, plus what the allocator keeps around them.
+    assert!(
+        grown_mib < 200,
+        "RSS grew by {grown_mib} MiB during the flood"
+    );
+    assert!(service.terminate().success());
+}
+
 /// A setting that would break a route at request time is refused at start,
 /// naming the key.
 #[test]
@@ -181,6 +359,7 @@ async fn run_suite(env: &[(&str, String)], secret: &str, database_url: &str) -> 
     let mut registered = Vec::new();
     registered.push(journey(&api, &admin).await);
     forbidden(&api, &admin).await;
+    sessions_follow_rights(&api, &admin).await;
     unauthenticated(&api, secret).await;
     login_throttle(&api).await;
     invalid_input(&api, &admin).await;
@@ -244,7 +423,8 @@ async fn journey(api: &Api, admin: &str) -> String {
         .await;
     assert_eq!(me["email"], "ada.lovelace@example.com");
 
-    // A password change takes effect at the next login.
+    // A password change takes effect at the next login, and ends the
+    // sessions opened with the old one.
     let (status, _) = api
         .call(
             Method::PUT,
@@ -254,7 +434,30 @@ async fn journey(api: &Api, admin: &str) -> String {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    api.login("ada", "analytical engine 1843").await;
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(&json!({"refresh_token": refresh})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "old refresh token: {body}"
+    );
+    let (status, body) = api
+        .call(
+            Method::GET,
+            &format!("/api/v1/users/{id}"),
+            Some(&access),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "old access token: {body}");
+    let tokens = api.login("ada", "analytical engine 1843").await;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
 
     // An admin creates users, with roles.
     let mut created = Vec::new();
@@ -490,6 +693,124 @@ async fn forbidden(api: &Api, admin: &str) {
     assert_eq!(promoted["roles"], json!(["admin", "user"]));
 }
 
+/// A demoted admin's tokens stop granting admin rights, and a deleted
+/// admin's stop working, without waiting for them to expire.
+async fn sessions_follow_rights(api: &Api, admin: &str) {
+    let (status, erin) = api
+        .call(
+            Method::POST,
+            "/api/v1/users/",
+            Some(admin),
+            Some(&json!({
+                "username": "erin",
+                "email": "erin@example.com",
+                "password": "a long enough passphrase",
+                "roles": ["admin"],
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{erin}");
+    let erin_id = erin["id"].as_str().unwrap().to_owned();
+    let tokens = api.login("erin", "a long enough passphrase").await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (status, _) = api
+        .call(
+            Method::GET,
+            "/api/v1/users?page=1&size=1",
+            Some(&access),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "erin is an admin");
+
+    // Demoted: the old tokens are refused, the next login holds `user`.
+    let (status, body) = api
+        .call(
+            Method::PUT,
+            &format!("/api/v1/users/{erin_id}"),
+            Some(admin),
+            Some(&json!({"roles": ["user"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(&json!({"refresh_token": refresh})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "demoted refresh: {body}");
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/api/v1/users/",
+            Some(&access),
+            Some(&json!({
+                "username": "mallory",
+                "email": "mallory@example.com",
+                "password": "a long enough passphrase",
+                "roles": ["admin"],
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "demoted access: {body}");
+    let tokens = api.login("erin", "a long enough passphrase").await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let (status, body) = api
+        .call(
+            Method::GET,
+            "/api/v1/users?page=1&size=1",
+            Some(&access),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "erin is a user now: {body}");
+
+    // Promoted again, then deleted: its access token stops at once.
+    let (status, _) = api
+        .call(
+            Method::PUT,
+            &format!("/api/v1/users/{erin_id}"),
+            Some(admin),
+            Some(&json!({"roles": ["admin"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let tokens = api.login("erin", "a long enough passphrase").await;
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (status, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/users/{erin_id}"),
+            Some(admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = api
+        .call(
+            Method::GET,
+            "/api/v1/users?page=1&size=1",
+            Some(&access),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "deleted admin: {body}");
+    let (status, body) = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(&json!({"refresh_token": refresh})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "deleted refresh: {body}");
+}
+
 /// Missing, malformed, foreign-key, expired and refresh tokens are 401.
 async fn unauthenticated(api: &Api, secret: &str) {
     let user = api
@@ -594,7 +915,11 @@ async fn login_throttle(api: &Api) {
             Some(&json!({"username": "ivy", "password": "a long enough passphrase"})),
         )
         .await;
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "locked out");
+    assert_eq!(
+        response.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked out"
+    );
     assert!(
         response.headers().contains_key("retry-after"),
         "{:?}",

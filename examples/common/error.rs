@@ -20,6 +20,9 @@ use serde::de::DeserializeOwned;
 
 /// The context entry naming the request field an `invalid_input` is about.
 pub(crate) const FIELD: &str = "field";
+/// The context entry holding an HTTP status that overrides the kind's: 413
+/// for a body over the limit, 408 for a request over its deadline.
+pub(crate) const STATUS: &str = "http_status";
 
 /// A handler's error; any `core_error::Error` converts into it with `?`.
 #[derive(Debug)]
@@ -49,22 +52,34 @@ impl From<Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let error = self.0;
-        if error.http_status() >= 500 {
+        // A lock-out (429) or a full hashing queue (503) says when to retry.
+        let retry_after = error
+            .context_value("retry_after_secs")
+            .and_then(|seconds| HeaderValue::from_str(seconds).ok());
+        let status = error
+            .context_value(STATUS)
+            .and_then(|status| status.parse::<u16>().ok())
+            .and_then(|status| StatusCode::from_u16(status).ok());
+        let mut response = if let Some(status) = status {
+            let body = serde_json::json!({
+                "error": {"code": error.code(), "message": error.message()}
+            });
+            (status, axum::Json(body)).into_response()
+        } else if error.http_status() >= 500 {
             tracing::error!(error = %error, code = error.code(), "request failed");
             let hidden = Error::new(error.kind(), "the service could not handle the request");
-            return AuthRejection(hidden).into_response();
-        }
-        if error.kind() == ErrorKind::InvalidInput
+            AuthRejection(hidden).into_response()
+        } else if error.kind() == ErrorKind::InvalidInput
             && let Some(field) = error.context_value(FIELD)
         {
             let body = serde_json::json!({
                 "error": {"code": error.code(), "message": error.message(), "field": field}
             });
-            return (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response();
-        }
-        let retry_after = error.context_value("retry_after_secs").map(str::to_owned);
-        let mut response = AuthRejection(error).into_response();
-        if let Some(seconds) = retry_after.and_then(|s| HeaderValue::from_str(&s).ok()) {
+            (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response()
+        } else {
+            AuthRejection(error).into_response()
+        };
+        if let Some(seconds) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, seconds);
         }
         response
@@ -114,6 +129,25 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
         JsonRejection::MissingJsonContentType(_) => {
             malformed("the body must be sent as Content-Type: application/json".to_string())
         }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError(
+            Error::invalid_input("the body is larger than this service accepts")
+                .with_operation("request.parse")
+                .with_context(STATUS, StatusCode::PAYLOAD_TOO_LARGE.as_u16()),
+        ),
         other => malformed(other.body_text()),
     }
+}
+
+/// The JSON 404 of a path no route matches (axum's own is an empty body).
+pub(crate) async fn no_route() -> ApiError {
+    ApiError(Error::not_found("no such route").with_operation("request.route"))
+}
+
+/// The JSON 405 of a route that exists for other methods.
+pub(crate) async fn wrong_method() -> ApiError {
+    ApiError(
+        Error::invalid_input("this route does not take this method")
+            .with_operation("request.route")
+            .with_context(STATUS, StatusCode::METHOD_NOT_ALLOWED.as_u16()),
+    )
 }

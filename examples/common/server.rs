@@ -12,8 +12,8 @@ use core_sdk::log::{LogGuard, Metrics};
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 
+use super::error::{ApiError, STATUS, no_route, wrong_method};
 use super::observe::{REQUEST_ID_HEADER, observe};
 use super::probes::Probes;
 use super::settings::{CorsSettings, ServerSettings, ServiceSettings, load};
@@ -55,11 +55,33 @@ pub(crate) fn app(api: Router, probes: Probes, server: &ServerSettings) -> Resul
         .layer(PropagateRequestIdLayer::new(request_id))
         .layer(cors(&server.cors)?)
         .layer(axum::middleware::from_fn(observe))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+        .layer(axum::middleware::from_fn_with_state(
             Duration::from_millis(server.request_timeout_ms),
+            deadline,
         ));
-    Ok(api.merge(probes.router()).layer(layers))
+    Ok(api
+        .merge(probes.router())
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(layers))
+}
+
+/// Answers 408 in the JSON error shape when the request runs past `limit`.
+async fn deadline(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_elapsed) => ApiError(
+            Error::timeout("the request took longer than the service allows")
+                .with_operation("request.deadline")
+                .with_context(STATUS, StatusCode::REQUEST_TIMEOUT.as_u16()),
+        )
+        .into_response(),
+    }
 }
 
 fn cors(settings: &CorsSettings) -> Result<CorsLayer> {

@@ -62,12 +62,11 @@ impl ServerSettings {
             Ok(value) if !value.trim().is_empty() => (value, BIND_ADDR_VAR),
             _ => (self.bind_addr.clone(), "server.bind_addr"),
         };
+        // The value is not repeated: it may have been decrypted from ENC(...).
         text.trim().parse().map_err(|_| {
-            Error::invalid_input(format!(
-                "{text:?} is not a socket address like 127.0.0.1:8080"
-            ))
-            .with_key(key)
-            .with_operation("server.bind")
+            Error::invalid_input("this is not a socket address like 127.0.0.1:8080")
+                .with_key(key)
+                .with_operation("server.bind")
         })
     }
 }

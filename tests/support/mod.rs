@@ -8,18 +8,18 @@
 //! (`BIND_ADDR=127.0.0.1:0`), and waits for its `listening on http://…`
 //! line; [`ServiceProcess::terminate`] sends SIGTERM and waits for the exit.
 //! [`Api`] talks JSON to it; [`wait_until`] awaits a condition;
-//! `ScratchDatabase` gives a run a PostgreSQL database of its own.
+//! `ScratchDatabase` gives a run a PostgreSQL or MariaDB database of its own.
 
 #![allow(dead_code, reason = "each end-to-end test uses the part it needs")]
 
 mod api;
 #[cfg(feature = "postgres")]
-mod postgres;
+mod scratch_database;
 mod wait;
 
 pub(crate) use api::Api;
 #[cfg(feature = "postgres")]
-pub(crate) use postgres::ScratchDatabase;
+pub(crate) use scratch_database::ScratchDatabase;
 pub(crate) use wait::wait_until;
 
 use std::io::{BufRead as _, BufReader, Read};
@@ -106,6 +106,11 @@ impl ServiceProcess {
             ),
         }
         process
+    }
+
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// `http://127.0.0.1:<port>`.

@@ -1,5 +1,5 @@
-//! A PostgreSQL database of its own for one test run, so runs never see
-//! each other's rows.
+//! A PostgreSQL or MySQL/MariaDB database of its own for one test run, so
+//! runs never see each other's rows.
 
 use core_sdk::db::sql::SqlDatabase;
 use core_sdk::db::{DatabaseBase as _, DatabaseSettings};
@@ -19,7 +19,7 @@ impl ScratchDatabase {
     pub(crate) async fn create(server_url: &str, prefix: &str) -> ScratchDatabase {
         let server = SqlDatabase::connect(&DatabaseSettings::from_url(server_url))
             .await
-            .expect("connect to PostgreSQL");
+            .expect("connect to the database server");
         let name = core_testkit::unique_name(prefix);
         server
             .query(&format!("CREATE DATABASE {name}"))
@@ -39,11 +39,15 @@ impl ScratchDatabase {
 
     /// Drops the database, closing the connections still open to it.
     pub(crate) async fn drop(self) {
+        // PostgreSQL refuses to drop a database with open connections
+        // unless forced; MySQL has no such clause.
+        let force = if self.url.starts_with("postgres") {
+            " WITH (FORCE)"
+        } else {
+            ""
+        };
         self.server
-            .query(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
+            .query(&format!("DROP DATABASE IF EXISTS {}{force}", self.name))
             .execute()
             .await
             .expect("drop the run's database");

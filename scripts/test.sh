@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite, every backend on its real server: starts (and on a
+# new machine installs) the servers scripts/services.sh manages, then runs
+# cargo test. Extra arguments go to cargo test (`scripts/test.sh -p core-cache`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/services.sh start
+exec cargo test --workspace --all-features "$@"
