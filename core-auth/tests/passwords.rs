@@ -68,6 +68,29 @@ fn argon2_hashes_from_another_implementation_verify() {
 }
 
 #[test]
+fn hashes_at_the_hashers_own_parameters_verify_through_the_buffer_pool() {
+    // The same reference vector, now at this hasher's parameters: checked
+    // with a pooled buffer instead of a fresh allocation.
+    let argon2id =
+        "$argon2id$v=19$m=1024,t=2,p=2$c29tZXNhbHQ$kEfNQbPvk6Q7hokW6Jrvn1Mjb9kdT/I7OXVDKsviazk";
+    let passwords = Passwords::new(&Argon2Settings {
+        memory_kib: 1024,
+        iterations: 2,
+        parallelism: 2,
+    })
+    .unwrap();
+    for _ in 0..3 {
+        assert!(passwords.verify("password", argon2id).unwrap());
+        assert!(!passwords.verify("passwore", argon2id).unwrap());
+    }
+    // A pooled hash reads back through the plain path, and the other way.
+    let pooled = passwords.hash(PASSWORD).unwrap();
+    assert!(light().verify(PASSWORD, &pooled).unwrap());
+    let plain = light().hash(PASSWORD).unwrap();
+    assert!(passwords.verify(PASSWORD, &plain).unwrap());
+}
+
+#[test]
 fn needs_rehash_when_parameters_change() {
     let old = light().hash(PASSWORD).unwrap();
     let stronger = Passwords::new(&Argon2Settings {

@@ -56,6 +56,11 @@ pub(crate) fn app(api: Router, probes: Probes, server: &ServerSettings) -> Resul
         .layer(cors(&server.cors)?)
         .layer(axum::middleware::from_fn(observe))
         .layer(axum::middleware::from_fn_with_state(
+            server.max_body_bytes,
+            body_limit,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(server.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
             Duration::from_millis(server.request_timeout_ms),
             deadline,
         ));
@@ -64,6 +69,31 @@ pub(crate) fn app(api: Router, probes: Probes, server: &ServerSettings) -> Resul
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(layers))
+}
+
+/// Answers 413 in the JSON error shape, before reading the body, when its
+/// Content-Length is over `limit`; a body without one is cut at the limit
+/// by the extractors (`DefaultBodyLimit`), with the same answer.
+async fn body_limit(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limit as u64) {
+        return ApiError(
+            Error::invalid_input("the body is larger than this service accepts")
+                .with_operation("request.parse")
+                .with_context(STATUS, StatusCode::PAYLOAD_TOO_LARGE.as_u16()),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Answers 408 in the JSON error shape when the request runs past `limit`.

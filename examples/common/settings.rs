@@ -28,6 +28,9 @@ pub(crate) struct ServerSettings {
     pub(crate) ready_timeout_ms: u64,
     /// In-flight requests get this long to finish after SIGTERM. Default 10 000 ms.
     pub(crate) shutdown_timeout_ms: u64,
+    /// Largest request body accepted; a bigger one is answered 413 (at
+    /// once when its Content-Length says so). Default 2 MiB.
+    pub(crate) max_body_bytes: usize,
     /// Cross-origin requests.
     pub(crate) cors: CorsSettings,
 }
@@ -39,6 +42,7 @@ impl Default for ServerSettings {
             request_timeout_ms: 30_000,
             ready_timeout_ms: 2_000,
             shutdown_timeout_ms: 10_000,
+            max_body_bytes: 2 * 1024 * 1024,
             cors: CorsSettings::default(),
         }
     }

@@ -1,7 +1,7 @@
 //! argon2id: the scheme of every new hash.
 
+use argon2::password_hash::PasswordVerifier as _;
 use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
 use core_error::{Error, Result};
 use serde::Deserialize;
@@ -66,18 +66,8 @@ impl Argon2Hasher {
         }
     }
 
-    fn argon2(&self) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
-    }
-
-    pub(super) fn hash(&self, password: &str) -> Result<String> {
-        self.argon2()
-            .hash_password(password.as_bytes())
-            .map(|hash| hash.to_string())
-            .map_err(|err| {
-                Error::internal(format!("argon2id hashing failed: {err}"))
-                    .with_operation("auth.hash_password")
-            })
+    pub(super) fn params(&self) -> &Params {
+        &self.params
     }
 
     pub(super) fn needs_rehash(&self, hash: &str) -> bool {

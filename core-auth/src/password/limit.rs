@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 ///
 /// let settings: HashingSettings = serde_json::from_str(r#"{"max_concurrent": 4}"#).unwrap();
 /// assert_eq!(settings.max_concurrent, 4);
-/// assert_eq!(settings.max_wait_ms, 250);
+/// assert_eq!(settings.max_wait_ms, 2000);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -32,7 +32,8 @@ pub struct HashingSettings {
     /// worth of hashes.
     pub max_concurrent: usize,
     /// How long a request waits for a free slot before it is refused
-    /// (`unavailable`, `retry_after_secs` = 1). Default 250 ms.
+    /// (`unavailable`, `retry_after_secs` = 1). Default 2 000 ms: a burst
+    /// queues for a moment, a flood is refused before its requests time out.
     pub max_wait_ms: u64,
 }
 
@@ -40,7 +41,7 @@ impl Default for HashingSettings {
     fn default() -> HashingSettings {
         HashingSettings {
             max_concurrent: 0,
-            max_wait_ms: 250,
+            max_wait_ms: 2_000,
         }
     }
 }

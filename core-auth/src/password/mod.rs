@@ -17,6 +17,7 @@ mod argon;
 mod legacy;
 mod limit;
 mod policy;
+mod pool;
 
 pub use argon::Argon2Settings;
 pub use legacy::{HashScheme, bcrypt_hash, pbkdf2_sha256_hash};
@@ -63,6 +64,7 @@ pub struct PasswordSettings {
 pub struct Passwords {
     argon2: argon::Argon2Hasher,
     limit: limit::HashingLimit,
+    pool: std::sync::Arc<pool::BlockPool>,
 }
 
 impl Passwords {
@@ -73,10 +75,26 @@ impl Passwords {
     /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) for parameters
     /// argon2 refuses (memory below 8 KiB per lane, zero iterations...).
     pub fn new(settings: &Argon2Settings) -> Result<Passwords> {
-        Ok(Passwords {
-            argon2: argon::Argon2Hasher::new(settings)?,
-            limit: limit::HashingLimit::new(&HashingSettings::default(), settings.memory_kib),
-        })
+        Ok(Passwords::assemble(
+            argon::Argon2Hasher::new(settings)?,
+            &HashingSettings::default(),
+            settings.memory_kib,
+        ))
+    }
+
+    fn assemble(
+        argon2: argon::Argon2Hasher,
+        hashing: &HashingSettings,
+        memory_kib: u32,
+    ) -> Passwords {
+        let limit = limit::HashingLimit::new(hashing, memory_kib);
+        // One buffer per slot: the most the bounded calls use at once.
+        let pool = pool::BlockPool::new(argon2.params(), limit.size());
+        Passwords {
+            argon2,
+            limit,
+            pool,
+        }
     }
 
     /// A hasher at `settings.argon2`, bounded by `settings.hashing`.
@@ -85,19 +103,20 @@ impl Passwords {
     ///
     /// As for [`new`](Passwords::new).
     pub fn from_settings(settings: &PasswordSettings) -> Result<Passwords> {
-        Ok(Passwords {
-            argon2: argon::Argon2Hasher::new(&settings.argon2)?,
-            limit: limit::HashingLimit::new(&settings.hashing, settings.argon2.memory_kib),
-        })
+        Ok(Passwords::assemble(
+            argon::Argon2Hasher::new(&settings.argon2)?,
+            &settings.hashing,
+            settings.argon2.memory_kib,
+        ))
     }
 
     /// A hasher at the OWASP-recommended parameters.
     pub fn recommended() -> Passwords {
-        let memory_kib = Argon2Settings::default().memory_kib;
-        Passwords {
-            argon2: argon::Argon2Hasher::recommended(),
-            limit: limit::HashingLimit::new(&HashingSettings::default(), memory_kib),
-        }
+        Passwords::assemble(
+            argon::Argon2Hasher::recommended(),
+            &HashingSettings::default(),
+            Argon2Settings::default().memory_kib,
+        )
     }
 
     /// How many bounded hashes or checks run at once.
@@ -159,7 +178,7 @@ impl Passwords {
     /// longer than [`MAX_PASSWORD_BYTES`].
     pub fn hash(&self, password: &str) -> Result<String> {
         check_length(password, "auth.hash_password")?;
-        self.argon2.hash(password)
+        self.pool.hash(self.argon2.params(), password)
     }
 
     /// Whether `password` matches `hash`, whatever supported scheme made it.
@@ -172,7 +191,10 @@ impl Passwords {
     pub fn verify(&self, password: &str, hash: &str) -> Result<bool> {
         check_length(password, "auth.verify_password")?;
         match HashScheme::identify(hash) {
-            Some(HashScheme::Argon2) => argon::verify(password, hash),
+            Some(HashScheme::Argon2) => self
+                .pool
+                .verify(self.argon2.params(), password, hash)
+                .unwrap_or_else(|| argon::verify(password, hash)),
             Some(HashScheme::Bcrypt) => legacy::bcrypt_verify(password, hash),
             Some(scheme @ (HashScheme::Pbkdf2 | HashScheme::DjangoPbkdf2)) => {
                 legacy::pbkdf2_verify(scheme, password, hash)
