@@ -93,8 +93,9 @@ async fn audit_trail_is_complete(database_url: &str) {
             assert_eq!(status, expected, "{path}: {body}");
         }
     }
-    let output = service.output();
-    assert!(service.terminate().success());
+    // Read after the exit: lines still in the log queue are written then.
+    let (status, output) = service.terminate_with_output();
+    assert!(status.success(), "exit after SIGTERM: {status}");
 
     let lines: Vec<Value> = output
         .lines()

@@ -54,6 +54,8 @@ pub(crate) struct ServiceProcess {
     child: Child,
     base_url: String,
     output: Arc<Mutex<Vec<String>>>,
+    /// The threads copying stdout and stderr, done once the process exits.
+    collectors: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl ServiceProcess {
@@ -89,14 +91,20 @@ impl ServiceProcess {
 
         let output = Arc::new(Mutex::new(Vec::new()));
         let (announced, address) = mpsc::channel();
-        collect(child.stdout.take(), &output, Some(announced.clone()));
-        collect(child.stderr.take(), &output, None);
+        let collectors = [
+            collect(child.stdout.take(), &output, Some(announced.clone())),
+            collect(child.stderr.take(), &output, None),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         drop(announced);
         let mut process = ServiceProcess {
             name: name.to_string(),
             child,
             base_url: String::new(),
             output,
+            collectors,
         };
         match address.recv_timeout(START_TIMEOUT) {
             Ok(url) => process.base_url = url,
@@ -128,8 +136,22 @@ impl ServiceProcess {
         self.output.lock().expect("output lock").join("\n")
     }
 
+    /// [`terminate`](ServiceProcess::terminate), then everything the
+    /// service wrote until it exited: what it flushed on the way out too.
+    pub(crate) fn terminate_with_output(mut self) -> (ExitStatus, String) {
+        let status = self.wait_for_exit();
+        for collector in std::mem::take(&mut self.collectors) {
+            let _ = collector.join();
+        }
+        (status, self.output())
+    }
+
     /// Sends SIGTERM and waits for the exit; panics if it takes too long.
     pub(crate) fn terminate(mut self) -> ExitStatus {
+        self.wait_for_exit()
+    }
+
+    fn wait_for_exit(&mut self) -> ExitStatus {
         signal_terminate(self.child.id());
         let deadline = Instant::now() + STOP_TIMEOUT;
         loop {
@@ -173,12 +195,10 @@ fn collect(
     stream: Option<impl Read + Send + 'static>,
     output: &Arc<Mutex<Vec<String>>>,
     mut announced: Option<mpsc::Sender<String>>,
-) {
-    let Some(stream) = stream else {
-        return;
-    };
+) -> Option<std::thread::JoinHandle<()>> {
+    let stream = stream?;
     let output = Arc::clone(output);
-    std::thread::spawn(move || {
+    Some(std::thread::spawn(move || {
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
             if let Some(rest) = line.strip_prefix(LISTENING)
@@ -188,7 +208,7 @@ fn collect(
             }
             output.lock().expect("output lock").push(line);
         }
-    });
+    }))
 }
 
 /// A folder under the system temp folder, removed on drop.
