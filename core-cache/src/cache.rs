@@ -70,6 +70,7 @@ struct Shared {
     codec: Codec,
     max_value_bytes: usize,
     negative_ttl: Option<Duration>,
+    default_ttl: Option<Duration>,
     ttl_jitter: f64,
     flights: Arc<SingleFlight>,
     bypass: Bypass,
@@ -94,6 +95,7 @@ pub struct CacheBuilder {
     codec: Codec,
     max_value_bytes: usize,
     negative_ttl: Option<Duration>,
+    default_ttl: Option<Duration>,
     ttl_jitter: f64,
     bypass: BypassSettings,
 }
@@ -123,6 +125,14 @@ impl CacheBuilder {
     /// a missing row is not looked up on every request.
     pub fn negative_ttl(mut self, ttl: Duration) -> CacheBuilder {
         self.negative_ttl = Some(ttl);
+        self
+    }
+
+    /// The TTL of values stored without one (`set(key, value, None)`,
+    /// `get_or_set(key, None, ..)`, and the batch and set-if-absent forms);
+    /// without it they never expire.
+    pub fn default_ttl(mut self, ttl: Duration) -> CacheBuilder {
+        self.default_ttl = Some(ttl);
         self
     }
 
@@ -176,6 +186,7 @@ impl CacheBuilder {
                 codec: self.codec,
                 max_value_bytes: self.max_value_bytes,
                 negative_ttl: self.negative_ttl,
+                default_ttl: self.default_ttl,
                 ttl_jitter: self.ttl_jitter,
                 flights: Arc::default(),
                 bypass: Bypass::new(self.bypass),
@@ -198,6 +209,7 @@ impl Cache {
             codec: Codec::default(),
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
             negative_ttl: None,
+            default_ttl: None,
             ttl_jitter: 0.0,
             bypass: BypassSettings::default(),
         }
@@ -290,7 +302,14 @@ impl Cache {
     ) -> Result<()> {
         let full = self.full_key(key)?;
         let bytes = self.encode(&full, value)?;
-        self.shared.backend.set(&full, bytes, ttl).await
+        self.shared
+            .backend
+            .set(&full, bytes, self.ttl_or_default(ttl))
+            .await
+    }
+
+    fn ttl_or_default(&self, ttl: Option<Duration>) -> Option<Duration> {
+        ttl.or(self.shared.default_ttl)
     }
 
     /// Stores `value` only if `key` holds nothing; returns whether it did.
@@ -306,7 +325,10 @@ impl Cache {
     ) -> Result<bool> {
         let full = self.full_key(key)?;
         let bytes = self.encode(&full, value)?;
-        self.shared.backend.set_if_absent(&full, bytes, ttl).await
+        self.shared
+            .backend
+            .set_if_absent(&full, bytes, self.ttl_or_default(ttl))
+            .await
     }
 
     /// Removes `key`; returns whether it existed.
@@ -404,7 +426,10 @@ impl Cache {
             let bytes = self.encode(&full, value)?;
             encoded.push((full, bytes));
         }
-        self.shared.backend.set_many(&encoded, ttl).await
+        self.shared
+            .backend
+            .set_many(&encoded, self.ttl_or_default(ttl))
+            .await
     }
 
     /// Removes `keys`; returns how many existed.
@@ -603,18 +628,22 @@ impl Cache {
             Lookup::Bypassed => return loader().await,
             Lookup::Miss => {}
         }
-        let _flight = self.shared.flights.enter(&full).await;
+        let flight = self.shared.flights.enter(&full).await;
         // Whoever held the flight before us has probably stored the value.
-        match self.look_up(&full).await? {
-            Lookup::Hit(cached) => return Ok(cached),
-            Lookup::Bypassed => return loader().await,
-            Lookup::Miss => {}
+        // Uncontended, the miss above stands: asking again would count one
+        // miss twice (3 misses were recorded as 6).
+        if flight.waited() {
+            match self.look_up(&full).await? {
+                Lookup::Hit(cached) => return Ok(cached),
+                Lookup::Bypassed => return loader().await,
+                Lookup::Miss => {}
+            }
         }
         let loaded = loader().await?;
         let (bytes, ttl) = match &loaded {
             Some(value) => (
                 self.encode(&full, value)?,
-                ttl.map(|ttl| self.jittered(ttl)),
+                self.ttl_or_default(ttl).map(|ttl| self.jittered(ttl)),
             ),
             None => match self.shared.negative_ttl {
                 Some(negative_ttl) => (Bytes::from_static(ABSENT_MARKER), Some(negative_ttl)),

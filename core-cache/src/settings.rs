@@ -49,7 +49,8 @@ pub struct CacheSettings {
     pub codec: Codec,
     /// The largest encoded value accepted. Default 1 000 000 bytes.
     pub max_value_bytes: usize,
-    /// TTL applied by services that use this value; the SDK stores it for them.
+    /// TTL of values stored without one (`set(.., None)`, `get_or_set(..,
+    /// None, ..)`); default none: they never expire.
     pub default_ttl_ms: Option<u64>,
     /// How long `get_or_set_optional` remembers that nothing was found.
     /// Default none (absence is not cached).
@@ -216,6 +217,9 @@ pub async fn connect(settings: &CacheSettings) -> Result<Cache> {
         .ttl_jitter(settings.ttl_jitter);
     if let Some(namespace) = &settings.namespace {
         builder = builder.namespace(namespace.clone());
+    }
+    if let Some(default_ttl) = settings.default_ttl() {
+        builder = builder.default_ttl(default_ttl);
     }
     if let Some(negative) = settings.negative_ttl_ms {
         builder = builder.negative_ttl(Duration::from_millis(negative));

@@ -19,6 +19,15 @@ pub(crate) struct Flight {
     key: String,
     gate: Arc<AsyncMutex<()>>,
     passage: Option<OwnedMutexGuard<()>>,
+    waited: bool,
+}
+
+impl Flight {
+    /// Whether another caller held the key first: only then may it have
+    /// stored the value meanwhile.
+    pub(crate) fn waited(&self) -> bool {
+        self.waited
+    }
 }
 
 impl SingleFlight {
@@ -27,12 +36,16 @@ impl SingleFlight {
             let mut gates = self.gates.lock().unwrap_or_else(PoisonError::into_inner);
             gates.entry(key.to_string()).or_default().clone()
         };
-        let passage = gate.clone().lock_owned().await;
+        let (passage, waited) = match gate.clone().try_lock_owned() {
+            Ok(passage) => (passage, false),
+            Err(_held) => (gate.clone().lock_owned().await, true),
+        };
         Flight {
             flights: self.clone(),
             key: key.to_string(),
             gate,
             passage: Some(passage),
+            waited,
         }
     }
 
