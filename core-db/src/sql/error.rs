@@ -81,7 +81,10 @@ fn classify(err: &sqlx::Error, site: &Site<'_>) -> Class {
         E::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
             class(ErrorKind::Timeout, "the database did not answer in time")
         }
-        E::Io(_) | E::Tls(_) | E::Protocol(_) | E::WorkerCrashed => class(
+        // rustls reports a refused certificate through the stream, as I/O.
+        E::Tls(tls) => classify_tls(&format!("{tls:?}")),
+        E::Io(io) if format!("{io:?}").contains("Certificate") => classify_tls(&format!("{io:?}")),
+        E::Io(_) | E::Protocol(_) | E::WorkerCrashed => class(
             ErrorKind::Unavailable,
             "the connection to the database failed or was lost",
         ),
@@ -101,6 +104,41 @@ fn classify(err: &sqlx::Error, site: &Site<'_>) -> Class {
         E::Migrate(_) => class(ErrorKind::Internal, "a migration failed"),
         E::Database(db) => classify_database(db.as_ref(), site.backend),
         _ => class(ErrorKind::Internal, "the database driver failed"),
+    }
+}
+
+/// A TLS failure, by its cause (the driver's `Debug` text, which names the
+/// rustls variant): a certificate problem is not temporary (retrying cannot
+/// fix it), so it is not retried forever.
+fn classify_tls(cause: &str) -> Class {
+    let permanent = |message| (ErrorKind::Unavailable, false, message);
+    if cause.contains("UnknownIssuer") {
+        permanent(
+            "the database's TLS certificate is not trusted (unknown issuer); \
+             name the CA that signed it (sslrootcert=, ssl-ca=)",
+        )
+    } else if cause.contains("NotValidForName") {
+        permanent(
+            "the database's TLS certificate does not name the host connected to \
+             (sslmode=verify-full / ssl-mode=VERIFY_IDENTITY check it)",
+        )
+    } else if cause.contains("Expired") {
+        permanent("the database's TLS certificate has expired")
+    } else if cause.contains("CertificateRequired")
+        || cause.contains("BadCertificate")
+        || cause.contains("UnknownCA")
+        || cause.contains("AccessDenied")
+    {
+        permanent("the database refused the client certificate, or none was sent")
+    } else if cause.contains("not support") {
+        permanent("the database server does not speak TLS, and the URL requires it")
+    } else if cause.contains("No such file") || cause.contains("PEM") || cause.contains("pem") {
+        permanent("a TLS certificate or key file named in the URL cannot be read")
+    } else {
+        class(
+            ErrorKind::Unavailable,
+            "the TLS handshake with the database failed",
+        )
     }
 }
 
