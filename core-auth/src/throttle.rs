@@ -18,6 +18,9 @@ use core_error::{Error, Result};
 use ring::digest::{SHA256, digest};
 use serde::Deserialize;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use crate::jwt::unix_now;
 
 /// The `auth.throttle` settings section.
@@ -32,6 +35,10 @@ pub struct ThrottleSettings {
     pub window_secs: u64,
     /// How long a lock-out lasts, in seconds. Default 900.
     pub lockout_secs: u64,
+    /// Login attempts from one address being checked at once (each costs
+    /// a password hash), on this instance; more are refused at once,
+    /// before any hash is computed. Default 8.
+    pub max_concurrent_per_address: u32,
 }
 
 impl Default for ThrottleSettings {
@@ -41,6 +48,7 @@ impl Default for ThrottleSettings {
             max_address_failures: 50,
             window_secs: 900,
             lockout_secs: 900,
+            max_concurrent_per_address: 8,
         }
     }
 }
@@ -67,6 +75,30 @@ impl Default for ThrottleSettings {
 pub struct LoginThrottle {
     cache: Cache,
     settings: ThrottleSettings,
+    in_flight: Arc<Mutex<HashMap<String, u32>>>,
+}
+
+/// One admitted login attempt; its address's slot is freed when it drops.
+#[derive(Debug)]
+#[must_use = "the attempt is admitted only while this lives"]
+pub struct LoginAttempt {
+    in_flight: Arc<Mutex<HashMap<String, u32>>>,
+    address: String,
+}
+
+impl Drop for LoginAttempt {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = in_flight.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                in_flight.remove(&self.address);
+            }
+        }
+    }
 }
 
 /// What is being counted.
@@ -111,6 +143,10 @@ impl LoginThrottle {
             ),
             ("window_secs", settings.window_secs),
             ("lockout_secs", settings.lockout_secs),
+            (
+                "max_concurrent_per_address",
+                u64::from(settings.max_concurrent_per_address),
+            ),
         ]
         .into_iter()
         .find(|(_, value)| *value == 0);
@@ -120,7 +156,54 @@ impl LoginThrottle {
                     .with_key(format!("auth.throttle.{name}")),
             );
         }
-        Ok(LoginThrottle { cache, settings })
+        Ok(LoginThrottle {
+            cache,
+            settings,
+            in_flight: Arc::default(),
+        })
+    }
+
+    /// Admits one login attempt from `address` while fewer than
+    /// `max_concurrent_per_address` are being checked, before its password
+    /// is hashed: a flood from one address waits for no hash slot.
+    ///
+    /// ```
+    /// # use core_auth::throttle::{LoginThrottle, ThrottleSettings};
+    /// # use core_cache::{CacheSettings, connect};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_error::Result<()> {
+    /// # let cache = connect(&CacheSettings::from_url("memory://")).await?;
+    /// let settings = ThrottleSettings { max_concurrent_per_address: 1, ..ThrottleSettings::default() };
+    /// let throttle = LoginThrottle::new(cache, settings)?;
+    /// let first = throttle.admit("10.0.0.7")?;
+    /// assert_eq!(throttle.admit("10.0.0.7").unwrap_err().kind(), core_auth::ErrorKind::RateLimited);
+    /// drop(first);
+    /// assert!(throttle.admit("10.0.0.7").is_ok());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RateLimited`](core_error::ErrorKind::RateLimited) (429, retry after
+    /// 1 s) while the address is at its limit.
+    pub fn admit(&self, address: &str) -> Result<LoginAttempt> {
+        let address = address.trim().to_string();
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = in_flight.entry(address.clone()).or_insert(0);
+        if *count >= self.settings.max_concurrent_per_address {
+            return Err(Error::rate_limited(
+                "too many logins from this address at once; try again shortly",
+                1,
+            )
+            .with_operation("auth.login_throttle"));
+        }
+        *count += 1;
+        Ok(LoginAttempt {
+            in_flight: self.in_flight.clone(),
+            address,
+        })
     }
 
     fn key(kind: Subject, what: &str, value: &str) -> String {

@@ -136,6 +136,26 @@ mod process_environment {
     }
 
     #[test]
+    fn rotate_with_a_bad_new_key_file_names_the_file() {
+        let fixture = Fixture::new();
+        let secrets = fixture.write(".secrets", "APP__X=1\n");
+        let bad_key = fixture.write("new.key", "not-a-key-PLANTED\n");
+        let output = Command::new(env!("CARGO_BIN_EXE_core-config"))
+            .args(["rotate", "--file"])
+            .arg(&secrets)
+            .arg("--new-key-file")
+            .arg(&bad_key)
+            .env("AES_SECRET", "ab".repeat(32))
+            .output()
+            .expect("spawn core-config");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{stderr}");
+        assert!(stderr.contains("new.key"), "the file is named: {stderr}");
+        assert!(!stderr.contains("AES_SECRET must"), "{stderr}");
+        assert!(!stderr.contains("PLANTED"), "{stderr}");
+    }
+
+    #[test]
     fn validate_on_a_missing_folder_fails() {
         let output = Command::new(env!("CARGO_BIN_EXE_core-config"))
             .args(["validate", "--env", "prod", "--dir", "/nonexistent"])

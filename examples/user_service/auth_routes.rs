@@ -73,6 +73,8 @@ pub(crate) async fn login(
     }
     let username = request.username.trim().to_lowercase();
     let address = client.ip().to_string();
+    // Before any hash: a flood from one address is refused here at once.
+    let _attempt = app.throttle.admit(&address)?;
     app.throttle.check(&username, &address).await?;
 
     let row = app.store.find_by_username(&username).await?;
