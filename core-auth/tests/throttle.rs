@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::memory_cache;
 use core_auth::ErrorKind;
 use core_auth::throttle::{LoginThrottle, ThrottleSettings};
 use core_cache::{Cache, CacheSettings, connect};
@@ -16,7 +17,23 @@ fn settings() -> ThrottleSettings {
         max_address_failures: 5,
         window_secs: 60,
         lockout_secs: 2,
+        max_concurrent_per_address: 2,
     }
+}
+
+#[tokio::test]
+async fn concurrent_attempts_per_address_are_bounded_before_any_hash() {
+    let throttle = LoginThrottle::new(memory_cache().await, settings()).unwrap();
+    let first = throttle.admit("10.0.0.1").unwrap();
+    let second = throttle.admit("10.0.0.1").unwrap();
+    let err = throttle.admit("10.0.0.1").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
+    assert_eq!(err.context_value("retry_after_secs"), Some("1"));
+    // Another address has its own slots; a finished attempt frees one.
+    let _other = throttle.admit("10.0.0.2").unwrap();
+    drop(first);
+    let _third = throttle.admit("10.0.0.1").unwrap();
+    drop(second);
 }
 
 async fn locks_out_and_recovers(cache: Cache) {
