@@ -67,13 +67,15 @@ async fn main() -> Result<()> {
     }
     let db = core_sdk::db::connect(&settings.database).await?;
     let sql = db.sql()?;
-    sql.query("CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-        .execute()
-        .await?;
+    sql.query(
+        "CREATE TABLE IF NOT EXISTS quickstart_users (id BIGINT PRIMARY KEY, name TEXT NOT NULL)",
+    )
+    .execute()
+    .await?;
     sql.transaction(|tx| {
         Box::pin(async move {
-            tx.query("DELETE FROM users").execute().await?;
-            tx.query("INSERT INTO users (id, name) VALUES (?, ?)")
+            tx.query("DELETE FROM quickstart_users").execute().await?;
+            tx.query("INSERT INTO quickstart_users (id, name) VALUES (?, ?)")
                 .bind(1_i64)
                 .bind("Ada")
                 .execute()
@@ -83,7 +85,7 @@ async fn main() -> Result<()> {
     })
     .await?;
     let (name,): (String,) = sql
-        .query("SELECT name FROM users WHERE id = ?")
+        .query("SELECT name FROM quickstart_users WHERE id = ?")
         .bind(1_i64)
         .fetch_one()
         .await?;
@@ -97,7 +99,7 @@ async fn main() -> Result<()> {
     let user: User = cache
         .get_or_set("user:1", Some(Duration::from_secs(60)), || async {
             let (id, name): (i64, String) = sql
-                .query("SELECT id, name FROM users WHERE id = ?")
+                .query("SELECT id, name FROM quickstart_users WHERE id = ?")
                 .bind(1_i64)
                 .fetch_one()
                 .await?;

@@ -15,6 +15,7 @@ pub(crate) async fn pool(
     url: &str,
     settings: &DatabaseSettings,
 ) -> Result<sqlx::Result<MySqlPool>> {
+    super::tls::install_default_provider();
     let normalized = match url.strip_prefix("mariadb:") {
         Some(rest) => format!("mysql:{rest}"),
         None => url.to_string(),
