@@ -19,26 +19,13 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
-use core_testkit::{Service, require_service};
+use core_testkit::{Service, require_service, services_script};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use support::{Api, ServiceProcess, wait_until};
-
-fn redis(action: &str) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/services.sh");
-    let status = Command::new("bash")
-        .args([script, action, "redis"])
-        .status()
-        .expect("run services.sh");
-    assert!(
-        status.success(),
-        "scripts/services.sh {action} redis failed"
-    );
-}
 
 #[tokio::test]
 async fn cached_reads_survive_a_redis_outage() {
@@ -71,7 +58,7 @@ async fn cached_reads_survive_a_redis_outage() {
     let (status, _) = api.call(Method::GET, &path, Some(&access), None).await;
     assert_eq!(status, StatusCode::OK);
 
-    redis("stop");
+    services_script("stop", "redis");
     let mut during = Vec::new();
     for _ in 0..5 {
         during.push(api.call(Method::GET, &path, Some(&access), None).await);
@@ -85,7 +72,7 @@ async fn cached_reads_survive_a_redis_outage() {
         )
         .await;
     let (after_change, read) = api.call(Method::GET, &path, Some(&access), None).await;
-    redis("start");
+    services_script("start", "redis");
 
     for (status, body) in &during {
         assert_eq!(*status, StatusCode::OK, "a read during the outage: {body}");

@@ -722,6 +722,28 @@ async fn forbidden(api: &Api, admin: &str) {
     assert_eq!(promoted["roles"], json!(["admin", "user"]));
 }
 
+/// `POST /api/v1/auth/refresh` with `refresh`.
+async fn refresh_with(api: &Api, refresh: &str) -> (StatusCode, Value) {
+    api.call(
+        Method::POST,
+        "/api/v1/auth/refresh",
+        None,
+        Some(&json!({"refresh_token": refresh})),
+    )
+    .await
+}
+
+/// The first page of users (an admin's right), with `access`.
+async fn list_one(api: &Api, access: &str) -> (StatusCode, Value) {
+    api.call(
+        Method::GET,
+        "/api/v1/users?page=1&size=1",
+        Some(access),
+        None,
+    )
+    .await
+}
+
 /// A demoted admin's tokens stop granting admin rights, and a deleted
 /// admin's stop working, without waiting for them to expire.
 async fn sessions_follow_rights(api: &Api, admin: &str) {
@@ -743,14 +765,7 @@ async fn sessions_follow_rights(api: &Api, admin: &str) {
     let tokens = api.login("erin", "a long enough passphrase").await;
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
-    let (status, _) = api
-        .call(
-            Method::GET,
-            "/api/v1/users?page=1&size=1",
-            Some(&access),
-            None,
-        )
-        .await;
+    let (status, _) = list_one(api, &access).await;
     assert_eq!(status, StatusCode::OK, "erin is an admin");
 
     // Demoted: the old tokens are refused, the next login holds `user`.
@@ -763,14 +778,7 @@ async fn sessions_follow_rights(api: &Api, admin: &str) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = api
-        .call(
-            Method::POST,
-            "/api/v1/auth/refresh",
-            None,
-            Some(&json!({"refresh_token": refresh})),
-        )
-        .await;
+    let (status, body) = refresh_with(api, &refresh).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "demoted refresh: {body}");
     let (status, body) = api
         .call(
@@ -788,14 +796,7 @@ async fn sessions_follow_rights(api: &Api, admin: &str) {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "demoted access: {body}");
     let tokens = api.login("erin", "a long enough passphrase").await;
     let access = tokens["access_token"].as_str().unwrap().to_owned();
-    let (status, body) = api
-        .call(
-            Method::GET,
-            "/api/v1/users?page=1&size=1",
-            Some(&access),
-            None,
-        )
-        .await;
+    let (status, body) = list_one(api, &access).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "erin is a user now: {body}");
 
     // Promoted again, then deleted: its access token stops at once.
@@ -820,23 +821,9 @@ async fn sessions_follow_rights(api: &Api, admin: &str) {
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, body) = api
-        .call(
-            Method::GET,
-            "/api/v1/users?page=1&size=1",
-            Some(&access),
-            None,
-        )
-        .await;
+    let (status, body) = list_one(api, &access).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "deleted admin: {body}");
-    let (status, body) = api
-        .call(
-            Method::POST,
-            "/api/v1/auth/refresh",
-            None,
-            Some(&json!({"refresh_token": refresh})),
-        )
-        .await;
+    let (status, body) = refresh_with(api, &refresh).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "deleted refresh: {body}");
 }
 

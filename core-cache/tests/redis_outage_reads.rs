@@ -13,19 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use core_cache::{Cache, CacheSettings, connect};
-use core_testkit::{Service, require_service, unique_name};
-
-fn services(action: &str) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/services.sh");
-    let status = Command::new("bash")
-        .args([script, action, "redis"])
-        .status()
-        .expect("run services.sh");
-    assert!(
-        status.success(),
-        "scripts/services.sh {action} redis failed"
-    );
-}
+use core_testkit::{Service, require_service, services_script, unique_name};
 
 /// Holds every client's commands for `millis` (the data stays), as a
 /// server that hangs would.
@@ -102,7 +90,7 @@ async fn reads_survive_a_redis_outage_and_no_stale_entry_outlives_it() {
     );
 
     // A server that is gone.
-    services("stop");
+    services_script("stop", "redis");
     let outage = async {
         for round in 0..5 {
             let value = format!("v3-{round}");
@@ -110,7 +98,7 @@ async fn reads_survive_a_redis_outage_and_no_stale_entry_outlives_it() {
         }
     };
     let bounded = tokio::time::timeout(Duration::from_secs(60), outage).await;
-    services("start");
+    services_script("start", "redis");
     bounded.expect("reads during the outage returned within the deadline");
     wait_for_redis(&cache).await;
     // The circuit closes within its open period: reads are cached again.

@@ -4,23 +4,10 @@
 //! This stops the shared Redis server, so it lives in a test binary of its
 //! own (cargo runs test binaries one at a time).
 
-use std::process::Command;
 use std::time::Duration;
 
 use core_cache::{CacheSettings, ErrorKind, connect};
-use core_testkit::{Service, require_service, unique_name};
-
-fn services(action: &str) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/services.sh");
-    let status = Command::new("bash")
-        .args([script, action, "redis"])
-        .status()
-        .expect("run services.sh");
-    assert!(
-        status.success(),
-        "scripts/services.sh {action} redis failed"
-    );
-}
+use core_testkit::{Service, require_service, services_script, unique_name};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_redis_gives_temporary_errors_then_the_same_client_recovers() {
@@ -34,7 +21,7 @@ async fn a_restarted_redis_gives_temporary_errors_then_the_same_client_recovers(
     let cache = connect(&settings).await.unwrap();
     cache.set("before", &1, None).await.unwrap();
 
-    services("stop");
+    services_script("stop", "redis");
     let outage = async {
         for round in 0..3 {
             let failures = [
@@ -54,7 +41,7 @@ async fn a_restarted_redis_gives_temporary_errors_then_the_same_client_recovers(
     };
     // Bounded: the client must not hang while the server is gone.
     let bounded = tokio::time::timeout(Duration::from_secs(60), outage).await;
-    services("start");
+    services_script("start", "redis");
     bounded.expect("calls during the outage returned within the deadline");
 
     let mut recovered = false;

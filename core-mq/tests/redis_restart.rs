@@ -14,31 +14,18 @@
 #![cfg(feature = "redis-streams")]
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use core_mq::{ConsumeOptions, ErrorKind, Message, MqSettings, Outcome, connect, handler_fn};
-use core_testkit::{Service, require_service, unique_name};
+use core_testkit::{Service, require_service, services_script, unique_name};
 use uuid::Uuid;
-
-fn services(action: &str) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/services.sh");
-    let status = Command::new("bash")
-        .args([script, action, "redis"])
-        .status()
-        .expect("run services.sh");
-    assert!(
-        status.success(),
-        "scripts/services.sh {action} redis failed"
-    );
-}
 
 struct StartOnDrop;
 
 impl Drop for StartOnDrop {
     fn drop(&mut self) {
-        services("start");
+        services_script("start", "redis");
     }
 }
 
@@ -68,7 +55,7 @@ async fn publisher_and_consumer_recover_from_a_redis_restart() {
         .unwrap();
 
     let restart = StartOnDrop;
-    tokio::task::spawn_blocking(|| services("stop"))
+    tokio::task::spawn_blocking(|| services_script("stop", "redis"))
         .await
         .unwrap();
     let outage = async {

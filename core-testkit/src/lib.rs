@@ -23,11 +23,13 @@
 //! }
 //! ```
 
+mod control;
 mod require;
 mod service;
 mod suite;
 mod unique;
 
+pub use control::services_script;
 pub use require::{REQUIRE_SERVICES_VAR, require, require_at, services_required};
 pub use service::Service;
 pub use unique::unique_name;
