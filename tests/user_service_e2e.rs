@@ -257,15 +257,15 @@ async fn a_login_flood_is_bounded() {
     assert!(service.terminate().success());
 }
 
-/// A setting that would break a route at request time is refused at start,
-/// naming the key.
-#[test]
-fn a_zero_page_size_is_refused_at_start() {
+/// Runs the user service with `settings` on top of the base environment,
+/// expecting it to refuse to start; returns everything it printed.
+fn refused_at_start(settings: &[(&str, String)]) -> String {
     let scratch = ScratchDir::new("user_service_bad_settings");
     let mut command = std::process::Command::new(support::example_binary("user_service"));
     command.current_dir(env!("CARGO_MANIFEST_DIR"));
     for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("APP_") {
+        let name = key.to_string_lossy();
+        if name.starts_with("APP_") || name == "BIND_ADDR" || name == "AES_SECRET" {
             command.env_remove(key);
         }
     }
@@ -275,8 +275,7 @@ fn a_zero_page_size_is_refused_at_start() {
             "APP__DATABASE__URL",
             format!("sqlite://{}/users.db?mode=rwc", scratch.path().display()),
         )
-        .env("APP__USERS__MAX_PAGE_SIZE", "0")
-        .env("BIND_ADDR", "127.0.0.1:0")
+        .envs(settings.iter().map(|(key, value)| (*key, value.as_str())))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -297,15 +296,43 @@ fn a_zero_page_size_is_refused_at_start() {
     );
     assert!(!output.status.success(), "it must not start:\n{printed}");
     assert!(!printed.contains("listening on"), "{printed}");
-    assert!(
-        printed.contains("max_page_size"),
-        "the culprit is named:\n{printed}"
-    );
     // The error's message and context, not a Rust struct dump.
     assert!(
         !printed.contains("Error {") && !printed.contains("kind:"),
         "{printed}"
     );
+    printed
+}
+
+/// A setting that would break a route at request time is refused at start,
+/// naming the key.
+#[test]
+fn a_zero_page_size_is_refused_at_start() {
+    let printed = refused_at_start(&[
+        ("APP__USERS__MAX_PAGE_SIZE", "0".into()),
+        ("BIND_ADDR", "127.0.0.1:0".into()),
+    ]);
+    assert!(
+        printed.contains("max_page_size"),
+        "the culprit is named:\n{printed}"
+    );
+}
+
+/// A bind address that decrypts from `ENC(...)` to something that is not
+/// an address is refused naming the key, never showing what it decrypted to
+/// (it said `"PLANTED-ENCBIND" is not a socket address`).
+#[test]
+fn a_decrypted_value_is_never_shown_in_a_start_up_error() {
+    use core_sdk::config::{AesKey, encrypt};
+    let key_text = "ab".repeat(32);
+    let key = AesKey::parse(&key_text).unwrap();
+    let sealed = encrypt(&key, "PLANTED-ENCBIND").unwrap().to_string();
+    let printed = refused_at_start(&[("AES_SECRET", key_text), ("APP__SERVER__BIND_ADDR", sealed)]);
+    assert!(
+        printed.contains("server.bind_addr"),
+        "the key is named:\n{printed}"
+    );
+    assert!(!printed.contains("PLANTED"), "{printed}");
 }
 
 #[cfg(all(feature = "postgres", feature = "redis", feature = "rabbitmq"))]
