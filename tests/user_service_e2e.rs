@@ -760,6 +760,17 @@ async fn refresh_with(api: &Api, refresh: &str) -> (StatusCode, Value) {
     .await
 }
 
+/// An admin gives user `id` the one role `role`.
+async fn set_roles(api: &Api, admin: &str, id: &str, role: &str) -> (StatusCode, Value) {
+    api.call(
+        Method::PUT,
+        &format!("/api/v1/users/{id}"),
+        Some(admin),
+        Some(&json!({"roles": [role]})),
+    )
+    .await
+}
+
 /// The first page of users (an admin's right), with `access`.
 async fn list_one(api: &Api, access: &str) -> (StatusCode, Value) {
     api.call(
@@ -796,14 +807,7 @@ async fn sessions_follow_rights(api: &Api, admin: &str) {
     assert_eq!(status, StatusCode::OK, "erin is an admin");
 
     // Demoted: the old tokens are refused, the next login holds `user`.
-    let (status, body) = api
-        .call(
-            Method::PUT,
-            &format!("/api/v1/users/{erin_id}"),
-            Some(admin),
-            Some(&json!({"roles": ["user"]})),
-        )
-        .await;
+    let (status, body) = set_roles(api, admin, &erin_id, "user").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = refresh_with(api, &refresh).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "demoted refresh: {body}");
@@ -827,14 +831,7 @@ async fn sessions_follow_rights(api: &Api, admin: &str) {
     assert_eq!(status, StatusCode::FORBIDDEN, "erin is a user now: {body}");
 
     // Promoted again, then deleted: its access token stops at once.
-    let (status, _) = api
-        .call(
-            Method::PUT,
-            &format!("/api/v1/users/{erin_id}"),
-            Some(admin),
-            Some(&json!({"roles": ["admin"]})),
-        )
-        .await;
+    let (status, _) = set_roles(api, admin, &erin_id, "admin").await;
     assert_eq!(status, StatusCode::OK);
     let tokens = api.login("erin", "a long enough passphrase").await;
     let access = tokens["access_token"].as_str().unwrap().to_owned();

@@ -15,6 +15,7 @@ use crate::crypto::AES_SECRET_VAR;
 use crate::decrypting::{Decrypting, KeyState};
 use crate::source::{
     DotenvEntry, EnvVars, Origin, Tagged, check_utf8, find_config_file, pairs, read_dotenv,
+    setting_key,
 };
 use crate::validate::{ProductionRules, Rule, Violations};
 use crate::{APP_ENV_VAR, AppEnv, ConfigTree, ECHO_SETTING, Echo};
@@ -402,14 +403,7 @@ impl Loader {
     }
 
     fn sets_a_setting(&self, name: &str) -> bool {
-        EnvVars {
-            vars: Vec::new(),
-            prefix: self.prefix.clone(),
-            file: None,
-            list_keys: Vec::new(),
-        }
-        .key_of(name)
-        .is_some()
+        setting_key(&self.prefix, name).is_some()
     }
 
     /// A violation for each line of `file` the loader does not read: a

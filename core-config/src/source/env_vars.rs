@@ -23,17 +23,23 @@ pub(crate) struct EnvVars {
 impl EnvVars {
     /// The setting path a variable sets, if it carries the prefix.
     pub(crate) fn key_of(&self, var: &str) -> Option<String> {
-        let rest = strip_prefix_ignore_case(var, &self.prefix)?;
-        let rest = rest.strip_prefix("__")?;
-        let segments: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-        if segments
-            .iter()
-            .any(|segment| segment.is_empty() || segment.contains('.'))
-        {
-            return None;
-        }
-        Some(segments.join("."))
+        setting_key(&self.prefix, var)
     }
+}
+
+/// The setting path the variable `var` sets under `prefix` (`APP__A__B` →
+/// `a.b`), if it sets one.
+pub(crate) fn setting_key(prefix: &str, var: &str) -> Option<String> {
+    let rest = strip_prefix_ignore_case(var, prefix)?;
+    let rest = rest.strip_prefix("__")?;
+    let segments: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+    if segments
+        .iter()
+        .any(|segment| segment.is_empty() || segment.contains('.'))
+    {
+        return None;
+    }
+    Some(segments.join("."))
 }
 
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {

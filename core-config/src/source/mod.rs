@@ -20,7 +20,7 @@ mod files;
 mod origin;
 
 pub(crate) use dotenv::{DotenvEntry, pairs, parse_dotenv, read_dotenv};
-pub(crate) use env_vars::EnvVars;
+pub(crate) use env_vars::{EnvVars, setting_key};
 pub(crate) use files::FORMATS;
 pub(crate) use files::{check_utf8, find_config_file};
 pub use origin::Origin;
