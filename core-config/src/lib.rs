@@ -22,9 +22,10 @@
 //! ```
 //!
 //! - **Sources** ([`Loader`]), lowest to highest: defaults,
-//!   `config/default.*`, `config/<env>.*`, `.env.<env>`, `.secrets`, the
-//!   process environment (`APP__SECTION__KEY`). Each value remembers its
-//!   [`Origin`].
+//!   `config/default.*`, `config/<env>.*`, flat variables ([`FlatKeys`],
+//!   opt-in), `.env.<env>`, etcd ([`EtcdSettings`], feature `etcd`),
+//!   `.secrets`, the process environment (`APP__SECTION__KEY`). Each value
+//!   remembers its [`Origin`].
 //! - **Environment** ([`AppEnv`]): `APP_ENV` from the process environment,
 //!   else from `.secrets`; an unknown name is an error.
 //! - **Encrypted values** ([`encrypt`], [`decrypt`], [`rotate_file`]): any
@@ -65,6 +66,8 @@ pub use loader::{CONFIG_FOLDER, DEFAULT_PREFIX, Loaded, Loader, SECRETS_FILE, lo
 #[cfg(feature = "reload")]
 pub use reload::{ReloadStatus, Watched};
 pub use section::{ConfigSection, ECHO_SETTING, WATCH_SETTING};
-pub use source::Origin;
+#[cfg(feature = "etcd")]
+pub use source::{EtcdDiff, EtcdListing, EtcdStore};
+pub use source::{EtcdSettings, FlatKeys, FlatValue, Origin};
 pub use tree::{ConfigTree, Leaf};
 pub use validate::{ProductionRules, Rule, Violation, Violations, rules};

@@ -13,12 +13,14 @@ use serde::de::DeserializeOwned;
 use crate::config_error::describe;
 use crate::crypto::AES_SECRET_VAR;
 use crate::decrypting::{Decrypting, KeyState};
+use crate::source::etcd::{self, Remote};
 use crate::source::{
-    DotenvEntry, EnvVars, Origin, Tagged, check_utf8, find_config_file, pairs, read_dotenv,
-    setting_key,
+    DotenvEntry, EnvVars, Origin, Prepared, Tagged, check_utf8, find_config_file, pairs,
+    read_dotenv, setting_key,
 };
 use crate::validate::{ProductionRules, Rule, Violations};
 use crate::{APP_ENV_VAR, AppEnv, ConfigTree, ECHO_SETTING, Echo};
+use crate::{EtcdSettings, FlatKeys};
 
 /// The prefix of variables that set settings unless told otherwise.
 pub const DEFAULT_PREFIX: &str = "APP";
@@ -134,6 +136,9 @@ pub struct Loader {
     list_keys: Vec<String>,
     rules: Vec<Arc<dyn Rule>>,
     production: ProductionRules,
+    flat_keys: FlatKeys,
+    etcd: Option<EtcdSettings>,
+    read_etcd: bool,
     #[cfg(feature = "reload")]
     pub(crate) debounce: std::time::Duration,
 }
@@ -143,6 +148,7 @@ pub(crate) struct Resolved {
     pub(crate) env: AppEnv,
     pub(crate) tree: ConfigTree,
     pub(crate) violations: Violations,
+    pub(crate) remote: Option<Remote>,
 }
 
 impl Default for Loader {
@@ -164,6 +170,9 @@ impl Loader {
             list_keys: Vec::new(),
             rules: Vec::new(),
             production: ProductionRules::default(),
+            flat_keys: FlatKeys::new(),
+            etcd: None,
+            read_etcd: true,
             #[cfg(feature = "reload")]
             debounce: std::time::Duration::from_millis(100),
         }
@@ -262,6 +271,35 @@ impl Loader {
         self
     }
 
+    /// Also reads flat variables (`DB_HOST=…`, `JWT_SECRET=…`) from
+    /// `.env.<env>`, `.secrets` and the process environment, as `flat_keys`
+    /// maps them ([`FlatKeys::seed`] for the seed framework's layout). They
+    /// rank just below the `APP__…` variables of `.env.<env>`, so any
+    /// `APP__…` variable overrides them; a production violation of a value
+    /// they set names the variable and its file.
+    #[must_use]
+    pub fn flat_keys(mut self, flat_keys: FlatKeys) -> Loader {
+        self.flat_keys = flat_keys;
+        self
+    }
+
+    /// Reads etcd as these settings say, whatever `config.etcd` holds.
+    /// Without this, the `config.etcd` section (from the files, `.env.<env>`,
+    /// `.secrets` or the process environment) says whether and where.
+    #[must_use]
+    pub fn etcd(mut self, settings: EtcdSettings) -> Loader {
+        self.etcd = Some(settings);
+        self
+    }
+
+    /// Never reads etcd, whatever `config.etcd` says: the local layers only
+    /// (what `core-config etcd push` validates before it writes them there).
+    #[must_use]
+    pub fn without_etcd(mut self) -> Loader {
+        self.read_etcd = false;
+        self
+    }
+
     /// The folder this loader reads.
     pub fn folder(&self) -> &Path {
         &self.dir
@@ -294,6 +332,7 @@ impl Loader {
                     env: loaded.env,
                     tree: loaded.tree,
                     prefix: loaded.prefix,
+                    remote: loaded.remote,
                 };
                 loaded.echo_if_enabled();
                 Ok(loaded)
@@ -343,15 +382,33 @@ impl Loader {
             env,
             tree,
             mut violations,
+            remote,
         } = self.resolve()?;
         self.check(&tree, env, &mut violations);
+        violations.annotate(|path| self.set_by_other_name(&tree, path));
         let loaded = Loaded {
             settings: (),
             env,
             tree,
             prefix: self.prefix.clone(),
+            remote,
         };
         Ok((loaded, violations))
+    }
+
+    /// `set by DEBUG in .env.prod` when the value at `path` came from a
+    /// variable whose name is not the setting's own (a flat variable), or
+    /// `set by etcd key …`: a violation must name what to edit.
+    fn set_by_other_name(&self, tree: &ConfigTree, path: &str) -> Option<String> {
+        let origin = tree.get(path)?.origin();
+        let own = match &origin {
+            Origin::VarFile { var, .. } | Origin::Environment { var } => {
+                setting_key(&self.prefix, var).is_some()
+            }
+            Origin::Etcd { .. } => false,
+            _ => true,
+        };
+        (!own).then(|| format!("set by {origin}"))
     }
 
     fn check(&self, tree: &ConfigTree, env: AppEnv, violations: &mut Violations) {
@@ -417,7 +474,10 @@ impl Loader {
         violations: &mut Violations,
     ) {
         for entry in entries {
-            if self.sets_a_setting(&entry.name) || also_read.contains(&entry.name.as_str()) {
+            if self.sets_a_setting(&entry.name)
+                || self.flat_keys.reads(&entry.name)
+                || also_read.contains(&entry.name.as_str())
+            {
                 continue;
             }
             let hint = match nearest_var(&entry.name, known) {
@@ -492,6 +552,85 @@ impl Loader {
         let env_entries = read_dotenv(&self.dir.join(&env_file))?;
         let env_vars = pairs(&env_entries);
 
+        let key_text = [
+            (&process, "the process environment"),
+            (&secrets, SECRETS_FILE),
+        ]
+        .into_iter()
+        .find_map(|(vars, place)| {
+            lookup(vars, AES_SECRET_VAR)
+                .filter(|text| !text.trim().is_empty())
+                .map(|text| (text, place))
+        });
+        let mut violations = Violations::default();
+        let key = KeyState::read(key_text, &mut violations);
+        let key_places = format!("the process environment nor in {SECRETS_FILE}");
+
+        let mut encrypted = BTreeSet::new();
+        let flat = self.flat_keys.collect(
+            &[
+                (&env_vars, Some(PathBuf::from(&env_file))),
+                (&secrets, Some(PathBuf::from(SECRETS_FILE))),
+                (&process, None),
+            ],
+            &key,
+            &mut violations,
+            &mut encrypted,
+        );
+        let layers = Layers {
+            env_file: &env_file,
+            env_vars: &env_vars,
+            secrets: &secrets,
+            process: &process,
+            flat,
+        };
+        let mut merged = self.merge(env, &layers, None)?;
+        let remote = match self.etcd_settings(&merged, &key)? {
+            Some(settings) => Some(etcd::read(&settings, env)?),
+            None => None,
+        };
+        if let Some(remote) = &remote {
+            let keys = remote.to_map(&self.list_keys, &mut violations);
+            merged = self.merge(env, &layers, Some(keys))?;
+        }
+
+        let mut decrypting = Decrypting {
+            key: &key,
+            key_places: &key_places,
+            encrypted,
+            violations: &mut violations,
+        };
+        let root = decrypting.table("", merged);
+        let encrypted = decrypting.encrypted;
+        let tree = ConfigTree::new(root, encrypted);
+        let known: Vec<String> = tree
+            .leaves()
+            .into_iter()
+            .map(|(path, _)| ConfigTree::var_name(&self.prefix, &path))
+            .collect();
+        self.unread_lines(&env_file, &env_entries, &[], &known, &mut violations);
+        self.unread_lines(
+            SECRETS_FILE,
+            &secret_entries,
+            &[APP_ENV_VAR, AES_SECRET_VAR],
+            &known,
+            &mut violations,
+        );
+        Ok(Resolved {
+            env,
+            tree,
+            violations,
+            remote,
+        })
+    }
+
+    /// Every layer merged, lowest first, with etcd's keys when given.
+    fn merge(
+        &self,
+        env: AppEnv,
+        layers: &Layers<'_>,
+        etcd_keys: Option<config::Map<String, Value>>,
+    ) -> Result<config::Map<String, Value>> {
         let mut builder = Config::builder();
         if let Some(defaults) = &self.defaults {
             let defaults = defaults.clone().map_err(|message| {
@@ -516,19 +655,24 @@ impl Loader {
                 });
             }
         }
-        for (vars, file) in [
-            (env_vars, Some(PathBuf::from(&env_file))),
-            (secrets.clone(), Some(PathBuf::from(SECRETS_FILE))),
-            (process.clone(), None),
-        ] {
-            builder = builder.add_source(EnvVars {
-                vars,
-                prefix: self.prefix.clone(),
-                file,
-                list_keys: self.list_keys.clone(),
-            });
+        builder = builder.add_source(Prepared(layers.flat.clone()));
+        let variables = |vars: &[(String, String)], file: Option<PathBuf>| EnvVars {
+            vars: vars.to_vec(),
+            prefix: self.prefix.clone(),
+            file,
+            list_keys: self.list_keys.clone(),
+        };
+        builder = builder.add_source(variables(
+            layers.env_vars,
+            Some(PathBuf::from(layers.env_file)),
+        ));
+        if let Some(keys) = etcd_keys {
+            builder = builder.add_source(Prepared(keys));
         }
-        let merged = builder
+        builder = builder
+            .add_source(variables(layers.secrets, Some(PathBuf::from(SECRETS_FILE))))
+            .add_source(variables(layers.process, None));
+        builder
             .build()
             .and_then(|config| config.collect())
             .map_err(|err| {
@@ -547,48 +691,84 @@ impl Loader {
                     Some(key) => error.with_key(key),
                     None => error,
                 }
-            })?;
+            })
+    }
 
-        let key_text = [
-            (&process, "the process environment"),
-            (&secrets, SECRETS_FILE),
-        ]
-        .into_iter()
-        .find_map(|(vars, place)| {
-            lookup(vars, AES_SECRET_VAR)
-                .filter(|text| !text.trim().is_empty())
-                .map(|text| (text, place))
-        });
-        let mut violations = Violations::default();
-        let key = KeyState::read(key_text, &mut violations);
-        let key_places = format!("the process environment nor in {SECRETS_FILE}");
-        let mut decrypting = Decrypting {
-            key: &key,
-            key_places: &key_places,
-            encrypted: BTreeSet::new(),
-            violations: &mut violations,
+    /// The settings of the config files alone (`config/default.*` then
+    /// `config/<env>.*`), as etcd keys relative to a prefix
+    /// (`database/url`) and values as written: `ENC(...)` stays encrypted,
+    /// a list becomes a JSON array. What `core-config etcd push` writes.
+    /// The environment must be given ([`env`](Loader::env)).
+    #[cfg(feature = "etcd")]
+    pub(crate) fn file_settings(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        let env = self.env.ok_or_else(|| {
+            Error::invalid_input("say which environment's files to push (--env)")
+                .with_operation("config.etcd.push")
+        })?;
+        let mut builder = Config::builder();
+        let folder = self.dir.join(CONFIG_FOLDER);
+        for stem in ["default", env.as_str()] {
+            if let Some((path, format)) = find_config_file(&folder, stem)? {
+                builder = builder.add_source(config::File::from(path).format(format));
+            }
+        }
+        let merged = builder
+            .build()
+            .and_then(|config| config.collect())
+            .map_err(|err| {
+                Error::invalid_input(describe(&err).1).with_operation("config.etcd.push")
+            })?;
+        let mut out = std::collections::BTreeMap::new();
+        for (name, value) in merged {
+            flatten_for_etcd(name, value, &mut out);
+        }
+        Ok(out)
+    }
+
+    /// The etcd settings to read with: the loader's own, else the
+    /// `config.etcd` section of the local layers (its password may be
+    /// `ENC(...)`), if it names endpoints.
+    fn etcd_settings(
+        &self,
+        merged: &config::Map<String, Value>,
+        key: &KeyState,
+    ) -> Result<Option<EtcdSettings>> {
+        if !self.read_etcd {
+            return Ok(None);
+        }
+        if let Some(settings) = &self.etcd {
+            return Ok(settings.is_enabled().then(|| settings.clone()));
+        }
+        let section = match merged.get("config").map(|config| &config.kind) {
+            Some(ValueKind::Table(table)) => table.get("etcd").cloned(),
+            _ => None,
         };
-        let root = decrypting.table("", merged);
-        let encrypted = decrypting.encrypted;
-        let tree = ConfigTree::new(root, encrypted);
-        let known: Vec<String> = tree
-            .leaves()
-            .into_iter()
-            .map(|(path, _)| ConfigTree::var_name(&self.prefix, &path))
-            .collect();
-        self.unread_lines(&env_file, &env_entries, &[], &known, &mut violations);
-        self.unread_lines(
-            SECRETS_FILE,
-            &secret_entries,
-            &[APP_ENV_VAR, AES_SECRET_VAR],
-            &known,
-            &mut violations,
-        );
-        Ok(Resolved {
-            env,
-            tree,
-            violations,
-        })
+        let Some(section) = section else {
+            return Ok(None);
+        };
+        let mut ignored = Violations::default();
+        let mut opening = Decrypting {
+            key,
+            key_places: "",
+            encrypted: BTreeSet::new(),
+            violations: &mut ignored,
+        };
+        let mut table = config::Map::new();
+        table.insert("etcd".to_string(), section);
+        let opened = opening.table("config", table).remove("etcd");
+        let settings: EtcdSettings = match opened {
+            Some(value) => value.try_deserialize().map_err(|err| {
+                let (field, message) = describe(&err);
+                Error::invalid_input(format!("config.etcd: {message}"))
+                    .with_key(match field {
+                        Some(field) => format!("config.etcd.{field}"),
+                        None => "config.etcd".to_string(),
+                    })
+                    .with_operation("config.load")
+            })?,
+            None => return Ok(None),
+        };
+        Ok(settings.is_enabled().then_some(settings))
     }
 
     /// Refuses files named after an alias of `env` (`config/production.toml`,
@@ -625,6 +805,47 @@ impl Loader {
         }
         Ok(())
     }
+}
+
+#[cfg(feature = "etcd")]
+fn flatten_for_etcd(
+    key: String,
+    value: Value,
+    out: &mut std::collections::BTreeMap<String, String>,
+) {
+    match value.kind {
+        ValueKind::Table(table) => {
+            for (name, child) in table {
+                flatten_for_etcd(format!("{key}/{name}"), child, out);
+            }
+        }
+        ValueKind::Array(items) => {
+            let items: Vec<serde_json::Value> = items
+                .into_iter()
+                .map(|item| match item.kind {
+                    ValueKind::String(text) => serde_json::Value::String(text),
+                    other => serde_json::Value::String(Value::new(None, other).to_string()),
+                })
+                .collect();
+            out.insert(key, serde_json::Value::Array(items).to_string());
+        }
+        ValueKind::Nil => {}
+        ValueKind::String(text) => {
+            out.insert(key, text);
+        }
+        other => {
+            out.insert(key, Value::new(None, other).to_string());
+        }
+    }
+}
+
+/// The variable layers of one load, and the flat variables' settings.
+struct Layers<'a> {
+    env_file: &'a str,
+    env_vars: &'a [(String, String)],
+    secrets: &'a [(String, String)],
+    process: &'a [(String, String)],
+    flat: config::Map<String, Value>,
 }
 
 fn invalid(env: AppEnv, tree: &ConfigTree, mut violations: Violations) -> Error {
@@ -693,6 +914,8 @@ pub struct Loaded<T> {
     env: AppEnv,
     tree: ConfigTree,
     prefix: String,
+    /// What was read from etcd, to follow it from that revision.
+    pub(crate) remote: Option<Remote>,
 }
 
 impl<T> Loaded<T> {

@@ -32,6 +32,9 @@ pub struct Watched<T> {
     status: watch::Receiver<ReloadStatus>,
     /// `None` when the settings were loaded once and are not followed.
     watcher: Option<RecommendedWatcher>,
+    /// The watch on etcd's prefix, when the settings came from there too.
+    #[cfg(feature = "etcd")]
+    _etcd: Option<crate::source::etcd::watch::EtcdWatch>,
 }
 
 impl<T> Watched<T> {
@@ -131,6 +134,8 @@ impl Loader {
             settings,
             status,
             watcher: None,
+            #[cfg(feature = "etcd")]
+            _etcd: None,
         })
     }
 
@@ -141,8 +146,29 @@ impl Loader {
         let env = first.env();
         let loader = self.clone().env(env);
         let names = loader.watched_names(env);
+        #[cfg(feature = "etcd")]
+        let remote = first.remote.clone();
         let (settings_tx, settings_rx) = watch::channel(Arc::new(first.into_settings()));
         let (status_tx, status_rx) = watch::channel(ReloadStatus::default());
+        let settings_tx = Arc::new(settings_tx);
+        let status_tx = Arc::new(status_tx);
+
+        // etcd's changes take the same path as the files': a full, validated
+        // reload, so a key can never bypass the rules.
+        #[cfg(feature = "etcd")]
+        let etcd = match remote {
+            Some(remote) => {
+                let (loader, settings_tx, status_tx) = (
+                    loader.clone(),
+                    Arc::clone(&settings_tx),
+                    Arc::clone(&status_tx),
+                );
+                Some(crate::source::etcd::watch::spawn(&remote, move || {
+                    reload(&loader, &settings_tx, &status_tx);
+                })?)
+            }
+            None => None,
+        };
 
         let (events_tx, events_rx) = mpsc::channel::<notify::Result<notify::Event>>();
         let mut watcher = notify::recommended_watcher(events_tx).map_err(watch_error)?;
@@ -184,6 +210,8 @@ impl Loader {
             settings: settings_rx,
             status: status_rx,
             watcher: Some(watcher),
+            #[cfg(feature = "etcd")]
+            _etcd: etcd,
         })
     }
 }
@@ -197,10 +225,12 @@ fn reload<T: DeserializeOwned>(
         Ok(loaded) => {
             // Counted first, so whoever sees the new settings sees the count.
             status.send_modify(|status| status.applied += 1);
+            metrics::counter!("config_reloads_total", "outcome" => "applied").increment(1);
             settings.send_replace(Arc::new(loaded.into_settings()));
             tracing::info!(folder = %loader.folder().display(), "configuration reloaded");
         }
         Err(err) => {
+            metrics_rejected();
             tracing::error!(
                 folder = %loader.folder().display(),
                 error = %err,
@@ -212,6 +242,10 @@ fn reload<T: DeserializeOwned>(
             });
         }
     }
+}
+
+fn metrics_rejected() {
+    metrics::counter!("config_reloads_total", "outcome" => "rejected").increment(1);
 }
 
 fn concerns(event: &notify::Result<notify::Event>, names: &[String]) -> bool {

@@ -29,4 +29,7 @@ pub struct ConfigSection {
     /// them with `Loader::watch_if_enabled` (feature `reload`); off, the
     /// settings are loaded once.
     pub watch: bool,
+    /// Read settings from etcd too (feature `etcd`), and with `watch` on,
+    /// follow its changes. Off unless `endpoints` is set.
+    pub etcd: crate::EtcdSettings,
 }

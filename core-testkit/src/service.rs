@@ -54,11 +54,16 @@ pub enum Service {
     KafkaDurable,
     /// NATS with JetStream.
     Nats,
+    /// etcd (v3 API), plaintext and without authentication.
+    Etcd,
+    /// etcd over TLS (the project CA of `scripts/services.sh`) with
+    /// authentication on.
+    EtcdTls,
 }
 
 impl Service {
     /// Every service, in the order `scripts/services.sh` starts them.
-    pub const ALL: [Service; 11] = [
+    pub const ALL: [Service; 13] = [
         Service::Postgres,
         Service::MySql,
         Service::Redis,
@@ -70,6 +75,8 @@ impl Service {
         Service::RedisCluster,
         Service::RedisDurable,
         Service::KafkaDurable,
+        Service::Etcd,
+        Service::EtcdTls,
     ];
 
     /// The name used in skip messages and failures.
@@ -86,6 +93,8 @@ impl Service {
             Service::RabbitMq => "RabbitMQ",
             Service::Kafka => "Kafka",
             Service::Nats => "NATS",
+            Service::Etcd => "etcd",
+            Service::EtcdTls => "etcd (TLS)",
         }
     }
 
@@ -103,6 +112,8 @@ impl Service {
             Service::RabbitMq => "AMQP_URL",
             Service::Kafka => "KAFKA_BROKERS",
             Service::Nats => "NATS_URL",
+            Service::Etcd => "ETCD_URL",
+            Service::EtcdTls => "ETCD_TLS_URL",
         }
     }
 
@@ -120,6 +131,8 @@ impl Service {
             Service::RabbitMq => "amqp://guest:guest@127.0.0.1:5672/%2f",
             Service::Kafka => "127.0.0.1:9092",
             Service::Nats => "nats://127.0.0.1:4222",
+            Service::Etcd => "http://127.0.0.1:2379",
+            Service::EtcdTls => "https://127.0.0.1:2381",
         }
     }
 
@@ -137,6 +150,8 @@ impl Service {
             Service::RabbitMq => 5672,
             Service::Kafka => 9092,
             Service::Nats => 4222,
+            Service::Etcd => 2379,
+            Service::EtcdTls => 2381,
         }
     }
 

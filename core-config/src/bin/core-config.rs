@@ -71,6 +71,10 @@ enum Command {
         /// Prefix of the settings variables.
         #[arg(long, default_value = core_config::DEFAULT_PREFIX)]
         prefix: String,
+        /// Also read flat variables: `seed` maps the seed framework's
+        /// DB_*, REDIS_*, JWT_*, DEBUG, ... onto the SDK's sections.
+        #[arg(long, value_parser = ["seed"])]
+        flat_keys: Option<String>,
     },
     /// Print the redacted effective configuration and where each value came
     /// from, then any violations (exit status 1 if there are some).
@@ -84,7 +88,97 @@ enum Command {
         /// Prefix of the settings variables.
         #[arg(long, default_value = core_config::DEFAULT_PREFIX)]
         prefix: String,
+        /// Also read flat variables: `seed` maps the seed framework's
+        /// DB_*, REDIS_*, JWT_*, DEBUG, ... onto the SDK's sections.
+        #[arg(long, value_parser = ["seed"])]
+        flat_keys: Option<String>,
     },
+    /// Read and write a service's settings in etcd.
+    #[cfg(feature = "etcd")]
+    Etcd {
+        #[command(subcommand)]
+        command: EtcdCommand,
+    },
+}
+
+/// `core-config etcd …`.
+#[cfg(feature = "etcd")]
+#[derive(Debug, Subcommand)]
+enum EtcdCommand {
+    /// Validate a folder's settings for an environment, then make the prefix
+    /// hold the values of its config files (one transaction; ENC(...) stays
+    /// encrypted). Prints the keys added, removed and changed.
+    Push {
+        #[command(flatten)]
+        target: EtcdTarget,
+        /// The folder holding config/, .env.<env> and .secrets.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Print the keys of the prefix with their values redacted.
+    Get {
+        #[command(flatten)]
+        target: EtcdTarget,
+    },
+    /// Show which keys `push` would add (+), remove (-) or change (~);
+    /// exit status 1 when there are some.
+    Diff {
+        #[command(flatten)]
+        target: EtcdTarget,
+        /// The folder holding config/.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+/// Where in etcd, and how to get in.
+#[cfg(feature = "etcd")]
+#[derive(Debug, clap::Args)]
+struct EtcdTarget {
+    /// The environment (local, dev, test, staging, prod).
+    #[arg(long)]
+    env: String,
+    /// The service: keys under /config/<service>/<env>/.
+    #[arg(long, required_unless_present = "prefix")]
+    service: Option<String>,
+    /// The key prefix instead of the one made from --service.
+    #[arg(long)]
+    prefix: Option<String>,
+    /// An etcd endpoint; repeat for several.
+    #[arg(long = "endpoint", default_value = "http://127.0.0.1:2379")]
+    endpoints: Vec<String>,
+    /// The etcd user; the password is read from ETCD_PASSWORD.
+    #[arg(long)]
+    user: Option<String>,
+    /// The CA certificate of https:// endpoints (PEM).
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// A client certificate (PEM), with --key-file.
+    #[arg(long)]
+    cert_file: Option<PathBuf>,
+    /// The client certificate's key (PEM).
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+}
+
+#[cfg(feature = "etcd")]
+impl EtcdTarget {
+    /// The store, the prefix and the environment.
+    fn open(&self) -> Result<(core_config::EtcdStore, String, AppEnv)> {
+        let env: AppEnv = self.env.parse()?;
+        let mut settings = core_config::EtcdSettings::new(
+            self.endpoints.clone(),
+            self.service.clone().unwrap_or_default(),
+        );
+        settings.prefix = self.prefix.clone().unwrap_or_default();
+        settings.user = self.user.clone();
+        settings.password = std::env::var("ETCD_PASSWORD").ok().map(Into::into);
+        settings.ca_file = self.ca_file.clone();
+        settings.cert_file = self.cert_file.clone();
+        settings.key_file = self.key_file.clone();
+        let prefix = settings.key_prefix(env)?;
+        Ok((core_config::EtcdStore::connect(&settings)?, prefix, env))
+    }
 }
 
 fn main() -> ExitCode {
@@ -152,9 +246,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
         }
-        Command::Validate { env, dir, prefix } => {
+        Command::Validate {
+            env,
+            dir,
+            prefix,
+            flat_keys,
+        } => {
             let env: AppEnv = env.parse()?;
-            return match Loader::new()
+            return match with_flat_keys(Loader::new(), flat_keys.as_deref())
                 .dir(&dir)
                 .prefix(prefix)
                 .env(env)
@@ -180,9 +279,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
             };
         }
-        Command::Print { env, dir, prefix } => {
+        Command::Print {
+            env,
+            dir,
+            prefix,
+            flat_keys,
+        } => {
             let env: AppEnv = env.parse()?;
-            let (loaded, violations) = Loader::new().dir(&dir).prefix(prefix).env(env).inspect()?;
+            let (loaded, violations) = with_flat_keys(Loader::new(), flat_keys.as_deref())
+                .dir(&dir)
+                .prefix(prefix)
+                .env(env)
+                .inspect()?;
             print!("{}", loaded.echo());
             if !violations.is_empty() {
                 println!(
@@ -193,6 +301,48 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 for violation in &violations {
                     println!("#   - {violation}");
                 }
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        #[cfg(feature = "etcd")]
+        Command::Etcd { command } => return etcd(command),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn with_flat_keys(loader: Loader, flat_keys: Option<&str>) -> Loader {
+    match flat_keys {
+        Some(_) => loader.flat_keys(core_config::FlatKeys::seed()),
+        None => loader,
+    }
+}
+
+#[cfg(feature = "etcd")]
+fn etcd(command: EtcdCommand) -> Result<ExitCode> {
+    match command {
+        EtcdCommand::Push { target, dir } => {
+            let (store, prefix, env) = target.open()?;
+            let changes = store.push(&Loader::new().dir(&dir).env(env), &prefix)?;
+            println!("{changes}");
+            println!("pushed the {env} settings of {} to {prefix}", dir.display());
+        }
+        EtcdCommand::Get { target } => {
+            let (store, prefix, _) = target.open()?;
+            let listing = store.list(&prefix)?;
+            for (key, shown) in listing.redacted() {
+                println!("{prefix}{key} = {shown}");
+            }
+            println!(
+                "# {} keys at revision {}",
+                listing.kvs.len(),
+                listing.revision
+            );
+        }
+        EtcdCommand::Diff { target, dir } => {
+            let (store, prefix, env) = target.open()?;
+            let diff = store.diff(&Loader::new().dir(&dir).env(env), &prefix)?;
+            println!("{diff}");
+            if !diff.is_empty() {
                 return Ok(ExitCode::FAILURE);
             }
         }

@@ -29,6 +29,11 @@ pub enum Origin {
         /// The variable's name.
         var: String,
     },
+    /// A key in etcd (or in the local snapshot of its prefix).
+    Etcd {
+        /// The full key, such as `/config/orders/prod/database/url`.
+        key: String,
+    },
     /// Not recorded.
     Unknown,
 }
@@ -40,6 +45,7 @@ impl Origin {
             Origin::File(path) => format!("file{SEP}{}", path.display()),
             Origin::VarFile { file, var } => format!("varfile{SEP}{}{SEP}{var}", file.display()),
             Origin::Environment { var } => format!("env{SEP}{var}"),
+            Origin::Etcd { key } => format!("etcd{SEP}{key}"),
             Origin::Unknown => String::new(),
         }
     }
@@ -59,6 +65,9 @@ impl Origin {
             (Some("env"), Some(var), None) => Origin::Environment {
                 var: var.to_string(),
             },
+            (Some("etcd"), Some(key), None) => Origin::Etcd {
+                key: key.to_string(),
+            },
             _ => Origin::Unknown,
         }
     }
@@ -71,6 +80,7 @@ impl fmt::Display for Origin {
             Origin::File(path) => write!(f, "file {}", path.display()),
             Origin::VarFile { file, var } => write!(f, "{var} in {}", file.display()),
             Origin::Environment { var } => write!(f, "environment variable {var}"),
+            Origin::Etcd { key } => write!(f, "etcd key {key}"),
             Origin::Unknown => f.write_str("unknown"),
         }
     }

@@ -67,6 +67,15 @@ impl Violations {
         std::error::Error::source(error)?.downcast_ref::<Violations>()
     }
 
+    /// Appends `(what)` to each violation for whose path `note` has something.
+    pub(crate) fn annotate(&mut self, note: impl Fn(&str) -> Option<String>) {
+        for violation in &mut self.0 {
+            if let Some(what) = note(&violation.path) {
+                violation.message = format!("{} ({what})", violation.message);
+            }
+        }
+    }
+
     pub(crate) fn map_messages(&mut self, scrub: impl Fn(&str) -> String) {
         for violation in &mut self.0 {
             violation.message = scrub(&violation.message);
