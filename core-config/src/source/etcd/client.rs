@@ -73,9 +73,14 @@ impl EtcdClient {
         let mut builder = reqwest::Client::builder()
             .timeout(Duration::from_millis(settings.timeout_ms.max(1)))
             .connect_timeout(Duration::from_millis(settings.timeout_ms.max(1)));
-        if settings.endpoints.iter().any(|e| e.starts_with("https:")) {
-            builder = builder.use_preconfigured_tls(super::tls::client_config(settings)?);
-        }
+        // reqwest is built without a provider of its own: it always gets
+        // ours, even when no endpoint is https:// (it is then never used).
+        let tls = if settings.endpoints.iter().any(|e| e.starts_with("https:")) {
+            super::tls::client_config(settings)?
+        } else {
+            super::tls::unused_config()?
+        };
+        builder = builder.use_preconfigured_tls(tls);
         let http = builder.build().map_err(|err| {
             Error::internal(format!("cannot build the etcd client: {err}"))
                 .with_operation("config.etcd")

@@ -31,11 +31,7 @@ pub(crate) fn client_config(settings: &EtcdSettings) -> Result<rustls::ClientCon
             )
         })?;
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|err| Error::internal(format!("TLS set-up: {err}")).with_operation("config.etcd"))?
-        .with_root_certificates(roots);
+    let builder = builder()?.with_root_certificates(roots);
     match (&settings.cert_file, &settings.key_file) {
         (None, None) => Ok(builder.with_no_client_auth()),
         (Some(cert_file), Some(key_file)) => {
@@ -61,6 +57,21 @@ pub(crate) fn client_config(settings: &EtcdSettings) -> Result<rustls::ClientCon
         .with_key("config.etcd.cert_file")
         .with_operation("config.etcd")),
     }
+}
+
+/// A configuration that trusts nothing, for a client whose endpoints are
+/// all plain `http://`.
+pub(crate) fn unused_config() -> Result<rustls::ClientConfig> {
+    Ok(builder()?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth())
+}
+
+fn builder() -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVerifier>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|err| Error::internal(format!("TLS set-up: {err}")).with_operation("config.etcd"))
 }
 
 fn certificates(path: &Path, key: &'static str) -> Result<Vec<CertificateDer<'static>>> {
