@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 
 use core_config::{AesKey, AppEnv, Loader, encrypt};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -85,5 +85,60 @@ fn load(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, load);
+/// 1 000 keys under one etcd prefix (the server of `scripts/services.sh`,
+/// `ETCD_URL`), read and merged by a full load. Skipped, saying so, when etcd
+/// does not answer.
+#[cfg(feature = "etcd")]
+fn load_from_etcd(c: &mut Criterion) {
+    use core_config::{EtcdSettings, EtcdStore};
+    let url = std::env::var("ETCD_URL").unwrap_or_else(|_| "http://127.0.0.1:2379".to_string());
+    let mut etcd = EtcdSettings::new([url.as_str()], "");
+    etcd.prefix = format!("/config/bench-{}/prod/", std::process::id());
+    let Ok(store) = EtcdStore::connect(&etcd) else {
+        return;
+    };
+    let kvs: Vec<(String, String)> = (0..1000)
+        .map(|index| {
+            (
+                format!("section_{}/key_{index}", index % 20),
+                format!("value-{index}"),
+            )
+        })
+        .collect();
+    if let Err(err) = store.replace(&etcd.prefix, &kvs) {
+        eprintln!("etcd bench skipped: {err}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let loader = Loader::new()
+        .dir(dir.path())
+        .env(AppEnv::Prod)
+        .environment::<&str, &str>([])
+        .production_rules(core_config::ProductionRules {
+            jwt_key_paths: Vec::new(),
+            ..Default::default()
+        })
+        .etcd(etcd.clone());
+    let loaded = loader.load_untyped().unwrap();
+    assert_eq!(
+        loaded.tree().get_str("section_7.key_987"),
+        Some("value-987")
+    );
+    // "raw-list" is the read alone (the JSON gateway's range); "sdk" the
+    // whole load: that read, the merge with the other layers, validation.
+    let mut group = c.benchmark_group("config/etcd-1000-keys");
+    group.bench_function(BenchmarkId::new("load", "raw-list"), |b| {
+        b.iter(|| black_box(store.list(&etcd.prefix).unwrap()))
+    });
+    group.bench_function(BenchmarkId::new("load", "sdk"), |b| {
+        b.iter(|| black_box(loader.load_untyped().unwrap()))
+    });
+    group.finish();
+    store.replace(&etcd.prefix, &[]).unwrap();
+}
+
+#[cfg(not(feature = "etcd"))]
+fn load_from_etcd(_: &mut Criterion) {}
+
+criterion_group!(benches, load, load_from_etcd);
 criterion_main!(benches);

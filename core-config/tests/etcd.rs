@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Fixture, key_text};
-use core_config::{AesKey, AppEnv, EtcdSettings, EtcdStore, ErrorKind, Origin, encrypt, rules};
+use core_config::{AesKey, AppEnv, ErrorKind, EtcdSettings, EtcdStore, Origin, encrypt, rules};
 use core_testkit::{Service, require_service, unique_name};
 use serde::Deserialize;
 use tokio::time::timeout;
@@ -54,8 +54,15 @@ async fn etcd_overrides_the_files_and_secrets_override_etcd() {
     let etcd = etcd_at(&url);
     let store = EtcdStore::connect(&etcd).unwrap();
     store.put(&format!("{}workers", etcd.prefix), "6").unwrap();
-    store.put(&format!("{}name", etcd.prefix), "from-etcd").unwrap();
-    store.put(&format!("{}origins", etcd.prefix), r#"["https://a", "https://b"]"#).unwrap();
+    store
+        .put(&format!("{}name", etcd.prefix), "from-etcd")
+        .unwrap();
+    store
+        .put(
+            &format!("{}origins", etcd.prefix),
+            r#"["https://a", "https://b"]"#,
+        )
+        .unwrap();
 
     let fixture = Fixture::new();
     fixture.write("config/default.toml", "workers = 2\nname = \"from-file\"\n");
@@ -91,8 +98,12 @@ async fn the_config_etcd_section_of_the_files_names_the_cluster() {
     let url = require_service!(Service::Etcd);
     let service = unique_name("svc");
     let store = EtcdStore::connect(&etcd_at(&url)).unwrap();
-    store.put(&format!("/config/{service}/dev/workers"), "7").unwrap();
-    store.put(&format!("/config/{service}/dev/name"), "n").unwrap();
+    store
+        .put(&format!("/config/{service}/dev/workers"), "7")
+        .unwrap();
+    store
+        .put(&format!("/config/{service}/dev/name"), "n")
+        .unwrap();
 
     let fixture = Fixture::new();
     fixture.write(
@@ -104,7 +115,10 @@ async fn the_config_etcd_section_of_the_files_names_the_cluster() {
         workers: u32,
         config: core_config::ConfigSection,
     }
-    let loaded = fixture.loader_for(AppEnv::Dev).load::<WithSection>().unwrap();
+    let loaded = fixture
+        .loader_for(AppEnv::Dev)
+        .load::<WithSection>()
+        .unwrap();
     assert_eq!(loaded.settings().workers, 7);
     assert_eq!(loaded.settings().config.etcd.service, service);
     // `without_etcd` reads the local layers only.
@@ -123,15 +137,24 @@ async fn an_encrypted_value_in_etcd_is_decrypted_and_never_shown() {
     let etcd = etcd_at(&url);
     let store = EtcdStore::connect(&etcd).unwrap();
     let sealed = encrypt(&key, "PLANTED-ETCD-SECRET").unwrap().to_string();
-    store.put(&format!("{}database/password", etcd.prefix), &sealed).unwrap();
-    store.put(&format!("{}api/token", etcd.prefix), "PLANTED-PLAIN-TOKEN").unwrap();
-    store.put(&format!("{}workers", etcd.prefix), "not-a-number").unwrap();
+    store
+        .put(&format!("{}database/password", etcd.prefix), &sealed)
+        .unwrap();
+    store
+        .put(&format!("{}api/token", etcd.prefix), "PLANTED-PLAIN-TOKEN")
+        .unwrap();
+    store
+        .put(&format!("{}workers", etcd.prefix), "not-a-number")
+        .unwrap();
 
     let fixture = Fixture::new();
     fixture.write(".secrets", &format!("AES_SECRET={}\n", key_text(&key)));
     let loader = fixture.loader_for(AppEnv::Dev).etcd(etcd.clone());
     let (loaded, violations) = loader.inspect().unwrap();
-    assert_eq!(loaded.tree().get_str("database.password"), Some("PLANTED-ETCD-SECRET"));
+    assert_eq!(
+        loaded.tree().get_str("database.password"),
+        Some("PLANTED-ETCD-SECRET")
+    );
     assert!(loaded.tree().was_encrypted("database.password"));
 
     // Every output: the echo, the typed load's error, Debug forms, the listing.
@@ -195,7 +218,12 @@ async fn a_put_reaches_a_subscriber_and_an_invalid_put_is_refused() {
         .unwrap();
     assert_eq!(watched.current().workers, 8);
     assert!(
-        status.borrow().last_error.as_deref().unwrap().contains("workers"),
+        status
+            .borrow()
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("workers"),
         "{:?}",
         status.borrow().last_error
     );
@@ -281,7 +309,11 @@ async fn a_read_keeps_the_snapshot_a_later_start_uses() {
     let store = EtcdStore::connect(&etcd).unwrap();
     store.put(&format!("{}workers", etcd.prefix), "11").unwrap();
     store.put(&format!("{}name", etcd.prefix), "x").unwrap();
-    fixture.loader_for(AppEnv::Dev).etcd(etcd.clone()).load::<Settings>().unwrap();
+    fixture
+        .loader_for(AppEnv::Dev)
+        .etcd(etcd.clone())
+        .load::<Settings>()
+        .unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -289,7 +321,11 @@ async fn a_read_keeps_the_snapshot_a_later_start_uses() {
         assert_eq!(mode & 0o777, 0o600);
     }
     etcd.endpoints = vec!["http://127.0.0.1:1".into()];
-    let loaded = fixture.loader_for(AppEnv::Dev).etcd(etcd).load::<Settings>().unwrap();
+    let loaded = fixture
+        .loader_for(AppEnv::Dev)
+        .etcd(etcd)
+        .load::<Settings>()
+        .unwrap();
     assert_eq!(loaded.settings().workers, 11);
 }
 
@@ -298,16 +334,29 @@ async fn a_key_that_names_no_setting_is_reported() {
     let url = require_service!(Service::Etcd);
     let etcd = etcd_at(&url);
     let store = EtcdStore::connect(&etcd).unwrap();
-    store.put(&format!("{}database//url", etcd.prefix), "x").unwrap();
-    store.put(&format!("{}config/etcd/endpoints", etcd.prefix), "x").unwrap();
+    store
+        .put(&format!("{}database//url", etcd.prefix), "x")
+        .unwrap();
+    store
+        .put(&format!("{}config/etcd/endpoints", etcd.prefix), "x")
+        .unwrap();
     let err = Fixture::new()
         .loader_for(AppEnv::Dev)
         .etcd(etcd.clone())
         .load_untyped()
         .unwrap_err();
     let text = err.to_string();
-    assert!(text.contains(&format!("etcd key {}database//url: does not name a setting", etcd.prefix)), "{text}");
-    assert!(text.contains("config.etcd cannot be set from etcd itself"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "etcd key {}database//url: does not name a setting",
+            etcd.prefix
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("config.etcd cannot be set from etcd itself"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -327,7 +376,10 @@ async fn tls_with_the_project_ca_and_a_user() {
     // Another CA: refused as untrusted, not worth retrying.
     let mut wrong_ca = etcd.clone();
     wrong_ca.ca_file = Some(tls_dir().join("other-ca.pem"));
-    let err = EtcdStore::connect(&wrong_ca).unwrap().list(&etcd.prefix).unwrap_err();
+    let err = EtcdStore::connect(&wrong_ca)
+        .unwrap()
+        .list(&etcd.prefix)
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable);
     assert!(!err.is_temporary(), "{err}");
     assert!(err.to_string().contains("certificate"), "{err}");
@@ -335,15 +387,24 @@ async fn tls_with_the_project_ca_and_a_user() {
     // A wrong password, and no user at all.
     let mut wrong_password = etcd.clone();
     wrong_password.password = Some("PLANTED-WRONG-PW".into());
-    let err = EtcdStore::connect(&wrong_password).unwrap().list(&etcd.prefix).unwrap_err();
+    let err = EtcdStore::connect(&wrong_password)
+        .unwrap()
+        .list(&etcd.prefix)
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
     assert!(!err.to_string().contains("PLANTED"), "{err}");
     let mut anonymous = etcd.clone();
     anonymous.user = None;
     anonymous.password = None;
-    let err = EtcdStore::connect(&anonymous).unwrap().list(&etcd.prefix).unwrap_err();
+    let err = EtcdStore::connect(&anonymous)
+        .unwrap()
+        .list(&etcd.prefix)
+        .unwrap_err();
     assert!(
-        matches!(err.kind(), ErrorKind::Unauthenticated | ErrorKind::PermissionDenied | ErrorKind::InvalidInput),
+        matches!(
+            err.kind(),
+            ErrorKind::Unauthenticated | ErrorKind::PermissionDenied | ErrorKind::InvalidInput
+        ),
         "{err}"
     );
 
@@ -408,7 +469,10 @@ async fn the_commands_push_get_and_diff() {
 
     let (code, text) = cli(&["etcd", "diff", "--dir", &dir]);
     assert_eq!(code, Some(1), "{text}");
-    assert!(text.contains("+ workers") && text.contains("5 added"), "{text}");
+    assert!(
+        text.contains("+ workers") && text.contains("5 added"),
+        "{text}"
+    );
 
     let (code, text) = cli(&["etcd", "push", "--dir", &dir]);
     assert_eq!(code, Some(0), "{text}");
@@ -416,14 +480,23 @@ async fn the_commands_push_get_and_diff() {
 
     let (code, text) = cli(&["etcd", "get"]);
     assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains(&format!("/config/{service}/dev/workers = 4")), "{text}");
+    assert!(
+        text.contains(&format!("/config/{service}/dev/workers = 4")),
+        "{text}"
+    );
     assert!(text.contains("database/password = ENC(…)"), "{text}");
-    assert!(text.contains("database/url = postgres://app:***@db/app"), "{text}");
+    assert!(
+        text.contains("database/url = postgres://app:***@db/app"),
+        "{text}"
+    );
     assert!(text.contains(r#"origins = ["https://a"]"#), "{text}");
 
     let (code, text) = cli(&["etcd", "diff", "--dir", &dir]);
     assert_eq!(code, Some(0), "{text}");
-    assert!(text.contains("0 added, 0 removed, 0 changed, 5 unchanged"), "{text}");
+    assert!(
+        text.contains("0 added, 0 removed, 0 changed, 5 unchanged"),
+        "{text}"
+    );
 
     // The pushed prefix loads back to the same settings, ENC(...) opened.
     let mut etcd = etcd_at(&url);
@@ -431,12 +504,19 @@ async fn the_commands_push_get_and_diff() {
     etcd.service = service.clone();
     let bare = Fixture::new();
     bare.write(".secrets", &format!("AES_SECRET={}\n", key_text(&key)));
-    let loaded = bare.loader_for(AppEnv::Dev).etcd(etcd).load::<Settings>().unwrap();
+    let loaded = bare
+        .loader_for(AppEnv::Dev)
+        .etcd(etcd)
+        .load::<Settings>()
+        .unwrap();
     assert_eq!(loaded.settings().workers, 4);
     assert_eq!(loaded.settings().origins, ["https://a"]);
 
     // An invalid tree is never pushed.
-    fixture.write("config/dev.toml", "workers = 4\nbroken = \"ENC(bm9wZQ==)\"\n");
+    fixture.write(
+        "config/dev.toml",
+        "workers = 4\nbroken = \"ENC(bm9wZQ==)\"\n",
+    );
     let (code, text) = cli(&["etcd", "push", "--dir", &dir]);
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("broken"), "{text}");

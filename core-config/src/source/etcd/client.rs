@@ -14,6 +14,9 @@ use serde_json::{Value as Json, json};
 
 use super::EtcdSettings;
 
+/// etcd's default limit of operations in one transaction (`--max-txn-ops`).
+const MAX_TXN_OPS: usize = 128;
+
 /// One key and its value, as read from etcd.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Kv {
@@ -29,6 +32,7 @@ pub(crate) struct Listing {
 }
 
 /// What one watch message said.
+#[cfg(feature = "reload")]
 pub(crate) enum WatchMessage {
     /// The watch is in place.
     Created,
@@ -111,7 +115,8 @@ impl EtcdClient {
     }
 
     /// Makes `prefix` hold exactly `kvs` (keys relative to it), in one
-    /// transaction: a watcher sees one change, never half of it.
+    /// transaction of up to 128 changed keys, so a watcher sees one change,
+    /// never half of it; more go in transactions of 128.
     pub(crate) async fn replace(&self, prefix: &str, kvs: &[Kv]) -> Result<i64> {
         let current = self.list(prefix).await?;
         let mut ops: Vec<Json> = current
@@ -128,10 +133,16 @@ impl EtcdClient {
                 "value": B64.encode(&kv.value),
             }})
         }));
-        let reply = self
-            .call("/v3/kv/txn", &json!({"success": ops}), "config.etcd.push")
-            .await?;
-        Ok(header_revision(&reply))
+        // etcd refuses a transaction of more than --max-txn-ops (128 by
+        // default) operations: a bigger tree goes in several.
+        let mut revision = current.revision;
+        for batch in ops.chunks(MAX_TXN_OPS) {
+            let reply = self
+                .call("/v3/kv/txn", &json!({"success": batch}), "config.etcd.push")
+                .await?;
+            revision = header_revision(&reply);
+        }
+        Ok(revision)
     }
 
     /// Sets one key (a full key, not relative to a prefix).
@@ -141,6 +152,7 @@ impl EtcdClient {
         Ok(header_revision(&reply))
     }
 
+    #[cfg(feature = "reload")]
     /// Opens a watch on `prefix` from `start_revision` and calls `each` with
     /// every message until the stream ends (an error) or `each` says stop.
     pub(crate) async fn watch(
@@ -335,6 +347,7 @@ fn decode(value: &Json, what: &str) -> Result<String> {
     })
 }
 
+#[cfg(feature = "reload")]
 fn watch_message(endpoint: &str, message: &Json) -> Result<WatchMessage> {
     if let Some(error) = message.get("error") {
         let text = error["message"].as_str().unwrap_or("unknown error");

@@ -30,6 +30,8 @@ use crate::validate::Violations;
 /// What the loader read from etcd: the prefix, its keys (relative to it) and
 /// the revision they were read at.
 #[derive(Clone)]
+// The settings and revision serve the watch, which needs `etcd` and `reload`.
+#[cfg_attr(not(all(feature = "etcd", feature = "reload")), allow(dead_code))]
 pub(crate) struct Remote {
     pub(crate) settings: EtcdSettings,
     pub(crate) prefix: String,

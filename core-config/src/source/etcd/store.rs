@@ -132,7 +132,8 @@ impl EtcdStore {
     }
 
     /// Makes `prefix` hold exactly `kvs` (keys relative to it) in one
-    /// transaction; returns the new revision.
+    /// transaction (up to 128 changes: etcd's default `--max-txn-ops`; more
+    /// go in several); returns the new revision.
     pub fn replace(&self, prefix: &str, kvs: &[(String, String)]) -> Result<i64> {
         let kvs: Vec<Kv> = kvs
             .iter()
