@@ -408,6 +408,36 @@ async fn tls_with_the_project_ca_and_a_user() {
         "{err}"
     );
 
+    // A name the certificate does not hold (the listener also answers on
+    // 127.0.0.2): refused, not worth retrying.
+    let mut other_name = etcd.clone();
+    other_name.endpoints = vec![url.replace("127.0.0.1", "127.0.0.2")];
+    let err = EtcdStore::connect(&other_name)
+        .unwrap()
+        .list(&etcd.prefix)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert!(!err.is_temporary(), "{err}");
+    assert!(err.to_string().contains("certificate"), "{err}");
+
+    // A client certificate of the project CA is offered and accepted; half
+    // of one is refused before connecting.
+    let mut with_cert = etcd.clone();
+    with_cert.cert_file = Some(tls_dir().join("client.pem"));
+    with_cert.key_file = Some(tls_dir().join("client.key"));
+    assert_eq!(
+        EtcdStore::connect(&with_cert)
+            .unwrap()
+            .list(&etcd.prefix)
+            .unwrap()
+            .kvs
+            .len(),
+        2
+    );
+    with_cert.key_file = None;
+    let err = EtcdStore::connect(&with_cert).err().unwrap();
+    assert!(err.to_string().contains("set both or neither"), "{err}");
+
     // https without a CA is refused before connecting, naming the setting.
     let mut no_ca = etcd;
     no_ca.ca_file = None;
@@ -522,4 +552,19 @@ async fn the_commands_push_get_and_diff() {
     assert!(text.contains("broken"), "{text}");
     let (_, text) = cli(&["etcd", "get"]);
     assert!(!text.contains("broken"), "{text}");
+}
+
+#[tokio::test]
+async fn a_push_bigger_than_one_transaction_lands_whole() {
+    let url = require_service!(Service::Etcd);
+    let etcd = etcd_at(&url);
+    let store = EtcdStore::connect(&etcd).unwrap();
+    // etcd refuses more than 128 operations in one transaction.
+    let kvs: Vec<(String, String)> = (0..300)
+        .map(|index| (format!("many/key_{index}"), index.to_string()))
+        .collect();
+    store.replace(&etcd.prefix, &kvs).unwrap();
+    assert_eq!(store.list(&etcd.prefix).unwrap().kvs.len(), 300);
+    store.replace(&etcd.prefix, &kvs[..10]).unwrap();
+    assert_eq!(store.list(&etcd.prefix).unwrap().kvs.len(), 10);
 }

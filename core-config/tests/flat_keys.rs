@@ -320,3 +320,27 @@ fn a_service_declares_its_own_aliases() {
     assert_eq!(loaded.tree().get_i64("jobs.workers"), Some(4));
     assert_eq!(loaded.tree().get_i64("sessions.ttl_secs"), Some(120));
 }
+
+#[test]
+fn the_command_validates_a_seed_folder() {
+    let fixture = Fixture::new();
+    fixture.write(
+        ".env.prod",
+        "DEBUG=true\nJWT_SECRET=CHANGE_ME\nDB_TYPE=oracle\n",
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_core-config"))
+        .args(["validate", "--env", "prod", "--flat-keys", "seed", "--dir"])
+        .arg(fixture.path())
+        .env_remove("APP_ENV")
+        .env_remove("AES_SECRET")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("debug must be off in prod (set by DEBUG in .env.prod)"),
+        "{text}"
+    );
+    assert!(text.contains("(set by JWT_SECRET in .env.prod)"), "{text}");
+    assert!(text.contains("Oracle is not supported"), "{text}");
+}
