@@ -202,7 +202,7 @@ impl FlatKeys {
     /// decrypted on the way are added to `encrypted`.
     pub(crate) fn collect(
         &self,
-        layers: &[(&[(String, String)], Option<PathBuf>)],
+        layers: &[VariableLayer<'_>],
         key: &KeyState,
         violations: &mut Violations,
         encrypted: &mut BTreeSet<String>,
@@ -251,6 +251,10 @@ impl FlatKeys {
         out.map
     }
 }
+
+/// The variables of one place (`None` for the process environment, else
+/// the file).
+pub(crate) type VariableLayer<'a> = (&'a [(String, String)], Option<PathBuf>);
 
 /// A flat variable's effective value and where it was set.
 struct Flat {
