@@ -6,7 +6,8 @@
 #   scripts/services.sh status              say which servers answer
 #
 # NAME is one of: postgres mariadb redis rabbitmq nats memcached kafka mongodb
-# redis-cluster redis-durable kafka-durable. Idempotent: a server that already answers is left alone.
+# redis-cluster redis-durable kafka-durable etcd etcd-tls. Idempotent: a server
+# that already answers is left alone.
 # Exits non-zero, naming the server, when one does not come up in time.
 #
 # redis-cluster is three masters on 127.0.0.1:7000-7002 (no replicas, no
@@ -18,19 +19,45 @@
 # on every write, nisshi with its libSQL storage engine (an SQLite file in
 # the state directory). The restart tests that promise "nothing lost" run on them.
 #
+# etcd and etcd-tls are single-member etcd 3.4 servers (Debian's etcd-server;
+# etcdctl from etcd-client). Each keeps its keys across a stop and start, in
+# the state directory's etcd/ and etcd-tls/. Tests find them in
+#   ETCD_URL      (default http://127.0.0.1:2379)   etcd: plaintext, no auth; peer port 2380
+#   ETCD_TLS_URL  (default https://127.0.0.1:2381)  etcd-tls: peer port 2382
+# etcd-tls serves server.pem (below) and asks for no client certificate. Auth
+# is on: user root, password core-sdk-root; user app, password core-sdk-app-pw,
+# with role config-rw (readwrite on the key prefix /config/). It also listens
+# on https://127.0.0.2:2381, an address its certificate does not name.
+#
+# Before a TLS server starts, a throwaway CA and certificates (PEM, EC P-256;
+# keys readable by their owner only) are made once in CORE_TLS_DIR (default
+# /tmp/core-sdk-services/tls, i.e. $CORE_STATE_DIR/tls):
+#   ca.pem ca.key              the project CA; it signed server, client and expired
+#   server.pem server.key      for DNS:localhost and IP:127.0.0.1 only; serverAuth
+#   client.pem client.key      CN=core-sdk-client; clientAuth
+#   expired.pem expired.key    like server.pem, but valid only on 2020-01-01
+#   other-ca.pem other-ca.key  an unrelated CA, for "wrong CA" tests
+# When one of them is missing all are made anew; delete one to renew them all.
+#
 # Tools that are not on the machine are installed once, outside the clone:
 #   CORE_TOOLS_DIR  (default /opt/core-sdk/tools)  nisshi binary, SecantusDB venv
 #   CORE_STATE_DIR  (default /tmp/core-sdk-services) logs, pid files, working dirs
+#   CORE_TLS_DIR    (default $CORE_STATE_DIR/tls)   the CA and certificates above
 set -euo pipefail
 
 TOOLS_DIR="${CORE_TOOLS_DIR:-/opt/core-sdk/tools}"
 STATE_DIR="${CORE_STATE_DIR:-/tmp/core-sdk-services}"
+TLS_DIR="${CORE_TLS_DIR:-$STATE_DIR/tls}"
 NISSHI_VERSION="0.7.0-pre.2"
 SECANTUS_VERSION="0.7.0b3"
-ALL_SERVICES=(postgres mariadb redis rabbitmq nats memcached kafka mongodb redis-cluster redis-durable kafka-durable)
+ALL_SERVICES=(postgres mariadb redis rabbitmq nats memcached kafka mongodb redis-cluster redis-durable kafka-durable
+  etcd etcd-tls)
 # nisshi's memory engine serves kafka; its libSQL (SQLite file) engine serves kafka-durable.
 NISSHI_FEATURES="dynostore,libsql"
 REDIS_CLUSTER_PORTS=(7000 7001 7002)
+# Throwaway credentials of etcd-tls, documented above for the tests.
+ETCD_ROOT_PASSWORD=core-sdk-root
+ETCD_APP_PASSWORD=core-sdk-app-pw
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -42,6 +69,7 @@ port_of() {
     kafka) echo 9092 ;; mongodb) echo 27017 ;;
     redis-durable) echo 6380 ;; kafka-durable) echo 9094 ;;
     redis-cluster) echo "${REDIS_CLUSTER_PORTS[0]}" ;; # the first node; the others follow it
+    etcd) echo 2379 ;; etcd-tls) echo 2381 ;; # their peer ports are 2380 and 2382
     *) die "unknown server '$1' (known: ${ALL_SERVICES[*]})" ;;
   esac
 }
@@ -63,6 +91,11 @@ answers() {
     redis-cluster) cluster_ok ;;
     memcached) timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/11211 && printf "version\r\n" >&3 &&
                  read -r line <&3 && [[ $line == VERSION* ]]' 2>/dev/null ;;
+    # Port first: etcdctl takes its full timeout to give up on a closed port.
+    etcd) listening 2379 && etcdctl_at etcd endpoint health >/dev/null 2>&1 ;;
+    # Not before its users are made and auth is on. Once it is, only a user's
+    # health check passes (denied a read, it still went through raft).
+    etcd-tls) listening 2381 && etcd_auth_on && etcdctl_at etcd-tls --user "app:$ETCD_APP_PASSWORD" endpoint health >/dev/null 2>&1 ;;
     *) listening "$(port_of "$1")" ;;
   esac
 }
@@ -124,11 +157,191 @@ run_detached() { # NAME WORKDIR COMMAND...
   )
 }
 
+# apt-get ARGS..., quietly; while another apt run holds its locks (dpkg's, or
+# the package lists'), it is waited for, up to 10 minutes.
+apt_get() {
+  local waited=0 err
+  until err=$(DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=60 "$@" 2>&1 >/dev/null); do
+    case "$err" in
+      *"Could not get lock"* | *"Unable to lock"* | *"Unable to acquire"*) ((waited < 600)) || { printf '%s\n' "$err" >&2; return 1; } ;;
+      *) printf '%s\n' "$err" >&2; return 1 ;;
+    esac
+    ((waited % 60 == 0)) && log "waiting for another apt-get or dpkg to finish"
+    sleep 5; waited=$((waited + 5))
+  done
+}
+
 install_memcached() {
   command -v memcached >/dev/null && return
   log "installing memcached from Debian's packages"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq memcached >/dev/null \
-    || die "could not install memcached (apt-get install memcached)"
+  apt_get update && apt_get install -y memcached || die "could not install memcached (apt-get install memcached)"
+}
+
+install_etcd() {
+  command -v etcd >/dev/null && command -v etcdctl >/dev/null && return
+  log "installing etcd-server and etcd-client from Debian's packages"
+  apt_get update && apt_get install -y etcd-server etcd-client \
+    || die "could not install etcd (apt-get install etcd-server etcd-client)"
+  # Where nothing keeps it from starting, the package starts its own etcd as a
+  # system service, on 127.0.0.1:2379 too; ours is started in its place.
+  invoke-rc.d etcd stop >/dev/null 2>&1 || true
+}
+
+# etcdctl NAME ARGS...: etcdctl (API v3) against etcd or etcd-tls, the latter
+# trusting the project CA and no other.
+etcdctl_at() {
+  local name=$1; shift
+  case "$name" in
+    etcd) ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 --dial-timeout=2s --command-timeout=10s "$@" ;;
+    etcd-tls) ETCDCTL_API=3 etcdctl --endpoints=https://127.0.0.1:2381 --cacert="$TLS_DIR/ca.pem" \
+                --dial-timeout=2s --command-timeout=10s "$@" ;;
+  esac
+}
+
+# Auth is on when a client with no user is turned away.
+etcd_auth_on() {
+  local out
+  out=$(etcdctl_at etcd-tls get --keys-only /config/ 2>&1) || true
+  [[ $out == *"user name is empty"* ]]
+}
+
+# etcd-tls's users and role, then auth on. Each step is skipped or harmless
+# when done before, so a start that stopped half-way is finished by the next.
+etcd_tls_auth() {
+  etcd_auth_on && return
+  log "etcd-tls: making users root and app, role config-rw, and turning auth on"
+  local ctl=(etcdctl_at etcd-tls)
+  { { "${ctl[@]}" role get root >/dev/null 2>&1 || "${ctl[@]}" role add root; } \
+    && { "${ctl[@]}" user get root >/dev/null 2>&1 \
+           || printf '%s\n' "$ETCD_ROOT_PASSWORD" | "${ctl[@]}" user add root --interactive=false; } \
+    && "${ctl[@]}" user grant-role root root \
+    && { "${ctl[@]}" role get config-rw >/dev/null 2>&1 || "${ctl[@]}" role add config-rw; } \
+    && "${ctl[@]}" role grant-permission config-rw --prefix=true readwrite /config/ \
+    && { "${ctl[@]}" user get app >/dev/null 2>&1 \
+           || printf '%s\n' "$ETCD_APP_PASSWORD" | "${ctl[@]}" user add app --interactive=false; } \
+    && "${ctl[@]}" user grant-role app config-rw \
+    && "${ctl[@]}" auth enable
+  } >>"$STATE_DIR/logs/etcd-tls-auth.log" 2>&1 \
+    || die "etcd-tls: could not make its users or turn auth on (see $STATE_DIR/logs/etcd-tls-auth.log)"
+}
+
+# launch_etcd NAME CLIENT_URLS PEER_PORT [ETCD FLAG...]: one single-member
+# etcd whose data directory, $STATE_DIR/NAME, outlives it. On a restart the
+# --initial-* flags are ignored: the member and its keys come from that directory.
+launch_etcd() {
+  local name=$1 clients=$2 peer=http://127.0.0.1:$3 dir="$STATE_DIR/$1"; shift 3
+  mkdir -p "$dir" && chmod 700 "$dir" || return 1
+  run_detached "$name" "$dir" etcd --name "core-sdk-$name" --data-dir "$dir" \
+    --listen-client-urls "$clients" --advertise-client-urls "${clients%%,*}" \
+    --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+    --initial-cluster "core-sdk-$name=$peer" --initial-cluster-state new \
+    --initial-cluster-token "core-sdk-$name" --logger zap --log-outputs stderr "$@"
+}
+
+# etcd-tls, then (once it answers) its users and auth.
+launch_etcd_tls() {
+  local waited=0
+  make_tls_material
+  if ! listening 2381; then
+    launch_etcd etcd-tls https://127.0.0.1:2381,https://127.0.0.2:2381 2382 \
+      --cert-file "$TLS_DIR/server.pem" --key-file "$TLS_DIR/server.key" --client-cert-auth=false || return 1
+  fi
+  until etcdctl_at etcd-tls endpoint health >/dev/null 2>&1 || etcd_auth_on; do
+    ((waited >= 60)) && die "etcd-tls did not answer on 127.0.0.1:2381 within 60s (log: $STATE_DIR/logs/etcd-tls.log)"
+    sleep 1; waited=$((waited + 1))
+  done
+  etcd_tls_auth
+}
+
+# The throwaway CA and certificates described in the header, in $TLS_DIR.
+# Kept while all are there; otherwise all are made anew, so that every one
+# chains to the current ca.pem. Nothing secret is printed.
+TLS_NAMES=(ca server client expired other-ca)
+make_tls_material() {
+  tls_complete && return
+  mkdir -p "$TLS_DIR" && make_tls_files \
+    || die "could not make the certificates in $TLS_DIR (see $STATE_DIR/logs/tls.log)"
+}
+
+tls_complete() {
+  local name
+  for name in "${TLS_NAMES[@]}"; do
+    [ -s "$TLS_DIR/$name.pem" ] && [ -s "$TLS_DIR/$name.key" ] || return 1
+  done
+}
+
+make_tls_files() {
+  # One maker at a time (another may have finished while this one waited);
+  # it works in a directory of its own and moves the finished files in. The
+  # subshell keeps its umask and cd to itself.
+  (
+    flock 9
+    tls_complete && exit 0
+    log "making a throwaway CA and certificates in $TLS_DIR"
+    umask 077
+    work=$(mktemp -d "$TLS_DIR/.new.XXXXXX") && cd "$work" || exit 1
+    trap 'rm -rf "$work"' EXIT
+    cat >openssl.cnf <<'CNF'
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+[ca_ext]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[client_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+# "openssl ca", the one signer here that takes a notBefore in the past.
+[ca]
+default_ca = past
+[past]
+database = index.txt
+new_certs_dir = .
+serial = serial
+default_md = sha256
+policy = any
+unique_subject = no
+[any]
+commonName = supplied
+CNF
+    key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key"; }
+    self_signed() { # NAME CN
+      key "$1" && openssl req -new -x509 -config openssl.cnf -extensions ca_ext -key "$1.key" \
+        -subj "/CN=$2" -days 3650 -sha256 -out "$1.pem"
+    }
+    signed() { # NAME CN EXTENSIONS
+      key "$1" && openssl req -new -config openssl.cnf -key "$1.key" -subj "/CN=$2" -out "$1.csr" \
+        && openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -days 3650 -sha256 \
+             -extfile openssl.cnf -extensions "$3" -out "$1.pem"
+    }
+    {
+      self_signed ca "core-sdk test CA" \
+        && self_signed other-ca "core-sdk unrelated test CA" \
+        && signed server "core-sdk test server" server_ext \
+        && signed client core-sdk-client client_ext \
+        && key expired && openssl req -new -config openssl.cnf -key expired.key \
+             -subj "/CN=core-sdk expired test server" -out expired.csr \
+        && : >index.txt && openssl rand -hex 16 >serial \
+        && openssl ca -batch -notext -config openssl.cnf -cert ca.pem -keyfile ca.key -in expired.csr \
+             -startdate 20200101000000Z -enddate 20200102000000Z -extfile openssl.cnf \
+             -extensions server_ext -out expired.pem \
+        && openssl verify -CAfile ca.pem server.pem client.pem
+    } >>"$STATE_DIR/logs/tls.log" 2>&1 || exit 1
+    chmod 600 ./*.key && chmod 644 ./*.pem || exit 1
+    for name in "${TLS_NAMES[@]}"; do mv -f "$name.key" "$name.pem" "$TLS_DIR/" || exit 1; done
+  ) 9>"$TLS_DIR/.lock"
 }
 
 install_nisshi() {
@@ -183,11 +396,19 @@ launch() {
       run_detached mongodb "$STATE_DIR/mongodb" "$TOOLS_DIR/secantus-venv/bin/secantusd-py" \
         --host 127.0.0.1 --port 27017 --storage-path ':memory:' ;;
     redis-cluster) launch_redis_cluster ;;
+    etcd)
+      install_etcd
+      launch_etcd etcd http://127.0.0.1:2379 2380 ;;
+    etcd-tls)
+      install_etcd
+      launch_etcd_tls ;;
   esac
 }
 
 start_one() {
   local name=$1 patience waited=0
+  # Tests read the certificates even when the server was up before.
+  [ "$name" = etcd-tls ] && make_tls_material
   if answers "$name"; then log "$name answers on 127.0.0.1:$(port_of "$name")"; return; fi
   log "starting $name"
   launch "$name" || die "$name: its start command failed"
@@ -210,8 +431,9 @@ stop_one() {
     redis-cluster) stop_cluster_nodes ;;
     rabbitmq) rabbitmqctl shutdown >/dev/null 2>&1 || true ;;
     nats) pkill -f '/usr/sbin/nats-server' || true ;;
-    memcached | kafka | kafka-durable | mongodb)
-      if [ -f "$STATE_DIR/$name.pid" ]; then kill "$(cat "$STATE_DIR/$name.pid")" 2>/dev/null || true; fi
+    memcached | kafka | kafka-durable | mongodb | etcd | etcd-tls)
+      local pid=""
+      if [ -f "$STATE_DIR/$name.pid" ]; then pid=$(cat "$STATE_DIR/$name.pid"); kill "$pid" 2>/dev/null || true; fi
       rm -f "$STATE_DIR/$name.pid"
       # Also one started before this script kept pid files.
       case "$name" in
@@ -219,6 +441,14 @@ stop_one() {
         kafka) pkill -f 'nisshi broker .*tcp://127.0.0.1:9092' || true ;;
         kafka-durable) pkill -f 'nisshi broker .*tcp://127.0.0.1:9094' || true ;;
         mongodb) pkill -f 'secantusd-py .*--port 27017' || true ;;
+        etcd | etcd-tls) pkill -f "^etcd --name core-sdk-$name --" || true
+          # etcd closes its ports before it lets go of its data directory,
+          # which the next start locks.
+          local gone=0
+          while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; do
+            ((gone >= 30)) && die "$name (pid $pid) is still running after 30s"
+            sleep 1; gone=$((gone + 1))
+          done ;;
       esac ;;
   esac
   local waited=0 port ports=("$(port_of "$name")")
@@ -247,7 +477,7 @@ main() {
               if answers "$name"; then echo "up    $name 127.0.0.1:$(port_of "$name")"; else echo "DOWN  $name"; down=1; fi
             done
             return $down ;;
-    -h | --help | help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h | --help | help) sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0" ;;
     *) die "unknown action '$action' (start, stop, status)" ;;
   esac
 }
