@@ -70,4 +70,4 @@ pub use section::{ConfigSection, ECHO_SETTING, WATCH_SETTING};
 pub use source::{EtcdDiff, EtcdListing, EtcdStore};
 pub use source::{EtcdSettings, FlatKeys, FlatValue, Origin};
 pub use tree::{ConfigTree, Leaf};
-pub use validate::{ProductionRules, Rule, Violation, Violations, rules};
+pub use validate::{ALLOW_PLAINTEXT_SETTING, ProductionRules, Rule, Violation, Violations, rules};

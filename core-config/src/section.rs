@@ -32,4 +32,8 @@ pub struct ConfigSection {
     /// Read settings from etcd too (feature `etcd`), and with `watch` on,
     /// follow its changes. Off unless `endpoints` is set.
     pub etcd: crate::EtcdSettings,
+    /// Settings allowed to name a server outside loopback without TLS in
+    /// prod (by default, every such URL is a violation), such as
+    /// `["cache.url"]`.
+    pub allow_plaintext: Vec<String>,
 }

@@ -31,8 +31,8 @@ fn seed_tree(fixture: &Fixture, key: &AesKey) {
     fixture.write(
         ".env.prod",
         "DEBUG=false\nECHO_CONFIG=false\nDB_TYPE=mysql\nDB_HOST=db.prod.internal\n\
-         DB_USERNAME=seed\nDB_DATABASE=seed\nDB_CHARSET=utf8\nREDIS_HOST=cache.prod.internal\n\
-         REDIS_PORT=6380\nJWT_ALGORITHM=HS256\nACCESS_TOKEN_EXPIRE_MINUTES=30\n\
+         DB_USERNAME=seed\nDB_DATABASE=seed\nDB_CHARSET=utf8\nDB_SSL_MODE=VERIFY_IDENTITY\n\
+         REDIS_HOST=cache.prod.internal\nREDIS_PORT=6380\nREDIS_SSL=true\nJWT_ALGORITHM=HS256\nACCESS_TOKEN_EXPIRE_MINUTES=30\n\
          BACKEND_CORS_ORIGINS=https://app.example.com,https://admin.example.com\n",
     );
     fixture.write(
@@ -131,11 +131,13 @@ fn every_mapped_value_of_every_environment() {
     let prod = load(&fixture, AppEnv::Prod);
     assert_eq!(
         prod.tree().get_str("database.url"),
-        Some("mysql://seed:s3cr3t%2Fp%40ss@db.prod.internal:3306/seed?charset=utf8")
+        Some(
+            "mysql://seed:s3cr3t%2Fp%40ss@db.prod.internal:3306/seed?charset=utf8&ssl-mode=VERIFY_IDENTITY"
+        )
     );
     assert_eq!(
         prod.tree().get_str("cache.url"),
-        Some("redis://:r3d%21s@cache.prod.internal:6380")
+        Some("rediss://:r3d%21s@cache.prod.internal:6380")
     );
     assert_eq!(prod.tree().get_bool("debug"), Some(false));
     assert_eq!(

@@ -114,9 +114,11 @@ fn assert_signs_and_verifies(auth: &core_auth::AuthSettings, env: AppEnv) {
 /// replaced by a real value of its kind, encrypted under `key`.
 fn filled_secrets(env: AppEnv, key: &AesKey) -> String {
     let plaintext = |name: &str| match name {
-        "APP__DATABASE__URL" => "postgres://app:db-pa$$word@db.internal:5432/app",
-        "APP__CACHE__URL" => "redis://:cache-password@cache.internal:6379/0",
-        "APP__MQ__URL" => "amqp://app:mq-password@mq.internal:5672/%2f",
+        "APP__DATABASE__URL" => {
+            "postgres://app:db-pa$$word@db.internal:5432/app?sslmode=verify-full"
+        }
+        "APP__CACHE__URL" => "rediss://:cache-password@cache.internal:6380/0",
+        "APP__MQ__URL" => "amqps://app:mq-password@mq.internal:5671/%2f",
         "APP__AUTH__JWT__SECRET" => "a-real-secret-of-at-least-32-bytes!",
         other => panic!("the secrets template has a new ENC value {other}: fill it here"),
     };
@@ -159,12 +161,12 @@ fn each_env_template_loads_into_the_sdk_sections_for_its_environment() {
         assert_signs_and_verifies(&settings.auth, env);
         assert_eq!(
             settings.cache.url.expose_secret(),
-            "redis://:cache-password@cache.internal:6379/0"
+            "rediss://:cache-password@cache.internal:6380/0"
         );
         // Unsubstituted: `$$` is not a variable.
         assert_eq!(
             settings.database.url.expose_secret(),
-            "postgres://app:db-pa$$word@db.internal:5432/app"
+            "postgres://app:db-pa$$word@db.internal:5432/app?sslmode=verify-full"
         );
         let expected_format = if matches!(env, AppEnv::Staging | AppEnv::Prod) {
             core_log::LogFormat::Json

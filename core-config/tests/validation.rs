@@ -242,3 +242,48 @@ fn a_type_error_is_reported_with_the_rule_violations_and_without_the_value() {
     assert!(found.contains(&"port".to_string()), "{err}");
     assert!(!err.to_string().contains("eighty-eighty-secret"), "{err}");
 }
+
+#[test]
+fn prod_refuses_plaintext_to_a_remote_server_unless_allowed() {
+    let fixture = Fixture::new();
+    fixture.write(
+        "config/prod.toml",
+        "[auth.jwt]\nsecret = \"0123456789abcdef0123456789abcdef\"\n\
+         [database]\nurl = \"postgres://app@db.internal:5432/app\"\n\
+         [cache]\nurl = \"redis://cache.internal:6379/0\"\n\
+         [mq]\nurl = \"amqp://127.0.0.1:5672/%2f\"\n",
+    );
+    let err = fixture.loader_for(AppEnv::Prod).load_untyped().unwrap_err();
+    let violations = Violations::from_error(&err).unwrap();
+    assert!(violations.mentions("database.url"), "{violations}");
+    assert!(violations.mentions("cache.url"), "{violations}");
+    assert!(
+        !violations.mentions("mq.url"),
+        "loopback needs no TLS: {violations}"
+    );
+    let text = violations.to_string();
+    assert!(
+        text.contains("postgres:// to db.internal is not encrypted; add sslmode=verify-full"),
+        "{text}"
+    );
+    assert!(
+        text.contains("redis:// to cache.internal is not encrypted; use rediss://"),
+        "{text}"
+    );
+
+    // Allowed explicitly for the cache; TLS asked for the database.
+    fixture.write(
+        "config/prod.toml",
+        "[auth.jwt]\nsecret = \"0123456789abcdef0123456789abcdef\"\n\
+         [config]\nallow_plaintext = [\"cache.url\"]\n\
+         [database]\nurl = \"postgres://app@db.internal:5432/app?sslmode=verify-full\"\n\
+         [cache]\nurl = \"redis://cache.internal:6379/0\"\n",
+    );
+    fixture.loader_for(AppEnv::Prod).load_untyped().unwrap();
+    // Outside prod, plaintext is the operator's call.
+    fixture.write(
+        "config/dev.toml",
+        "[cache]\nurl = \"redis://cache.internal:6379/0\"\n",
+    );
+    fixture.loader_for(AppEnv::Dev).load_untyped().unwrap();
+}

@@ -37,10 +37,12 @@ mod redact;
 #[cfg(feature = "redis")]
 mod redis;
 mod secret_names;
+mod tls;
 
 pub use error::{BoxError, Error, Result};
 pub use kind::ErrorKind;
 pub use redact::redact_endpoint;
 #[cfg(feature = "redis")]
-pub use redis::redis_error_kind;
+pub use redis::{redis_error, redis_error_kind, redis_tls_failure};
 pub use secret_names::SECRET_NAME_FRAGMENTS;
+pub use tls::TlsFailure;

@@ -60,6 +60,27 @@ pub fn redis_error_kind(err: &RedisError) -> ErrorKind {
     }
 }
 
+/// The TLS failure behind a `redis` error, if it is one: rustls' verdict
+/// travels inside the driver's I/O error text.
+#[must_use]
+pub fn redis_tls_failure(err: &RedisError) -> Option<crate::TlsFailure> {
+    crate::TlsFailure::classify(&format!("{err} {err:?}"))
+}
+
+/// A shared error for a `redis` failure: its kind, or for a TLS failure
+/// [`Unavailable`](ErrorKind::Unavailable) with what went wrong said plainly
+/// and, for a certificate problem, not temporary. `describe` words the
+/// other kinds for the caller's use of Redis.
+pub fn redis_error(err: RedisError, describe: fn(ErrorKind) -> &'static str) -> crate::Error {
+    if let Some(failure) = redis_tls_failure(&err) {
+        return crate::Error::unavailable(failure.describe("Redis"))
+            .with_temporary(failure.is_temporary())
+            .with_source(err);
+    }
+    let kind = redis_error_kind(&err);
+    crate::Error::new(kind, describe(kind)).with_source(err)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -141,7 +141,7 @@ impl TieredBackend {
                 .with_endpoint(&endpoint)
                 .with_source(err)
         };
-        let client = redis::Client::open(url).map_err(fail)?;
+        let client = crate::backends::redis::open_client(url, "cache.connect", BACKEND)?;
         let publisher = ConnectionManager::new(client.clone()).await.map_err(fail)?;
         // Subscribe before serving, so no write after `connect` returns is missed.
         let subscription = subscribe(&client, &config.channel).await.map_err(fail)?;

@@ -38,16 +38,23 @@ pub enum FlatValue {
 /// The database types `DB_TYPE` accepts.
 const DB_TYPES: &str = "mysql, mariadb, postgresql, sqlite";
 /// The variables [`FlatKeys::database_url`] reads besides `DB_TYPE`.
-const DB_PARTS: [&str; 6] = [
+const DB_PARTS: [&str; 7] = [
     "DB_HOST",
     "DB_PORT",
     "DB_USERNAME",
     "DB_PASSWORD",
     "DB_DATABASE",
     "DB_CHARSET",
+    "DB_SSL_MODE",
 ];
 /// The variables [`FlatKeys::redis_url`] reads besides `REDIS_HOST`.
-const REDIS_PARTS: [&str; 4] = ["REDIS_PORT", "REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_DB"];
+const REDIS_PARTS: [&str; 5] = [
+    "REDIS_PORT",
+    "REDIS_USERNAME",
+    "REDIS_PASSWORD",
+    "REDIS_DB",
+    "REDIS_SSL",
+];
 /// The charset a MySQL URL built from `DB_*` asks for unless `DB_CHARSET` says.
 const MYSQL_CHARSET: &str = "utf8mb4";
 
@@ -106,8 +113,8 @@ impl FlatKeys {
     ///
     /// | variables | setting |
     /// |---|---|
-    /// | `DB_TYPE`, `DB_HOST`, `DB_PORT`, `DB_USERNAME`, `DB_PASSWORD`, `DB_DATABASE` (`DB_CHARSET`) | `database.url` ([`database_url`](FlatKeys::database_url)) |
-    /// | `REDIS_HOST`, `REDIS_PORT`, `REDIS_PASSWORD`, `REDIS_DB` (`REDIS_USERNAME`) | `cache.url` ([`redis_url`](FlatKeys::redis_url)) |
+    /// | `DB_TYPE`, `DB_HOST`, `DB_PORT`, `DB_USERNAME`, `DB_PASSWORD`, `DB_DATABASE` (`DB_CHARSET`, `DB_SSL_MODE`) | `database.url` ([`database_url`](FlatKeys::database_url)) |
+    /// | `REDIS_HOST`, `REDIS_PORT`, `REDIS_PASSWORD`, `REDIS_DB` (`REDIS_USERNAME`, `REDIS_SSL`) | `cache.url` ([`redis_url`](FlatKeys::redis_url)) |
     /// | `JWT_SECRET`, `JWT_ALGORITHM` | `auth.jwt` ([`jwt`](FlatKeys::jwt)) |
     /// | `ACCESS_TOKEN_EXPIRE_MINUTES` | `auth.tokens.access_ttl_secs` (× 60) |
     /// | `DEBUG` | `debug` |
@@ -164,7 +171,9 @@ impl FlatKeys {
     /// `DB_PORT`, `DB_USERNAME`, `DB_PASSWORD`, `DB_DATABASE` build the
     /// connection URL at `path` through [`ConnectionUrl`]. MySQL URLs ask for
     /// `DB_CHARSET` (default `utf8mb4`); for SQLite `DB_DATABASE` is the
-    /// file. Oracle, which the seed framework also allows, is refused.
+    /// file. `DB_SSL_MODE` becomes the engine's TLS parameter (`sslmode=` for
+    /// PostgreSQL, `ssl-mode=` for MySQL). Oracle, which the seed framework
+    /// also allows, is refused.
     #[must_use]
     pub fn database_url(mut self, path: impl Into<String>) -> FlatKeys {
         self.database_url = Some(path.into());
@@ -172,7 +181,8 @@ impl FlatKeys {
     }
 
     /// `REDIS_HOST`, `REDIS_PORT` (6379), `REDIS_USERNAME`, `REDIS_PASSWORD`
-    /// and `REDIS_DB` (0) build the Redis URL at `path`.
+    /// and `REDIS_DB` (0) build the Redis URL at `path`; `REDIS_SSL=true`
+    /// makes it `rediss://`.
     #[must_use]
     pub fn redis_url(mut self, path: impl Into<String>) -> FlatKeys {
         self.redis_url = Some(path.into());
@@ -473,6 +483,14 @@ impl Building<'_> {
                 .unwrap_or_else(|| MYSQL_CHARSET.to_string());
             url = url.with_param("charset", charset);
         }
+        if let Some(mode) = self.text("DB_SSL_MODE") {
+            let name = if driver == Driver::Mysql {
+                "ssl-mode"
+            } else {
+                "sslmode"
+            };
+            url = url.with_param(name, mode);
+        }
         if was_encrypted {
             self.encrypted.insert(path.to_string());
         }
@@ -531,11 +549,22 @@ impl Building<'_> {
         if was_encrypted {
             self.encrypted.insert(path.to_string());
         }
-        self.set(
-            path,
-            ValueKind::String(url.expose_url().expose_secret().to_string()),
-            &origin,
-        );
+        let mut text = url.expose_url().expose_secret().to_string();
+        if let Some(flat) = self.get("REDIS_SSL") {
+            match flat.value.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => text = text.replacen("redis://", "rediss://", 1),
+                "false" | "0" | "no" | "off" => {}
+                _ => {
+                    let flat = Flat {
+                        value: String::new(),
+                        origin: flat.origin.clone(),
+                    };
+                    self.refuse(&flat, "must be true or false");
+                    return;
+                }
+            }
+        }
+        self.set(path, ValueKind::String(text), &origin);
     }
 
     fn jwt(&mut self, section: &str) {

@@ -4,7 +4,7 @@ mod production;
 mod report;
 pub mod rules;
 
-pub use production::ProductionRules;
+pub use production::{ALLOW_PLAINTEXT_SETTING, ProductionRules};
 pub use report::{Violation, Violations};
 
 use crate::{AppEnv, ConfigTree};

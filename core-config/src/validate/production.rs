@@ -20,7 +20,12 @@ const DEFAULT_JWT_KEY_PATHS: [&str; 2] = ["auth.jwt.secret", "auth.jwt.keys"];
 /// - JWT key material is present at one of
 ///   [`jwt_key_paths`](ProductionRules::jwt_key_paths) (by default core-auth's
 ///   `auth.jwt.secret` shorthand or a non-empty `auth.jwt.keys` list);
-/// - the config echo ([`echo`](ProductionRules::echo)) is off.
+/// - the config echo ([`echo`](ProductionRules::echo)) is off;
+/// - no URL names a server outside loopback without TLS (`postgres://` without
+///   `sslmode=require` or stronger, `mysql://` without `ssl-mode=REQUIRED` or
+///   stronger, `redis://`, `amqp://`, `http://`, `nats://`, `mongodb://`
+///   without `tls=true`, `memcached://`/`tcp://`), unless the setting is
+///   listed in [`ALLOW_PLAINTEXT_SETTING`] (`config.allow_plaintext`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductionRules {
     /// Whether these rules run at all in prod.
@@ -57,6 +62,11 @@ impl Default for ProductionRules {
         }
     }
 }
+
+/// The list of settings allowed to name a server outside loopback without
+/// TLS in prod, such as `["cache.url"]` for a Redis inside a private network
+/// that offers no TLS.
+pub const ALLOW_PLAINTEXT_SETTING: &str = "config.allow_plaintext";
 
 impl Rule for ProductionRules {
     fn check(&self, tree: &ConfigTree, env: AppEnv, out: &mut Violations) {
@@ -96,6 +106,25 @@ impl Rule for ProductionRules {
                 );
             }
         }
+        let allowed = plaintext_allowed(tree);
+        for (path, leaf) in tree.leaves() {
+            let Some(text) = leaf.as_str() else {
+                continue;
+            };
+            let setting = path.split('[').next().unwrap_or(&path);
+            if allowed.iter().any(|allowed| allowed == setting) {
+                continue;
+            }
+            if let Some((scheme, host, hint)) = plaintext_remote(text) {
+                out.push(
+                    path.clone(),
+                    format!(
+                        "{scheme}:// to {host} is not encrypted; {hint}, or list \"{setting}\" in \
+                         {ALLOW_PLAINTEXT_SETTING} if that is intended"
+                    ),
+                );
+            }
+        }
         if let Some(first) = self.jwt_key_paths.first()
             && !self.jwt_key_paths.iter().any(|path| tree.contains(path))
         {
@@ -112,5 +141,135 @@ impl Rule for ProductionRules {
         if tree.get_bool(&self.echo) == Some(true) {
             out.push(self.echo.clone(), "config echo must be off in prod");
         }
+    }
+}
+
+/// The settings listed in `config.allow_plaintext`.
+fn plaintext_allowed(tree: &ConfigTree) -> Vec<String> {
+    tree.leaves()
+        .into_iter()
+        .filter(|(path, _)| {
+            path.strip_prefix(ALLOW_PLAINTEXT_SETTING)
+                .is_some_and(|rest| rest.starts_with('['))
+        })
+        .filter_map(|(_, leaf)| leaf.as_str().map(|text| text.trim().to_string()))
+        .collect()
+}
+
+/// `(scheme, first remote host, how to encrypt)` when `text` is a URL to a
+/// server outside loopback that the URL does not ask to reach over TLS.
+pub(crate) fn plaintext_remote(text: &str) -> Option<(String, String, &'static str)> {
+    let (scheme, rest) = text.trim().split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let (rest, _) = rest.split_once('#').unwrap_or((rest, ""));
+    let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let authority = location.split('/').next().unwrap_or_default();
+    let hosts = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, hosts)| hosts);
+    let param = |names: &[&str]| -> Option<String> {
+        query.split('&').find_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            names
+                .iter()
+                .any(|wanted| wanted.eq_ignore_ascii_case(name))
+                .then(|| value.to_ascii_lowercase())
+        })
+    };
+    let hint = match scheme.as_str() {
+        "postgres" | "postgresql" => match param(&["sslmode"]).as_deref() {
+            Some("require" | "verify-ca" | "verify-full") => return None,
+            _ => "add sslmode=verify-full (or require)",
+        },
+        "mysql" | "mariadb" => match param(&["ssl-mode", "sslmode"]).as_deref() {
+            Some("required" | "verify_ca" | "verify_identity") => return None,
+            _ => "add ssl-mode=VERIFY_IDENTITY (or REQUIRED)",
+        },
+        "mongodb" | "mongodb+srv" => {
+            let asked = param(&["tls", "ssl"]);
+            let on = match asked.as_deref() {
+                Some("true") => true,
+                Some(_) => false,
+                // mongodb+srv:// means TLS unless told otherwise.
+                None => scheme == "mongodb+srv",
+            };
+            if on {
+                return None;
+            }
+            "add tls=true"
+        }
+        "redis" => "use rediss://",
+        "redis-cluster" => "use a Redis Cluster reachable over TLS",
+        "amqp" => "use amqps://",
+        "http" => "use https://",
+        "nats" => "use tls://",
+        "memcached" | "tcp" => "Memcached has no TLS in the SDK; keep it on a private network",
+        _ => return None,
+    };
+    let remote = hosts
+        .split(',')
+        .map(host_name)
+        .find(|host| !host.is_empty() && !is_loopback(host))?;
+    Some((scheme, remote.to_string(), hint))
+}
+
+/// `host` of `host:port` or `[v6]:port`.
+fn host_name(entry: &str) -> &str {
+    let entry = entry.trim();
+    if let Some(rest) = entry.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    entry.rsplit_once(':').map_or(entry, |(host, _)| host)
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plaintext_remote;
+
+    #[test]
+    fn which_urls_are_plaintext_to_a_remote_host() {
+        let remote =
+            |text| plaintext_remote(text).map(|(scheme, host, _)| format!("{scheme} {host}"));
+        assert_eq!(
+            remote("postgres://u:p@db.internal:5432/app").as_deref(),
+            Some("postgres db.internal")
+        );
+        assert_eq!(
+            remote("postgres://u:p@db.internal/app?sslmode=verify-full"),
+            None
+        );
+        assert_eq!(remote("postgres://u@127.0.0.1/app"), None);
+        assert_eq!(remote("mysql://u@db:3306/app?ssl-mode=REQUIRED"), None);
+        assert_eq!(
+            remote("mysql://u@db:3306/app?ssl-mode=PREFERRED").as_deref(),
+            Some("mysql db")
+        );
+        assert_eq!(
+            remote("redis://cache:6379/0").as_deref(),
+            Some("redis cache")
+        );
+        assert_eq!(remote("rediss://cache:6380/0"), None);
+        assert_eq!(remote("redis://[::1]:6379"), None);
+        assert_eq!(remote("amqp://mq/%2f").as_deref(), Some("amqp mq"));
+        assert_eq!(remote("mongodb://h1,h2:27018/?tls=true"), None);
+        assert_eq!(
+            remote("mongodb://localhost,h2:27018/db").as_deref(),
+            Some("mongodb h2")
+        );
+        assert_eq!(remote("mongodb+srv://cluster.example.com/db"), None);
+        assert_eq!(
+            remote("http://collector:4318").as_deref(),
+            Some("http collector")
+        );
+        assert_eq!(remote("sqlite://data/app.db"), None);
+        assert_eq!(remote("memory://"), None);
+        assert_eq!(remote("not a url"), None);
     }
 }

@@ -1,6 +1,6 @@
 //! Mapping `redis` errors into the shared kinds.
 
-use core_error::{Error, ErrorKind, redis_error_kind};
+use core_error::{Error, ErrorKind, redis_error};
 use redis::RedisError;
 
 /// Maps a driver error, recording which backend, operation and key it was about.
@@ -10,12 +10,10 @@ pub(crate) fn map(
     operation: &'static str,
     key: &str,
 ) -> Error {
-    let kind = redis_error_kind(&err);
-    Error::new(kind, describe(kind))
+    redis_error(err, describe)
         .with_operation(operation)
         .with_backend(backend)
         .with_key(key)
-        .with_source(err)
 }
 
 fn describe(kind: ErrorKind) -> &'static str {

@@ -5,6 +5,7 @@
 //! a cluster needs done differently (batches split per hash slot, `SCAN` on
 //! every master) lives in [`RedisConnection`]'s two implementations.
 
+mod client;
 #[cfg(feature = "redis-cluster")]
 mod cluster;
 mod error;
@@ -23,6 +24,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::{CacheBase, Capabilities, ListEnd, Ttl};
 use topology::Topology as _;
 
+pub use client::open_client;
 #[cfg(feature = "redis-cluster")]
 pub use cluster::RedisClusterBackend;
 #[cfg(feature = "redis-cluster")]
@@ -220,13 +222,11 @@ impl RedisBackend {
     /// server cannot be reached.
     pub async fn connect(config: &RedisConfig) -> Result<RedisBackend> {
         let endpoint = core_error::redact_endpoint(config.url.expose_secret());
-        let client = redis::Client::open(config.url.expose_secret()).map_err(|err| {
-            Error::invalid_input("the Redis URL is malformed")
-                .with_operation("cache.connect")
-                .with_backend(ConnectionManager::BACKEND)
-                .with_endpoint(&endpoint)
-                .with_source(err)
-        })?;
+        let client = open_client(
+            config.url.expose_secret(),
+            "cache.connect",
+            ConnectionManager::BACKEND,
+        )?;
         let manager_config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
             .set_response_timeout(Some(config.response_timeout))

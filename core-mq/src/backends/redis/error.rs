@@ -1,16 +1,14 @@
 //! Mapping `redis` errors into the shared kinds.
 
-use core_error::{Error, ErrorKind, redis_error_kind};
+use core_error::{Error, ErrorKind, redis_error};
 use redis::RedisError;
 
 /// Maps a driver error, recording which operation and stream it was about.
 pub(crate) fn map(err: RedisError, operation: &'static str, stream: &str) -> Error {
-    let kind = redis_error_kind(&err);
-    Error::new(kind, describe(kind))
+    redis_error(err, describe)
         .with_operation(operation)
         .with_backend(super::BACKEND)
         .with_key(stream)
-        .with_source(err)
 }
 
 fn describe(kind: ErrorKind) -> &'static str {

@@ -81,13 +81,7 @@ impl RedisBackend {
         max_message_bytes: usize,
     ) -> Result<RedisBackend> {
         let endpoint = core_error::redact_endpoint(url);
-        let client = redis::Client::open(url).map_err(|err| {
-            Error::invalid_input("the Redis URL is malformed")
-                .with_operation("mq.connect")
-                .with_backend(BACKEND)
-                .with_endpoint(&endpoint)
-                .with_source(err)
-        })?;
+        let client = core_cache::backends::redis::open_client(url, "mq.connect", BACKEND)?;
         let connection = manager(&client, Duration::from_secs(5))
             .await
             .map_err(|err| error::map(err, "mq.connect", "").with_endpoint(&endpoint))?;
