@@ -6,8 +6,9 @@
 #   scripts/services.sh status              say which servers answer
 #
 # NAME is one of: postgres mariadb redis rabbitmq nats memcached kafka mongodb
-# redis-cluster redis-durable kafka-durable etcd etcd-tls. Idempotent: a server
-# that already answers is left alone.
+# redis-cluster redis-durable kafka-durable etcd etcd-tls redis-tls
+# redis-tls-mtls mariadb-tls. Idempotent: a server that already answers is
+# left alone.
 # Exits non-zero, naming the server, when one does not come up in time.
 #
 # redis-cluster is three masters on 127.0.0.1:7000-7002 (no replicas, no
@@ -28,6 +29,33 @@
 # is on: user root, password core-sdk-root; user app, password core-sdk-app-pw,
 # with role config-rw (readwrite on the key prefix /config/). It also listens
 # on https://127.0.0.2:2381, an address its certificate does not name.
+#
+# redis-tls and redis-tls-mtls are Redis servers (Debian's, built with
+# OpenSSL) that speak TLS only (no plaintext port) and keep nothing (no
+# snapshot, no append-only file). Both serve server.pem and know two users:
+# default, with no password, and app, password core-sdk-redis-pw; both may
+# run every command on every key and channel.
+#   rediss://127.0.0.1:6390  redis-tls: a client certificate is optional (one
+#                            given must be valid and chain to ca.pem). Also on
+#                            127.0.0.2:6390, an address its certificate does
+#                            not name.
+#   rediss://127.0.0.1:6391  redis-tls-mtls: a client certificate from ca.pem
+#                            (client.pem) is required; without one the TLS
+#                            handshake fails. Redis has one TLS port per
+#                            server, hence a second one.
+#
+# mariadb-tls is a second MariaDB server (Debian's mariadbd; the machine's own,
+# mariadb, keeps 3306) on 127.0.0.1:3307, also on 127.0.0.2:3307, that serves
+# server.pem and trusts client certificates from ca.pem. Its data directory is
+# the state directory's mariadb-tls/data (made once with mariadb-install-db; its
+# socket is mariadb-tls/mariadbd.sock). Users, each allowed everything on the
+# database test:
+#   app@%       password core-sdk-maria-pw, only over TLS (REQUIRE SSL)
+#   app_x509@%  password core-sdk-maria-pw, only over TLS with a client
+#               certificate from ca.pem (REQUIRE X509)
+#   root        through the socket only, for the system user root (unix_socket)
+# e.g. mysql://app:core-sdk-maria-pw@127.0.0.1:3307/test, over TLS.
+# The users and the database are made (again, if changed) on every start.
 #
 # Before a TLS server starts, a throwaway CA and certificates (PEM, EC P-256;
 # keys readable by their owner only) are made once in CORE_TLS_DIR (default
@@ -51,13 +79,18 @@ TLS_DIR="${CORE_TLS_DIR:-$STATE_DIR/tls}"
 NISSHI_VERSION="0.7.0-pre.2"
 SECANTUS_VERSION="0.7.0b3"
 ALL_SERVICES=(postgres mariadb redis rabbitmq nats memcached kafka mongodb redis-cluster redis-durable kafka-durable
-  etcd etcd-tls)
+  etcd etcd-tls redis-tls redis-tls-mtls mariadb-tls)
+# The servers that serve the certificates in $TLS_DIR.
+TLS_SERVICES=(etcd-tls redis-tls redis-tls-mtls mariadb-tls)
 # nisshi's memory engine serves kafka; its libSQL (SQLite file) engine serves kafka-durable.
 NISSHI_FEATURES="dynostore,libsql"
 REDIS_CLUSTER_PORTS=(7000 7001 7002)
 # Throwaway credentials of etcd-tls, documented above for the tests.
 ETCD_ROOT_PASSWORD=core-sdk-root
 ETCD_APP_PASSWORD=core-sdk-app-pw
+# ... and of redis-tls, redis-tls-mtls and mariadb-tls.
+REDIS_TLS_APP_PASSWORD=core-sdk-redis-pw
+MARIADB_TLS_APP_PASSWORD=core-sdk-maria-pw
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -70,6 +103,7 @@ port_of() {
     redis-durable) echo 6380 ;; kafka-durable) echo 9094 ;;
     redis-cluster) echo "${REDIS_CLUSTER_PORTS[0]}" ;; # the first node; the others follow it
     etcd) echo 2379 ;; etcd-tls) echo 2381 ;; # their peer ports are 2380 and 2382
+    redis-tls) echo 6390 ;; redis-tls-mtls) echo 6391 ;; mariadb-tls) echo 3307 ;;
     *) die "unknown server '$1' (known: ${ALL_SERVICES[*]})" ;;
   esac
 }
@@ -96,6 +130,9 @@ answers() {
     # Not before its users are made and auth is on. Once it is, only a user's
     # health check passes (denied a read, it still went through raft).
     etcd-tls) listening 2381 && etcd_auth_on && etcdctl_at etcd-tls --user "app:$ETCD_APP_PASSWORD" endpoint health >/dev/null 2>&1 ;;
+    redis-tls | redis-tls-mtls) [ "$(redis_tls_cli "$1" ping 2>/dev/null)" = PONG ] ;;
+    # As app, over TLS: not before the users are made.
+    mariadb-tls) listening 3307 && mariadb_tls_client -uapp -e 'select 1' >/dev/null 2>&1 ;;
     *) listening "$(port_of "$1")" ;;
   esac
 }
@@ -253,6 +290,90 @@ launch_etcd_tls() {
   etcd_tls_auth
 }
 
+# redis-cli NAME ARGS...: redis-cli over TLS against redis-tls or
+# redis-tls-mtls (the latter with client.pem), trusting the project CA only.
+redis_tls_cli() {
+  local name=$1; shift
+  case "$name" in
+    redis-tls) redis-cli --tls --cacert "$TLS_DIR/ca.pem" -h 127.0.0.1 -p 6390 "$@" ;;
+    redis-tls-mtls) redis-cli --tls --cacert "$TLS_DIR/ca.pem" --cert "$TLS_DIR/client.pem" \
+                      --key "$TLS_DIR/client.key" -h 127.0.0.1 -p 6391 "$@" ;;
+  esac
+}
+
+# launch_redis_tls NAME PORT AUTH_CLIENTS ADDRESS...: a TLS-only Redis that
+# keeps nothing; its pid file is $STATE_DIR/NAME.pid. (On redis-server's
+# command line an option's words are separate arguments: one quoted string
+# would be one word, here a user name with spaces.)
+launch_redis_tls() {
+  local name=$1 port=$2 auth=$3; shift 3
+  make_tls_material
+  mkdir -p "$STATE_DIR/$name" || return 1
+  redis-server --daemonize yes --bind "$@" --port 0 --tls-port "$port" \
+    --tls-cert-file "$TLS_DIR/server.pem" --tls-key-file "$TLS_DIR/server.key" \
+    --tls-ca-cert-file "$TLS_DIR/ca.pem" --tls-auth-clients "$auth" \
+    --user app on ">$REDIS_TLS_APP_PASSWORD" '~*' '&*' +@all \
+    --save "" --appendonly no --dir "$STATE_DIR/$name" \
+    --pidfile "$STATE_DIR/$name.pid" --logfile "$STATE_DIR/logs/$name.log"
+}
+
+# mariadb ARGS...: the MariaDB client at mariadb-tls over TLS, checking its
+# certificate against the project CA (and its name, 127.0.0.1).
+mariadb_tls_client() {
+  mariadb --no-defaults --protocol=tcp -h 127.0.0.1 -P 3307 --connect-timeout=3 \
+    --ssl-ca="$TLS_DIR/ca.pem" --ssl-verify-server-cert -p"$MARIADB_TLS_APP_PASSWORD" "$@"
+}
+
+# mariadb-tls: its data directory the first time (made aside, then moved in,
+# so a half-made one is never used), then the server. Its users and database
+# come from an init file the server runs on every start.
+launch_mariadb_tls() {
+  local dir="$STATE_DIR/mariadb-tls" as_root=() innodb=(--innodb-buffer-pool-size=32M --innodb-log-file-size=8M)
+  # mariadbd runs as root only when told to; as anyone else it runs as them.
+  [ "$(id -u)" = 0 ] && as_root=(--user=root)
+  make_tls_material
+  mkdir -p "$dir" && chmod 700 "$dir" || return 1
+  if [ ! -d "$dir/data/mysql" ]; then
+    log "mariadb-tls: making its data directory $dir/data"
+    # No --user here: mariadb-install-db would chown the system's PAM plugin directory to it.
+    rm -rf "$dir/data.new" "$dir/data"
+    mariadb-install-db --no-defaults --datadir="$dir/data.new" --skip-test-db \
+      --auth-root-authentication-method=socket --auth-root-socket-user=root "${innodb[@]}" \
+      >"$STATE_DIR/logs/mariadb-tls-install.log" 2>&1 && mv "$dir/data.new" "$dir/data" \
+      || die "mariadb-tls: mariadb-install-db failed (see $STATE_DIR/logs/mariadb-tls-install.log)"
+  fi
+  local user sql=""
+  for user in app app_x509; do
+    local require=SSL; [ "$user" = app_x509 ] && require=X509
+    sql+="CREATE USER IF NOT EXISTS '$user'@'%';
+ALTER USER '$user'@'%' IDENTIFIED BY '$MARIADB_TLS_APP_PASSWORD' REQUIRE $require;
+GRANT ALL PRIVILEGES ON test.* TO '$user'@'%';
+"
+  done
+  (umask 077 && printf 'CREATE DATABASE IF NOT EXISTS test;\n%s' "$sql" >"$dir/init.sql") || return 1
+  run_detached mariadb-tls "$dir" mariadbd --no-defaults "${as_root[@]}" --datadir="$dir/data" \
+    --port=3307 --bind-address=127.0.0.1,127.0.0.2 --skip-name-resolve --socket="$dir/mariadbd.sock" \
+    --pid-file="$dir/mariadbd.pid" --ssl-cert="$TLS_DIR/server.pem" --ssl-key="$TLS_DIR/server.key" \
+    --ssl-ca="$TLS_DIR/ca.pem" --init-file="$dir/init.sql" --character-set-server=utf8mb4 \
+    --collation-server=utf8mb4_general_ci "${innodb[@]}"
+}
+
+# stop_pid_file NAME COMMAND: stops the process $STATE_DIR/NAME.pid names, if
+# that is COMMAND still, and waits until it is gone (a server may close its
+# port before it lets go of its files, which the next start needs).
+stop_pid_file() {
+  local name=$1 command=$2 pid="" gone=0
+  [ -f "$STATE_DIR/$name.pid" ] && pid=$(cat "$STATE_DIR/$name.pid")
+  if [ -n "$pid" ] && [ "$(ps -o comm= -p "$pid" 2>/dev/null)" = "$command" ]; then
+    kill "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do
+      ((gone >= 30)) && die "$name (pid $pid) is still running after 30s"
+      sleep 1; gone=$((gone + 1))
+    done
+  fi
+  rm -f "$STATE_DIR/$name.pid"
+}
+
 # The throwaway CA and certificates described in the header, in $TLS_DIR.
 # Kept while all are there; otherwise all are made anew, so that every one
 # chains to the current ca.pem. Nothing secret is printed.
@@ -402,13 +523,16 @@ launch() {
     etcd-tls)
       install_etcd
       launch_etcd_tls ;;
+    redis-tls) launch_redis_tls redis-tls 6390 optional 127.0.0.1 127.0.0.2 ;;
+    redis-tls-mtls) launch_redis_tls redis-tls-mtls 6391 yes 127.0.0.1 ;;
+    mariadb-tls) launch_mariadb_tls ;;
   esac
 }
 
 start_one() {
   local name=$1 patience waited=0
   # Tests read the certificates even when the server was up before.
-  [ "$name" = etcd-tls ] && make_tls_material
+  [[ " ${TLS_SERVICES[*]} " == *" $name "* ]] && make_tls_material
   if answers "$name"; then log "$name answers on 127.0.0.1:$(port_of "$name")"; return; fi
   log "starting $name"
   launch "$name" || die "$name: its start command failed"
@@ -431,6 +555,8 @@ stop_one() {
     redis-cluster) stop_cluster_nodes ;;
     rabbitmq) rabbitmqctl shutdown >/dev/null 2>&1 || true ;;
     nats) pkill -f '/usr/sbin/nats-server' || true ;;
+    redis-tls | redis-tls-mtls) stop_pid_file "$name" redis-server ;;
+    mariadb-tls) stop_pid_file "$name" mariadbd ;;
     memcached | kafka | kafka-durable | mongodb | etcd | etcd-tls)
       local pid=""
       if [ -f "$STATE_DIR/$name.pid" ]; then pid=$(cat "$STATE_DIR/$name.pid"); kill "$pid" 2>/dev/null || true; fi

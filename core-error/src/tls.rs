@@ -18,6 +18,10 @@ use std::fmt;
 ///     failure.describe("Redis"),
 ///     "Redis's TLS certificate is not trusted (unknown issuer): name the CA that signed it"
 /// );
+/// assert_eq!(
+///     TlsFailure::classify(r#"invalid peer certificate: certificate not valid for name "127.0.0.2""#),
+///     Some(TlsFailure::HostnameMismatch)
+/// );
 /// assert_eq!(TlsFailure::classify("connection refused"), None);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,9 +47,12 @@ impl TlsFailure {
     pub fn classify(text: &str) -> Option<TlsFailure> {
         let failure = if text.contains("UnknownIssuer") || text.contains("unknown issuer") {
             TlsFailure::UntrustedCertificate
-        } else if text.contains("NotValidForName") {
+        } else if text.contains("NotValidForName") || text.contains("not valid for name") {
             TlsFailure::HostnameMismatch
-        } else if text.contains("Expired") || text.contains("NotValidYet") {
+        } else if text.contains("Expired")
+            || text.contains("certificate expired")
+            || text.contains("NotValidYet")
+        {
             TlsFailure::ExpiredCertificate
         } else if text.contains("CertificateRequired")
             || text.contains("BadCertificate")

@@ -54,6 +54,9 @@ pub enum Service {
     KafkaDurable,
     /// NATS with JetStream.
     Nats,
+    /// Redis over TLS only (the project CA of `scripts/services.sh`), with
+    /// the ACL user `app`; client certificates optional.
+    RedisTls,
     /// etcd (v3 API), plaintext and without authentication.
     Etcd,
     /// etcd over TLS (the project CA of `scripts/services.sh`) with
@@ -63,7 +66,7 @@ pub enum Service {
 
 impl Service {
     /// Every service, in the order `scripts/services.sh` starts them.
-    pub const ALL: [Service; 13] = [
+    pub const ALL: [Service; 14] = [
         Service::Postgres,
         Service::MySql,
         Service::Redis,
@@ -77,6 +80,7 @@ impl Service {
         Service::KafkaDurable,
         Service::Etcd,
         Service::EtcdTls,
+        Service::RedisTls,
     ];
 
     /// The name used in skip messages and failures.
@@ -93,6 +97,7 @@ impl Service {
             Service::RabbitMq => "RabbitMQ",
             Service::Kafka => "Kafka",
             Service::Nats => "NATS",
+            Service::RedisTls => "Redis (TLS)",
             Service::Etcd => "etcd",
             Service::EtcdTls => "etcd (TLS)",
         }
@@ -112,6 +117,7 @@ impl Service {
             Service::RabbitMq => "AMQP_URL",
             Service::Kafka => "KAFKA_BROKERS",
             Service::Nats => "NATS_URL",
+            Service::RedisTls => "REDIS_TLS_URL",
             Service::Etcd => "ETCD_URL",
             Service::EtcdTls => "ETCD_TLS_URL",
         }
@@ -131,9 +137,24 @@ impl Service {
             Service::RabbitMq => "amqp://guest:guest@127.0.0.1:5672/%2f",
             Service::Kafka => "127.0.0.1:9092",
             Service::Nats => "nats://127.0.0.1:4222",
+            Service::RedisTls => "rediss://127.0.0.1:6390",
             Service::Etcd => "http://127.0.0.1:2379",
             Service::EtcdTls => "https://127.0.0.1:2381",
         }
+    }
+
+    /// The folder of the throwaway CA and certificates `scripts/services.sh`
+    /// makes for the TLS listeners (`ca.pem`, `server.pem`, `client.pem`,
+    /// `client.key`, `expired.pem`, `other-ca.pem`): `CORE_TLS_DIR`, else
+    /// `/tmp/core-sdk-services/tls`.
+    pub fn tls_dir() -> std::path::PathBuf {
+        std::env::var("CORE_TLS_DIR")
+            .ok()
+            .filter(|dir| !dir.trim().is_empty())
+            .map_or_else(
+                || std::path::PathBuf::from("/tmp/core-sdk-services/tls"),
+                std::path::PathBuf::from,
+            )
     }
 
     /// The port assumed when a URL names none.
@@ -150,6 +171,7 @@ impl Service {
             Service::RabbitMq => 5672,
             Service::Kafka => 9092,
             Service::Nats => 4222,
+            Service::RedisTls => 6390,
             Service::Etcd => 2379,
             Service::EtcdTls => 2381,
         }

@@ -84,6 +84,28 @@ async fn redis() -> Option<Target> {
     Target::new(CacheSettings::from_url(url)).await
 }
 
+/// Redis over TLS, verified against the project CA, as the ACL user `app`.
+pub(crate) fn redis_tls_url(url: &str) -> String {
+    let ca = Service::tls_dir().join("ca.pem");
+    let url = url.replacen("rediss://", "rediss://app:core-sdk-redis-pw@", 1);
+    format!("{url}/0?sslrootcert={}", ca.display())
+}
+
+async fn redis_tls() -> Option<Target> {
+    let url = require_service!(Service::RedisTls, None);
+    Target::new(CacheSettings::from_url(redis_tls_url(&url))).await
+}
+
+async fn tiered_tls() -> Option<Target> {
+    let url = require_service!(Service::RedisTls, None);
+    let mut settings = CacheSettings::from_url(redis_tls_url(&url));
+    settings.tiered = Some(TieredSettings {
+        l1_ttl_ms: 5_000,
+        ..TieredSettings::default()
+    });
+    Target::new(settings).await
+}
+
 async fn redis_cluster() -> Option<Target> {
     let url = require_service!(Service::RedisCluster, None);
     Target::new(CacheSettings::from_url(url)).await
@@ -110,3 +132,5 @@ cache_suite!(redis, crate::redis);
 cache_suite!(redis_cluster, crate::redis_cluster);
 cache_suite!(memcached, crate::memcached);
 cache_suite!(tiered, crate::tiered);
+cache_suite!(redis_tls, crate::redis_tls);
+cache_suite!(tiered_tls, crate::tiered_tls);

@@ -144,6 +144,28 @@ pub fn open_client(
     })
 }
 
+/// A connect error for `url`, said plainly when TLS is the likely cause: a
+/// plaintext Redis reads a TLS hello as the start of a command and never
+/// answers it, so "the URL asks for TLS, the port does not speak it" shows
+/// up as a timeout.
+pub fn connect_error(error: Error, url: &str) -> Error {
+    let tls = url
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("rediss://");
+    if tls && error.kind() == core_error::ErrorKind::Timeout {
+        let mut hinted = Error::unavailable(
+            "Redis did not complete the TLS handshake in time: it may not speak TLS at this \
+             address, which the rediss:// URL requires",
+        );
+        for (name, value) in error.context() {
+            hinted = hinted.with_context(name, value);
+        }
+        return hinted.with_source(error);
+    }
+    error
+}
+
 /// redis-rs builds its TLS configuration with rustls' process default
 /// provider; with both ring and aws-lc-rs compiled in (other drivers bring
 /// the latter) there is none, and the first connection would panic. ring,

@@ -24,7 +24,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use crate::{CacheBase, Capabilities, ListEnd, Ttl};
 use topology::Topology as _;
 
-pub use client::open_client;
+pub use client::{connect_error, open_client};
 #[cfg(feature = "redis-cluster")]
 pub use cluster::RedisClusterBackend;
 #[cfg(feature = "redis-cluster")]
@@ -235,8 +235,9 @@ impl RedisBackend {
         let connection = ConnectionManager::new_with_config(client, manager_config)
             .await
             .map_err(|err| {
-                error::map(err, ConnectionManager::BACKEND, "cache.connect", "")
-                    .with_endpoint(&endpoint)
+                let error = error::map(err, ConnectionManager::BACKEND, "cache.connect", "")
+                    .with_endpoint(&endpoint);
+                connect_error(error, config.url.expose_secret())
             })?;
         Ok(RedisBackend::with_connection(connection, endpoint))
     }

@@ -84,7 +84,10 @@ impl RedisBackend {
         let client = core_cache::backends::redis::open_client(url, "mq.connect", BACKEND)?;
         let connection = manager(&client, Duration::from_secs(5))
             .await
-            .map_err(|err| error::map(err, "mq.connect", "").with_endpoint(&endpoint))?;
+            .map_err(|err| {
+                let error = error::map(err, "mq.connect", "").with_endpoint(&endpoint);
+                core_cache::backends::redis::connect_error(error, url)
+            })?;
         Ok(RedisBackend {
             client,
             connection,
