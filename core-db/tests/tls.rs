@@ -1,7 +1,10 @@
 //! TLS to PostgreSQL and MySQL/MariaDB through sqlx (rustls): the modes of
 //! `sslmode` / `ssl-mode` against the machine's servers — PostgreSQL with
 //! `ssl = on` and Debian's snakeoil certificate (CN and SAN `localhost`),
-//! MariaDB with TLS off — and a clear, permanent error for each refusal.
+//! MariaDB with TLS off — and `mariadb-tls` of `scripts/services.sh` (the
+//! project CA, users `app` REQUIRE SSL and `app_x509` REQUIRE X509, also on
+//! 127.0.0.2, a name its certificate lacks); a clear, permanent error for
+//! each refusal.
 
 #![cfg(all(feature = "postgres", feature = "mysql"))]
 
@@ -122,4 +125,80 @@ async fn mysql_requiring_tls_from_a_server_without_it_is_refused_clearly() {
     try_connect(&with_query(&base, "ssl-mode=PREFERRED"))
         .await
         .unwrap();
+}
+
+fn tls_file(name: &str) -> String {
+    Service::tls_dir().join(name).display().to_string()
+}
+
+#[derive(serde::Deserialize)]
+struct Cipher {
+    #[serde(rename = "Value")]
+    value: String,
+}
+
+#[tokio::test]
+async fn mariadb_over_tls_with_the_project_ca() {
+    let url = require_service!(Service::MySqlTls);
+    let ca = format!("ssl-ca={}", tls_file("ca.pem"));
+    let db = try_connect(&with_query(&url, &format!("ssl-mode=VERIFY_IDENTITY&{ca}")))
+        .await
+        .unwrap();
+    let cipher = db
+        .sql()
+        .unwrap()
+        .query("SHOW SESSION STATUS LIKE 'Ssl_cipher'")
+        .fetch_one_as::<Cipher>()
+        .await
+        .unwrap();
+    assert!(!cipher.value.is_empty(), "the session is encrypted");
+
+    refused(
+        try_connect(&with_query(
+            &url,
+            &format!(
+                "ssl-mode=VERIFY_IDENTITY&ssl-ca={}",
+                tls_file("other-ca.pem")
+            ),
+        ))
+        .await,
+        "not trusted",
+        "VERIFY_IDENTITY with another CA",
+    );
+    let other_name = url.replace("127.0.0.1", "127.0.0.2");
+    let err = try_connect(&with_query(
+        &other_name,
+        &format!("ssl-mode=VERIFY_IDENTITY&{ca}"),
+    ))
+    .await
+    .err()
+    .expect("a name the certificate lacks is refused");
+    assert!(!err.is_temporary(), "{err}");
+    assert!(err.to_string().contains("does not name the host"), "{err}");
+}
+
+#[tokio::test]
+async fn mariadb_requiring_a_client_certificate() {
+    let url = require_service!(Service::MySqlTls);
+    let x509 = url.replace("mysql://app:", "mysql://app_x509:");
+    let ca = format!("ssl-mode=VERIFY_IDENTITY&ssl-ca={}", tls_file("ca.pem"));
+    let with_cert = format!(
+        "{ca}&ssl-cert={}&ssl-key={}",
+        tls_file("client.pem"),
+        tls_file("client.key")
+    );
+    try_connect(&with_query(&x509, &with_cert)).await.unwrap();
+    // Without one the server lets the handshake finish, then refuses the user.
+    let err = try_connect(&with_query(&x509, &ca))
+        .await
+        .err()
+        .expect("REQUIRE X509 without a client certificate is refused");
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    // The app user may not log in without TLS at all.
+    let err = try_connect(&with_query(&url, "ssl-mode=DISABLED"))
+        .await
+        .err()
+        .expect("REQUIRE SSL without TLS is refused");
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert!(!err.to_string().contains("core-sdk-maria-pw"), "{err}");
 }

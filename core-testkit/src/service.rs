@@ -54,6 +54,8 @@ pub enum Service {
     KafkaDurable,
     /// NATS with JetStream.
     Nats,
+    /// MariaDB over TLS (the project CA), user `app` with `REQUIRE SSL`.
+    MySqlTls,
     /// Redis over TLS only (the project CA of `scripts/services.sh`), with
     /// the ACL user `app`; client certificates optional.
     RedisTls,
@@ -66,7 +68,7 @@ pub enum Service {
 
 impl Service {
     /// Every service, in the order `scripts/services.sh` starts them.
-    pub const ALL: [Service; 14] = [
+    pub const ALL: [Service; 15] = [
         Service::Postgres,
         Service::MySql,
         Service::Redis,
@@ -81,6 +83,7 @@ impl Service {
         Service::Etcd,
         Service::EtcdTls,
         Service::RedisTls,
+        Service::MySqlTls,
     ];
 
     /// The name used in skip messages and failures.
@@ -98,6 +101,7 @@ impl Service {
             Service::Kafka => "Kafka",
             Service::Nats => "NATS",
             Service::RedisTls => "Redis (TLS)",
+            Service::MySqlTls => "MariaDB (TLS)",
             Service::Etcd => "etcd",
             Service::EtcdTls => "etcd (TLS)",
         }
@@ -118,6 +122,7 @@ impl Service {
             Service::Kafka => "KAFKA_BROKERS",
             Service::Nats => "NATS_URL",
             Service::RedisTls => "REDIS_TLS_URL",
+            Service::MySqlTls => "DATABASE_URL_MYSQL_TLS",
             Service::Etcd => "ETCD_URL",
             Service::EtcdTls => "ETCD_TLS_URL",
         }
@@ -138,6 +143,7 @@ impl Service {
             Service::Kafka => "127.0.0.1:9092",
             Service::Nats => "nats://127.0.0.1:4222",
             Service::RedisTls => "rediss://127.0.0.1:6390",
+            Service::MySqlTls => "mysql://app:core-sdk-maria-pw@127.0.0.1:3307/test",
             Service::Etcd => "http://127.0.0.1:2379",
             Service::EtcdTls => "https://127.0.0.1:2381",
         }
@@ -172,6 +178,7 @@ impl Service {
             Service::Kafka => 9092,
             Service::Nats => 4222,
             Service::RedisTls => 6390,
+            Service::MySqlTls => 3307,
             Service::Etcd => 2379,
             Service::EtcdTls => 2381,
         }

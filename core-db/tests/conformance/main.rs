@@ -172,6 +172,14 @@ async fn mysql() -> Option<Target> {
     Target::new(DatabaseSettings::from_url(url), None).await
 }
 
+/// MariaDB over TLS, verified against the project CA (VERIFY_IDENTITY).
+async fn mysql_tls() -> Option<Target> {
+    let url = require_service!(Service::MySqlTls, None);
+    let ca = Service::tls_dir().join("ca.pem");
+    let url = format!("{url}?ssl-mode=VERIFY_IDENTITY&ssl-ca={}", ca.display());
+    Target::new(DatabaseSettings::from_url(url), None).await
+}
+
 async fn sqlite() -> Option<Target> {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let url = format!("sqlite://{}", dir.path().join("test.db").display());
@@ -181,3 +189,4 @@ async fn sqlite() -> Option<Target> {
 sql_suite!(postgres, crate::postgres);
 sql_suite!(mysql, crate::mysql);
 sql_suite!(sqlite, crate::sqlite);
+sql_suite!(mysql_tls, crate::mysql_tls);

@@ -93,6 +93,16 @@ async fn redis_streams() -> Option<Target> {
     Target::new(MqSettings::from_url(url), Duration::from_secs(20)).await
 }
 
+/// Redis Streams over TLS, verified against the project CA, as the ACL user `app`.
+#[cfg(feature = "redis-streams")]
+async fn redis_streams_tls() -> Option<Target> {
+    let url = require_service!(Service::RedisTls, None);
+    let ca = Service::tls_dir().join("ca.pem");
+    let url = url.replacen("rediss://", "rediss://app:core-sdk-redis-pw@", 1);
+    let url = format!("{url}/0?sslrootcert={}", ca.display());
+    Target::new(MqSettings::from_url(url), Duration::from_secs(20)).await
+}
+
 #[cfg(feature = "rabbitmq")]
 async fn rabbitmq() -> Option<Target> {
     let url = require_service!(Service::RabbitMq, None);
@@ -116,6 +126,8 @@ async fn kafka() -> Option<Target> {
 mq_suite!(memory, crate::memory);
 #[cfg(feature = "redis-streams")]
 mq_suite!(redis_streams, crate::redis_streams);
+#[cfg(feature = "redis-streams")]
+mq_suite!(redis_streams_tls, crate::redis_streams_tls);
 #[cfg(feature = "rabbitmq")]
 mq_suite!(rabbitmq, crate::rabbitmq);
 #[cfg(feature = "kafka")]
