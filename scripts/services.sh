@@ -7,8 +7,8 @@
 #
 # NAME is one of: postgres mariadb redis rabbitmq nats memcached kafka mongodb
 # redis-cluster redis-durable kafka-durable etcd etcd-tls redis-tls
-# redis-tls-mtls mariadb-tls. Idempotent: a server that already answers is
-# left alone.
+# redis-tls-mtls mariadb-tls mongodb-tls rabbitmq-tls rabbitmq-mtls
+# expired-tls. Idempotent: a server that already answers is left alone.
 # Exits non-zero, naming the server, when one does not come up in time.
 #
 # redis-cluster is three masters on 127.0.0.1:7000-7002 (no replicas, no
@@ -57,6 +57,31 @@
 # e.g. mysql://app:core-sdk-maria-pw@127.0.0.1:3307/test, over TLS.
 # The users and the database are made (again, if changed) on every start.
 #
+# mongodb-tls, rabbitmq-tls, rabbitmq-mtls and expired-tls are TLS terminators
+# (stunnel, from Debian's stunnel4) in front of the plaintext servers above:
+# each takes TLS on its port and passes the bytes on, in the clear, to its
+# server on loopback, which it starts first. One stunnel each, in the
+# background, from the state directory's NAME.conf (written anew on each
+# start), pid file NAME.pid, log logs/NAME.log; stopping one leaves its server
+# running. One that runs but does not answer (say, with certificates made
+# since) is started anew.
+#   127.0.0.1:27018  mongodb-tls: server.pem, to mongodb (27017). Asks for no
+#                    client certificate. Also on 127.0.0.2:27018, an address
+#                    its certificate does not name.
+#   127.0.0.1:5671   rabbitmq-tls (amqps): server.pem, to rabbitmq (5672).
+#                    Asks for no client certificate. Also on 127.0.0.2:5671.
+#   127.0.0.1:5673   rabbitmq-mtls: server.pem, to rabbitmq (5672); a client
+#                    certificate from ca.pem (client.pem) is required. Without
+#                    one the connection is refused with a TLS alert (under TLS
+#                    1.3 a client meets it at its first read, not in its
+#                    handshake).
+#   127.0.0.1:6392   expired-tls: expired.pem (expired on 2020-01-02), to
+#                    redis (6379): for "expired certificate" tests.
+# Each answers when its server does and a TLS handshake checked against ca.pem
+# succeeds (on 5673 with client.pem; on 6392 it fails with "certificate has
+# expired"). What is behind the TLS is each server's own: no users or
+# passwords are added.
+#
 # Before a TLS server starts, a throwaway CA and certificates (PEM, EC P-256;
 # keys readable by their owner only) are made once in CORE_TLS_DIR (default
 # /tmp/core-sdk-services/tls, i.e. $CORE_STATE_DIR/tls):
@@ -79,9 +104,9 @@ TLS_DIR="${CORE_TLS_DIR:-$STATE_DIR/tls}"
 NISSHI_VERSION="0.7.0-pre.2"
 SECANTUS_VERSION="0.7.0b3"
 ALL_SERVICES=(postgres mariadb redis rabbitmq nats memcached kafka mongodb redis-cluster redis-durable kafka-durable
-  etcd etcd-tls redis-tls redis-tls-mtls mariadb-tls)
+  etcd etcd-tls redis-tls redis-tls-mtls mariadb-tls mongodb-tls rabbitmq-tls rabbitmq-mtls expired-tls)
 # The servers that serve the certificates in $TLS_DIR.
-TLS_SERVICES=(etcd-tls redis-tls redis-tls-mtls mariadb-tls)
+TLS_SERVICES=(etcd-tls redis-tls redis-tls-mtls mariadb-tls mongodb-tls rabbitmq-tls rabbitmq-mtls expired-tls)
 # nisshi's memory engine serves kafka; its libSQL (SQLite file) engine serves kafka-durable.
 NISSHI_FEATURES="dynostore,libsql"
 REDIS_CLUSTER_PORTS=(7000 7001 7002)
@@ -104,6 +129,7 @@ port_of() {
     redis-cluster) echo "${REDIS_CLUSTER_PORTS[0]}" ;; # the first node; the others follow it
     etcd) echo 2379 ;; etcd-tls) echo 2381 ;; # their peer ports are 2380 and 2382
     redis-tls) echo 6390 ;; redis-tls-mtls) echo 6391 ;; mariadb-tls) echo 3307 ;;
+    mongodb-tls) echo 27018 ;; rabbitmq-tls) echo 5671 ;; rabbitmq-mtls) echo 5673 ;; expired-tls) echo 6392 ;;
     *) die "unknown server '$1' (known: ${ALL_SERVICES[*]})" ;;
   esac
 }
@@ -133,6 +159,16 @@ answers() {
     redis-tls | redis-tls-mtls) [ "$(redis_tls_cli "$1" ping 2>/dev/null)" = PONG ] ;;
     # As app, over TLS: not before the users are made.
     mariadb-tls) listening 3307 && mariadb_tls_client -uapp -e 'select 1' >/dev/null 2>&1 ;;
+    # Our stunnel, the server behind it, and a handshake (with stunnel only:
+    # it connects to the server after the handshake).
+    mongodb-tls | rabbitmq-tls) stunnel_alive "$1" && answers "$(tls_proxy_backend "$1")" \
+                                  && tls_probe "$1" -verify_return_error >/dev/null ;;
+    # TLS 1.2: under 1.3 a client's handshake is over before the server has
+    # judged its certificate.
+    rabbitmq-mtls) stunnel_alive "$1" && answers rabbitmq && tls_probe "$1" -verify_return_error -tls1_2 \
+                     -cert "$TLS_DIR/client.pem" -key "$TLS_DIR/client.key" >/dev/null ;;
+    expired-tls) stunnel_alive "$1" && answers redis \
+                   && tls_probe "$1" | grep -q '^Verify return code: 10 (certificate has expired)' ;;
     *) listening "$(port_of "$1")" ;;
   esac
 }
@@ -358,6 +394,76 @@ GRANT ALL PRIVILEGES ON test.* TO '$user'@'%';
     --collation-server=utf8mb4_general_ci "${innodb[@]}"
 }
 
+install_stunnel() {
+  command -v stunnel4 >/dev/null && return
+  log "installing stunnel4 from Debian's packages"
+  apt_get update && apt_get install -y stunnel4 || die "could not install stunnel (apt-get install stunnel4)"
+}
+
+# The plaintext server a TLS terminator passes its connections to.
+tls_proxy_backend() {
+  case "$1" in mongodb-tls) echo mongodb ;; rabbitmq-tls | rabbitmq-mtls) echo rabbitmq ;; expired-tls) echo redis ;; esac
+}
+
+# Is the stunnel that $STATE_DIR/NAME.pid names running?
+stunnel_alive() {
+  local pid=""
+  [ -f "$STATE_DIR/$1.pid" ] && pid=$(cat "$STATE_DIR/$1.pid" 2>/dev/null)
+  [ -n "$pid" ] && [ "$(ps -o comm= -p "$pid" 2>/dev/null)" = stunnel4 ]
+}
+
+# tls_probe NAME [S_CLIENT ARG...]: one TLS handshake with NAME on 127.0.0.1,
+# checking its certificate against the project CA (and that it names
+# 127.0.0.1); what openssl s_client says goes to stdout, its status is the
+# status. It sends nothing and hangs up at once.
+tls_probe() {
+  local name=$1; shift
+  timeout 10 openssl s_client -connect "127.0.0.1:$(port_of "$name")" -CAfile "$TLS_DIR/ca.pem" \
+    -verify_ip 127.0.0.1 "$@" </dev/null 2>&1
+}
+
+# launch_stunnel NAME: the server behind NAME, then (unless one that answers
+# runs already) a stunnel for NAME from $STATE_DIR/NAME.conf. stunnel binds
+# its ports before it goes to the background, so a port that is taken fails
+# this start.
+# Service options in the global part are every section's defaults; a section
+# per listening address.
+launch_stunnel() {
+  local name=$1 backend port cert=server addr addrs=(127.0.0.1) conf="$STATE_DIR/$1.conf"
+  backend=$(tls_proxy_backend "$name"); port=$(port_of "$name")
+  install_stunnel
+  make_tls_material
+  start_one "$backend"
+  if stunnel_alive "$name"; then
+    answers "$name" && return
+    # Its server answers, so its configuration or certificates are not the
+    # current ones.
+    log "$name: its stunnel does not answer; starting it anew"
+    stop_pid_file "$name" stunnel4
+  fi
+  case "$name" in
+    mongodb-tls | rabbitmq-tls) addrs+=(127.0.0.2) ;;
+    expired-tls) cert=expired ;;
+  esac
+  {
+    printf '; Written by scripts/services.sh on each start of %s.\n' "$name"
+    printf 'foreground = no\npid = %s\noutput = %s\nsyslog = no\n' \
+      "$STATE_DIR/$name.pid" "$STATE_DIR/logs/$name.log"
+    printf 'connect = 127.0.0.1:%s\ncert = %s\nkey = %s\n' \
+      "$(port_of "$backend")" "$TLS_DIR/$cert.pem" "$TLS_DIR/$cert.key"
+    # CAfile checks client certificates only where verifyChain asks for one;
+    # without it, stunnel logs "No trusted certificates found" as an error.
+    printf 'CAfile = %s\n' "$TLS_DIR/ca.pem"
+    if [ "$name" = rabbitmq-mtls ]; then printf 'verifyChain = yes\nrequireCert = yes\n'; fi
+    for addr in "${addrs[@]}"; do printf '[%s-%s]\naccept = %s:%s\n' "$name" "$addr" "$addr" "$port"; done
+  } >"$conf" || return 1
+  rm -f "$STATE_DIR/$name.pid"
+  mkdir -p "$STATE_DIR/logs"
+  # Before it detaches, stunnel reports on stderr: into its log too.
+  stunnel4 "$conf" </dev/null >>"$STATE_DIR/logs/$name.log" 2>&1 \
+    || die "$name: stunnel did not start (see $STATE_DIR/logs/$name.log)"
+}
+
 # stop_pid_file NAME COMMAND: stops the process $STATE_DIR/NAME.pid names, if
 # that is COMMAND still, and waits until it is gone (a server may close its
 # port before it lets go of its files, which the next start needs).
@@ -486,7 +592,11 @@ install_secantus() {
 launch() {
   case "$1" in
     postgres) pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start ;;
-    mariadb) start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd ;;
+    # By its pid file: matched by executable alone, mariadb-tls's mariadbd
+    # would count as this one already running, and nothing would start.
+    mariadb) mkdir -p /run/mysqld && { chown mysql:mysql /run/mysqld 2>/dev/null || true; } &&
+      start-stop-daemon --start --oknodo --background --pidfile /run/mysqld/mysqld.pid \
+        --exec /usr/sbin/mariadbd ;;
     redis) redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
              --dir /var/lib/redis --logfile /var/log/redis/ci.log ;;
     rabbitmq) rabbitmq-server -detached ;;
@@ -526,6 +636,7 @@ launch() {
     redis-tls) launch_redis_tls redis-tls 6390 optional 127.0.0.1 127.0.0.2 ;;
     redis-tls-mtls) launch_redis_tls redis-tls-mtls 6391 yes 127.0.0.1 ;;
     mariadb-tls) launch_mariadb_tls ;;
+    mongodb-tls | rabbitmq-tls | rabbitmq-mtls | expired-tls) launch_stunnel "$1" ;;
   esac
 }
 
@@ -548,7 +659,15 @@ stop_one() {
   local name=$1
   case "$name" in
     postgres) pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main stop || true ;;
-    mariadb) mariadb-admin --protocol=tcp -h 127.0.0.1 -uroot shutdown || true ;;
+    # shutdown returns before mariadbd has exited; the next start goes by its
+    # pid file, so wait until the process is gone.
+    mariadb)
+      local pid waited=0
+      pid=$(cat /run/mysqld/mysqld.pid 2>/dev/null || true)
+      mariadb-admin --protocol=tcp -h 127.0.0.1 -uroot shutdown || true
+      while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && ((waited < 60)); do
+        sleep 0.5; waited=$((waited + 1))
+      done ;;
     redis) redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true ;;
     # nosave skips a snapshot; the append-only file holds every acknowledged write.
     redis-durable) redis-cli -h 127.0.0.1 -p 6380 shutdown nosave >/dev/null 2>&1 || true ;;
@@ -557,6 +676,8 @@ stop_one() {
     nats) pkill -f '/usr/sbin/nats-server' || true ;;
     redis-tls | redis-tls-mtls) stop_pid_file "$name" redis-server ;;
     mariadb-tls) stop_pid_file "$name" mariadbd ;;
+    # Only the terminator: the server behind it stays up.
+    mongodb-tls | rabbitmq-tls | rabbitmq-mtls | expired-tls) stop_pid_file "$name" stunnel4 ;;
     memcached | kafka | kafka-durable | mongodb | etcd | etcd-tls)
       local pid=""
       if [ -f "$STATE_DIR/$name.pid" ]; then pid=$(cat "$STATE_DIR/$name.pid"); kill "$pid" 2>/dev/null || true; fi

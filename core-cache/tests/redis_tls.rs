@@ -150,3 +150,18 @@ async fn tls_files_are_checked_before_connecting() {
         assert!(err.to_string().contains(expected), "{err}");
     }
 }
+
+#[tokio::test]
+async fn an_expired_certificate_is_refused_as_expired() {
+    // `expired-tls`: a TLS terminator serving a certificate of the project CA
+    // that expired in 2020, in front of the plaintext Redis.
+    let _ = require_service!(Service::RedisTls);
+    let err = connect_error(format!(
+        "rediss://127.0.0.1:6392/0?sslrootcert={}",
+        ca("ca.pem")
+    ))
+    .await;
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(!err.is_temporary(), "{err}");
+    assert!(err.to_string().contains("has expired"), "{err}");
+}

@@ -45,4 +45,6 @@ pub use redact::redact_endpoint;
 #[cfg(feature = "redis")]
 pub use redis::{redis_error, redis_error_kind, redis_tls_failure};
 pub use secret_names::SECRET_NAME_FRAGMENTS;
-pub use tls::TlsFailure;
+#[cfg(feature = "rustls")]
+pub use tls::install_ring_provider;
+pub use tls::{TlsFailure, TlsFiles};

@@ -108,3 +108,129 @@ impl fmt::Display for TlsFailure {
         f.write_str(&self.describe("the server"))
     }
 }
+
+/// The TLS files a connection URL names, with PostgreSQL's parameter names
+/// (which the SDK's SQL URLs already take): `sslrootcert` (the CA),
+/// `sslcert` and `sslkey` (a client certificate and its key).
+///
+/// ```
+/// use core_error::TlsFiles;
+///
+/// let (url, files) = TlsFiles::take_from_url(
+///     "amqps://app:pw@mq:5671/%2f?heartbeat=10&sslrootcert=/etc/ssl/ca.pem",
+/// )
+/// .unwrap();
+/// assert_eq!(url, "amqps://app:pw@mq:5671/%2f?heartbeat=10");
+/// assert_eq!(files.ca.as_deref(), Some(std::path::Path::new("/etc/ssl/ca.pem")));
+/// assert!(files.client.is_none());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The CA the server's certificate must chain to (PEM).
+    pub ca: Option<std::path::PathBuf>,
+    /// A client certificate (PEM) and its private key (PEM).
+    pub client: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+/// The CA file, client certificate and client key parameters.
+const TLS_PARAMS: [&str; 3] = ["sslrootcert", "sslcert", "sslkey"];
+
+impl TlsFiles {
+    /// Takes the TLS parameters out of `url`'s query, returning the URL
+    /// without them (for a driver that does not know them) and the files.
+    /// The error names what is wrong: a certificate without its key, or the
+    /// reverse.
+    pub fn take_from_url(url: &str) -> crate::Result<(String, TlsFiles)> {
+        let (rest, fragment) = match url.split_once('#') {
+            Some((rest, fragment)) => (rest, Some(fragment)),
+            None => (url, None),
+        };
+        let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let mut kept = Vec::new();
+        let mut found: [Option<std::path::PathBuf>; 3] = [None, None, None];
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match TLS_PARAMS
+                .iter()
+                .position(|param| param.eq_ignore_ascii_case(name))
+            {
+                Some(index) => found[index] = Some(percent_decoded(value).into()),
+                None => kept.push(pair),
+            }
+        }
+        let mut url = base.to_string();
+        if !kept.is_empty() {
+            url = format!("{url}?{}", kept.join("&"));
+        }
+        if let Some(fragment) = fragment {
+            url = format!("{url}#{fragment}");
+        }
+        let [ca, cert, key] = found;
+        let client = match (cert, key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => {
+                return Err(crate::Error::invalid_input(
+                    "sslcert and sslkey go together: give both or neither",
+                ));
+            }
+        };
+        Ok((url, TlsFiles { ca, client }))
+    }
+
+    /// Whether the URL named any TLS file.
+    pub fn is_empty(&self) -> bool {
+        self.ca.is_none() && self.client.is_none()
+    }
+
+    /// The bytes of one of the files, or an error naming the parameter and
+    /// the path (paths are not secrets; the contents never show).
+    pub fn read(param: &'static str, path: &std::path::Path) -> crate::Result<Vec<u8>> {
+        std::fs::read(path).map_err(|err| {
+            crate::Error::invalid_input(format!("{param}={} cannot be read: {err}", path.display()))
+                .with_key(param)
+        })
+    }
+}
+
+/// `%2F` and friends decoded; invalid escapes kept as written.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && let Some(hex) = text.get(index + 1..index + 3)
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+        {
+            out.push(byte);
+            index += 3;
+            continue;
+        }
+        out.push(bytes[index]);
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Installs ring as rustls' process-wide default crypto provider, unless one
+/// is installed already (by the service, or an earlier call).
+///
+/// Drivers (sqlx, redis-rs, lapin) build their TLS configuration with the
+/// process default provider. Other drivers in the same build enable rustls'
+/// aws-lc-rs provider beside ring, and with both compiled in rustls cannot
+/// pick one: the first TLS connection would panic. ring is the provider of
+/// the SDK's own JWT and `ENC(...)` code. Every TLS-speaking backend calls
+/// this before it connects.
+///
+/// ```
+/// core_error::install_ring_provider();
+/// assert!(rustls::crypto::CryptoProvider::get_default().is_some());
+/// ```
+#[cfg(feature = "rustls")]
+pub fn install_ring_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race to another installer is fine: a default exists.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}

@@ -56,6 +56,10 @@ pub enum Service {
     Nats,
     /// MariaDB over TLS (the project CA), user `app` with `REQUIRE SSL`.
     MySqlTls,
+    /// The MongoDB-wire server behind a TLS terminator (the project CA).
+    MongoDbTls,
+    /// RabbitMQ behind a TLS terminator (the project CA).
+    RabbitMqTls,
     /// Redis over TLS only (the project CA of `scripts/services.sh`), with
     /// the ACL user `app`; client certificates optional.
     RedisTls,
@@ -68,7 +72,7 @@ pub enum Service {
 
 impl Service {
     /// Every service, in the order `scripts/services.sh` starts them.
-    pub const ALL: [Service; 15] = [
+    pub const ALL: [Service; 17] = [
         Service::Postgres,
         Service::MySql,
         Service::Redis,
@@ -84,6 +88,8 @@ impl Service {
         Service::EtcdTls,
         Service::RedisTls,
         Service::MySqlTls,
+        Service::MongoDbTls,
+        Service::RabbitMqTls,
     ];
 
     /// The name used in skip messages and failures.
@@ -102,6 +108,8 @@ impl Service {
             Service::Nats => "NATS",
             Service::RedisTls => "Redis (TLS)",
             Service::MySqlTls => "MariaDB (TLS)",
+            Service::MongoDbTls => "MongoDB (TLS)",
+            Service::RabbitMqTls => "RabbitMQ (TLS)",
             Service::Etcd => "etcd",
             Service::EtcdTls => "etcd (TLS)",
         }
@@ -123,6 +131,8 @@ impl Service {
             Service::Nats => "NATS_URL",
             Service::RedisTls => "REDIS_TLS_URL",
             Service::MySqlTls => "DATABASE_URL_MYSQL_TLS",
+            Service::MongoDbTls => "MONGODB_TLS_URL",
+            Service::RabbitMqTls => "AMQPS_URL",
             Service::Etcd => "ETCD_URL",
             Service::EtcdTls => "ETCD_TLS_URL",
         }
@@ -144,6 +154,8 @@ impl Service {
             Service::Nats => "nats://127.0.0.1:4222",
             Service::RedisTls => "rediss://127.0.0.1:6390",
             Service::MySqlTls => "mysql://app:core-sdk-maria-pw@127.0.0.1:3307/test",
+            Service::MongoDbTls => "mongodb://127.0.0.1:27018/?directConnection=true",
+            Service::RabbitMqTls => "amqps://guest:guest@127.0.0.1:5671/%2f",
             Service::Etcd => "http://127.0.0.1:2379",
             Service::EtcdTls => "https://127.0.0.1:2381",
         }
@@ -179,6 +191,8 @@ impl Service {
             Service::Nats => 4222,
             Service::RedisTls => 6390,
             Service::MySqlTls => 3307,
+            Service::MongoDbTls => 27018,
+            Service::RabbitMqTls => 5671,
             Service::Etcd => 2379,
             Service::EtcdTls => 2381,
         }

@@ -15,7 +15,8 @@ pub(crate) async fn pool(
     url: &str,
     settings: &DatabaseSettings,
 ) -> Result<sqlx::Result<MySqlPool>> {
-    super::tls::install_default_provider();
+    // sqlx builds its TLS configuration with the process default provider.
+    core_error::install_ring_provider();
     let normalized = match url.strip_prefix("mariadb:") {
         Some(rest) => format!("mysql:{rest}"),
         None => url.to_string(),

@@ -12,7 +12,8 @@ use crate::{Backend, DatabaseSettings};
 /// session's `statement_timeout`, sent in the startup packet (no extra
 /// round trip per connection).
 pub(crate) async fn pool(url: &str, settings: &DatabaseSettings) -> Result<sqlx::Result<PgPool>> {
-    super::tls::install_default_provider();
+    // sqlx builds its TLS configuration with the process default provider.
+    core_error::install_ring_provider();
     let mut options =
         PgConnectOptions::from_str(url).map_err(|_| bad_url(Backend::Postgres, url))?;
     if let Some(timeout) = settings.statement_timeout() {

@@ -65,23 +65,41 @@ async fn mongodb() -> Option<Target> {
     Target::new(settings).await
 }
 
-core_testkit::conformance_suite! {
-    suite: crate::cases,
-    backend: mongodb,
-    setup: crate::mongodb,
-    cases: [
-        health_version_and_pool_stats_answer,
-        documents_are_created_read_updated_and_deleted,
-        typed_documents_round_trip_with_nulls_unicode_and_large_values,
-        filters_sort_skip_and_limit_select_documents,
-        aggregation_pipelines_pass_through,
-        a_missing_document_reads_as_none,
-        a_unique_index_turns_duplicates_into_conflicts,
-        a_document_of_the_wrong_shape_is_invalid_input,
-        injection_strings_are_stored_verbatim,
-        streaming_find_yields_every_document,
-        a_committed_transaction_is_visible,
-        an_error_in_the_transaction_aborts_it,
-        a_panic_in_the_transaction_aborts_it,
-    ],
+macro_rules! document_suite {
+    ($backend:ident, $setup:path) => {
+        core_testkit::conformance_suite! {
+            suite: crate::cases,
+            backend: $backend,
+            setup: $setup,
+            cases: [
+                health_version_and_pool_stats_answer,
+                documents_are_created_read_updated_and_deleted,
+                typed_documents_round_trip_with_nulls_unicode_and_large_values,
+                filters_sort_skip_and_limit_select_documents,
+                aggregation_pipelines_pass_through,
+                a_missing_document_reads_as_none,
+                a_unique_index_turns_duplicates_into_conflicts,
+                a_document_of_the_wrong_shape_is_invalid_input,
+                injection_strings_are_stored_verbatim,
+                streaming_find_yields_every_document,
+                a_committed_transaction_is_visible,
+                an_error_in_the_transaction_aborts_it,
+                a_panic_in_the_transaction_aborts_it,
+            ],
+        }
+    };
 }
+
+/// The same server behind the TLS terminator of `scripts/services.sh`,
+/// verified against the project CA.
+async fn mongodb_tls() -> Option<Target> {
+    let url = require_service!(Service::MongoDbTls, None);
+    let ca = Service::tls_dir().join("ca.pem");
+    let mut settings =
+        DatabaseSettings::from_url(format!("{url}&tls=true&tlsCAFile={}", ca.display()));
+    settings.database_name = Some("test".to_string());
+    Target::new(settings).await
+}
+
+document_suite!(mongodb, crate::mongodb);
+document_suite!(mongodb_tls, crate::mongodb_tls);

@@ -112,6 +112,17 @@ async fn rabbitmq() -> Option<Target> {
     Target::new(settings, Duration::from_secs(20)).await
 }
 
+/// RabbitMQ behind the TLS terminator of `scripts/services.sh`, verified
+/// against the project CA.
+#[cfg(feature = "rabbitmq")]
+async fn rabbitmq_tls() -> Option<Target> {
+    let url = require_service!(Service::RabbitMqTls, None);
+    let ca = Service::tls_dir().join("ca.pem");
+    let mut settings = MqSettings::from_url(format!("{url}?sslrootcert={}", ca.display()));
+    settings.rabbitmq.queue_expires_ms = Some(600_000);
+    Target::new(settings, Duration::from_secs(20)).await
+}
+
 #[cfg(feature = "kafka")]
 async fn kafka() -> Option<Target> {
     let brokers = require_service!(Service::Kafka, None);
@@ -130,5 +141,7 @@ mq_suite!(redis_streams, crate::redis_streams);
 mq_suite!(redis_streams_tls, crate::redis_streams_tls);
 #[cfg(feature = "rabbitmq")]
 mq_suite!(rabbitmq, crate::rabbitmq);
+#[cfg(feature = "rabbitmq")]
+mq_suite!(rabbitmq_tls, crate::rabbitmq_tls);
 #[cfg(feature = "kafka")]
 mq_suite!(kafka, crate::kafka);

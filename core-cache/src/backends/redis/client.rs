@@ -10,11 +10,8 @@
 //! The parameter names are PostgreSQL's, which the SDK's SQL URLs already
 //! take. Verification cannot be turned off: redis-rs's `#insecure` is refused.
 
-use core_error::{Error, Result};
+use core_error::{Error, Result, TlsFiles};
 use redis::{ClientTlsConfig, TlsCertificates};
-
-/// The CA file, client certificate and client key parameters.
-const TLS_PARAMS: [&str; 3] = ["sslrootcert", "sslcert", "sslkey"];
 
 /// Opens a client for `url` (`redis://` or `rediss://`), reading the TLS
 /// files it names. `operation` and `backend` go into the errors, which name
@@ -58,46 +55,20 @@ pub fn open_client(
             .with_backend(backend)
             .with_endpoint(&endpoint)
     };
-    let (rest, fragment) = match url.split_once('#') {
-        Some((rest, fragment)) => (rest, Some(fragment)),
-        None => (url, None),
-    };
-    if fragment.is_some_and(|fragment| fragment.contains("insecure")) {
+    if url
+        .split_once('#')
+        .is_some_and(|(_, fragment)| fragment.contains("insecure"))
+    {
         return Err(refuse(
             "the Redis URL asks for #insecure; TLS verification cannot be turned off: \
              name the server's CA with sslrootcert= instead"
                 .to_string(),
         ));
     }
-    let (base, query) = match rest.split_once('?') {
-        Some((base, query)) => (base, query),
-        None => (rest, ""),
-    };
-    let mut kept = Vec::new();
-    let mut files: [Option<String>; 3] = [None, None, None];
-    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match TLS_PARAMS
-            .iter()
-            .position(|param| param.eq_ignore_ascii_case(name))
-        {
-            Some(index) => {
-                let value = percent_encoding::percent_decode_str(value)
-                    .decode_utf8_lossy()
-                    .into_owned();
-                files[index] = Some(value);
-            }
-            None => kept.push(pair),
-        }
-    }
-    let url = if kept.is_empty() {
-        base.to_string()
-    } else {
-        format!("{base}?{}", kept.join("&"))
-    };
+    let (url, files) =
+        TlsFiles::take_from_url(url).map_err(|err| refuse(err.message().to_string()))?;
     let tls = url.to_ascii_lowercase().starts_with("rediss://");
-    let [ca, cert, key] = files;
-    if !tls && (ca.is_some() || cert.is_some() || key.is_some()) {
+    if !tls && !files.is_empty() {
         return Err(refuse(
             "sslrootcert, sslcert and sslkey need a rediss:// URL (TLS); this one is redis://"
                 .to_string(),
@@ -108,24 +79,22 @@ pub fn open_client(
     if !tls {
         return redis::Client::open(url.as_str()).map_err(malformed);
     }
-    install_default_provider();
-    let read = |param: &str, path: &str| {
-        std::fs::read(path).map_err(|err| {
-            refuse(format!("{param}={path} cannot be read: {err}")).with_key(param.to_string())
-        })
+    // redis-rs builds its TLS configuration with the process default provider.
+    core_error::install_ring_provider();
+    let read = |param: &'static str, path: &std::path::Path| {
+        TlsFiles::read(param, path).map_err(|err| refuse(err.message().to_string()).with_key(param))
     };
-    let root_cert = ca.map(|path| read("sslrootcert", &path)).transpose()?;
-    let client_tls = match (cert, key) {
-        (Some(cert), Some(key)) => Some(ClientTlsConfig {
-            client_cert: read("sslcert", &cert)?,
-            client_key: read("sslkey", &key)?,
+    let root_cert = files
+        .ca
+        .as_deref()
+        .map(|path| read("sslrootcert", path))
+        .transpose()?;
+    let client_tls = match &files.client {
+        Some((cert, key)) => Some(ClientTlsConfig {
+            client_cert: read("sslcert", cert)?,
+            client_key: read("sslkey", key)?,
         }),
-        (None, None) => None,
-        _ => {
-            return Err(refuse(
-                "sslcert and sslkey go together: give both or neither".to_string(),
-            ));
-        }
+        None => None,
     };
     if root_cert.is_none() && client_tls.is_none() {
         return redis::Client::open(url.as_str()).map_err(malformed);
@@ -164,15 +133,4 @@ pub fn connect_error(error: Error, url: &str) -> Error {
         return hinted.with_source(error);
     }
     error
-}
-
-/// redis-rs builds its TLS configuration with rustls' process default
-/// provider; with both ring and aws-lc-rs compiled in (other drivers bring
-/// the latter) there is none, and the first connection would panic. ring,
-/// the SDK's provider, is installed unless the service installed one.
-fn install_default_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Losing a race to another installer is fine: a default exists.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
 }

@@ -7,7 +7,19 @@ use crate::Backend;
 
 /// Maps a driver error, recording which operation and collection it was about.
 pub(crate) fn map(err: MongoError, operation: &'static str, collection: &str) -> Error {
-    let (kind, temporary, message) = classify(&err);
+    // rustls' verdict travels as text inside the I/O or server-selection
+    // error; a certificate problem is said plainly and not retried.
+    let (kind, temporary, message) = match core_error::TlsFailure::classify(&err.to_string()) {
+        Some(failure) => (
+            ErrorKind::Unavailable,
+            failure.is_temporary(),
+            std::borrow::Cow::Owned(failure.describe("MongoDB")),
+        ),
+        None => {
+            let (kind, temporary, message) = classify(&err);
+            (kind, temporary, std::borrow::Cow::Borrowed(message))
+        }
+    };
     let mut mapped = Error::new(kind, message)
         .with_temporary(temporary)
         .with_operation(operation)

@@ -5,6 +5,16 @@ use lapin::ErrorKind as LapinKind;
 
 /// Maps a driver error, recording which operation and topic it was about.
 pub(crate) fn map(err: lapin::Error, operation: &'static str, topic: &str) -> Error {
+    // rustls' verdict travels as I/O error text; a certificate problem is
+    // said plainly and not retried.
+    if let Some(failure) = core_error::TlsFailure::classify(&format!("{err} {err:?}")) {
+        return Error::unavailable(failure.describe("RabbitMQ"))
+            .with_temporary(failure.is_temporary())
+            .with_operation(operation)
+            .with_backend(super::BACKEND)
+            .with_key(topic)
+            .with_source(err);
+    }
     let kind = kind_of(&err);
     Error::new(kind, describe(kind))
         .with_operation(operation)

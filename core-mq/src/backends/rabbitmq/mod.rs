@@ -41,6 +41,7 @@ mod codec;
 mod error;
 mod lag;
 mod retry;
+mod tls;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -99,7 +100,10 @@ struct Route<'a> {
 
 /// The connection and its publishing channel, re-established when lost.
 struct Link {
+    /// The URL lapin reads, without the TLS file parameters.
     url: SecretString,
+    /// The CA and client certificate those parameters named.
+    tls: lapin::tcp::OwnedTLSConfig,
     endpoint: String,
     section: RabbitMqSection,
     /// The current live connection; the fast path of every publish.
@@ -164,10 +168,15 @@ impl Link {
 
     async fn connect(&self, operation: &'static str) -> Result<Live> {
         let fail = |err| error::map(err, operation, "").with_endpoint(&self.endpoint);
-        let connection =
-            Connection::connect(self.url.expose_secret(), ConnectionProperties::default())
-                .await
-                .map_err(fail)?;
+        let runtime = lapin::runtime::default_runtime().map_err(fail)?;
+        let connection = Connection::connect_with_config(
+            self.url.expose_secret(),
+            ConnectionProperties::default(),
+            self.tls.clone(),
+            runtime,
+        )
+        .await
+        .map_err(fail)?;
         let publisher = connection.create_channel().await.map_err(fail)?;
         publisher
             .confirm_select(ConfirmSelectOptions::default())
@@ -385,9 +394,24 @@ impl RabbitMqBackend {
         max_message_bytes: usize,
     ) -> Result<RabbitMqBackend> {
         crate::validate_name("exchange", &section.exchange)?;
+        let endpoint = core_error::redact_endpoint(url);
+        let (lapin_url, tls) = tls::split(url).map_err(|err| {
+            err.with_operation("mq.connect")
+                .with_backend(BACKEND)
+                .with_endpoint(&endpoint)
+        })?;
+        if lapin_url
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("amqps://")
+        {
+            // lapin builds its TLS configuration with the process default provider.
+            core_error::install_ring_provider();
+        }
         let link = Arc::new(Link {
-            url: SecretString::from(url.to_string()),
-            endpoint: core_error::redact_endpoint(url),
+            url: SecretString::from(lapin_url),
+            tls,
+            endpoint,
             section: section.clone(),
             live: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(()),

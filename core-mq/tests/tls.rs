@@ -1,0 +1,96 @@
+//! TLS to RabbitMQ (`amqps://`) and Redis Streams (`rediss://`) on the
+//! listeners of `scripts/services.sh`: `rabbitmq-tls` (5671, also on
+//! 127.0.0.2, a name its certificate lacks), `rabbitmq-mtls` (5673, client
+//! certificate required), both TLS terminators in front of RabbitMQ. The
+//! conformance suite runs over TLS in `conformance` (`rabbitmq_tls::`,
+//! `redis_streams_tls::`).
+
+#![cfg(feature = "rabbitmq")]
+
+use core_mq::{ErrorKind, MqSettings, connect};
+use core_testkit::{Service, require_service};
+
+fn tls_file(name: &str) -> String {
+    Service::tls_dir().join(name).display().to_string()
+}
+
+async fn refused(url: String) -> core_mq::Error {
+    match connect(&MqSettings::from_url(url)).await {
+        Ok(_) => panic!("connected where it must be refused"),
+        Err(err) => err,
+    }
+}
+
+#[tokio::test]
+async fn amqps_is_verified_against_the_configured_ca() {
+    let url = require_service!(Service::RabbitMqTls);
+    connect(&MqSettings::from_url(format!(
+        "{url}?sslrootcert={}",
+        tls_file("ca.pem")
+    )))
+    .await
+    .unwrap();
+
+    let err = refused(format!("{url}?sslrootcert={}", tls_file("other-ca.pem"))).await;
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(!err.is_temporary(), "{err}");
+    assert!(
+        err.to_string().contains("not trusted (unknown issuer)"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("127.0.0.1:5671"),
+        "names the host: {err}"
+    );
+
+    let other_name = url.replace("127.0.0.1", "127.0.0.2");
+    let err = refused(format!("{other_name}?sslrootcert={}", tls_file("ca.pem"))).await;
+    assert!(!err.is_temporary(), "{err}");
+    assert!(err.to_string().contains("does not name the host"), "{err}");
+}
+
+#[tokio::test]
+async fn a_listener_that_demands_a_client_certificate() {
+    let url = require_service!(Service::RabbitMqTls);
+    let mtls = url.replace(":5671", ":5673");
+    connect(&MqSettings::from_url(format!(
+        "{mtls}?sslrootcert={}&sslcert={}&sslkey={}",
+        tls_file("ca.pem"),
+        tls_file("client.pem"),
+        tls_file("client.key")
+    )))
+    .await
+    .unwrap();
+
+    let err = refused(format!("{mtls}?sslrootcert={}", tls_file("ca.pem"))).await;
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(!err.to_string().contains("guest:guest"), "{err}");
+}
+
+#[tokio::test]
+async fn tls_files_need_amqps_and_come_in_pairs() {
+    for (url, expected) in [
+        (
+            format!(
+                "amqp://127.0.0.1:5672/%2f?sslrootcert={}",
+                tls_file("ca.pem")
+            ),
+            "need an amqps:// URL",
+        ),
+        (
+            format!(
+                "amqps://127.0.0.1:5671/%2f?sslcert={}",
+                tls_file("client.pem")
+            ),
+            "sslcert and sslkey go together",
+        ),
+        (
+            "amqps://127.0.0.1:5671/%2f?sslrootcert=/nonexistent/ca.pem".to_string(),
+            "sslrootcert=/nonexistent/ca.pem cannot be read",
+        ),
+    ] {
+        let err = refused(url).await;
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+}
