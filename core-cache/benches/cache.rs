@@ -262,9 +262,54 @@ fn memcached(c: &mut Criterion) {
     bench_get_set(c, "cache/memcached", &rt, backend);
 }
 
+/// What TLS costs, on the same run: a GET and a SET through the bare backend
+/// on the plaintext Redis (6379) against the same over `rediss://` on
+/// `redis-tls` (6390: the same redis-server, TLS only, the project CA), and a
+/// whole connect (TCP, the TLS handshake, the connection manager's first
+/// round trip) each way.
+fn redis_tls(c: &mut Criterion) {
+    let rt = runtime();
+    let (Some(plain), Some(tls)) = (
+        reachable(&rt, Service::Redis),
+        reachable(&rt, Service::RedisTls),
+    ) else {
+        return;
+    };
+    let ca = Service::tls_dir().join("ca.pem");
+    let tls = format!("{tls}/0?sslrootcert={}", ca.display());
+    let mut group = c.benchmark_group("tls/redis");
+    for (name, url) in [("plain-redis", &plain), ("sdk-rediss", &tls)] {
+        let backend = rt
+            .block_on(RedisBackend::connect(&RedisConfig::new(url.as_str())))
+            .unwrap();
+        rt.block_on(backend.set("bench:tls", Bytes::from_static(VALUE), None))
+            .unwrap();
+        group.bench_function(BenchmarkId::new("get", name), |b| {
+            b.to_async(&rt)
+                .iter(|| async { backend.get("bench:tls").await.unwrap() })
+        });
+        group.bench_function(BenchmarkId::new("set", name), |b| {
+            b.to_async(&rt).iter(|| async {
+                backend
+                    .set("bench:tls", Bytes::from_static(VALUE), None)
+                    .await
+                    .unwrap()
+            })
+        });
+        group.bench_function(BenchmarkId::new("connect", name), |b| {
+            b.to_async(&rt).iter(|| async {
+                RedisBackend::connect(&RedisConfig::new(url.as_str()))
+                    .await
+                    .unwrap()
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
-    targets = memory, redis, redis_cluster, memcached
+    targets = memory, redis, redis_cluster, memcached, redis_tls
 }
 criterion_main!(benches);
