@@ -45,15 +45,27 @@ impl TlsFailure {
     /// The failure `text` (a driver error's `Display` or `Debug`) reports,
     /// if it is a TLS one.
     pub fn classify(text: &str) -> Option<TlsFailure> {
-        let failure = if text.contains("UnknownIssuer") || text.contains("unknown issuer") {
-            TlsFailure::UntrustedCertificate
-        } else if text.contains("NotValidForName") || text.contains("not valid for name") {
+        // A host name or expiry verdict first: OpenSSL-based drivers
+        // (librdkafka) add "could not be verified" to every verify failure.
+        let failure = if text.contains("NotValidForName")
+            || text.contains("not valid for name")
+            || text.contains("ostname mismatch")
+            || text.contains("IP address mismatch")
+        {
             TlsFailure::HostnameMismatch
         } else if text.contains("Expired")
             || text.contains("certificate expired")
+            || text.contains("certificate has expired")
             || text.contains("NotValidYet")
         {
             TlsFailure::ExpiredCertificate
+        } else if text.contains("UnknownIssuer")
+            || text.contains("unknown issuer")
+            || text.contains("unable to get local issuer certificate")
+            || text.contains("self-signed certificate in certificate chain")
+            || text.contains("could not be verified")
+        {
+            TlsFailure::UntrustedCertificate
         } else if text.contains("CertificateRequired")
             || text.contains("BadCertificate")
             || text.contains("UnknownCA")

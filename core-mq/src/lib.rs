@@ -78,4 +78,6 @@ pub use core_error::{Error, ErrorKind, Result};
 pub use handler::{Delivery, Handler, Outcome, SharedHandler, handler_fn};
 pub use message::{JSON_CONTENT_TYPE, Message};
 pub use options::{Backoff, ConsumeOptions, StartPosition};
-pub use settings::{MqSettings, connect, connect_backend};
+pub use settings::{
+    KafkaProtocol, KafkaSecurity, MqSettings, SaslMechanism, connect, connect_backend,
+};

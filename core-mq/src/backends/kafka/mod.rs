@@ -33,6 +33,7 @@ mod codec;
 mod error;
 mod lag;
 mod retry;
+mod security;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -113,7 +114,11 @@ impl KafkaBackend {
         section: &KafkaSection,
         max_message_bytes: usize,
     ) -> Result<KafkaBackend> {
+        security::check(&section.security, &section.client)?;
         let base = client_config(brokers, section);
+        if section.security.protocol != crate::KafkaProtocol::Plaintext {
+            security::handshake(&base, brokers).await?;
+        }
         let mut producer_config = base.clone();
         producer_config
             .set("acks", "all")
@@ -232,6 +237,7 @@ impl KafkaBackend {
 fn client_config(brokers: &str, section: &KafkaSection) -> ClientConfig {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", brokers);
+    security::apply(&mut config, &section.security);
     apply_overrides(&mut config, section);
     config
 }
