@@ -287,8 +287,9 @@ fn audit_file<'de, D: Deserializer<'de>>(deserializer: D) -> Result<FileSettings
 }
 
 /// OpenTelemetry span export over OTLP/HTTP (protobuf). Needs the `otlp`
-/// cargo feature; enabling it without the feature is an error. Plain
-/// `http://` only: no TLS stack is built in.
+/// cargo feature; enabling it without the feature is an error. `https://`
+/// collectors are verified against the system's roots and `ca_file`
+/// (rustls with ring), optionally with a client certificate.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OtlpSettings {
@@ -298,6 +299,12 @@ pub struct OtlpSettings {
     pub endpoint: String,
     /// The `service.name` resource attribute. Default: `"service"`.
     pub service_name: String,
+    /// A CA (PEM) trusted beside the system's roots for an `https://` collector.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// A client certificate (PEM), for a collector that asks for one.
+    pub cert_file: Option<std::path::PathBuf>,
+    /// The client certificate's key (PEM).
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for OtlpSettings {
@@ -306,6 +313,9 @@ impl Default for OtlpSettings {
             enabled: false,
             endpoint: "http://127.0.0.1:4318/v1/traces".to_owned(),
             service_name: "service".to_owned(),
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
         }
     }
 }
