@@ -280,6 +280,24 @@ fn prod_refuses_plaintext_to_a_remote_server_unless_allowed() {
          [cache]\nurl = \"redis://cache.internal:6379/0\"\n",
     );
     fixture.loader_for(AppEnv::Prod).load_untyped().unwrap();
+    // Kafka's TLS is a setting beside its URL.
+    fixture.write(
+        "config/prod.toml",
+        "[auth.jwt]\nsecret = \"0123456789abcdef0123456789abcdef\"\n\
+         [mq]\nurl = \"kafka://k1.internal:9092\"\n",
+    );
+    let err = fixture.loader_for(AppEnv::Prod).load_untyped().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("set mq.kafka.security.protocol to ssl or sasl_ssl"),
+        "{err}"
+    );
+    fixture.write(
+        "config/prod.toml",
+        "[auth.jwt]\nsecret = \"0123456789abcdef0123456789abcdef\"\n\
+         [mq]\nurl = \"kafka://k1.internal:9092\"\n[mq.kafka.security]\nprotocol = \"sasl_ssl\"\n",
+    );
+    fixture.loader_for(AppEnv::Prod).load_untyped().unwrap();
     // Outside prod, plaintext is the operator's call.
     fixture.write(
         "config/dev.toml",

@@ -24,7 +24,8 @@ const DEFAULT_JWT_KEY_PATHS: [&str; 2] = ["auth.jwt.secret", "auth.jwt.keys"];
 /// - no URL names a server outside loopback without TLS (`postgres://` without
 ///   `sslmode=require` or stronger, `mysql://` without `ssl-mode=REQUIRED` or
 ///   stronger, `redis://`, `amqp://`, `http://`, `nats://`, `mongodb://`
-///   without `tls=true`, `memcached://`/`tcp://`), unless the setting is
+///   without `tls=true`, `memcached://`/`tcp://`, `kafka://` without
+///   `mq.kafka.security.protocol` `ssl` or `sasl_ssl`), unless the setting is
 ///   listed in [`ALLOW_PLAINTEXT_SETTING`] (`config.allow_plaintext`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductionRules {
@@ -116,6 +117,10 @@ impl Rule for ProductionRules {
                 continue;
             }
             if let Some((scheme, host, hint)) = plaintext_remote(text) {
+                // Kafka's TLS is a setting beside the URL, not part of it.
+                if scheme == "kafka" && kafka_tls_configured(tree, setting) {
+                    continue;
+                }
                 out.push(
                     path.clone(),
                     format!(
@@ -203,6 +208,7 @@ pub(crate) fn plaintext_remote(text: &str) -> Option<(String, String, &'static s
         "amqp" => "use amqps://",
         "http" => "use https://",
         "nats" => "use tls://",
+        "kafka" => "set mq.kafka.security.protocol to ssl or sasl_ssl",
         "memcached" | "tcp" => "Memcached has no TLS in the SDK; keep it on a private network",
         _ => return None,
     };
@@ -211,6 +217,18 @@ pub(crate) fn plaintext_remote(text: &str) -> Option<(String, String, &'static s
         .map(host_name)
         .find(|host| !host.is_empty() && !is_loopback(host))?;
     Some((scheme, remote.to_string(), hint))
+}
+
+/// Whether the Kafka URL at `setting` (`mq.url`) has a TLS protocol beside
+/// it (`mq.kafka.security.protocol`).
+fn kafka_tls_configured(tree: &ConfigTree, setting: &str) -> bool {
+    let section = setting.rsplit_once('.').map_or("", |(section, _)| section);
+    let path = if section.is_empty() {
+        "kafka.security.protocol".to_string()
+    } else {
+        format!("{section}.kafka.security.protocol")
+    };
+    matches!(tree.get_str(&path), Some("ssl" | "sasl_ssl"))
 }
 
 /// `host` of `host:port` or `[v6]:port`.
@@ -267,6 +285,10 @@ mod tests {
         assert_eq!(
             remote("http://collector:4318").as_deref(),
             Some("http collector")
+        );
+        assert_eq!(
+            remote("kafka://k1:9092,k2:9092").as_deref(),
+            Some("kafka k1")
         );
         assert_eq!(remote("sqlite://data/app.db"), None);
         assert_eq!(remote("memory://"), None);
