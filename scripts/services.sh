@@ -7,7 +7,7 @@
 #
 # NAME is one of: postgres mariadb redis rabbitmq nats memcached kafka mongodb
 # redis-cluster redis-durable kafka-durable etcd etcd-tls redis-tls
-# redis-tls-mtls mariadb-tls mongodb-tls rabbitmq-tls rabbitmq-mtls
+# redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls rabbitmq-mtls
 # expired-tls. Idempotent: a server that already answers is left alone.
 # Exits non-zero, naming the server, when one does not come up in time.
 #
@@ -57,6 +57,24 @@
 # e.g. mysql://app:core-sdk-maria-pw@127.0.0.1:3307/test, over TLS.
 # The users and the database are made (again, if changed) on every start.
 #
+# postgres-tls is a second PostgreSQL 15 server (Debian's binaries in
+# /usr/lib/postgresql/15/bin; the machine's own cluster, postgres, keeps 5432)
+# on 127.0.0.1:5433, also on 127.0.0.2:5433, that speaks TLS only (plaintext
+# TCP is rejected), serves server.pem and checks client certificates against
+# ca.pem. Its data directory is the state directory's postgres-tls/data (made
+# once with initdb); its socket, and the copies of server.pem, server.key and
+# ca.pem it reads (made on every start), are in postgres-tls/. Run as root,
+# the script runs it as the system user postgres. Users, in the database test
+# (owned by app; core-sdk-client may do everything in it and its schema public):
+#   app              password core-sdk-pg-pw (scram-sha-256), over TLS
+#   core-sdk-client  no password: over TLS with a client certificate from
+#                    ca.pem whose CN is the user name (client.pem); without
+#                    one it is refused
+#   postgres         through the socket only, for the server's system user (peer)
+# e.g. postgresql://app:core-sdk-pg-pw@127.0.0.1:5433/test?sslmode=verify-full
+# with sslrootcert=ca.pem. The users and the database are made (again, if
+# changed) on every start.
+#
 # mongodb-tls, rabbitmq-tls, rabbitmq-mtls and expired-tls are TLS terminators
 # (stunnel, from Debian's stunnel4) in front of the plaintext servers above:
 # each takes TLS on its port and passes the bytes on, in the clear, to its
@@ -104,18 +122,21 @@ TLS_DIR="${CORE_TLS_DIR:-$STATE_DIR/tls}"
 NISSHI_VERSION="0.7.0-pre.2"
 SECANTUS_VERSION="0.7.0b3"
 ALL_SERVICES=(postgres mariadb redis rabbitmq nats memcached kafka mongodb redis-cluster redis-durable kafka-durable
-  etcd etcd-tls redis-tls redis-tls-mtls mariadb-tls mongodb-tls rabbitmq-tls rabbitmq-mtls expired-tls)
+  etcd etcd-tls redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls rabbitmq-mtls expired-tls)
 # The servers that serve the certificates in $TLS_DIR.
-TLS_SERVICES=(etcd-tls redis-tls redis-tls-mtls mariadb-tls mongodb-tls rabbitmq-tls rabbitmq-mtls expired-tls)
+TLS_SERVICES=(etcd-tls redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls rabbitmq-mtls expired-tls)
 # nisshi's memory engine serves kafka; its libSQL (SQLite file) engine serves kafka-durable.
 NISSHI_FEATURES="dynostore,libsql"
 REDIS_CLUSTER_PORTS=(7000 7001 7002)
 # Throwaway credentials of etcd-tls, documented above for the tests.
 ETCD_ROOT_PASSWORD=core-sdk-root
 ETCD_APP_PASSWORD=core-sdk-app-pw
-# ... and of redis-tls, redis-tls-mtls and mariadb-tls.
+# ... and of redis-tls, redis-tls-mtls, mariadb-tls and postgres-tls.
 REDIS_TLS_APP_PASSWORD=core-sdk-redis-pw
 MARIADB_TLS_APP_PASSWORD=core-sdk-maria-pw
+PG_TLS_APP_PASSWORD=core-sdk-pg-pw
+# postgres-tls runs Debian's PostgreSQL 15 binaries.
+PG_TLS_BIN=/usr/lib/postgresql/15/bin
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -129,6 +150,7 @@ port_of() {
     redis-cluster) echo "${REDIS_CLUSTER_PORTS[0]}" ;; # the first node; the others follow it
     etcd) echo 2379 ;; etcd-tls) echo 2381 ;; # their peer ports are 2380 and 2382
     redis-tls) echo 6390 ;; redis-tls-mtls) echo 6391 ;; mariadb-tls) echo 3307 ;;
+    postgres-tls) echo 5433 ;;
     mongodb-tls) echo 27018 ;; rabbitmq-tls) echo 5671 ;; rabbitmq-mtls) echo 5673 ;; expired-tls) echo 6392 ;;
     *) die "unknown server '$1' (known: ${ALL_SERVICES[*]})" ;;
   esac
@@ -159,6 +181,8 @@ answers() {
     redis-tls | redis-tls-mtls) [ "$(redis_tls_cli "$1" ping 2>/dev/null)" = PONG ] ;;
     # As app, over TLS: not before the users are made.
     mariadb-tls) listening 3307 && mariadb_tls_client -uapp -e 'select 1' >/dev/null 2>&1 ;;
+    # As app, over TLS checked against ca.pem: not before the users are made.
+    postgres-tls) listening 5433 && pg_tls_psql -c 'select 1' >/dev/null 2>&1 ;;
     # Our stunnel, the server behind it, and a handshake (with stunnel only:
     # it connects to the server after the handshake).
     mongodb-tls | rabbitmq-tls) stunnel_alive "$1" && answers "$(tls_proxy_backend "$1")" \
@@ -392,6 +416,90 @@ GRANT ALL PRIVILEGES ON test.* TO '$user'@'%';
     --pid-file="$dir/mariadbd.pid" --ssl-cert="$TLS_DIR/server.pem" --ssl-key="$TLS_DIR/server.key" \
     --ssl-ca="$TLS_DIR/ca.pem" --init-file="$dir/init.sql" --character-set-server=utf8mb4 \
     --collation-server=utf8mb4_general_ci "${innodb[@]}"
+}
+
+# pg_tls_as COMMAND...: COMMAND as postgres-tls's server user, from / (which
+# that user may enter): postgres when this script runs as root (the server
+# refuses to run as root), else whoever runs it.
+pg_tls_as() {
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else (cd / && "$@"); fi
+}
+
+# psql ARGS...: psql at postgres-tls as app over TLS, checking its certificate
+# against the project CA (and its name, 127.0.0.1); database test.
+pg_tls_psql() {
+  PGSSLMODE=verify-full PGSSLROOTCERT="$TLS_DIR/ca.pem" PGCONNECT_TIMEOUT=3 PGPASSWORD="$PG_TLS_APP_PASSWORD" \
+    psql -X -w -q -At -h 127.0.0.1 -p 5433 -U app -d test "$@"
+}
+
+# postgres-tls: its data directory the first time (made aside, then moved in,
+# so a half-made one is never used); on every start its settings, pg_hba.conf
+# and copies of the certificates (the key must belong to the server's user);
+# then the server, or, when it runs already, a reload (which reads the
+# certificates anew); then its users and database, made again if changed.
+launch_postgres_tls() {
+  local dir="$STATE_DIR/postgres-tls" user owner=() waited=0
+  local ctl=(pg_tls_as "$PG_TLS_BIN/pg_ctl" -D "$dir/data")
+  user=$(id -un)
+  [ "$(id -u)" = 0 ] && { user=postgres; owner=(-o postgres -g postgres); }
+  make_tls_material
+  mkdir -p "$dir" && chmod 700 "$dir" || return 1
+  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$dir" || return 1; fi
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    log "postgres-tls: making its data directory $dir/data"
+    rm -rf "$dir/data.new" "$dir/data"
+    pg_tls_as "$PG_TLS_BIN/initdb" -D "$dir/data.new" -U postgres -E UTF8 --locale=C.UTF-8 \
+      --auth-local=peer --auth-host=scram-sha-256 --no-instructions >"$STATE_DIR/logs/postgres-tls-initdb.log" 2>&1 \
+      && printf "include = 'core-sdk.conf'\n" >>"$dir/data.new/postgresql.conf" && mv "$dir/data.new" "$dir/data" \
+      || die "postgres-tls: initdb failed (see $STATE_DIR/logs/postgres-tls-initdb.log)"
+  fi
+  local name
+  for name in server.pem server.key ca.pem; do install -m 600 "${owner[@]}" "$TLS_DIR/$name" "$dir/$name" || return 1; done
+  {
+    printf '# Written by scripts/services.sh on each start of postgres-tls.\n'
+    printf "listen_addresses = '127.0.0.1,127.0.0.2'\nport = 5433\n"
+    printf "unix_socket_directories = '%s'\nunix_socket_permissions = 0700\n" "$dir"
+    printf "ssl = on\nssl_cert_file = '%s/server.pem'\nssl_key_file = '%s/server.key'\nssl_ca_file = '%s/ca.pem'\n" \
+      "$dir" "$dir" "$dir"
+    printf 'password_encryption = scram-sha-256\nshared_buffers = 32MB\n'
+  } >"$dir/data/core-sdk.conf" || return 1
+  # No plaintext TCP at all; over TLS, core-sdk-client by a client certificate
+  # whose CN is its name, app by password; postgres by the socket only.
+  {
+    printf '# Written by scripts/services.sh on each start of postgres-tls.\n'
+    printf 'local      all  postgres           peer map=owner\n'
+    printf 'hostnossl  all  all                %s  reject\n' 0.0.0.0/0 ::/0
+    printf 'hostssl    all  core-sdk-client    %s  cert\n' 127.0.0.1/32 127.0.0.2/32
+    printf 'hostssl    all  app                %s  scram-sha-256\n' 127.0.0.1/32 127.0.0.2/32
+  } >"$dir/data/pg_hba.conf" && printf 'owner  %s  postgres\n' "$user" >"$dir/data/pg_ident.conf" || return 1
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres:postgres "$dir/data/core-sdk.conf" "$dir/data/pg_hba.conf" "$dir/data/pg_ident.conf" || return 1
+  fi
+  if "${ctl[@]}" status >/dev/null 2>&1; then
+    "${ctl[@]}" reload >/dev/null || return 1
+  else
+    touch "$STATE_DIR/logs/postgres-tls.log" && chown "$user" "$STATE_DIR/logs/postgres-tls.log" || return 1
+    # In a session of its own, like the servers run_detached starts.
+    pg_tls_as setsid -w "$PG_TLS_BIN/pg_ctl" -D "$dir/data" start -w -t 60 -l "$STATE_DIR/logs/postgres-tls.log" \
+      >/dev/null || die "postgres-tls: pg_ctl start failed (see $STATE_DIR/logs/postgres-tls.log)"
+  fi
+  until pg_tls_as "$PG_TLS_BIN/pg_isready" -q -h "$dir" -p 5433; do
+    ((waited >= 60)) && die "postgres-tls did not answer on its socket within 60s (log: $STATE_DIR/logs/postgres-tls.log)"
+    sleep 1; waited=$((waited + 1))
+  done
+  pg_tls_as "$PG_TLS_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir" -p 5433 -U postgres -d postgres \
+    >>"$STATE_DIR/logs/postgres-tls-setup.log" 2>&1 <<SQL \
+    || die "postgres-tls: could not make its users or database (see $STATE_DIR/logs/postgres-tls-setup.log)"
+SELECT 'CREATE ROLE app' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app')\gexec
+SELECT 'CREATE ROLE "core-sdk-client"' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'core-sdk-client')\gexec
+ALTER ROLE app LOGIN PASSWORD '$PG_TLS_APP_PASSWORD';
+ALTER ROLE "core-sdk-client" LOGIN PASSWORD NULL;
+SELECT 'CREATE DATABASE test OWNER app' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'test')\gexec
+ALTER DATABASE test OWNER TO app;
+GRANT ALL ON DATABASE test TO "core-sdk-client";
+\connect test
+GRANT ALL ON SCHEMA public TO "core-sdk-client";
+SQL
 }
 
 install_stunnel() {
@@ -636,6 +744,7 @@ launch() {
     redis-tls) launch_redis_tls redis-tls 6390 optional 127.0.0.1 127.0.0.2 ;;
     redis-tls-mtls) launch_redis_tls redis-tls-mtls 6391 yes 127.0.0.1 ;;
     mariadb-tls) launch_mariadb_tls ;;
+    postgres-tls) launch_postgres_tls ;;
     mongodb-tls | rabbitmq-tls | rabbitmq-mtls | expired-tls) launch_stunnel "$1" ;;
   esac
 }
@@ -676,6 +785,11 @@ stop_one() {
     nats) pkill -f '/usr/sbin/nats-server' || true ;;
     redis-tls | redis-tls-mtls) stop_pid_file "$name" redis-server ;;
     mariadb-tls) stop_pid_file "$name" mariadbd ;;
+    postgres-tls)
+      if pg_tls_as "$PG_TLS_BIN/pg_ctl" -D "$STATE_DIR/postgres-tls/data" status >/dev/null 2>&1; then
+        pg_tls_as "$PG_TLS_BIN/pg_ctl" -D "$STATE_DIR/postgres-tls/data" stop -m fast -w -t 60 >/dev/null \
+          || die "postgres-tls did not stop (see $STATE_DIR/logs/postgres-tls.log)"
+      fi ;;
     # Only the terminator: the server behind it stays up.
     mongodb-tls | rabbitmq-tls | rabbitmq-mtls | expired-tls) stop_pid_file "$name" stunnel4 ;;
     memcached | kafka | kafka-durable | mongodb | etcd | etcd-tls)

@@ -202,3 +202,50 @@ async fn mariadb_requiring_a_client_certificate() {
     assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
     assert!(!err.to_string().contains("core-sdk-maria-pw"), "{err}");
 }
+
+#[tokio::test]
+async fn postgres_with_the_project_ca_and_a_client_certificate() {
+    let url = require_service!(Service::PostgresTls);
+    let root = format!("sslrootcert={}", tls_file("ca.pem"));
+    let db = try_connect(&with_query(&url, &format!("sslmode=verify-full&{root}")))
+        .await
+        .unwrap();
+    assert!(encrypted(&db).await);
+    refused(
+        try_connect(&with_query(
+            &url,
+            &format!(
+                "sslmode=verify-full&sslrootcert={}",
+                tls_file("other-ca.pem")
+            ),
+        ))
+        .await,
+        "not trusted",
+        "verify-full with another CA",
+    );
+    // The server takes no plaintext at all.
+    let err = try_connect(&with_query(&url, "sslmode=disable"))
+        .await
+        .map(|_| ())
+        .expect_err("plaintext is refused");
+    assert!(!err.to_string().contains("core-sdk-pg-pw"), "{err}");
+
+    // The certificate user: its certificate's CN is its name.
+    let cert_user = url.replace("app:core-sdk-pg-pw@", "core-sdk-client@");
+    let with_cert = format!(
+        "sslmode=verify-full&{root}&sslcert={}&sslkey={}",
+        tls_file("client.pem"),
+        tls_file("client.key")
+    );
+    try_connect(&with_query(&cert_user, &with_cert))
+        .await
+        .unwrap();
+    let err = try_connect(&with_query(
+        &cert_user,
+        &format!("sslmode=verify-full&{root}"),
+    ))
+    .await
+    .map(|_| ())
+    .expect_err("no client certificate, no login");
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+}

@@ -56,6 +56,9 @@ pub enum Service {
     Nats,
     /// MariaDB over TLS (the project CA), user `app` with `REQUIRE SSL`.
     MySqlTls,
+    /// PostgreSQL accepting TLS only (the project CA), user `app`; the user
+    /// `core-sdk-client` logs in with the project's client certificate.
+    PostgresTls,
     /// The MongoDB-wire server behind a TLS terminator (the project CA).
     MongoDbTls,
     /// RabbitMQ behind a TLS terminator (the project CA).
@@ -72,7 +75,7 @@ pub enum Service {
 
 impl Service {
     /// Every service, in the order `scripts/services.sh` starts them.
-    pub const ALL: [Service; 17] = [
+    pub const ALL: [Service; 18] = [
         Service::Postgres,
         Service::MySql,
         Service::Redis,
@@ -90,6 +93,7 @@ impl Service {
         Service::MySqlTls,
         Service::MongoDbTls,
         Service::RabbitMqTls,
+        Service::PostgresTls,
     ];
 
     /// The name used in skip messages and failures.
@@ -108,6 +112,7 @@ impl Service {
             Service::Nats => "NATS",
             Service::RedisTls => "Redis (TLS)",
             Service::MySqlTls => "MariaDB (TLS)",
+            Service::PostgresTls => "PostgreSQL (TLS)",
             Service::MongoDbTls => "MongoDB (TLS)",
             Service::RabbitMqTls => "RabbitMQ (TLS)",
             Service::Etcd => "etcd",
@@ -131,6 +136,7 @@ impl Service {
             Service::Nats => "NATS_URL",
             Service::RedisTls => "REDIS_TLS_URL",
             Service::MySqlTls => "DATABASE_URL_MYSQL_TLS",
+            Service::PostgresTls => "DATABASE_URL_POSTGRES_TLS",
             Service::MongoDbTls => "MONGODB_TLS_URL",
             Service::RabbitMqTls => "AMQPS_URL",
             Service::Etcd => "ETCD_URL",
@@ -154,6 +160,7 @@ impl Service {
             Service::Nats => "nats://127.0.0.1:4222",
             Service::RedisTls => "rediss://127.0.0.1:6390",
             Service::MySqlTls => "mysql://app:core-sdk-maria-pw@127.0.0.1:3307/test",
+            Service::PostgresTls => "postgres://app:core-sdk-pg-pw@127.0.0.1:5433/test",
             Service::MongoDbTls => "mongodb://127.0.0.1:27018/?directConnection=true",
             Service::RabbitMqTls => "amqps://guest:guest@127.0.0.1:5671/%2f",
             Service::Etcd => "http://127.0.0.1:2379",
@@ -191,6 +198,7 @@ impl Service {
             Service::Nats => 4222,
             Service::RedisTls => 6390,
             Service::MySqlTls => 3307,
+            Service::PostgresTls => 5433,
             Service::MongoDbTls => 27018,
             Service::RabbitMqTls => 5671,
             Service::Etcd => 2379,

@@ -180,6 +180,14 @@ async fn mysql_tls() -> Option<Target> {
     Target::new(DatabaseSettings::from_url(url), None).await
 }
 
+/// PostgreSQL accepting TLS only, verified against the project CA (verify-full).
+async fn postgres_tls() -> Option<Target> {
+    let url = require_service!(Service::PostgresTls, None);
+    let ca = Service::tls_dir().join("ca.pem");
+    let url = format!("{url}?sslmode=verify-full&sslrootcert={}", ca.display());
+    Target::new(DatabaseSettings::from_url(url), None).await
+}
+
 async fn sqlite() -> Option<Target> {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let url = format!("sqlite://{}", dir.path().join("test.db").display());
@@ -190,3 +198,4 @@ sql_suite!(postgres, crate::postgres);
 sql_suite!(mysql, crate::mysql);
 sql_suite!(sqlite, crate::sqlite);
 sql_suite!(mysql_tls, crate::mysql_tls);
+sql_suite!(postgres_tls, crate::postgres_tls);
