@@ -8,7 +8,8 @@
 # NAME is one of: postgres mariadb redis rabbitmq nats memcached kafka mongodb
 # redis-cluster redis-durable kafka-durable etcd etcd-tls redis-tls
 # redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls rabbitmq-mtls
-# expired-tls. Idempotent: a server that already answers is left alone.
+# expired-tls kafka-tls kafka-sasl kafka-sasl-tls. Idempotent: a server that
+# already answers is left alone.
 # Exits non-zero, naming the server, when one does not come up in time.
 #
 # redis-cluster is three masters on 127.0.0.1:7000-7002 (no replicas, no
@@ -100,6 +101,37 @@
 # expired"). What is behind the TLS is each server's own: no users or
 # passwords are added.
 #
+# kafka-tls, kafka-sasl and kafka-sasl-tls are more nisshi brokers. nisshi
+# 0.7.0-pre.2 cannot serve TLS itself (its --cert and --key exclude each
+# other, and the broker never uses the TLS acceptor it builds), so the TLS
+# ones are stunnel terminators as above, each in front of a nisshi of its own
+# on a private port that advertises the TLS address; stopping one leaves its
+# broker running. A client trusts ca.pem; the certificate names localhost and
+# 127.0.0.1, so hostname checks pass for either.
+#   127.0.0.1:9095   kafka-tls (SSL): server.pem, to kafka-tls-broker
+#                    (127.0.0.1:19095, memory engine, no auth), which
+#                    advertises 127.0.0.1:9095.
+#   127.0.0.1:9096   kafka-sasl (SASL_PLAINTEXT): nisshi with --authentication,
+#                    libSQL engine (kafka-sasl/nisshi.db: topics, messages and
+#                    users survive a restart).
+#   127.0.0.1:9097   kafka-sasl-tls (SASL_SSL): server.pem, to
+#                    kafka-sasl-tls-broker (127.0.0.1:19097, like kafka-sasl,
+#                    kafka-sasl-tls-broker/nisshi.db), which advertises
+#                    127.0.0.1:9097.
+# SASL: user app, password core-sdk-kafka-pw, with SCRAM-SHA-256 and
+# SCRAM-SHA-512 credentials. nisshi offers no PLAIN (a PLAIN handshake is
+# refused with NoSharedMechanism); a wrong password fails the SCRAM exchange
+# ("invalid-proof"), an unknown user "unknown-user"; a client without SASL is
+# cut off at its first request after ApiVersions. Its users live in the
+# storage engine (the memory engine keeps none) and are made over the Kafka
+# protocol (nisshi user create), which an --authentication broker refuses
+# before SASL; so on every start the user is made (again) by the same nisshi
+# without --authentication on a private port (19096, 19098) that is stopped
+# before the real broker starts. Each answers once its broker listens (not
+# before app is made), the TLS ones after a handshake checked against ca.pem.
+# kafka-tls-broker and kafka-sasl-tls-broker are names this script takes too
+# (start, stop), but not part of "all" or status.
+#
 # Before a TLS server starts, a throwaway CA and certificates (PEM, EC P-256;
 # keys readable by their owner only) are made once in CORE_TLS_DIR (default
 # /tmp/core-sdk-services/tls, i.e. $CORE_STATE_DIR/tls):
@@ -122,10 +154,13 @@ TLS_DIR="${CORE_TLS_DIR:-$STATE_DIR/tls}"
 NISSHI_VERSION="0.7.0-pre.2"
 SECANTUS_VERSION="0.7.0b3"
 ALL_SERVICES=(postgres mariadb redis rabbitmq nats memcached kafka mongodb redis-cluster redis-durable kafka-durable
-  etcd etcd-tls redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls rabbitmq-mtls expired-tls)
+  etcd etcd-tls redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls rabbitmq-mtls expired-tls
+  kafka-tls kafka-sasl kafka-sasl-tls)
 # The servers that serve the certificates in $TLS_DIR.
-TLS_SERVICES=(etcd-tls redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls rabbitmq-mtls expired-tls)
-# nisshi's memory engine serves kafka; its libSQL (SQLite file) engine serves kafka-durable.
+TLS_SERVICES=(etcd-tls redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls rabbitmq-mtls expired-tls
+  kafka-tls kafka-sasl-tls)
+# nisshi's memory engine serves kafka and kafka-tls; its libSQL (SQLite file)
+# engine serves kafka-durable, kafka-sasl and kafka-sasl-tls (users need it).
 NISSHI_FEATURES="dynostore,libsql"
 REDIS_CLUSTER_PORTS=(7000 7001 7002)
 # Throwaway credentials of etcd-tls, documented above for the tests.
@@ -135,6 +170,8 @@ ETCD_APP_PASSWORD=core-sdk-app-pw
 REDIS_TLS_APP_PASSWORD=core-sdk-redis-pw
 MARIADB_TLS_APP_PASSWORD=core-sdk-maria-pw
 PG_TLS_APP_PASSWORD=core-sdk-pg-pw
+# ... and of kafka-sasl and kafka-sasl-tls.
+KAFKA_SASL_APP_PASSWORD=core-sdk-kafka-pw
 # postgres-tls runs Debian's PostgreSQL 15 binaries.
 PG_TLS_BIN=/usr/lib/postgresql/15/bin
 
@@ -152,13 +189,20 @@ port_of() {
     redis-tls) echo 6390 ;; redis-tls-mtls) echo 6391 ;; mariadb-tls) echo 3307 ;;
     postgres-tls) echo 5433 ;;
     mongodb-tls) echo 27018 ;; rabbitmq-tls) echo 5671 ;; rabbitmq-mtls) echo 5673 ;; expired-tls) echo 6392 ;;
+    kafka-tls) echo 9095 ;; kafka-sasl) echo 9096 ;; kafka-sasl-tls) echo 9097 ;;
+    # The brokers behind kafka-tls and kafka-sasl-tls, started with them.
+    kafka-tls-broker) echo 19095 ;; kafka-sasl-tls-broker) echo 19097 ;;
     *) die "unknown server '$1' (known: ${ALL_SERVICES[*]})" ;;
   esac
 }
 
 # How long a server may take to answer after being started, in seconds.
 patience_of() {
-  case "$1" in rabbitmq) echo 120 ;; kafka | kafka-durable | mongodb) echo 90 ;; *) echo 60 ;; esac
+  case "$1" in
+    rabbitmq) echo 120 ;;
+    kafka | kafka-durable | kafka-tls-broker | kafka-sasl | kafka-sasl-tls-broker | mongodb) echo 90 ;;
+    *) echo 60 ;;
+  esac
 }
 
 listening() { timeout 2 bash -c ": </dev/tcp/127.0.0.1/$1" 2>/dev/null; }
@@ -185,8 +229,8 @@ answers() {
     postgres-tls) listening 5433 && pg_tls_psql -c 'select 1' >/dev/null 2>&1 ;;
     # Our stunnel, the server behind it, and a handshake (with stunnel only:
     # it connects to the server after the handshake).
-    mongodb-tls | rabbitmq-tls) stunnel_alive "$1" && answers "$(tls_proxy_backend "$1")" \
-                                  && tls_probe "$1" -verify_return_error >/dev/null ;;
+    mongodb-tls | rabbitmq-tls | kafka-tls | kafka-sasl-tls)
+      stunnel_alive "$1" && answers "$(tls_proxy_backend "$1")" && tls_probe "$1" -verify_return_error >/dev/null ;;
     # TLS 1.2: under 1.3 a client's handshake is over before the server has
     # judged its certificate.
     rabbitmq-mtls) stunnel_alive "$1" && answers rabbitmq && tls_probe "$1" -verify_return_error -tls1_2 \
@@ -510,7 +554,10 @@ install_stunnel() {
 
 # The plaintext server a TLS terminator passes its connections to.
 tls_proxy_backend() {
-  case "$1" in mongodb-tls) echo mongodb ;; rabbitmq-tls | rabbitmq-mtls) echo rabbitmq ;; expired-tls) echo redis ;; esac
+  case "$1" in
+    mongodb-tls) echo mongodb ;; rabbitmq-tls | rabbitmq-mtls) echo rabbitmq ;; expired-tls) echo redis ;;
+    kafka-tls) echo kafka-tls-broker ;; kafka-sasl-tls) echo kafka-sasl-tls-broker ;;
+  esac
 }
 
 # Is the stunnel that $STATE_DIR/NAME.pid names running?
@@ -697,6 +744,43 @@ install_secantus() {
     || die "could not install SecantusDB (pip install SecantusDB==$SECANTUS_VERSION)"
 }
 
+# launch_nisshi_sasl NAME ADVERTISED_PORT SETUP_PORT: a nisshi with
+# --authentication on NAME's port, advertising 127.0.0.1:ADVERTISED_PORT, on
+# the libSQL engine in $STATE_DIR/NAME. Such a broker takes no request before
+# SASL, and nisshi user create has none, so the user is made first through
+# the same storage by a nisshi without --authentication on SETUP_PORT, which
+# is stopped before NAME starts.
+launch_nisshi_sasl() {
+  local name=$1 advertised=$2 setup=$3 dir="$STATE_DIR/$1" mechanism waited=0
+  local nisshi="$TOOLS_DIR/bin/nisshi" storage=(--storage-engine sqlite://nisshi.db)
+  install_nisshi
+  # One that runs but does not answer, and a setup broker left behind.
+  stop_pid_file "$name" nisshi
+  stop_pid_file "$name-setup" nisshi
+  listening "$setup" && die "$name: 127.0.0.1:$setup, its setup port, is taken"
+  run_detached "$name-setup" "$dir" "$nisshi" broker --listener-url "tcp://127.0.0.1:$setup" \
+    --advertised-listener-url "tcp://127.0.0.1:$setup" "${storage[@]}" || return 1
+  until listening "$setup"; do
+    ((waited >= 60)) && die "$name: its setup broker did not listen on 127.0.0.1:$setup within 60s (see $STATE_DIR/logs/$name-setup.log)"
+    sleep 1; waited=$((waited + 1))
+  done
+  for mechanism in scram256 scram512; do
+    "$nisshi" user create --broker "tcp://127.0.0.1:$setup" --mechanism "$mechanism" app "$KAFKA_SASL_APP_PASSWORD" \
+      >>"$STATE_DIR/logs/$name-setup.log" 2>&1 \
+      || die "$name: nisshi user create app ($mechanism) failed (see $STATE_DIR/logs/$name-setup.log)"
+  done
+  stop_pid_file "$name-setup" nisshi
+  # user create ignores the broker's answer: see that both credentials are stored.
+  python3 - "$dir/nisshi.db" <<'PY' || die "$name: app's SCRAM credentials are not in $dir/nisshi.db"
+import sqlite3, sys
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+n = db.execute("select count(distinct mechanism) from scram_credential where username = 'app'").fetchone()[0]
+sys.exit(0 if n == 2 else 1)
+PY
+  run_detached "$name" "$dir" "$nisshi" broker --listener-url "tcp://127.0.0.1:$(port_of "$name")" \
+    --advertised-listener-url "tcp://127.0.0.1:$advertised" "${storage[@]}" --authentication
+}
+
 launch() {
   case "$1" in
     postgres) pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start ;;
@@ -725,6 +809,14 @@ launch() {
       run_detached kafka-durable "$STATE_DIR/kafka-durable" "$TOOLS_DIR/bin/nisshi" broker \
         --listener-url tcp://127.0.0.1:9094 --advertised-listener-url tcp://127.0.0.1:9094 \
         --storage-engine sqlite://nisshi.db ;;
+    # Behind kafka-tls's stunnel: it advertises the TLS address.
+    kafka-tls-broker)
+      install_nisshi
+      run_detached kafka-tls-broker "$STATE_DIR/kafka-tls-broker" "$TOOLS_DIR/bin/nisshi" broker \
+        --listener-url tcp://127.0.0.1:19095 --advertised-listener-url tcp://127.0.0.1:9095 \
+        --storage-engine memory://nisshi/ ;;
+    kafka-sasl) launch_nisshi_sasl kafka-sasl 9096 19096 ;;
+    kafka-sasl-tls-broker) launch_nisshi_sasl kafka-sasl-tls-broker 9097 19098 ;;
     redis-durable)
       mkdir -p "$STATE_DIR/redis-durable"
       redis-server --daemonize yes --bind 127.0.0.1 --port 6380 --save "" \
@@ -745,7 +837,7 @@ launch() {
     redis-tls-mtls) launch_redis_tls redis-tls-mtls 6391 yes 127.0.0.1 ;;
     mariadb-tls) launch_mariadb_tls ;;
     postgres-tls) launch_postgres_tls ;;
-    mongodb-tls | rabbitmq-tls | rabbitmq-mtls | expired-tls) launch_stunnel "$1" ;;
+    mongodb-tls | rabbitmq-tls | rabbitmq-mtls | expired-tls | kafka-tls | kafka-sasl-tls) launch_stunnel "$1" ;;
   esac
 }
 
@@ -791,7 +883,9 @@ stop_one() {
           || die "postgres-tls did not stop (see $STATE_DIR/logs/postgres-tls.log)"
       fi ;;
     # Only the terminator: the server behind it stays up.
-    mongodb-tls | rabbitmq-tls | rabbitmq-mtls | expired-tls) stop_pid_file "$name" stunnel4 ;;
+    mongodb-tls | rabbitmq-tls | rabbitmq-mtls | expired-tls | kafka-tls | kafka-sasl-tls) stop_pid_file "$name" stunnel4 ;;
+    kafka-tls-broker) stop_pid_file "$name" nisshi ;;
+    kafka-sasl | kafka-sasl-tls-broker) stop_pid_file "$name-setup" nisshi; stop_pid_file "$name" nisshi ;;
     memcached | kafka | kafka-durable | mongodb | etcd | etcd-tls)
       local pid=""
       if [ -f "$STATE_DIR/$name.pid" ]; then pid=$(cat "$STATE_DIR/$name.pid"); kill "$pid" 2>/dev/null || true; fi

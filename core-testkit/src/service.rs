@@ -56,6 +56,11 @@ pub enum Service {
     Nats,
     /// MariaDB over TLS (the project CA), user `app` with `REQUIRE SSL`.
     MySqlTls,
+    /// Kafka over TLS (a TLS terminator with the project CA in front of a
+    /// Kafka-protocol broker).
+    KafkaTls,
+    /// Kafka with SASL SCRAM (user `app`), without TLS.
+    KafkaSasl,
     /// PostgreSQL accepting TLS only (the project CA), user `app`; the user
     /// `core-sdk-client` logs in with the project's client certificate.
     PostgresTls,
@@ -75,7 +80,7 @@ pub enum Service {
 
 impl Service {
     /// Every service, in the order `scripts/services.sh` starts them.
-    pub const ALL: [Service; 18] = [
+    pub const ALL: [Service; 20] = [
         Service::Postgres,
         Service::MySql,
         Service::Redis,
@@ -94,6 +99,8 @@ impl Service {
         Service::MongoDbTls,
         Service::RabbitMqTls,
         Service::PostgresTls,
+        Service::KafkaTls,
+        Service::KafkaSasl,
     ];
 
     /// The name used in skip messages and failures.
@@ -113,6 +120,8 @@ impl Service {
             Service::RedisTls => "Redis (TLS)",
             Service::MySqlTls => "MariaDB (TLS)",
             Service::PostgresTls => "PostgreSQL (TLS)",
+            Service::KafkaTls => "Kafka (TLS)",
+            Service::KafkaSasl => "Kafka (SASL)",
             Service::MongoDbTls => "MongoDB (TLS)",
             Service::RabbitMqTls => "RabbitMQ (TLS)",
             Service::Etcd => "etcd",
@@ -137,6 +146,8 @@ impl Service {
             Service::RedisTls => "REDIS_TLS_URL",
             Service::MySqlTls => "DATABASE_URL_MYSQL_TLS",
             Service::PostgresTls => "DATABASE_URL_POSTGRES_TLS",
+            Service::KafkaTls => "KAFKA_TLS_BROKERS",
+            Service::KafkaSasl => "KAFKA_SASL_BROKERS",
             Service::MongoDbTls => "MONGODB_TLS_URL",
             Service::RabbitMqTls => "AMQPS_URL",
             Service::Etcd => "ETCD_URL",
@@ -161,6 +172,8 @@ impl Service {
             Service::RedisTls => "rediss://127.0.0.1:6390",
             Service::MySqlTls => "mysql://app:core-sdk-maria-pw@127.0.0.1:3307/test",
             Service::PostgresTls => "postgres://app:core-sdk-pg-pw@127.0.0.1:5433/test",
+            Service::KafkaTls => "127.0.0.1:9095",
+            Service::KafkaSasl => "127.0.0.1:9096",
             Service::MongoDbTls => "mongodb://127.0.0.1:27018/?directConnection=true",
             Service::RabbitMqTls => "amqps://guest:guest@127.0.0.1:5671/%2f",
             Service::Etcd => "http://127.0.0.1:2379",
@@ -199,6 +212,8 @@ impl Service {
             Service::RedisTls => 6390,
             Service::MySqlTls => 3307,
             Service::PostgresTls => 5433,
+            Service::KafkaTls => 9095,
+            Service::KafkaSasl => 9096,
             Service::MongoDbTls => 27018,
             Service::RabbitMqTls => 5671,
             Service::Etcd => 2379,

@@ -133,6 +133,29 @@ async fn kafka() -> Option<Target> {
     .await
 }
 
+/// Kafka over TLS (`security.protocol=ssl`, the project CA), through the
+/// terminator of `scripts/services.sh` (the broker has no TLS of its own).
+#[cfg(feature = "kafka")]
+async fn kafka_tls() -> Option<Target> {
+    let brokers = require_service!(Service::KafkaTls, None);
+    let mut settings = MqSettings::from_url(format!("kafka://{brokers}"));
+    settings.kafka.security.protocol = core_mq::KafkaProtocol::Ssl;
+    settings.kafka.security.ca_file = Some(Service::tls_dir().join("ca.pem"));
+    Target::new(settings, Duration::from_secs(60)).await
+}
+
+/// Kafka with SASL SCRAM-SHA-512 (user `app`), the broker's own.
+#[cfg(feature = "kafka")]
+async fn kafka_sasl() -> Option<Target> {
+    let brokers = require_service!(Service::KafkaSasl, None);
+    let mut settings = MqSettings::from_url(format!("kafka://{brokers}"));
+    settings.kafka.security.protocol = core_mq::KafkaProtocol::SaslPlaintext;
+    settings.kafka.security.sasl_mechanism = Some(core_mq::SaslMechanism::ScramSha512);
+    settings.kafka.security.sasl_username = Some("app".into());
+    settings.kafka.security.sasl_password = Some("core-sdk-kafka-pw".into());
+    Target::new(settings, Duration::from_secs(60)).await
+}
+
 #[cfg(feature = "memory")]
 mq_suite!(memory, crate::memory);
 #[cfg(feature = "redis-streams")]
@@ -145,3 +168,7 @@ mq_suite!(rabbitmq, crate::rabbitmq);
 mq_suite!(rabbitmq_tls, crate::rabbitmq_tls);
 #[cfg(feature = "kafka")]
 mq_suite!(kafka, crate::kafka);
+#[cfg(feature = "kafka")]
+mq_suite!(kafka_tls, crate::kafka_tls);
+#[cfg(feature = "kafka")]
+mq_suite!(kafka_sasl, crate::kafka_sasl);

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use core_error::{Error, ErrorKind, Result, TlsFailure};
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer as _, ProducerContext};
 use secrecy::ExposeSecret as _;
@@ -141,22 +142,50 @@ pub(crate) fn apply(config: &mut ClientConfig, security: &KafkaSecurity) {
     }
 }
 
-/// Remembers the last error librdkafka reported for a client: it holds the
-/// handshake's real cause, which the calls themselves only see as a timeout.
+/// Remembers what librdkafka reported for a client: the handshake's real
+/// cause is there ("SSL handshake failed: …", "SASL SCRAM authentication
+/// failed: …"), soon followed by "1/1 brokers are down", while the calls
+/// themselves only see a timeout.
 #[derive(Default)]
-struct LastError(Mutex<Option<String>>);
+struct Reports(Mutex<Vec<String>>);
 
-impl ClientContext for LastError {
-    fn error(&self, _error: KafkaError, reason: &str) {
-        *self
+impl Reports {
+    fn keep(&self, reason: &str) {
+        let mut reports = self
             .0
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason.to_string());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if reports.len() < 64 {
+            reports.push(reason.to_string());
+        }
+    }
+
+    /// The first report that is a TLS or SASL refusal, as an error.
+    fn refusal(&self) -> Option<Error> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .find_map(|reason| refusal(reason))
+    }
+}
+
+impl ClientContext for Reports {
+    fn error(&self, _error: KafkaError, reason: &str) {
+        self.keep(reason);
+    }
+
+    // librdkafka reports some handshake and authentication failures only
+    // as log lines.
+    fn log(&self, level: RDKafkaLogLevel, _facility: &str, message: &str) {
+        if (level as i32) <= (RDKafkaLogLevel::Warning as i32) {
+            self.keep(message);
+        }
     }
 }
 
 /// The probe sends nothing, so deliveries never happen.
-impl ProducerContext for LastError {
+impl ProducerContext for Reports {
     type DeliveryOpaque = ();
 
     fn delivery(&self, _: &DeliveryResult<'_>, (): ()) {}
@@ -175,8 +204,8 @@ pub(crate) async fn handshake(config: &ClientConfig, brokers: &str) -> Result<()
 }
 
 fn handshake_blocking(config: &ClientConfig, brokers: &str) -> Result<()> {
-    let producer: BaseProducer<LastError> = config
-        .create_with_context(LastError::default())
+    let producer: BaseProducer<Reports> = config
+        .create_with_context(Reports::default())
         .map_err(|err| super::error::map(err, "mq.connect", ""))?;
     let started = Instant::now();
     while started.elapsed() < HANDSHAKE_TIMEOUT {
@@ -188,15 +217,7 @@ fn handshake_blocking(config: &ClientConfig, brokers: &str) -> Result<()> {
             return Ok(());
         }
         producer.poll(Duration::from_millis(100));
-        let reason = producer
-            .context()
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        if let Some(reason) = reason
-            && let Some(error) = refusal(&reason)
-        {
+        if let Some(error) = producer.context().refusal() {
             return Err(error
                 .with_operation("mq.connect")
                 .with_backend(super::BACKEND)
@@ -212,11 +233,14 @@ fn handshake_blocking(config: &ClientConfig, brokers: &str) -> Result<()> {
 
 /// The error for a librdkafka error reason that is a TLS or SASL refusal.
 fn refusal(reason: &str) -> Option<Error> {
-    if reason.contains("SASL authentication error") || reason.contains("Authentication failed") {
-        return Some(Error::new(
-            ErrorKind::Unauthenticated,
-            "Kafka rejected the SASL credentials",
-        ));
+    let lower = reason.to_ascii_lowercase();
+    if lower.contains("sasl") && (lower.contains("failed") || lower.contains("error")) {
+        let what = if lower.contains("mechanism") {
+            "Kafka refused the SASL mechanism (check mq.kafka.security.sasl_mechanism)"
+        } else {
+            "Kafka rejected the SASL credentials"
+        };
+        return Some(Error::new(ErrorKind::Unauthenticated, what));
     }
     let failure = TlsFailure::classify(reason).or_else(|| {
         (reason.contains("SSL handshake failed") || reason.contains("certificate verify failed"))
