@@ -318,6 +318,16 @@ install_memcached() {
   apt_get update && apt_get install -y memcached || die "could not install memcached (apt-get install memcached)"
 }
 
+# What the workspace's own build links: librdkafka is built with OpenSSL
+# (rdkafka's "ssl" feature) for Kafka's ssl, sasl_ssl and SCRAM. Checked here
+# because .ci/run and scripts/test.sh start the servers before building.
+install_build_deps() {
+  dpkg -s libssl-dev pkg-config >/dev/null 2>&1 && return
+  log "installing libssl-dev and pkg-config from Debian's packages (librdkafka's TLS)"
+  apt_get update && apt_get install -y libssl-dev pkg-config \
+    || die "could not install libssl-dev and pkg-config (apt-get install libssl-dev pkg-config)"
+}
+
 install_etcd() {
   command -v etcd >/dev/null && command -v etcdctl >/dev/null && return
   log "installing etcd-server and etcd-client from Debian's packages"
@@ -924,7 +934,8 @@ main() {
   [ ${#names[@]} -eq 0 ] && names=("${ALL_SERVICES[@]}")
   mkdir -p "$TOOLS_DIR" "$STATE_DIR/logs"
   case "$action" in
-    start | up) for name in "${names[@]}"; do port_of "$name" >/dev/null; start_one "$name"; done ;;
+    start | up) install_build_deps
+                for name in "${names[@]}"; do port_of "$name" >/dev/null; start_one "$name"; done ;;
     stop | down) [ $# -gt 0 ] || die "say which servers to stop: ${ALL_SERVICES[*]}"
                  for name in "${names[@]}"; do port_of "$name" >/dev/null; stop_one "$name"; done ;;
     status) local down=0
