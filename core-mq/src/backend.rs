@@ -80,8 +80,43 @@ pub trait MessageQueueBase: Send + Sync + fmt::Debug {
         options: ConsumeOptions,
     ) -> Result<Consumer>;
 
+    /// Whether the broker answers, within `timeout`, without leaving
+    /// anything on it: a ping or a metadata request, never a message (what a
+    /// readiness probe asks, as often as it likes).
+    ///
+    /// The default, for a backend defined outside this crate that has none,
+    /// is [`Unsupported`](core_error::ErrorKind::Unsupported).
+    async fn health(&self, timeout: std::time::Duration) -> Result<()> {
+        let _ = timeout;
+        Err(Error::unsupported("this backend has no health check")
+            .with_operation("mq.health")
+            .with_backend(self.name()))
+    }
+
     /// Closes the backend's connections. Consumers should be shut down first.
     async fn close(&self) -> Result<()>;
+}
+
+/// `future` within `timeout`, or a temporary [`Timeout`](core_error::ErrorKind::Timeout)
+/// error naming the backend: the common end of every backend's health check.
+#[cfg_attr(
+    not(any(feature = "redis-streams", feature = "rabbitmq", feature = "kafka")),
+    allow(dead_code, reason = "used by the broker backends; none is compiled in")
+)]
+pub(crate) async fn within(
+    backend: &'static str,
+    timeout: std::time::Duration,
+    future: impl std::future::Future<Output = Result<()>>,
+) -> Result<()> {
+    tokio::time::timeout(timeout, future)
+        .await
+        .unwrap_or_else(|_| {
+            Err(
+                Error::timeout(format!("the broker did not answer within {timeout:?}"))
+                    .with_operation("mq.health")
+                    .with_backend(backend),
+            )
+        })
 }
 
 /// Checks a topic or group name: 1 to [`MAX_NAME_LEN`] ASCII letters,

@@ -4,7 +4,7 @@
 //! ```ignore
 //! let started = common::start::<Settings>("user_service")?;      // config, logs, metrics
 //! let probes = common::Probes::new(started.metrics.clone(), ready_timeout)
-//!     .database(db).cache(cache).queue(queue, "user_service.ready");
+//!     .database(db).cache(cache).queue(queue);
 //! let app = common::app(api_router, probes, &settings.server)?;  // shared layers
 //! common::serve(app, &settings.server).await?;                   // until SIGTERM / Ctrl-C
 //! ```

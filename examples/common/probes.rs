@@ -13,7 +13,7 @@ use core_sdk::cache::Cache;
 use core_sdk::db::DatabaseBase;
 use core_sdk::error::{Error, Result};
 use core_sdk::log::{METRICS_CONTENT_TYPE, Metrics};
-use core_sdk::mq::{Message, MessageQueueBase};
+use core_sdk::mq::MessageQueueBase;
 use futures::future::BoxFuture;
 
 type Check = Arc<dyn Fn() -> BoxFuture<'static, Result<()>> + Send + Sync>;
@@ -62,12 +62,13 @@ impl Probes {
         })
     }
 
-    /// The broker confirms a message on `topic`, which nobody consumes; each
-    /// backend bounds what it keeps of such a topic.
-    pub(crate) fn queue(self, queue: Arc<dyn MessageQueueBase>, topic: &'static str) -> Probes {
+    /// The broker answers its health check, which leaves nothing on it (a
+    /// published probe message piled up in RabbitMQ's unrouted queue).
+    pub(crate) fn queue(self, queue: Arc<dyn MessageQueueBase>) -> Probes {
+        let timeout = self.timeout;
         self.check("queue", move || {
             let queue = queue.clone();
-            Box::pin(async move { queue.publish(Message::new(topic, "ready?")).await })
+            Box::pin(async move { queue.health(timeout).await })
         })
     }
 

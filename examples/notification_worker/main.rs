@@ -82,7 +82,7 @@ async fn main() -> Result<()> {
         Duration::from_millis(server.ready_timeout_ms),
     )
     .database(database.into_base())
-    .queue(std::sync::Arc::clone(&queue), "notification_worker.ready");
+    .queue(std::sync::Arc::clone(&queue));
     let app = common::app(axum::Router::new(), probes, server)?;
     common::serve(app, server).await?;
 

@@ -163,7 +163,7 @@ async fn main() -> Result<()> {
     )
     .database(database.into_base())
     .cache(cache.clone())
-    .queue(Arc::clone(&queue), "order_service.ready");
+    .queue(Arc::clone(&queue));
     let api = routes::router(ApiState {
         store: OrderStore::new(db.clone(), outbox),
         auth,

@@ -99,7 +99,7 @@ async fn main() -> Result<()> {
     )
     .database(database.clone().into_base())
     .cache(cache)
-    .queue(queue.clone(), "user_service.ready");
+    .queue(queue.clone());
     let router = common::app(routes(app, &auth), probes, &server)?;
     common::serve(router, &server).await?;
 

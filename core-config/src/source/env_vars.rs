@@ -27,6 +27,18 @@ impl EnvVars {
     }
 }
 
+/// `a, b,c` as a list of text items, each tagged with `origin`: how a
+/// variable or an etcd key declared a list holds one.
+pub(crate) fn comma_list(text: &str, origin: &String) -> ValueKind {
+    ValueKind::Array(
+        text.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| Value::new(Some(origin), item))
+            .collect(),
+    )
+}
+
 /// The setting path the variable `var` sets under `prefix` (`APP__A__B` →
 /// `a.b`), if it sets one.
 pub(crate) fn setting_key(prefix: &str, var: &str) -> Option<String> {
@@ -82,14 +94,7 @@ impl Source for EnvVars {
             }
             .encode();
             let kind = if self.list_keys.contains(&key) {
-                ValueKind::Array(
-                    value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|item| !item.is_empty())
-                        .map(|item| Value::new(Some(&origin), item))
-                        .collect(),
-                )
+                comma_list(value, &origin)
             } else {
                 ValueKind::String(value.clone())
             };

@@ -287,17 +287,18 @@ struct Building<'a> {
     map: Map<String, Value>,
 }
 
-impl Building<'_> {
-    fn get(&self, name: &str) -> Option<&Flat> {
-        self.vars
-            .get(name)
-            .filter(|flat| !flat.value.trim().is_empty())
+impl<'a> Building<'a> {
+    // `'a`, not `&self`'s lifetime: a variable stays readable while a
+    // violation about it is recorded.
+    fn get(&self, name: &str) -> Option<&'a Flat> {
+        let vars: &'a BTreeMap<&'a str, Flat> = self.vars;
+        vars.get(name).filter(|flat| !flat.value.trim().is_empty())
     }
 
     /// The variable, unless it comes from `.secrets`: that file serves every
     /// environment, so a password there for a server one environment does
     /// not use is no mistake.
-    fn get_local(&self, name: &str) -> Option<&Flat> {
+    fn get_local(&self, name: &str) -> Option<&'a Flat> {
         self.get(name).filter(|flat| {
             !matches!(&flat.origin, Origin::VarFile { file, .. } if file.ends_with(crate::SECRETS_FILE))
         })
@@ -383,11 +384,7 @@ impl Building<'_> {
         match flat.value.trim().parse::<u16>() {
             Ok(port) if port > 0 => Ok(Some(port)),
             _ => {
-                let flat = Flat {
-                    value: String::new(),
-                    origin: flat.origin.clone(),
-                };
-                self.refuse(&flat, "must be a port number between 1 and 65535");
+                self.refuse(flat, "must be a port number between 1 and 65535");
                 Err(())
             }
         }
@@ -400,29 +397,21 @@ impl Building<'_> {
     fn database_url(&mut self, path: &str) {
         let Some(db_type) = self.get("DB_TYPE") else {
             if let Some(part) = DB_PARTS.iter().find_map(|name| self.get_local(name)) {
-                let part = Flat {
-                    value: String::new(),
-                    origin: part.origin.clone(),
-                };
                 self.refuse(
-                    &part,
+                    part,
                     format!("is set but DB_TYPE is not; set DB_TYPE to one of {DB_TYPES}"),
                 );
             }
             return;
         };
         let origin = db_type.origin.clone();
-        let type_flat = Flat {
-            value: String::new(),
-            origin: origin.clone(),
-        };
         let driver = match db_type.value.trim().to_ascii_lowercase().as_str() {
             "mysql" | "mariadb" => Driver::Mysql,
             "postgresql" | "postgres" | "pgsql" => Driver::Postgres,
             "sqlite" | "sqlite3" => Driver::Sqlite,
             "oracle" => {
                 self.refuse(
-                    &type_flat,
+                    db_type,
                     format!("Oracle is not supported by the SDK; use one of {DB_TYPES}"),
                 );
                 return;
@@ -430,7 +419,7 @@ impl Building<'_> {
             other => {
                 let shown: String = other.chars().take(32).collect();
                 self.refuse(
-                    &type_flat,
+                    db_type,
                     format!("unknown database type {shown:?}; use one of {DB_TYPES}"),
                 );
                 return;
@@ -438,7 +427,7 @@ impl Building<'_> {
         };
         let Some(database) = self.text("DB_DATABASE") else {
             self.refuse(
-                &type_flat,
+                db_type,
                 "needs DB_DATABASE (the database name, or the SQLite file)",
             );
             return;
@@ -453,7 +442,7 @@ impl Building<'_> {
             return;
         }
         let Some(host) = self.text("DB_HOST") else {
-            self.refuse(&type_flat, "needs DB_HOST");
+            self.refuse(db_type, "needs DB_HOST");
             return;
         };
         let Ok(port) = self.port("DB_PORT") else {
@@ -504,11 +493,7 @@ impl Building<'_> {
     fn redis_url(&mut self, path: &str) {
         let Some(host) = self.get("REDIS_HOST") else {
             if let Some(part) = REDIS_PARTS.iter().find_map(|name| self.get_local(name)) {
-                let part = Flat {
-                    value: String::new(),
-                    origin: part.origin.clone(),
-                };
-                self.refuse(&part, "is set but REDIS_HOST is not; set REDIS_HOST too");
+                self.refuse(part, "is set but REDIS_HOST is not; set REDIS_HOST too");
             }
             return;
         };
@@ -537,11 +522,7 @@ impl Building<'_> {
             match flat.value.trim().parse::<u32>() {
                 Ok(db) => url = url.with_database(db.to_string()),
                 Err(_) => {
-                    let flat = Flat {
-                        value: String::new(),
-                        origin: flat.origin.clone(),
-                    };
-                    self.refuse(&flat, "must be a database number such as 0");
+                    self.refuse(flat, "must be a database number such as 0");
                     return;
                 }
             }
@@ -555,11 +536,7 @@ impl Building<'_> {
                 "true" | "1" | "yes" | "on" => text = text.replacen("redis://", "rediss://", 1),
                 "false" | "0" | "no" | "off" => {}
                 _ => {
-                    let flat = Flat {
-                        value: String::new(),
-                        origin: flat.origin.clone(),
-                    };
-                    self.refuse(&flat, "must be true or false");
+                    self.refuse(flat, "must be true or false");
                     return;
                 }
             }
@@ -568,18 +545,12 @@ impl Building<'_> {
     }
 
     fn jwt(&mut self, section: &str) {
-        let algorithm = self.get("JWT_ALGORITHM").map(|flat| {
-            (
-                flat.value.trim().to_ascii_uppercase(),
-                Flat {
-                    value: String::new(),
-                    origin: flat.origin.clone(),
-                },
-            )
-        });
+        let algorithm = self
+            .get("JWT_ALGORITHM")
+            .map(|flat| (flat.value.trim().to_ascii_uppercase(), flat));
         let Some(secret) = self.vars.get("JWT_SECRET") else {
             if let Some((_, flat)) = algorithm {
-                self.refuse(&flat, "is set but JWT_SECRET is not; set JWT_SECRET too");
+                self.refuse(flat, "is set but JWT_SECRET is not; set JWT_SECRET too");
             }
             return;
         };
@@ -619,7 +590,7 @@ impl Building<'_> {
             Some((name, flat)) => {
                 let shown: String = name.chars().take(16).collect();
                 self.refuse(
-                    &flat,
+                    flat,
                     format!(
                         "{shown:?} cannot sign with JWT_SECRET; use HS256, HS384 or HS512, \
                          or list PEM keys under auth.jwt.keys"

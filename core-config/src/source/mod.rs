@@ -25,7 +25,7 @@ mod flat_keys;
 mod origin;
 
 pub(crate) use dotenv::{DotenvEntry, pairs, parse_dotenv, read_dotenv};
-pub(crate) use env_vars::{EnvVars, setting_key};
+pub(crate) use env_vars::{EnvVars, comma_list, setting_key};
 pub use etcd::EtcdSettings;
 #[cfg(feature = "etcd")]
 pub use etcd::{EtcdDiff, EtcdListing, EtcdStore};

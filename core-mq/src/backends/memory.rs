@@ -338,6 +338,11 @@ impl MessageQueueBase for MemoryBackend {
         ))
     }
 
+    async fn health(&self, _timeout: std::time::Duration) -> Result<()> {
+        // In process: nothing to reach.
+        Ok(())
+    }
+
     async fn close(&self) -> Result<()> {
         Ok(())
     }

@@ -115,6 +115,10 @@ impl MessageQueueBase for Metered {
         Ok(consumer)
     }
 
+    async fn health(&self, timeout: std::time::Duration) -> Result<()> {
+        self.inner.health(timeout).await
+    }
+
     async fn close(&self) -> Result<()> {
         self.inner.close().await
     }

@@ -118,6 +118,10 @@ impl MessageQueueBase for Traced {
         self.inner.consume(topic, group, traced, options).await
     }
 
+    async fn health(&self, timeout: std::time::Duration) -> Result<()> {
+        self.inner.health(timeout).await
+    }
+
     async fn close(&self) -> Result<()> {
         self.inner.close().await
     }

@@ -77,14 +77,7 @@ impl Remote {
                         .collect(),
                 )
             } else if list_keys.contains(&path) {
-                ValueKind::Array(
-                    value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|item| !item.is_empty())
-                        .map(|item| Value::new(Some(&origin), item))
-                        .collect(),
-                )
+                super::comma_list(value, &origin)
             } else {
                 ValueKind::String(value.clone())
             };

@@ -356,6 +356,19 @@ impl MessageQueueBase for KafkaBackend {
         .with_lag(lag))
     }
 
+    async fn health(&self, timeout: Duration) -> Result<()> {
+        let producer = self.shared.producer.clone();
+        // A metadata request: an answer from the brokers, nothing written.
+        let answered = tokio::task::spawn_blocking(move || {
+            rdkafka::producer::Producer::client(&producer)
+                .fetch_metadata(None, timeout)
+                .map(drop)
+        })
+        .await
+        .map_err(|err| Error::internal(format!("the Kafka health check failed: {err}")))?;
+        answered.map_err(|err| error::map(err, "mq.health", "").with_endpoint(&self.shared.brokers))
+    }
+
     async fn close(&self) -> Result<()> {
         let producer = self.shared.producer.clone();
         // Flushing blocks the calling thread; keep it off the async workers.

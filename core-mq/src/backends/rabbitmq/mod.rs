@@ -499,6 +499,27 @@ impl MessageQueueBase for RabbitMqBackend {
         .with_lag(depth))
     }
 
+    async fn health(&self, timeout: Duration) -> Result<()> {
+        crate::backend::within(BACKEND, timeout, async {
+            let live = self.link.get("mq.health").await?;
+            // A passive declare is a round trip to the broker that changes
+            // nothing (a published probe would pile up in the unrouted queue).
+            live.publisher
+                .exchange_declare(
+                    self.link.section.exchange.as_str().into(),
+                    ExchangeKind::Topic,
+                    ExchangeDeclareOptions {
+                        passive: true,
+                        ..ExchangeDeclareOptions::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .map_err(|err| error::map(err, "mq.health", "").with_endpoint(&self.link.endpoint))
+        })
+        .await
+    }
+
     async fn close(&self) -> Result<()> {
         self.link
             .closed

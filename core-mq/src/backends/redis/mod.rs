@@ -232,6 +232,18 @@ impl MessageQueueBase for RedisBackend {
         .with_lag(lag))
     }
 
+    async fn health(&self, timeout: Duration) -> Result<()> {
+        let mut connection = self.connection.clone();
+        crate::backend::within(BACKEND, timeout, async move {
+            redis::cmd("PING")
+                .query_async::<String>(&mut connection)
+                .await
+                .map(drop)
+                .map_err(|err| error::map(err, "mq.health", "").with_endpoint(&self.endpoint))
+        })
+        .await
+    }
+
     async fn close(&self) -> Result<()> {
         // The connection manager closes when the last clone is dropped.
         Ok(())
