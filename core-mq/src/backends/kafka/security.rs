@@ -20,6 +20,9 @@ use crate::settings::KafkaSecurity;
 /// `mq.kafka.client`, where a password would not be kept secret.
 const SECURITY_PROPERTIES: [&str; 3] = ["security.protocol", "sasl.", "ssl."];
 
+/// How long a handshake failure without a named cause waits for one.
+const GENERIC_GRACE: Duration = Duration::from_secs(2);
+
 /// How long the connect-time handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -160,13 +163,23 @@ impl Reports {
         }
     }
 
-    /// The first report that is a TLS or SASL refusal, as an error.
-    fn refusal(&self) -> Option<Error> {
-        self.0
+    /// The most telling report that is a TLS or SASL refusal, as an error
+    /// and whether it names its cause: librdkafka may first say only "SSL
+    /// handshake failed" and the verification's verdict a moment later.
+    fn refusal(&self) -> Option<(Error, bool)> {
+        let reports = self
+            .0
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .find_map(|reason| refusal(reason))
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut generic = None;
+        for reason in reports.iter() {
+            match refusal(reason) {
+                Some((error, true)) => return Some((error, true)),
+                Some((error, false)) => generic = generic.or(Some(error)),
+                None => {}
+            }
+        }
+        generic.map(|error| (error, false))
     }
 }
 
@@ -208,6 +221,7 @@ fn handshake_blocking(config: &ClientConfig, brokers: &str) -> Result<()> {
         .create_with_context(Reports::default())
         .map_err(|err| super::error::map(err, "mq.connect", ""))?;
     let started = Instant::now();
+    let mut generic_since: Option<Instant> = None;
     while started.elapsed() < HANDSHAKE_TIMEOUT {
         if producer
             .client()
@@ -217,7 +231,16 @@ fn handshake_blocking(config: &ClientConfig, brokers: &str) -> Result<()> {
             return Ok(());
         }
         producer.poll(Duration::from_millis(100));
-        if let Some(error) = producer.context().refusal() {
+        let found = match producer.context().refusal() {
+            Some((error, true)) => Some(error),
+            // A cause-less handshake failure: give the verdict a moment.
+            Some((error, false)) => {
+                let since = *generic_since.get_or_insert_with(Instant::now);
+                (since.elapsed() >= GENERIC_GRACE).then_some(error)
+            }
+            None => None,
+        };
+        if let Some(error) = found {
             return Err(error
                 .with_operation("mq.connect")
                 .with_backend(super::BACKEND)
@@ -231,8 +254,9 @@ fn handshake_blocking(config: &ClientConfig, brokers: &str) -> Result<()> {
     Ok(())
 }
 
-/// The error for a librdkafka error reason that is a TLS or SASL refusal.
-fn refusal(reason: &str) -> Option<Error> {
+/// The error for a librdkafka report that is a TLS or SASL refusal, and
+/// whether it names the cause (a bare "SSL handshake failed" does not).
+fn refusal(reason: &str) -> Option<(Error, bool)> {
     let lower = reason.to_ascii_lowercase();
     if lower.contains("sasl") && (lower.contains("failed") || lower.contains("error")) {
         let what = if lower.contains("mechanism") {
@@ -240,11 +264,13 @@ fn refusal(reason: &str) -> Option<Error> {
         } else {
             "Kafka rejected the SASL credentials"
         };
-        return Some(Error::new(ErrorKind::Unauthenticated, what));
+        return Some((Error::new(ErrorKind::Unauthenticated, what), true));
     }
     let failure = TlsFailure::classify(reason).or_else(|| {
         (reason.contains("SSL handshake failed") || reason.contains("certificate verify failed"))
             .then_some(TlsFailure::Handshake)
     })?;
-    Some(Error::unavailable(failure.describe("Kafka")).with_temporary(failure.is_temporary()))
+    let error =
+        Error::unavailable(failure.describe("Kafka")).with_temporary(failure.is_temporary());
+    Some((error, failure != TlsFailure::Handshake))
 }
