@@ -95,6 +95,12 @@ impl CacheBase for Scripted {
     async fn delete_many(&self, _: &[String]) -> Result<u64> {
         self.answer(0).await
     }
+    async fn compare_and_delete(&self, _: &str, _: &[u8]) -> Result<bool> {
+        self.answer(true).await
+    }
+    async fn compare_and_expire(&self, _: &str, _: &[u8], _: Duration) -> Result<bool> {
+        self.answer(true).await
+    }
 }
 
 fn retry(attempts: u32) -> RetryLayer {
@@ -180,4 +186,28 @@ async fn timeout_inside_retry_bounds_the_whole_call() {
         "the loop ended: {:?}",
         started.elapsed()
     );
+}
+
+/// A compare-and-delete (a lock's release) that was applied but whose answer
+/// timed out must not be retried: the retry would find the value gone, answer
+/// false, and the lock would report itself lost. Same for compare-and-expire.
+#[tokio::test]
+async fn compare_and_swap_calls_are_not_retried() {
+    let backend = Scripted::failing(1, || Error::timeout("maybe applied"));
+    let err = retry(5)
+        .layer(backend.clone())
+        .compare_and_delete("lock", b"token")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert_eq!(backend.calls(), 1);
+
+    let backend = Scripted::failing(1, || Error::timeout("maybe applied"));
+    let err = retry(5)
+        .layer(backend.clone())
+        .compare_and_expire("lock", b"token", Duration::from_secs(1))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert_eq!(backend.calls(), 1);
 }

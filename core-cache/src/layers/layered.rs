@@ -130,14 +130,17 @@ impl<I: Interceptor> CacheBase for Layered<I> {
     }
 
     async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool> {
-        let call = self.call("cache.compare_and_delete", key, true);
+        // Not idempotent: a retry after an applied first attempt finds the
+        // value gone and answers false (a released lock would read as lost).
+        let call = self.call("cache.compare_and_delete", key, false);
         self.interceptor
             .around(call, &|| self.inner.compare_and_delete(key, expected))
             .await
     }
 
     async fn compare_and_expire(&self, key: &str, expected: &[u8], ttl: Duration) -> Result<bool> {
-        let call = self.call("cache.compare_and_expire", key, true);
+        // Not idempotent for the same reason: its answer may have been lost.
+        let call = self.call("cache.compare_and_expire", key, false);
         self.interceptor
             .around(call, &|| self.inner.compare_and_expire(key, expected, ttl))
             .await

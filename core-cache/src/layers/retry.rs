@@ -13,7 +13,8 @@ use crate::CacheBase;
 /// error, with exponential backoff and jitter, at most `max_attempts` times
 /// in all.
 ///
-/// Calls that are not idempotent (`incr`, `push`, `pop`) are not retried:
+/// Calls that are not idempotent (`incr`, `push`, `pop`, `set_if_absent`,
+/// `compare_and_delete`, `compare_and_expire`) are not retried:
 /// after a timeout nobody knows whether the first attempt was applied.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryLayer {
