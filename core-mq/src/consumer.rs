@@ -41,6 +41,9 @@ pub const DEAD_LETTER_GROUP_HEADER: &str = "x-core-dead-letter-group";
 /// Header counting the attempts made before a message was dead-lettered.
 pub const ATTEMPTS_HEADER: &str = "x-core-attempts";
 
+/// How long an acknowledgement may take before it counts as failed.
+pub(crate) const ACK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A message fetched from a broker, not yet acknowledged.
 pub(crate) struct Inbound {
     pub(crate) message: Message,
@@ -465,8 +468,9 @@ async fn process(context: &Context, inbound: Inbound, stopped: &watch::Receiver<
         };
         match verdict {
             Verdict::Ack => {
-                settle(context, ack, &message).await;
-                bump(&context.counters.acked);
+                if settle(context, ack, &message).await {
+                    bump(&context.counters.acked);
+                }
                 return;
             }
             Verdict::DeadLetter(reason) => break reason,
@@ -512,16 +516,38 @@ async fn process(context: &Context, inbound: Inbound, stopped: &watch::Receiver<
     }
 }
 
-async fn settle(context: &Context, ack: Box<dyn Ack>, message: &Message) {
-    if let Err(err) = ack.ack().await {
-        bump(&context.counters.ack_failures);
-        tracing::warn!(
-            topic = %context.topic,
-            group = %context.group,
-            message_id = %message.id,
-            error = %err,
-            "acknowledging failed; the message will be delivered again"
-        );
+/// Acknowledges `message`; returns whether the broker took the acknowledgement.
+///
+/// Bounded by [`ACK_TIMEOUT`]: a driver can lose an acknowledgement sent
+/// while its connection dies and never answer (lapin 4 drops the frames
+/// queued when it sees the error, then marks the channels; an ack queued in
+/// between waits forever). An unbounded wait there stalled the handler slot,
+/// then the fetch loop behind it, and the consumer for good. An unanswered
+/// acknowledgement is a failed one: the broker delivers the message again.
+async fn settle(context: &Context, ack: Box<dyn Ack>, message: &Message) -> bool {
+    let outcome = tokio::time::timeout(ACK_TIMEOUT, ack.ack())
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::timeout(format!(
+                "the broker did not take the acknowledgement within {ACK_TIMEOUT:?}"
+            ))
+            .with_operation("mq.ack")
+            .with_backend(context.backend.name())
+            .with_key(context.topic.clone()))
+        });
+    match outcome {
+        Ok(()) => true,
+        Err(err) => {
+            bump(&context.counters.ack_failures);
+            tracing::warn!(
+                topic = %context.topic,
+                group = %context.group,
+                message_id = %message.id,
+                error = %err,
+                "acknowledging failed; the message will be delivered again"
+            );
+            false
+        }
     }
 }
 
@@ -576,4 +602,95 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
         .copied()
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("a non-string payload")
+}
+
+#[cfg(all(test, feature = "memory"))]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::backends::memory::{MemoryBackend, MemoryConfig};
+    use crate::handler_fn;
+
+    /// Hands out the batches it was given, then nothing.
+    struct Scripted(VecDeque<Vec<Inbound>>);
+
+    #[async_trait]
+    impl Source for Scripted {
+        async fn fetch(&mut self, _max: usize) -> Result<Vec<Inbound>> {
+            match self.0.pop_front() {
+                Some(batch) => Ok(batch),
+                None => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Ok(Vec::new())
+                }
+            }
+        }
+
+        async fn close(self: Box<Self>) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    /// An acknowledgement the broker never answers.
+    struct Unanswered;
+
+    #[async_trait]
+    impl Ack for Unanswered {
+        async fn ack(self: Box<Self>) -> Result<()> {
+            std::future::pending().await
+        }
+    }
+
+    struct Answered;
+
+    #[async_trait]
+    impl Ack for Answered {
+        async fn ack(self: Box<Self>) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    fn inbound(n: usize, ack: Box<dyn Ack>) -> Inbound {
+        Inbound {
+            message: Message::new("orders", n.to_string()),
+            attempt: 1,
+            lane: 0,
+            ack,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_acknowledgement_never_answered_does_not_stall_the_consumer() {
+        let mut batch = vec![inbound(0, Box::new(Unanswered))];
+        batch.extend((1..6).map(|n| inbound(n, Box::new(Answered))));
+        let handled = Arc::new(AtomicU64::new(0));
+        let handler = {
+            let handled = Arc::clone(&handled);
+            handler_fn(move |_| {
+                let handled = Arc::clone(&handled);
+                async move {
+                    handled.fetch_add(1, Ordering::Relaxed);
+                    Ok(Outcome::Ack)
+                }
+            })
+        };
+        let options = ConsumeOptions {
+            concurrency: 1,
+            prefetch: 1,
+            ..ConsumeOptions::default()
+        };
+        let consumer = spawn(
+            Arc::new(MemoryBackend::new(MemoryConfig::default())),
+            Box::new(Scripted(VecDeque::from([batch]))),
+            "orders",
+            "workers",
+            handler,
+            options,
+        );
+        tokio::time::sleep(ACK_TIMEOUT * 2).await;
+        let stats = consumer.shutdown(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(handled.load(Ordering::Relaxed), 6, "{stats:?}");
+        assert_eq!((stats.acked, stats.ack_failures), (5, 1));
+    }
 }

@@ -669,11 +669,22 @@ struct RabbitAck {
 #[async_trait]
 impl Ack for RabbitAck {
     async fn ack(self: Box<Self>) -> Result<()> {
-        self.acker
+        let sent = self
+            .acker
             .ack(BasicAckOptions::default())
             .await
             .map_err(|err| error::map(err, "mq.ack", &self.topic))?;
-        Ok(())
+        if sent {
+            return Ok(());
+        }
+        // lapin answers `false` without sending when the delivery's channel
+        // has closed: the broker requeued the message and delivers it again.
+        Err(Error::unavailable(
+            "the channel closed before the acknowledgement; the message will be delivered again",
+        )
+        .with_operation("mq.ack")
+        .with_backend(BACKEND)
+        .with_key(self.topic.clone()))
     }
 
     async fn retry_in_broker(
