@@ -97,28 +97,6 @@ pub trait MessageQueueBase: Send + Sync + fmt::Debug {
     async fn close(&self) -> Result<()>;
 }
 
-/// `future` within `timeout`, or a temporary [`Timeout`](core_error::ErrorKind::Timeout)
-/// error naming the backend: the common end of every backend's health check.
-#[cfg_attr(
-    not(any(feature = "redis-streams", feature = "rabbitmq", feature = "kafka")),
-    allow(dead_code, reason = "used by the broker backends; none is compiled in")
-)]
-pub(crate) async fn within(
-    backend: &'static str,
-    timeout: std::time::Duration,
-    future: impl std::future::Future<Output = Result<()>>,
-) -> Result<()> {
-    tokio::time::timeout(timeout, future)
-        .await
-        .unwrap_or_else(|_| {
-            Err(
-                Error::timeout(format!("the broker did not answer within {timeout:?}"))
-                    .with_operation("mq.health")
-                    .with_backend(backend),
-            )
-        })
-}
-
 /// Checks a topic or group name: 1 to [`MAX_NAME_LEN`] ASCII letters,
 /// digits, `.`, `_` or `-`, which every broker accepts.
 ///
@@ -149,68 +127,4 @@ pub fn validate_name(what: &'static str, name: &str) -> Result<()> {
             .with_operation("mq.validate")
             .with_key(name.chars().take(MAX_NAME_LEN).collect::<String>())),
     }
-}
-
-/// Checks a message before it is sent: a valid topic, and no larger than `limit`.
-#[cfg_attr(
-    not(any(
-        feature = "memory",
-        feature = "redis-streams",
-        feature = "rabbitmq",
-        feature = "kafka"
-    )),
-    allow(dead_code, reason = "used by the backends; none is compiled in")
-)]
-pub(crate) fn check_outgoing(backend: &'static str, message: &Message, limit: usize) -> Result<()> {
-    validate_name("topic", &message.topic).map_err(|err| err.with_backend(backend))?;
-    let size = message.encoded_len();
-    if size > limit {
-        return Err(Error::invalid_input(format!(
-            "the message is {size} bytes, over the limit of {limit} bytes"
-        ))
-        .with_operation("mq.publish")
-        .with_backend(backend)
-        .with_key(message.topic.clone())
-        .with_context("message_id", message.id));
-    }
-    Ok(())
-}
-
-/// Checks every message of a batch before any is sent.
-#[cfg_attr(
-    not(any(
-        feature = "memory",
-        feature = "redis-streams",
-        feature = "rabbitmq",
-        feature = "kafka"
-    )),
-    allow(dead_code, reason = "used by the backends; none is compiled in")
-)]
-pub(crate) fn check_batch(backend: &'static str, messages: &[Message], limit: usize) -> Result<()> {
-    messages
-        .iter()
-        .try_for_each(|message| check_outgoing(backend, message, limit))
-}
-
-/// Checks the arguments of `consume`.
-#[cfg_attr(
-    not(any(
-        feature = "memory",
-        feature = "redis-streams",
-        feature = "rabbitmq",
-        feature = "kafka"
-    )),
-    allow(dead_code, reason = "used by the backends; none is compiled in")
-)]
-pub(crate) fn check_consume(
-    backend: &'static str,
-    topic: &str,
-    group: &str,
-    options: &ConsumeOptions,
-) -> Result<()> {
-    validate_name("topic", topic)
-        .and_then(|()| validate_name("group", group))
-        .and_then(|()| options.validate())
-        .and_then(|()| validate_name("dead-letter topic", &options.dead_letter_topic_for(topic)))
-        .map_err(|err| err.with_backend(backend))
 }

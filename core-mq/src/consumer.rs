@@ -45,20 +45,23 @@ pub const ATTEMPTS_HEADER: &str = "x-core-attempts";
 pub(crate) const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A message fetched from a broker, not yet acknowledged.
-pub(crate) struct Inbound {
-    pub(crate) message: Message,
+pub struct Inbound {
+    /// The message as the broker holds it.
+    pub message: Message,
     /// Which attempt the next handler call is (1 unless the broker knows
     /// of earlier deliveries).
-    pub(crate) attempt: u32,
+    pub attempt: u32,
     /// Messages with the same lane go to the same handler slot, in order.
-    pub(crate) lane: u64,
-    pub(crate) ack: Box<dyn Ack>,
+    pub lane: u64,
+    /// Settles the message with its broker.
+    pub ack: Box<dyn Ack>,
 }
 
 /// Settles one message with its broker. Dropping it unsettled leaves the
 /// message for redelivery.
 #[async_trait]
-pub(crate) trait Ack: Send + Sync {
+pub trait Ack: Send + Sync {
+    /// Tells the broker the message is done with.
     async fn ack(self: Box<Self>) -> Result<()>;
 
     /// Has the broker deliver `message` again as attempt `attempt`, no
@@ -78,13 +81,14 @@ pub(crate) trait Ack: Send + Sync {
 
 /// Asks a broker how far a consumer group is behind.
 #[async_trait]
-pub(crate) trait LagProbe: Send + Sync + 'static {
+pub trait LagProbe: Send + Sync + 'static {
+    /// Messages of the topic the group has not finished, as the broker counts them.
     async fn lag(&self) -> Result<u64>;
 }
 
 /// Where a consumer's messages come from.
 #[async_trait]
-pub(crate) trait Source: Send + 'static {
+pub trait Source: Send + 'static {
     /// Up to `max` messages. Returns within about a second when none arrive
     /// (possibly empty), and is never cancelled half-way.
     async fn fetch(&mut self, max: usize) -> Result<Vec<Inbound>>;
@@ -94,11 +98,7 @@ pub(crate) trait Source: Send + 'static {
 }
 
 /// The lane of a message without a partition: by key, else by id.
-#[cfg_attr(
-    not(any(feature = "memory", feature = "redis-streams", feature = "rabbitmq")),
-    allow(dead_code, reason = "Kafka lanes by partition")
-)]
-pub(crate) fn lane_of(message: &Message) -> u64 {
+pub fn lane_of(message: &Message) -> u64 {
     let mut hasher = DefaultHasher::new();
     match &message.key {
         Some(key) => key.hash(&mut hasher),
@@ -178,12 +178,10 @@ impl fmt::Debug for dyn LagProbe {
 }
 
 impl Consumer {
-    /// Lets [`lag`](Consumer::lag) ask the broker.
-    #[cfg_attr(
-        not(any(feature = "redis-streams", feature = "rabbitmq", feature = "kafka")),
-        allow(dead_code, reason = "the in-memory backend reports no lag")
-    )]
-    pub(crate) fn with_lag(mut self, probe: impl LagProbe) -> Consumer {
+    /// Lets [`lag`](Consumer::lag) ask the broker; for backends, after
+    /// [`raw::spawn`](crate::raw::spawn).
+    #[must_use]
+    pub fn with_lag(mut self, probe: impl LagProbe) -> Consumer {
         self.lag = Some(Arc::new(probe));
         self
     }
@@ -309,8 +307,10 @@ struct Context {
     counters: Arc<Counters>,
 }
 
-/// Starts the consumer tasks for `source`.
-pub(crate) fn spawn(
+/// Starts the consumer engine on `source`: handler slots by lane, retries,
+/// dead letters (published through `backend`), acknowledgements, graceful
+/// shutdown. What every backend's [`MessageQueueBase::consume`] returns.
+pub fn spawn(
     backend: Arc<dyn MessageQueueBase>,
     source: Box<dyn Source>,
     topic: &str,
@@ -609,7 +609,7 @@ mod tests {
     use std::collections::VecDeque;
 
     use super::*;
-    use crate::backends::memory::{MemoryBackend, MemoryConfig};
+    use crate::backends::memory::{MemoryBackend, MemorySettings};
     use crate::handler_fn;
 
     /// Hands out the batches it was given, then nothing.
@@ -681,7 +681,7 @@ mod tests {
             ..ConsumeOptions::default()
         };
         let consumer = spawn(
-            Arc::new(MemoryBackend::new(MemoryConfig::default())),
+            Arc::new(MemoryBackend::new(&MemorySettings::default(), 1 << 20)),
             Box::new(Scripted(VecDeque::from([batch]))),
             "orders",
             "workers",

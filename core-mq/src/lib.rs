@@ -50,15 +50,7 @@
 mod backend;
 pub mod backends;
 mod capability;
-#[cfg_attr(
-    not(any(
-        feature = "memory",
-        feature = "redis-streams",
-        feature = "rabbitmq",
-        feature = "kafka"
-    )),
-    allow(dead_code, reason = "used by the backends; none is compiled in")
-)]
+mod connect;
 mod consumer;
 mod handler;
 #[cfg(feature = "idempotency")]
@@ -66,10 +58,14 @@ pub mod idempotency;
 pub mod layers;
 mod message;
 mod options;
+pub mod raw;
+mod registration;
 mod settings;
 
 pub use backend::{DEFAULT_MAX_MESSAGE_BYTES, MAX_NAME_LEN, MessageQueueBase, validate_name};
+pub use backends::kafka::{KafkaProtocol, KafkaSecurity, SaslMechanism};
 pub use capability::Capabilities;
+pub use connect::{connect, connect_backend};
 pub use consumer::{
     ATTEMPTS_HEADER, Consumer, ConsumerStats, DEAD_LETTER_GROUP_HEADER, DEAD_LETTER_REASON_HEADER,
     ORIGINAL_TOPIC_HEADER,
@@ -78,6 +74,4 @@ pub use core_error::{Error, ErrorKind, Result};
 pub use handler::{Delivery, Handler, Outcome, SharedHandler, handler_fn};
 pub use message::{JSON_CONTENT_TYPE, Message};
 pub use options::{Backoff, ConsumeOptions, StartPosition};
-pub use settings::{
-    KafkaProtocol, KafkaSecurity, MqSettings, SaslMechanism, connect, connect_backend,
-};
+pub use settings::MqSettings;

@@ -8,7 +8,7 @@ use core_error::Result;
 use futures::FutureExt as _;
 
 use super::Layer;
-use crate::consumer::LagProbe;
+use crate::raw::LagProbe;
 use crate::{
     Capabilities, ConsumeOptions, Consumer, Delivery, Handler, Message, MessageQueueBase, Outcome,
     SharedHandler,

@@ -10,10 +10,10 @@
 //! ```
 //! use std::sync::Arc;
 //! use core_mq::MessageQueueBase;
-//! use core_mq::backends::memory::{MemoryBackend, MemoryConfig};
+//! use core_mq::backends::memory::{MemoryBackend, MemorySettings};
 //! use core_mq::layers::{Layer, MetricsLayer, TracingLayer};
 //!
-//! let queue: Arc<dyn MessageQueueBase> = Arc::new(MemoryBackend::new(MemoryConfig::default()));
+//! let queue: Arc<dyn MessageQueueBase> = Arc::new(MemoryBackend::new(&MemorySettings::default(), 1 << 20));
 //! let queue = MetricsLayer.layer(TracingLayer.layer(queue));
 //! assert_eq!(queue.name(), "memory");
 //! ```

@@ -8,7 +8,7 @@ use lapin::options::QueueDeclareOptions;
 use lapin::types::{FieldTable, ShortString};
 
 use super::{Link, error};
-use crate::consumer::LagProbe;
+use crate::raw::LagProbe;
 
 /// Asks for the group queue's message count with a passive declare (which
 /// changes nothing), on a channel of its own: a passive declare of a queue

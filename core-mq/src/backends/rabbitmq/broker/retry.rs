@@ -15,7 +15,7 @@
 //! its delay and twice it.
 //!
 //! Each retry queue is declared with exactly those arguments (plus
-//! `x-expires`, when [`queue_expires_ms`](crate::settings::RabbitMqSection::queue_expires_ms)
+//! `x-expires`, when [`queue_expires_ms`](crate::backends::rabbitmq::RabbitMqSettings::queue_expires_ms)
 //! is set, lengthened by the bucket so a waiting message outlives nothing
 //! it needs), so declaring it again is a no-op and declaring it differently
 //! is refused by the broker rather than silently changing it.
@@ -111,7 +111,7 @@ impl RetryQueues {
             "x-dead-letter-routing-key".into(),
             AMQPValue::LongString(LongString::from(self.queue.as_str())),
         );
-        if let Some(expires) = self.link.section.queue_expires_ms {
+        if let Some(expires) = self.link.settings.queue_expires_ms {
             let expires = expires.saturating_add(bucket_ms);
             arguments.insert(
                 "x-expires".into(),

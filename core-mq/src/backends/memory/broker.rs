@@ -1,12 +1,3 @@
-//! In-process queues with the brokers' semantics: groups, acknowledgement,
-//! redelivery of what a stopped consumer left unacknowledged, retry and
-//! dead letters. The default for tests and the quickstart.
-//!
-//! Each topic keeps a log of its messages; each group has a cursor into it
-//! and a list of messages to deliver again. A fetched message is *leased*:
-//! acknowledging it ends the lease, and dropping the lease unacknowledged
-//! (a consumer aborted or shut down mid-message) puts the message back.
-
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,13 +5,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use core_error::{Error, Result};
+use futures::future::BoxFuture;
 use tokio::sync::Notify;
 
-use crate::backend::{check_batch, check_consume, check_outgoing};
-use crate::consumer::{self, Ack, Inbound, Source, lane_of};
+use super::MemorySettings;
+use crate::raw::{self, Ack, Inbound, Source, check_batch, check_consume, check_outgoing, lane_of};
 use crate::{
-    Capabilities, ConsumeOptions, Consumer, DEFAULT_MAX_MESSAGE_BYTES, Message, MessageQueueBase,
-    SharedHandler, StartPosition,
+    Capabilities, ConsumeOptions, Consumer, Message, MessageQueueBase, MqSettings, SharedHandler,
+    StartPosition,
 };
 
 const BACKEND: &str = "memory";
@@ -28,40 +20,13 @@ const BACKEND: &str = "memory";
 /// How long an idle fetch waits for a message before returning empty.
 const IDLE_WAIT: Duration = Duration::from_millis(250);
 
-/// Limits of the in-memory backend.
-///
-/// ```
-/// use core_mq::backends::memory::MemoryConfig;
-///
-/// assert_eq!(MemoryConfig::default().max_retained, 100_000);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MemoryConfig {
-    /// Messages kept per topic. Past it, messages every group has already
-    /// received are dropped; if a group still needs them, `publish` fails
-    /// with a temporary error instead of losing anything. Default 100 000.
-    pub max_retained: usize,
-    /// The largest message accepted. Default 1 MiB.
-    pub max_message_bytes: usize,
-}
-
-impl Default for MemoryConfig {
-    fn default() -> MemoryConfig {
-        MemoryConfig {
-            max_retained: 100_000,
-            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
-        }
-    }
-}
-
 /// The in-memory backend. Clones share the same topics.
 ///
 /// ```
-/// use core_mq::MessageQueueBase;
-/// use core_mq::backends::memory::{MemoryBackend, MemoryConfig};
+/// use core_mq::{DEFAULT_MAX_MESSAGE_BYTES, MessageQueueBase};
+/// use core_mq::backends::memory::{MemoryBackend, MemorySettings};
 ///
-/// let queue = MemoryBackend::new(MemoryConfig::default());
+/// let queue = MemoryBackend::new(&MemorySettings::default(), DEFAULT_MAX_MESSAGE_BYTES);
 /// assert_eq!(queue.name(), "memory");
 /// assert!(!queue.capabilities().shared);
 /// ```
@@ -71,7 +36,8 @@ pub struct MemoryBackend {
 }
 
 struct Inner {
-    config: MemoryConfig,
+    settings: MemorySettings,
+    max_message_bytes: usize,
     topics: Mutex<HashMap<String, Topic>>,
 }
 
@@ -115,17 +81,27 @@ impl Topic {
 impl fmt::Debug for MemoryBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryBackend")
-            .field("config", &self.inner.config)
+            .field("settings", &self.inner.settings)
+            .field("max_message_bytes", &self.inner.max_message_bytes)
             .finish_non_exhaustive()
     }
 }
 
+/// The registration's connect function.
+pub(super) fn open(settings: &MqSettings) -> BoxFuture<'_, Result<Arc<dyn MessageQueueBase>>> {
+    let backend = MemoryBackend::new(&settings.memory, settings.max_message_bytes);
+    Box::pin(std::future::ready(Ok(
+        Arc::new(backend) as Arc<dyn MessageQueueBase>
+    )))
+}
+
 impl MemoryBackend {
-    /// An empty backend.
-    pub fn new(config: MemoryConfig) -> MemoryBackend {
+    /// An empty backend that refuses messages over `max_message_bytes`.
+    pub fn new(settings: &MemorySettings, max_message_bytes: usize) -> MemoryBackend {
         MemoryBackend {
             inner: Arc::new(Inner {
-                config,
+                settings: settings.clone(),
+                max_message_bytes,
                 topics: Mutex::new(HashMap::new()),
             }),
         }
@@ -150,12 +126,12 @@ impl Inner {
         }
         for (name, count) in &wanted {
             let topic = topics.entry((*name).to_string()).or_default();
-            topic.trim(self.config.max_retained.saturating_sub(*count));
-            if topic.log.len() + count > self.config.max_retained {
+            topic.trim(self.settings.max_retained.saturating_sub(*count));
+            if topic.log.len() + count > self.settings.max_retained {
                 return Err(Error::unavailable(format!(
                     "the in-memory topic holds {} messages a group has not received yet (max_retained {})",
                     topic.log.len(),
-                    self.config.max_retained
+                    self.settings.max_retained
                 ))
                 .with_operation("mq.publish")
                 .with_backend(BACKEND)
@@ -289,12 +265,12 @@ impl MessageQueueBase for MemoryBackend {
     }
 
     async fn publish(&self, message: Message) -> Result<()> {
-        check_outgoing(BACKEND, &message, self.inner.config.max_message_bytes)?;
+        check_outgoing(BACKEND, &message, self.inner.max_message_bytes)?;
         self.inner.append(vec![message])
     }
 
     async fn publish_batch(&self, messages: Vec<Message>) -> Result<()> {
-        check_batch(BACKEND, &messages, self.inner.config.max_message_bytes)?;
+        check_batch(BACKEND, &messages, self.inner.max_message_bytes)?;
         self.inner.append(messages)
     }
 
@@ -328,7 +304,7 @@ impl MessageQueueBase for MemoryBackend {
             group: group.to_string(),
             arrived,
         };
-        Ok(consumer::spawn(
+        Ok(raw::spawn(
             Arc::new(self.clone()),
             Box::new(source),
             topic,

@@ -14,7 +14,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer as _, ProducerContext};
 use secrecy::ExposeSecret as _;
 
-use crate::settings::KafkaSecurity;
+use crate::backends::kafka::KafkaSecurity;
 
 /// Client properties that hold TLS or SASL settings: refused in
 /// `mq.kafka.client`, where a password would not be kept secret.

@@ -9,7 +9,7 @@ use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{ADMIN_TIMEOUT, error};
-use crate::consumer::LagProbe;
+use crate::raw::LagProbe;
 
 /// Every partition of the topic counts, not only this member's; a partition
 /// the group never committed counts from its low watermark. The retry topic
