@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::DEFAULT_MAX_MESSAGE_BYTES;
 use crate::backends::kafka::KafkaSettings;
 use crate::backends::memory::MemorySettings;
+use crate::backends::nats::NatsSettings;
 use crate::backends::rabbitmq::RabbitMqSettings;
 use crate::backends::redis::RedisStreamsSettings;
 use crate::layers::LayerSettings;
@@ -51,6 +52,8 @@ pub struct MqSettings {
     pub rabbitmq: RabbitMqSettings,
     /// Kafka options.
     pub kafka: KafkaSettings,
+    /// NATS JetStream options.
+    pub nats: NatsSettings,
     /// Metrics and tracing.
     pub layers: LayerSettings,
 }
@@ -64,6 +67,7 @@ impl Default for MqSettings {
             redis: RedisStreamsSettings::default(),
             rabbitmq: RabbitMqSettings::default(),
             kafka: KafkaSettings::default(),
+            nats: NatsSettings::default(),
             layers: LayerSettings::default(),
         }
     }
@@ -81,6 +85,7 @@ impl fmt::Debug for MqSettings {
             .field("redis", &self.redis)
             .field("rabbitmq", &self.rabbitmq)
             .field("kafka", &self.kafka)
+            .field("nats", &self.nats)
             .field("layers", &self.layers)
             .finish()
     }

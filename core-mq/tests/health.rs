@@ -25,6 +25,14 @@ async fn redis_answers_a_ping() {
     mq.health(TIMEOUT).await.unwrap();
 }
 
+#[cfg(feature = "nats")]
+#[tokio::test]
+async fn nats_answers_a_ping() {
+    let url = require_service!(Service::Nats);
+    let mq = connect(&MqSettings::from_url(url)).await.unwrap();
+    mq.health(TIMEOUT).await.unwrap();
+}
+
 #[cfg(feature = "kafka")]
 #[tokio::test]
 async fn kafka_answers_a_metadata_request_and_an_absent_broker_does_not() {

@@ -9,6 +9,7 @@
 //! | Redis Streams | `redis-streams` | `redis://`, `rediss://` | [`redis`] |
 //! | RabbitMQ | `rabbitmq` | `amqp://`, `amqps://` | [`rabbitmq`] |
 //! | Kafka | `kafka` | `kafka://` | [`kafka`] |
+//! | NATS JetStream | `nats` | `nats://` | [`nats`] |
 //!
 //! Adding one: a folder like these, a line in `REGISTRY` below, its field in
 //! [`MqSettings`](crate::MqSettings) and its feature in Cargo.toml
@@ -16,6 +17,7 @@
 
 pub mod kafka;
 pub mod memory;
+pub mod nats;
 pub mod rabbitmq;
 pub mod redis;
 
@@ -28,4 +30,5 @@ pub(crate) const REGISTRY: &[Registration] = &[
     redis::REGISTRATION,
     rabbitmq::REGISTRATION,
     kafka::REGISTRATION,
+    nats::REGISTRATION,
 ];

@@ -156,6 +156,17 @@ async fn kafka_sasl() -> Option<Target> {
     Target::new(settings, Duration::from_secs(60)).await
 }
 
+/// NATS JetStream; test streams live in their own stream, `core-mq-test`.
+#[cfg(feature = "nats")]
+async fn nats() -> Option<Target> {
+    let url = require_service!(Service::Nats, None);
+    let mut settings = MqSettings::from_url(url);
+    settings.nats.stream = "core-mq-test".into();
+    settings.nats.subject_prefix = "core-mq-test".into();
+    settings.nats.max_messages = 100_000;
+    Target::new(settings, Duration::from_secs(20)).await
+}
+
 #[cfg(feature = "memory")]
 mq_suite!(memory, crate::memory);
 #[cfg(feature = "redis-streams")]
@@ -172,3 +183,5 @@ mq_suite!(kafka, crate::kafka);
 mq_suite!(kafka_tls, crate::kafka_tls);
 #[cfg(feature = "kafka")]
 mq_suite!(kafka_sasl, crate::kafka_sasl);
+#[cfg(feature = "nats")]
+mq_suite!(nats, crate::nats);
