@@ -129,6 +129,15 @@ async fn retries_stop_at_the_limit_and_say_how_many_were_made() {
 }
 
 #[tokio::test]
+async fn an_error_a_retry_layer_gave_up_on_is_not_retried_again_by_an_outer_one() {
+    let backend = Scripted::failing(100, || Error::unavailable("down"));
+    let twice = retry(3).layer(retry(3).layer(backend.clone()));
+    let err = twice.get("k").await.unwrap_err();
+    assert_eq!(backend.calls(), 3, "3 attempts, not 3 × 3");
+    assert!(err.is_temporary() && err.retries_exhausted());
+}
+
+#[tokio::test]
 async fn permanent_errors_are_not_retried() {
     let backend = Scripted::failing(100, || Error::invalid_input("bad"));
     let err = retry(5)

@@ -48,6 +48,8 @@ pub struct Error {
     kind: ErrorKind,
     message: Cow<'static, str>,
     temporary: bool,
+    /// Set by a retry layer that gave up on it: see [`Error::retries_exhausted`].
+    retries_exhausted: bool,
     context: Context,
     #[source]
     source: Option<BoxError>,
@@ -63,6 +65,7 @@ impl Error {
             kind,
             message: message.into(),
             temporary: kind.is_temporary(),
+            retries_exhausted: false,
             context: Context::default(),
             source: None,
         }
@@ -142,6 +145,26 @@ impl Error {
         self
     }
 
+    /// Marks the error as one a retry loop already retried until it gave up.
+    ///
+    /// It stays [temporary](Error::is_temporary) (the server may well come
+    /// back, and an API still answers 503), but it is no longer
+    /// [retryable](Error::is_retryable): an outer retry layer passes it on
+    /// instead of multiplying the attempts, and a message consumer waits its
+    /// longest backoff before trying the message again.
+    ///
+    /// ```
+    /// use core_error::Error;
+    ///
+    /// let err = Error::unavailable("redis is down").with_retries_exhausted();
+    /// assert!(err.is_temporary() && !err.is_retryable());
+    /// ```
+    #[must_use]
+    pub fn with_retries_exhausted(mut self) -> Error {
+        self.retries_exhausted = true;
+        self
+    }
+
     /// Records the operation that failed, such as `"cache.get"` or `"db.execute"`.
     #[must_use]
     pub fn with_operation(self, operation: &'static str) -> Error {
@@ -212,6 +235,17 @@ impl Error {
     /// Whether the same call may succeed if retried.
     pub fn is_temporary(&self) -> bool {
         self.temporary
+    }
+
+    /// Whether a retry loop should try again now: temporary, and not
+    /// already given up on by another retry loop ([`Error::with_retries_exhausted`]).
+    pub fn is_retryable(&self) -> bool {
+        self.temporary && !self.retries_exhausted
+    }
+
+    /// Whether a retry loop already gave up on this error.
+    pub fn retries_exhausted(&self) -> bool {
+        self.retries_exhausted
     }
 
     /// The human-readable message, without kind or context.

@@ -30,7 +30,9 @@ use futures::FutureExt as _;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::{ConsumeOptions, Delivery, Message, MessageQueueBase, Outcome, SharedHandler};
+use crate::{
+    ConsumeOptions, ConsumerEvent, Delivery, Message, MessageQueueBase, Outcome, SharedHandler,
+};
 
 /// Header naming why a message was dead-lettered.
 pub const DEAD_LETTER_REASON_HEADER: &str = "x-core-dead-letter-reason";
@@ -453,6 +455,13 @@ async fn process(context: &Context, inbound: Inbound, stopped: &watch::Receiver<
                 reason: "the handler asked for a retry".to_string(),
             },
             Ok(Ok(Outcome::DeadLetter(reason))) => Verdict::DeadLetter(reason),
+            // A retry layer inside the handler already retried this call
+            // until it gave up: trying again at once would multiply its
+            // attempts, so the message waits the longest backoff.
+            Ok(Err(err)) if err.retries_exhausted() => Verdict::Retry {
+                after: context.options.backoff.max,
+                reason: err.to_string(),
+            },
             Ok(Err(err)) if err.is_temporary() => Verdict::Retry {
                 after: context.options.backoff.delay(attempt),
                 reason: err.to_string(),
@@ -469,7 +478,7 @@ async fn process(context: &Context, inbound: Inbound, stopped: &watch::Receiver<
         match verdict {
             Verdict::Ack => {
                 if settle(context, ack, &message).await {
-                    bump(&context.counters.acked);
+                    record(context, &message, ConsumerEvent::Acked);
                 }
                 return;
             }
@@ -478,7 +487,7 @@ async fn process(context: &Context, inbound: Inbound, stopped: &watch::Receiver<
                 break format!("gave up after {attempt} attempts: {reason}");
             }
             Verdict::Retry { after, .. } => {
-                bump(&context.counters.retried);
+                record(context, &message, ConsumerEvent::Retried);
                 match ack.retry_in_broker(&message, attempt + 1, after).await {
                     // The broker holds the message now, and delivers it when due.
                     Ok(true) => {
@@ -511,9 +520,22 @@ async fn process(context: &Context, inbound: Inbound, stopped: &watch::Receiver<
     )
     .await
     {
+        record(context, &message, ConsumerEvent::DeadLettered);
         settle(context, ack, &message).await;
-        bump(&context.counters.dead_lettered);
     }
+}
+
+/// Counts `event` and tells the handler (so the layers wrapping it count
+/// what happened, not what the handler asked for).
+fn record(context: &Context, message: &Message, event: ConsumerEvent) {
+    let counter = match event {
+        ConsumerEvent::Acked => &context.counters.acked,
+        ConsumerEvent::Retried => &context.counters.retried,
+        ConsumerEvent::DeadLettered => &context.counters.dead_lettered,
+        ConsumerEvent::AckFailed => &context.counters.ack_failures,
+    };
+    bump(counter);
+    context.handler.observe(message, event);
 }
 
 /// Acknowledges `message`; returns whether the broker took the acknowledgement.
@@ -538,7 +560,7 @@ async fn settle(context: &Context, ack: Box<dyn Ack>, message: &Message) -> bool
     match outcome {
         Ok(()) => true,
         Err(err) => {
-            bump(&context.counters.ack_failures);
+            record(context, message, ConsumerEvent::AckFailed);
             tracing::warn!(
                 topic = %context.topic,
                 group = %context.group,

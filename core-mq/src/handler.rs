@@ -38,6 +38,25 @@ pub struct Delivery {
     pub group: String,
 }
 
+/// What the consumer did with a message, told once it happened: the
+/// broker took the acknowledgement, the dead letter was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConsumerEvent {
+    /// Acknowledged after the handler answered [`Outcome::Ack`].
+    Acked,
+    /// An attempt failed; the message will be tried again (in the broker,
+    /// or after a pause in the consumer).
+    Retried,
+    /// Written to the dead-letter topic, then acknowledged; also when the
+    /// consumer gave up without calling the handler (a message delivered
+    /// over and over without an answer).
+    DeadLettered,
+    /// The broker did not take an acknowledgement (or did not answer in
+    /// time): the message will be delivered again.
+    AckFailed,
+}
+
 /// Code run for each message a consumer receives.
 ///
 /// Implement it on a type, or wrap an async closure with [`handler_fn`].
@@ -45,6 +64,14 @@ pub struct Delivery {
 pub trait Handler: Send + Sync + 'static {
     /// Handles one delivery.
     async fn handle(&self, delivery: Delivery) -> Result<Outcome>;
+
+    /// Told what became of `message` after the consumer acted on the
+    /// handler's answer. Nothing by default; the metrics layer counts these,
+    /// so its counters say what happened, not what was asked for. A wrapper
+    /// passes it on to the handler it wraps.
+    fn observe(&self, message: &Message, event: ConsumerEvent) {
+        let _ = (message, event);
+    }
 }
 
 /// A shared handler, as [`consume`](crate::MessageQueueBase::consume) takes it.

@@ -1,5 +1,6 @@
 //! `MessageQueueBase`: one at-least-once API over in-memory queues, Redis
-//! Streams, RabbitMQ and Kafka, chosen at run time from configuration.
+//! Streams, RabbitMQ, Kafka and NATS JetStream, chosen at run time from
+//! configuration.
 //!
 //! - [`Message`] is what travels: a UUID v7 id, topic, key, headers,
 //!   timestamp, content type, correlation and causation ids, body bytes,
@@ -71,7 +72,7 @@ pub use consumer::{
     ORIGINAL_TOPIC_HEADER,
 };
 pub use core_error::{Error, ErrorKind, Result};
-pub use handler::{Delivery, Handler, Outcome, SharedHandler, handler_fn};
+pub use handler::{ConsumerEvent, Delivery, Handler, Outcome, SharedHandler, handler_fn};
 pub use message::{JSON_CONTENT_TYPE, Message};
 pub use options::{Backoff, ConsumeOptions, StartPosition};
 pub use settings::MqSettings;

@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use core_mq::layers::{TRACEPARENT_HEADER, current_traceparent};
+#[path = "support/scripted.rs"]
+mod scripted;
+
+use core_mq::layers::{Layer as _, MetricsLayer, TRACEPARENT_HEADER, current_traceparent};
 use core_mq::{ConsumeOptions, Delivery, Message, MqSettings, Outcome, connect, handler_fn};
 use core_testkit::unique_name;
 use metrics::{
@@ -135,6 +138,86 @@ async fn metrics_count_every_outcome() {
     assert_eq!(total("mq_dead_lettered_total", &topic), 1);
     assert_eq!(total("mq_handler_seconds", &topic), 4);
     assert_eq!(total("mq_publish_seconds", &topic), 3);
+}
+
+/// Runs `script` under the metrics layer until `done` holds or 10 s pass,
+/// then shuts the consumer down.
+async fn run_scripted(
+    script: scripted::Script,
+    topic: &str,
+    answer: Outcome,
+    done: impl Fn() -> bool,
+) -> core_mq::ConsumerStats {
+    totals();
+    let queue = MetricsLayer.layer(Arc::new(scripted::Scripted(Arc::new(script))));
+    let handler = handler_fn(move |_| {
+        let answer = answer.clone();
+        async move { Ok(answer) }
+    });
+    let options = ConsumeOptions {
+        max_attempts: 3,
+        ..ConsumeOptions::default()
+    };
+    let consumer = queue.consume(topic, "g", handler, options).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Long enough for anything counted too early to show.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    consumer.shutdown(Duration::from_secs(5)).await.unwrap()
+}
+
+#[tokio::test]
+async fn an_ack_the_broker_refuses_is_not_counted_as_acked() {
+    let topic = unique_name("ack_refused");
+    let script = scripted::Script {
+        deliveries: Mutex::new(vec![(Message::new(&topic, "x"), 1)]),
+        acks_fail: true,
+        ..scripted::Script::default()
+    };
+    let stats = run_scripted(script, &topic, Outcome::Ack, || {
+        total("mq_ack_failures_total", &topic) == 1
+    })
+    .await;
+    assert_eq!(total("mq_acked_total", &topic), 0, "{stats:?}");
+    assert_eq!(total("mq_ack_failures_total", &topic), 1);
+    assert_eq!((stats.acked, stats.ack_failures), (0, 1));
+}
+
+#[tokio::test]
+async fn a_dead_letter_never_written_is_not_counted() {
+    let topic = unique_name("dead_letter_unwritten");
+    let script = scripted::Script {
+        deliveries: Mutex::new(vec![(Message::new(&topic, "x"), 1)]),
+        publishes_fail: true,
+        ..scripted::Script::default()
+    };
+    let refused = Outcome::DeadLetter("refused".into());
+    let stats = run_scripted(script, &topic, refused, || {
+        total("mq_consumed_total", &topic) == 1
+    })
+    .await;
+    assert_eq!(total("mq_dead_lettered_total", &topic), 0, "{stats:?}");
+    assert_eq!(stats.dead_lettered, 0);
+}
+
+#[tokio::test]
+async fn a_dead_letter_the_consumer_sends_without_the_handler_is_counted() {
+    // Delivered far more often than max_attempts (3) without an answer: the
+    // consumer gives up without calling the handler.
+    let topic = unique_name("dead_letter_by_consumer");
+    let script = scripted::Script {
+        deliveries: Mutex::new(vec![(Message::new(&topic, "x"), 7)]),
+        ..scripted::Script::default()
+    };
+    let stats = run_scripted(script, &topic, Outcome::Ack, || {
+        total("mq_dead_lettered_total", &topic) == 1
+    })
+    .await;
+    assert_eq!(total("mq_consumed_total", &topic), 0, "{stats:?}");
+    assert_eq!(total("mq_dead_lettered_total", &topic), 1);
+    assert_eq!(stats.dead_lettered, 1);
 }
 
 /// The metrics layer reads the lag when a consumer starts (then every

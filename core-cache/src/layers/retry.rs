@@ -6,12 +6,14 @@ use std::time::Duration;
 use core_error::Result;
 use futures::future::BoxFuture;
 
-use super::{Call, Interceptor, Layer, Layered, Outcome};
+use super::{Call, CallResult, Interceptor, Layer, Layered};
 use crate::CacheBase;
 
-/// Retries calls that failed with a [temporary](core_error::Error::is_temporary)
+/// Retries calls that failed with a [retryable](core_error::Error::is_retryable)
 /// error, with exponential backoff and jitter, at most `max_attempts` times
-/// in all.
+/// in all. The error it finally gives up on is marked
+/// [`retries_exhausted`](core_error::Error::retries_exhausted), so a second
+/// retry layer around this one (or a message consumer) does not start over.
 ///
 /// Calls that are not idempotent (`incr`, `push`, `pop`, `set_if_absent`,
 /// `compare_and_delete`, `compare_and_expire`) are not retried:
@@ -53,7 +55,7 @@ impl Layer for RetryLayer {
 }
 
 impl Interceptor for RetryLayer {
-    async fn around<'a, T: Outcome + Send + 'a>(
+    async fn around<'a, T: CallResult + Send + 'a>(
         &'a self,
         call: Call<'a>,
         attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
@@ -63,15 +65,18 @@ impl Interceptor for RetryLayer {
             loop {
                 match attempt().await {
                     Err(err)
-                        if err.is_temporary()
+                        if err.is_retryable()
                             && call.idempotent
                             && attempts < self.max_attempts =>
                     {
                         tokio::time::sleep(self.backoff(attempts - 1)).await;
                         attempts += 1;
                     }
+                    // Given up: no outer loop retries it as if it were fresh.
                     Err(err) if attempts > 1 => {
-                        return Err(err.with_context("attempts", attempts));
+                        return Err(err
+                            .with_context("attempts", attempts)
+                            .with_retries_exhausted());
                     }
                     result => return result,
                 }

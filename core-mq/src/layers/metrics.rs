@@ -10,8 +10,8 @@ use futures::FutureExt as _;
 use super::Layer;
 use crate::raw::LagProbe;
 use crate::{
-    Capabilities, ConsumeOptions, Consumer, Delivery, Handler, Message, MessageQueueBase, Outcome,
-    SharedHandler,
+    Capabilities, ConsumeOptions, Consumer, ConsumerEvent, Delivery, Handler, Message,
+    MessageQueueBase, Outcome, SharedHandler,
 };
 
 /// Records, labelled by backend and topic (and group for consumers):
@@ -21,7 +21,7 @@ use crate::{
 /// | `mq_published_total`, `mq_publish_errors_total` | counter |
 /// | `mq_publish_seconds` | histogram |
 /// | `mq_consumed_total` (handler calls) | counter |
-/// | `mq_acked_total`, `mq_retried_total`, `mq_dead_lettered_total` | counter |
+/// | `mq_acked_total`, `mq_retried_total`, `mq_dead_lettered_total`, `mq_ack_failures_total` | counter, from the consumer's [`ConsumerEvent`]s: acked once the broker took the acknowledgement, dead-lettered once the dead letter was written (also when the consumer gave up without calling the handler) |
 /// | `mq_handler_seconds` | histogram |
 /// | `mq_consumer_lag` | gauge, where the broker tells it ([`Consumer::lag`]) |
 ///
@@ -106,7 +106,6 @@ impl MessageQueueBase for Metered {
         let metered = Arc::new(MeteredHandler {
             inner: handler,
             labels: labels.clone(),
-            max_attempts: options.max_attempts,
         });
         let consumer = self.inner.consume(topic, group, metered, options).await?;
         if let Some(probe) = consumer.lag_probe() {
@@ -147,13 +146,11 @@ async fn report_lag(
 struct MeteredHandler {
     inner: SharedHandler,
     labels: [(&'static str, String); 3],
-    max_attempts: u32,
 }
 
 #[async_trait]
 impl Handler for MeteredHandler {
     async fn handle(&self, delivery: Delivery) -> Result<Outcome> {
-        let attempt = delivery.attempt;
         let started = Instant::now();
         let result = std::panic::AssertUnwindSafe(self.inner.handle(delivery))
             .catch_unwind()
@@ -161,26 +158,22 @@ impl Handler for MeteredHandler {
         let labels = &self.labels;
         metrics::counter!("mq_consumed_total", labels).increment(1);
         metrics::histogram!("mq_handler_seconds", labels).record(started.elapsed().as_secs_f64());
-        let retry = match &result {
-            Ok(Ok(Outcome::Ack)) => {
-                metrics::counter!("mq_acked_total", labels).increment(1);
-                None
-            }
-            Ok(Ok(Outcome::DeadLetter(_))) => Some(false),
-            Ok(Err(err)) => Some(err.is_temporary()),
-            Ok(Ok(Outcome::Retry(_))) | Err(_) => Some(true),
-        };
-        match retry {
-            Some(true) if attempt < self.max_attempts => {
-                metrics::counter!("mq_retried_total", labels).increment(1);
-            }
-            Some(_) => metrics::counter!("mq_dead_lettered_total", labels).increment(1),
-            None => {}
-        }
         match result {
             Ok(result) => result,
-            // Handled (as a retry) by the consumer, which catches it too.
+            // Counted above; the consumer catches it and retries.
             Err(panic) => std::panic::resume_unwind(panic),
         }
+    }
+
+    /// What the consumer did, counted once it happened.
+    fn observe(&self, message: &Message, event: ConsumerEvent) {
+        let name = match event {
+            ConsumerEvent::Acked => "mq_acked_total",
+            ConsumerEvent::Retried => "mq_retried_total",
+            ConsumerEvent::DeadLettered => "mq_dead_lettered_total",
+            ConsumerEvent::AckFailed => "mq_ack_failures_total",
+        };
+        metrics::counter!(name, &self.labels).increment(1);
+        self.inner.observe(message, event);
     }
 }

@@ -8,8 +8,8 @@ use tracing::Instrument as _;
 
 use super::Layer;
 use crate::{
-    Capabilities, ConsumeOptions, Consumer, Delivery, Handler, Message, MessageQueueBase, Outcome,
-    SharedHandler,
+    Capabilities, ConsumeOptions, Consumer, ConsumerEvent, Delivery, Handler, Message,
+    MessageQueueBase, Outcome, SharedHandler,
 };
 
 /// The W3C trace-context header carried in every message.
@@ -160,6 +160,10 @@ impl Handler for TracedHandler {
             Err(err) => span.in_scope(|| tracing::warn!(error = %err, "handler failed")),
         }
         result
+    }
+
+    fn observe(&self, message: &Message, event: ConsumerEvent) {
+        self.inner.observe(message, event);
     }
 }
 
