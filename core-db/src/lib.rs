@@ -33,8 +33,8 @@
 //! # Ok(()) }
 //! ```
 
+mod backend;
 pub mod backends;
-mod base;
 mod connect;
 mod settings;
 #[allow(dead_code, reason = "unused when no backend is compiled in")]
@@ -45,7 +45,7 @@ pub use backends::mongodb as document;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub mod sql;
 
-pub use base::{Backend, DatabaseBase, Health, PoolStats};
+pub use backend::{Backend, DatabaseBase, Health, PoolStats};
 pub use connect::{Database, connect};
 pub use core_error::{Error, ErrorKind, Result};
 #[cfg(feature = "mongodb")]

@@ -16,7 +16,7 @@ pub const AUDIT_TARGET: &str = "audit";
 
 /// How the audited action ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum AuditOutcome {
     /// It was carried out.
     Success,
     /// It was attempted and failed.
@@ -25,18 +25,18 @@ pub enum Outcome {
     Denied,
 }
 
-impl Outcome {
+impl AuditOutcome {
     /// The value written in the `outcome` field.
     pub const fn as_str(self) -> &'static str {
         match self {
-            Outcome::Success => "success",
-            Outcome::Failure => "failure",
-            Outcome::Denied => "denied",
+            AuditOutcome::Success => "success",
+            AuditOutcome::Failure => "failure",
+            AuditOutcome::Denied => "denied",
         }
     }
 }
 
-impl fmt::Display for Outcome {
+impl fmt::Display for AuditOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -45,9 +45,9 @@ impl fmt::Display for Outcome {
 /// One entry of the audit trail.
 ///
 /// ```
-/// use core_log::{AuditEvent, Outcome};
+/// use core_log::{AuditEvent, AuditOutcome};
 ///
-/// AuditEvent::new("alice", "user.delete", Outcome::Success)
+/// AuditEvent::new("alice", "user.delete", AuditOutcome::Success)
 ///     .resource("user:42")
 ///     .record();
 /// ```
@@ -55,14 +55,14 @@ impl fmt::Display for Outcome {
 pub struct AuditEvent<'a> {
     actor: &'a str,
     action: &'a str,
-    outcome: Outcome,
+    outcome: AuditOutcome,
     resource: Option<&'a str>,
     reason: Option<&'a str>,
 }
 
 impl<'a> AuditEvent<'a> {
     /// `actor` (who) did `action` (what), which ended in `outcome`.
-    pub fn new(actor: &'a str, action: &'a str, outcome: Outcome) -> AuditEvent<'a> {
+    pub fn new(actor: &'a str, action: &'a str, outcome: AuditOutcome) -> AuditEvent<'a> {
         AuditEvent {
             actor,
             action,

@@ -25,14 +25,14 @@
 //!   context through HTTP and message headers.
 //!
 //! ```
-//! use core_log::{AuditEvent, LogContext, LogSettings, Outcome};
+//! use core_log::{AuditEvent, LogContext, LogSettings, AuditOutcome};
 //!
 //! let settings = LogSettings { stdout: false, ..LogSettings::default() };
 //! let (dispatch, guard) = core_log::build(&settings)?;
 //! tracing::dispatcher::with_default(&dispatch, || {
 //!     LogContext::new().request_id("req-1").in_scope(|| {
 //!         tracing::info!(user = "alice", password = "hunter2", "logged in");
-//!         AuditEvent::new("alice", "session.create", Outcome::Success).record();
+//!         AuditEvent::new("alice", "session.create", AuditOutcome::Success).record();
 //!     });
 //! });
 //! drop(guard); // flushes
@@ -54,7 +54,7 @@ mod text;
 #[cfg(feature = "otlp")]
 mod otlp;
 
-pub use crate::audit::{AUDIT_TARGET, AuditEvent, Outcome};
+pub use crate::audit::{AUDIT_TARGET, AuditEvent, AuditOutcome};
 pub use crate::context::{LogContext, spawn};
 pub use crate::mask::{MASK, Masks};
 pub use crate::metrics::{LATENCY_BUCKETS_SECONDS, METRICS_CONTENT_TYPE, Metrics, UPKEEP_INTERVAL};

@@ -14,7 +14,7 @@
 
 use std::path::Path;
 
-use core_log::{AuditEvent, FileSettings, LogContext, LogSettings, Outcome, Rotation};
+use core_log::{AuditEvent, AuditOutcome, FileSettings, LogContext, LogSettings, Rotation};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -57,7 +57,7 @@ fn a_refused_enabled_check_leaves_the_next_events_whole() {
             .request_id(format!("req-{request}"))
             .in_scope(|| {
                 like_sqlx_before_a_query();
-                AuditEvent::new("alice", "user.register", Outcome::Success).record();
+                AuditEvent::new("alice", "user.register", AuditOutcome::Success).record();
                 tracing::info!("request finished");
             });
     }

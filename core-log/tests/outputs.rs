@@ -5,8 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use core_log::{
-    AuditEvent, AuditSettings, ErrorKind, FileSettings, LogContext, LogFormat, LogSettings,
-    Metrics, Outcome, OverflowPolicy, Rotation,
+    AuditEvent, AuditOutcome, AuditSettings, ErrorKind, FileSettings, LogContext, LogFormat,
+    LogSettings, Metrics, OverflowPolicy, Rotation,
 };
 use secrecy::SecretString;
 use serde_json::Value;
@@ -366,10 +366,10 @@ fn audit_events_go_only_to_the_audit_file() {
     let dir = TempDir::new().unwrap();
     run_logged(&audit_settings(&dir), || {
         tracing::error!("ordinary error");
-        AuditEvent::new("alice", "user.delete", Outcome::Success)
+        AuditEvent::new("alice", "user.delete", AuditOutcome::Success)
             .resource("user:42")
             .record();
-        AuditEvent::new("mallory", "user.delete", Outcome::Denied)
+        AuditEvent::new("mallory", "user.delete", AuditOutcome::Denied)
             .resource("user:1")
             .reason("missing role admin")
             .record();
@@ -400,7 +400,7 @@ fn audit_lines_carry_the_bound_context() {
         LogContext::new()
             .request_id("req-a")
             .trace_id("trace-a")
-            .in_scope(|| AuditEvent::new("alice", "user.delete", Outcome::Success).record());
+            .in_scope(|| AuditEvent::new("alice", "user.delete", AuditOutcome::Success).record());
     });
     let audit = read_lines(&dir.path().join("audit").join("audit.log"));
     assert_eq!(audit.len(), 1, "{audit:?}");
@@ -419,7 +419,7 @@ fn without_an_audit_file_audit_events_pass_any_level() {
         ..file_settings(&dir)
     };
     run_logged(&settings, || {
-        AuditEvent::new("alice", "login", Outcome::Failure).record();
+        AuditEvent::new("alice", "login", AuditOutcome::Failure).record();
         tracing::info!("filtered out");
     });
     let lines = read_lines(&log_path(&dir));
@@ -440,7 +440,7 @@ fn a_blocking_burst_loses_nothing() {
     let (dispatch, guard) = core_log::build(&settings).unwrap();
     tracing::dispatcher::with_default(&dispatch, || {
         for index in 0..BURST {
-            AuditEvent::new("load", "burst", Outcome::Success)
+            AuditEvent::new("load", "burst", AuditOutcome::Success)
                 .resource(if index % 2 == 0 { "even" } else { "odd" })
                 .record();
         }
@@ -468,7 +468,7 @@ fn without_an_audit_file_audit_events_still_never_drop() {
     let (dispatch, guard) = core_log::build(&settings).unwrap();
     tracing::dispatcher::with_default(&dispatch, || {
         for _ in 0..BURST {
-            AuditEvent::new("load", "burst", Outcome::Success).record();
+            AuditEvent::new("load", "burst", AuditOutcome::Success).record();
         }
     });
     assert_eq!(guard.dropped_events(), [("file", 0)]);

@@ -24,7 +24,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use core_sdk::db::sql::SqlDatabase;
 use core_sdk::error::{ErrorKind, Result};
-use core_sdk::log::{AuditEvent, Outcome as AuditOutcome};
+use core_sdk::log::{AuditEvent, AuditOutcome};
 use core_sdk::mq::{
     Backoff, ConsumeOptions, Consumer, Delivery, Handler, MessageQueueBase, Outcome,
 };

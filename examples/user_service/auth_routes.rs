@@ -7,7 +7,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use core_sdk::error::{Error, ErrorKind};
-use core_sdk::log::{AuditEvent, Outcome};
+use core_sdk::log::{AuditEvent, AuditOutcome};
 use core_sdk::mq::Message;
 use serde::Serialize;
 
@@ -52,7 +52,7 @@ pub(crate) async fn register(
     if let Err(err) = app.queue.publish(message).await {
         tracing::error!(error = %err, user = %row.id, "user.registered was not published");
     }
-    AuditEvent::new(&row.id, "user.register", Outcome::Success)
+    AuditEvent::new(&row.id, "user.register", AuditOutcome::Success)
         .resource(&format!("user:{}", row.id))
         .record();
     Ok(crate::user_routes::created(&row))
@@ -85,7 +85,7 @@ pub(crate) async fn login(
     let verified = app.verify_password(request.password, hash).await?;
     let Some(row) = row.filter(|_| verified) else {
         app.throttle.record_failure(&username, &address).await?;
-        AuditEvent::new(&username, "session.create", Outcome::Failure)
+        AuditEvent::new(&username, "session.create", AuditOutcome::Failure)
             .reason("wrong user name or password")
             .record();
         return Err(Error::unauthenticated("wrong user name or password")
@@ -95,7 +95,7 @@ pub(crate) async fn login(
     app.throttle.record_success(&username).await?;
     bind_user(&row.id);
     let pair = app.tokens.issue(&row.id, &row.role_list(), &[]).await?;
-    AuditEvent::new(&row.id, "session.create", Outcome::Success).record();
+    AuditEvent::new(&row.id, "session.create", AuditOutcome::Success).record();
     Ok(axum::Json(pair.into()))
 }
 

@@ -8,7 +8,7 @@ use core_sdk::auth::Principal;
 use core_sdk::auth::axum::Authenticated;
 use core_sdk::auth::rbac::Resource;
 use core_sdk::error::Error;
-use core_sdk::log::{AuditEvent, Outcome};
+use core_sdk::log::{AuditEvent, AuditOutcome};
 
 use crate::auth_routes::{check_password, validate_new_user};
 use crate::common::{ApiJson, ApiResult, bind_user};
@@ -47,7 +47,7 @@ fn authorize(app: &AppState, principal: &Principal, permission: &str, id: &str) 
     app.rbac()
         .authorize(principal, permission, &UserId(id))
         .map_err(|err| {
-            AuditEvent::new(&principal.subject, permission, Outcome::Denied)
+            AuditEvent::new(&principal.subject, permission, AuditOutcome::Denied)
                 .resource(&user_key(id))
                 .record();
             err.into()
@@ -97,7 +97,7 @@ pub(crate) async fn create(
         roles,
     )
     .await?;
-    AuditEvent::new(&principal.subject, "user.create", Outcome::Success)
+    AuditEvent::new(&principal.subject, "user.create", AuditOutcome::Success)
         .resource(&user_key(&row.id))
         .record();
     Ok(created(&row))
@@ -158,7 +158,7 @@ pub(crate) async fn update(
     if password_changed || row.roles != old_roles {
         app.tokens.revoke_subject(&id).await?;
     }
-    AuditEvent::new(&principal.subject, "user.update", Outcome::Success)
+    AuditEvent::new(&principal.subject, "user.update", AuditOutcome::Success)
         .resource(&user_key(&id))
         .record();
     Ok(axum::Json(row.to_user()))
@@ -177,7 +177,7 @@ pub(crate) async fn delete(
     }
     app.cache.invalidate(&user_key(&id)).await?;
     app.tokens.revoke_subject(&id).await?;
-    AuditEvent::new(&principal.subject, "user.delete", Outcome::Success)
+    AuditEvent::new(&principal.subject, "user.delete", AuditOutcome::Success)
         .resource(&user_key(&id))
         .record();
     Ok(StatusCode::NO_CONTENT)

@@ -6,7 +6,7 @@ use std::time::Instant;
 use core_error::Result;
 use futures::future::BoxFuture;
 
-use super::{Call, Interceptor, Layer, Layered, Outcome};
+use super::{Call, CallResult, Interceptor, Layer, Layered};
 use crate::CacheBase;
 
 /// Records, per backend and operation:
@@ -27,7 +27,7 @@ impl Layer for MetricsLayer {
 }
 
 impl Interceptor for MetricsLayer {
-    async fn around<'a, T: Outcome + Send + 'a>(
+    async fn around<'a, T: CallResult + Send + 'a>(
         &'a self,
         call: Call<'a>,
         attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),

@@ -65,7 +65,7 @@ pub struct Call<'a> {
 /// Behaviour around every call of a backend; see [`Layered`].
 pub trait Interceptor: Send + Sync + std::fmt::Debug + 'static {
     /// Runs `attempt` (as often as the behaviour needs) and returns its result.
-    fn around<'a, T: Outcome + Send + 'a>(
+    fn around<'a, T: CallResult + Send + 'a>(
         &'a self,
         call: Call<'a>,
         attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
@@ -73,7 +73,7 @@ pub trait Interceptor: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// What a call's result says about the cache, for metrics.
-pub trait Outcome {
+pub trait CallResult {
     /// `Some(true)` for a hit, `Some(false)` for a miss, `None` when the
     /// call is not a lookup.
     fn hit(&self) -> Option<bool> {
@@ -81,20 +81,20 @@ pub trait Outcome {
     }
 }
 
-impl Outcome for Option<Bytes> {
+impl CallResult for Option<Bytes> {
     fn hit(&self) -> Option<bool> {
         Some(self.is_some())
     }
 }
 
-impl Outcome for () {}
-impl Outcome for bool {}
-impl Outcome for i64 {}
-impl Outcome for u64 {}
-impl Outcome for Ttl {}
-impl Outcome for Vec<Option<Bytes>> {}
-impl Outcome for Vec<Bytes> {}
-impl Outcome for Vec<(String, Bytes)> {}
+impl CallResult for () {}
+impl CallResult for bool {}
+impl CallResult for i64 {}
+impl CallResult for u64 {}
+impl CallResult for Ttl {}
+impl CallResult for Vec<Option<Bytes>> {}
+impl CallResult for Vec<Bytes> {}
+impl CallResult for Vec<(String, Bytes)> {}
 
 /// The standard layers with their settings.
 ///

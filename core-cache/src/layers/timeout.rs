@@ -6,7 +6,7 @@ use std::time::Duration;
 use core_error::{Error, Result};
 use futures::future::BoxFuture;
 
-use super::{Call, Interceptor, Layer, Layered, Outcome};
+use super::{Call, CallResult, Interceptor, Layer, Layered};
 use crate::CacheBase;
 
 /// Fails an attempt that takes longer than `duration` with a temporary
@@ -30,7 +30,7 @@ impl Layer for TimeoutLayer {
 }
 
 impl Interceptor for TimeoutLayer {
-    async fn around<'a, T: Outcome + Send + 'a>(
+    async fn around<'a, T: CallResult + Send + 'a>(
         &'a self,
         call: Call<'a>,
         attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),

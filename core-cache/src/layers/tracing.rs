@@ -7,7 +7,7 @@ use core_error::Result;
 use futures::future::BoxFuture;
 use tracing::Instrument as _;
 
-use super::{Call, Interceptor, Layer, Layered, Outcome};
+use super::{Call, CallResult, Interceptor, Layer, Layered};
 use crate::CacheBase;
 
 /// Wraps each call in a `cache` span (operation, backend, key) and logs
@@ -22,7 +22,7 @@ impl Layer for TracingLayer {
 }
 
 impl Interceptor for TracingLayer {
-    fn around<'a, T: Outcome + Send + 'a>(
+    fn around<'a, T: CallResult + Send + 'a>(
         &'a self,
         call: Call<'a>,
         attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),

@@ -374,7 +374,7 @@ impl DatabaseBase for SqlDatabase {
     }
 
     async fn health(&self, timeout: Duration) -> Result<Health> {
-        crate::base::timed_health(self.backend(), timeout, async {
+        crate::backend::timed_health(self.backend(), timeout, async {
             let outcome = with_pool!(&self.inner.primary, pool =>
                 sqlx::query("SELECT 1").execute(pool).await.map(drop));
             outcome.map_err(|err| self.map_err(err, "db.health", "SELECT 1"))

@@ -308,7 +308,7 @@ impl DatabaseBase for DocumentStore {
     }
 
     async fn health(&self, timeout: Duration) -> Result<Health> {
-        crate::base::timed_health(Backend::MongoDb, timeout, self.ping("db.health")).await
+        crate::backend::timed_health(Backend::MongoDb, timeout, self.ping("db.health")).await
     }
 
     fn pool_stats(&self) -> PoolStats {
