@@ -25,6 +25,7 @@ use crate::layers::LayerSettings;
 /// | `redis://[:password@]host:port[/db]`, `rediss://…` | Redis Streams | `redis-streams` |
 /// | `amqp://user:password@host:port/vhost`, `amqps://…` | RabbitMQ | `rabbitmq` |
 /// | `kafka://host:port[,host:port…]` | Kafka | `kafka` |
+/// | `nats://[user:password@]host:port` | NATS JetStream | `nats` |
 ///
 /// ```
 /// use core_mq::MqSettings;
