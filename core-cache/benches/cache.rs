@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_memcached::AsciiProtocol as _;
 use bytes::Bytes;
 use core_cache::backends::memcached::{MemcachedBackend, MemcachedConfig};
-use core_cache::backends::memory::{MemoryBackend, MemoryConfig};
+use core_cache::backends::memory::{MemoryBackend, MemorySettings};
 use core_cache::backends::redis::{RedisBackend, RedisClusterBackend, RedisConfig};
 use core_cache::layers::{LayerSettings, stack};
 use core_cache::{Cache, CacheBase};
@@ -132,7 +132,7 @@ fn memory(c: &mut Criterion) {
         })
     });
     group.finish();
-    let backend: Arc<dyn CacheBase> = Arc::new(MemoryBackend::new(&MemoryConfig::default()));
+    let backend: Arc<dyn CacheBase> = Arc::new(MemoryBackend::new(&MemorySettings::default()));
     bench_get_set(c, "cache/memory", &rt, backend.clone());
 
     // The typed front door against the same decoding done by hand.

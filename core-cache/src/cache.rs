@@ -43,10 +43,10 @@ enum Lookup<T> {
 /// use std::sync::Arc;
 /// use std::time::Duration;
 /// use core_cache::Cache;
-/// use core_cache::backends::memory::{MemoryBackend, MemoryConfig};
+/// use core_cache::backends::memory::{MemoryBackend, MemorySettings};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_error::Result<()> {
-/// let cache = Cache::builder(Arc::new(MemoryBackend::new(&MemoryConfig::default())))
+/// let cache = Cache::builder(Arc::new(MemoryBackend::new(&MemorySettings::default())))
 ///     .namespace("users")
 ///     .build()?;
 ///
@@ -716,9 +716,9 @@ impl Cache {
     /// ```
     /// # use std::sync::Arc;
     /// # use core_cache::Cache;
-    /// # use core_cache::backends::memory::{MemoryBackend, MemoryConfig};
+    /// # use core_cache::backends::memory::{MemoryBackend, MemorySettings};
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_error::Result<()> {
-    /// # let cache = Cache::new(Arc::new(MemoryBackend::new(&MemoryConfig::default())));
+    /// # let cache = Cache::new(Arc::new(MemoryBackend::new(&MemorySettings::default())));
     /// cache.set("user:7", &"old name", None).await?;
     /// cache.invalidate("user:7").await?;
     /// assert_eq!(cache.get::<String>("user:7").await?, None);

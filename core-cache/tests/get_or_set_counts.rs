@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use core_cache::backends::memory::{MemoryBackend, MemoryConfig};
+use core_cache::backends::memory::{MemoryBackend, MemorySettings};
 use core_cache::{Cache, CacheBase, CacheSettings, Capabilities, Result, Ttl, connect};
 
 /// The in-memory backend, counting the reads made of it.
@@ -63,7 +63,7 @@ impl CacheBase for CountingReads {
 #[tokio::test]
 async fn a_miss_reads_the_backend_once_and_a_hit_once() {
     let backend = Arc::new(CountingReads {
-        inner: MemoryBackend::new(&MemoryConfig::default()),
+        inner: MemoryBackend::new(&MemorySettings::default()),
         gets: AtomicU32::new(0),
     });
     let cache = Cache::new(backend.clone());
@@ -88,7 +88,7 @@ async fn a_miss_reads_the_backend_once_and_a_hit_once() {
 
 #[tokio::test]
 async fn concurrent_misses_of_one_key_load_once() {
-    let cache = Cache::new(Arc::new(MemoryBackend::new(&MemoryConfig::default())));
+    let cache = Cache::new(Arc::new(MemoryBackend::new(&MemorySettings::default())));
     let loads = Arc::new(AtomicU32::new(0));
     let calls = (0..16).map(|_| {
         let loads = loads.clone();

@@ -1,11 +1,12 @@
 //! The in-memory backend keeps within the bound its settings give, counted
 //! in entries or, with `memory.max_bytes`, in bytes of key and value.
 
-use core_cache::{CacheSettings, MemoryConfig, connect};
+use core_cache::backends::memory::MemorySettings;
+use core_cache::{CacheSettings, connect};
 
 const VALUE: usize = 1_000;
 
-async fn survivors(memory: MemoryConfig) -> usize {
+async fn survivors(memory: MemorySettings) -> usize {
     let mut settings = CacheSettings::from_url("memory://");
     settings.memory = memory;
     let cache = connect(&settings).await.unwrap();
@@ -25,9 +26,9 @@ async fn survivors(memory: MemoryConfig) -> usize {
 #[tokio::test]
 async fn a_byte_bound_evicts_once_the_values_outgrow_it() {
     // Room for about twenty of the 500 values.
-    let kept = survivors(MemoryConfig {
+    let kept = survivors(MemorySettings {
         max_bytes: Some(20 * VALUE as u64),
-        ..MemoryConfig::default()
+        ..MemorySettings::default()
     })
     .await;
     assert!(kept > 0, "the newest values stay");
@@ -36,7 +37,7 @@ async fn a_byte_bound_evicts_once_the_values_outgrow_it() {
 
 #[tokio::test]
 async fn an_entry_bound_evicts_past_its_count() {
-    let kept = survivors(MemoryConfig {
+    let kept = survivors(MemorySettings {
         max_entries: 50,
         max_bytes: None,
     })
@@ -49,9 +50,9 @@ async fn an_entry_bound_evicts_past_its_count() {
 
 #[tokio::test]
 async fn within_the_bound_nothing_is_evicted() {
-    let kept = survivors(MemoryConfig {
+    let kept = survivors(MemorySettings {
         max_bytes: Some(10 * 500 * VALUE as u64),
-        ..MemoryConfig::default()
+        ..MemorySettings::default()
     })
     .await;
     assert_eq!(kept, 500);

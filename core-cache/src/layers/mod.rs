@@ -12,10 +12,10 @@
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use core_cache::backends::memory::{MemoryBackend, MemoryConfig};
+//! use core_cache::backends::memory::{MemoryBackend, MemorySettings};
 //! use core_cache::layers::{Layer, RetryLayer, TimeoutLayer};
 //!
-//! let backend = Arc::new(MemoryBackend::new(&MemoryConfig::default()));
+//! let backend = Arc::new(MemoryBackend::new(&MemorySettings::default()));
 //! let backend = TimeoutLayer::new(Duration::from_millis(250)).layer(backend);
 //! let backend = RetryLayer::default().layer(backend);
 //! assert_eq!(backend.name(), "memory");

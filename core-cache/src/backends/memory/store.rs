@@ -1,5 +1,3 @@
-//! The in-process cache, on `moka`: the default, and the L1 of the tiered cache.
-
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,11 +5,12 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use core_error::{Error, Result};
+use futures::future::BoxFuture;
 use moka::Expiry;
 use moka::ops::compute::Op;
 
-pub use crate::settings::MemoryConfig;
-use crate::{CacheBase, Capabilities, ListEnd, Ttl};
+use super::MemorySettings;
+use crate::{CacheBase, CacheSettings, Capabilities, ListEnd, Ttl};
 
 const BACKEND: &str = "memory";
 
@@ -90,10 +89,10 @@ impl Expiry<String, Arc<Stored>> for PerEntryDeadline {
 ///
 /// ```
 /// use core_cache::CacheBase;
-/// use core_cache::backends::memory::{MemoryBackend, MemoryConfig};
+/// use core_cache::backends::memory::{MemoryBackend, MemorySettings};
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_error::Result<()> {
-/// let cache = MemoryBackend::new(&MemoryConfig::default());
+/// let cache = MemoryBackend::new(&MemorySettings::default());
 /// cache.set("greeting", "hello".into(), None).await?;
 /// assert_eq!(cache.get("greeting").await?.as_deref(), Some(&b"hello"[..]));
 /// # Ok(()) }
@@ -111,9 +110,17 @@ impl std::fmt::Debug for MemoryBackend {
     }
 }
 
+/// The registration's connect function.
+pub(super) fn open(settings: &CacheSettings) -> BoxFuture<'_, Result<Arc<dyn CacheBase>>> {
+    let backend = MemoryBackend::new(&settings.memory);
+    Box::pin(std::future::ready(Ok(
+        Arc::new(backend) as Arc<dyn CacheBase>
+    )))
+}
+
 impl MemoryBackend {
     /// Creates an empty cache bounded as `config` says.
-    pub fn new(config: &MemoryConfig) -> MemoryBackend {
+    pub fn new(config: &MemorySettings) -> MemoryBackend {
         let builder = moka::future::Cache::builder().expire_after(PerEntryDeadline);
         let entries = match config.max_bytes {
             Some(max_bytes) => builder
@@ -465,13 +472,38 @@ impl CacheBase for MemoryBackend {
             Some(Stored {
                 data: Data::List(items),
                 ..
-            }) => Ok(
-                match crate::backends::list_window(items.len(), start, stop) {
-                    Some((first, last)) => items.range(first..=last).cloned().collect(),
-                    None => Vec::new(),
-                },
-            ),
+            }) => Ok(match list_window(items.len(), start, stop) {
+                Some((first, last)) => items.range(first..=last).cloned().collect(),
+                None => Vec::new(),
+            }),
             Some(_) => Err(wrong_type("cache.range", key, "a list")),
         }
+    }
+}
+
+/// The inclusive index window `start..=stop` of a list of `len` items, with
+/// negative indexes counting from the tail as Redis `LRANGE` does; `None`
+/// when the window is empty.
+fn list_window(len: usize, start: i64, stop: i64) -> Option<(usize, usize)> {
+    let len = i64::try_from(len).ok()?;
+    let resolve = |index: i64| if index < 0 { len + index } else { index };
+    let first = resolve(start).max(0);
+    let last = resolve(stop).min(len - 1);
+    (first <= last && first < len).then_some((first as usize, last as usize))
+}
+
+#[cfg(test)]
+mod list_window_tests {
+    use super::list_window;
+
+    #[test]
+    fn list_windows_follow_lrange() {
+        assert_eq!(list_window(5, 0, -1), Some((0, 4)));
+        assert_eq!(list_window(5, -2, -1), Some((3, 4)));
+        assert_eq!(list_window(5, 1, 100), Some((1, 4)));
+        assert_eq!(list_window(5, -100, 0), Some((0, 0)));
+        assert_eq!(list_window(5, 3, 1), None);
+        assert_eq!(list_window(5, 5, 9), None);
+        assert_eq!(list_window(0, 0, -1), None);
     }
 }

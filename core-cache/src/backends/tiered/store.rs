@@ -1,4 +1,4 @@
-//! A memory L1 in front of any remote L2, kept coherent through Redis pub/sub.
+//! The store code behind `[cache.tiered]`, compiled with feature `tiered`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -8,12 +8,14 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use core_error::{Error, Result};
 use futures::StreamExt as _;
+use futures::future::BoxFuture;
 use redis::aio::ConnectionManager;
 use secrecy::{ExposeSecret as _, SecretString};
 use tokio::task::AbortHandle;
 
-use super::memory::{MemoryBackend, MemoryConfig};
-use crate::{CacheBase, Capabilities, ListEnd, Ttl};
+use super::TieredSettings;
+use crate::backends::memory::{MemoryBackend, MemorySettings};
+use crate::{CacheBase, CacheSettings, Capabilities, ListEnd, Ttl};
 
 const BACKEND: &str = "tiered";
 
@@ -21,7 +23,7 @@ const BACKEND: &str = "tiered";
 #[derive(Clone)]
 pub struct TieredConfig {
     /// Bounds of the in-process L1.
-    pub l1: MemoryConfig,
+    pub l1: MemorySettings,
     /// How long a value stays in L1. This also bounds how stale a value can
     /// be if an invalidation message is lost. Default 30 s.
     pub l1_ttl: Duration,
@@ -35,7 +37,7 @@ impl TieredConfig {
     /// Defaults around the Redis server at `invalidation_url`.
     pub fn new(invalidation_url: impl Into<String>) -> TieredConfig {
         TieredConfig {
-            l1: MemoryConfig::default(),
+            l1: MemorySettings::default(),
             l1_ttl: Duration::from_secs(30),
             invalidation_url: SecretString::from(invalidation_url.into()),
             channel: "core-cache:invalidate".to_string(),
@@ -55,6 +57,42 @@ impl fmt::Debug for TieredConfig {
             .field("channel", &self.channel)
             .finish()
     }
+}
+
+/// Puts an L1 in front of `l2`: the `WRAP` function of this folder.
+pub(super) fn wrap<'a>(
+    l2: Arc<dyn CacheBase>,
+    settings: &'a CacheSettings,
+    tiered: &'a TieredSettings,
+) -> BoxFuture<'a, Result<Arc<dyn CacheBase>>> {
+    Box::pin(async move {
+        let url = settings.url.expose_secret();
+        let invalidation_url = match &tiered.invalidation_url {
+            Some(url) => url.expose_secret().to_string(),
+            None if matches!(
+                crate::registration::scheme_of(url).as_str(),
+                "redis" | "rediss"
+            ) =>
+            {
+                url.to_string()
+            }
+            None => {
+                return Err(Error::invalid_input(
+                    "a tiered cache over a non-Redis backend needs cache.tiered.invalidation_url",
+                )
+                .with_operation("cache.connect")
+                .with_key("cache.tiered.invalidation_url"));
+            }
+        };
+        let mut config = TieredConfig::new(invalidation_url);
+        config.l1_ttl = Duration::from_millis(tiered.l1_ttl_ms);
+        config.l1.max_entries = tiered.l1_max_entries;
+        if let Some(namespace) = &settings.namespace {
+            config.channel = format!("core-cache:invalidate:{namespace}");
+        }
+        let backend = TieredBackend::connect(l2, &config).await?;
+        Ok(Arc::new(backend) as Arc<dyn CacheBase>)
+    })
 }
 
 /// What an invalidation message asks the other processes to drop.

@@ -120,6 +120,18 @@ fn seed_nodes(url: &str) -> Option<Vec<String>> {
         .collect()
 }
 
+/// The Redis Cluster registration's connect function.
+pub(in crate::backends::redis) fn open_cluster(
+    settings: &crate::CacheSettings,
+) -> futures::future::BoxFuture<'_, Result<std::sync::Arc<dyn crate::CacheBase>>> {
+    Box::pin(async move {
+        let url = secrecy::ExposeSecret::expose_secret(&settings.url);
+        let config = RedisConfig::with_settings(url, &settings.redis);
+        let backend = RedisBackend::connect_cluster(&config).await?;
+        Ok(std::sync::Arc::new(backend) as std::sync::Arc<dyn crate::CacheBase>)
+    })
+}
+
 impl RedisBackend<ClusterConnection> {
     /// Connects to the cluster whose seed nodes `config.url` names
     /// (`redis-cluster://[user:password@]host:port[,host:port…]`, or

@@ -1,0 +1,28 @@
+//! The `cache.redis` section, for Redis and Redis Cluster alike.
+
+use serde::Deserialize;
+
+/// Redis timeouts (`cache.redis`).
+///
+/// ```
+/// use core_cache::backends::redis::RedisSettings;
+///
+/// assert_eq!(RedisSettings::default().response_timeout_ms, 5_000);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSettings {
+    /// How long one connection attempt may take. Default 2 000.
+    pub connect_timeout_ms: u64,
+    /// How long one command may wait for its answer. Default 5 000.
+    pub response_timeout_ms: u64,
+}
+
+impl Default for RedisSettings {
+    fn default() -> RedisSettings {
+        RedisSettings {
+            connect_timeout_ms: 2_000,
+            response_timeout_ms: 5_000,
+        }
+    }
+}
