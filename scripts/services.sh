@@ -6,15 +6,23 @@
 #   scripts/services.sh status              say which servers answer
 #
 # NAME is one of: postgres mariadb redis rabbitmq nats memcached kafka mongodb
-# redis-cluster redis-durable kafka-durable etcd etcd-tls redis-tls
-# redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls rabbitmq-mtls
-# expired-tls kafka-tls kafka-sasl kafka-sasl-tls. Idempotent: a server that
-# already answers is left alone.
+# redis-cluster redis-cluster-tls redis-durable kafka-durable etcd etcd-tls
+# redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls
+# rabbitmq-mtls expired-tls kafka-tls kafka-sasl kafka-sasl-tls. Idempotent: a
+# server that already answers is left alone.
 # Exits non-zero, naming the server, when one does not come up in time.
 #
 # redis-cluster is three masters on 127.0.0.1:7000-7002 (no replicas, no
 # persistence). A cluster that does not answer is rebuilt from nothing, so
 # start recovers from any half-stopped state; its data does not survive.
+# redis-cluster-tls is the same on 127.0.0.1:7100-7102 (bus ports 17100-17102),
+# over TLS only: no plaintext port; clients, the cluster bus and replication
+# all speak TLS. Each node serves server.pem, makes its own connections to
+# the others with client.pem (server.pem is for serverAuth only, so a node
+# would refuse it from a peer) and, like redis-tls, asks a client for no
+# certificate (one given must chain to ca.pem). No users or passwords. Its
+# nodes announce their TLS ports, so a client that follows MOVED and ASK
+# redirects reaches TLS ports; e.g. redis-cli --tls --cacert ca.pem -c -p 7100.
 #
 # redis-durable (127.0.0.1:6380) and kafka-durable (127.0.0.1:9094) keep what
 # they acknowledged across a restart: Redis with its append-only file synced
@@ -96,6 +104,8 @@
 #                    handshake).
 #   127.0.0.1:6392   expired-tls: expired.pem (expired on 2020-01-02), to
 #                    redis (6379): for "expired certificate" tests.
+# (Not a terminator, but TLS too: 127.0.0.1:7100-7102 redis-cluster-tls, whose
+# Redis nodes serve TLS themselves; see above.)
 # Each answers when its server does and a TLS handshake checked against ca.pem
 # succeeds (on 5673 with client.pem; on 6392 it fails with "certificate has
 # expired"). What is behind the TLS is each server's own: no users or
@@ -153,16 +163,17 @@ STATE_DIR="${CORE_STATE_DIR:-/tmp/core-sdk-services}"
 TLS_DIR="${CORE_TLS_DIR:-$STATE_DIR/tls}"
 NISSHI_VERSION="0.7.0-pre.2"
 SECANTUS_VERSION="0.7.0b3"
-ALL_SERVICES=(postgres mariadb redis rabbitmq nats memcached kafka mongodb redis-cluster redis-durable kafka-durable
-  etcd etcd-tls redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls rabbitmq-mtls expired-tls
-  kafka-tls kafka-sasl kafka-sasl-tls)
+ALL_SERVICES=(postgres mariadb redis rabbitmq nats memcached kafka mongodb redis-cluster redis-cluster-tls
+  redis-durable kafka-durable etcd etcd-tls redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls
+  rabbitmq-tls rabbitmq-mtls expired-tls kafka-tls kafka-sasl kafka-sasl-tls)
 # The servers that serve the certificates in $TLS_DIR.
-TLS_SERVICES=(etcd-tls redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls rabbitmq-mtls expired-tls
-  kafka-tls kafka-sasl-tls)
+TLS_SERVICES=(etcd-tls redis-cluster-tls redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls
+  rabbitmq-mtls expired-tls kafka-tls kafka-sasl-tls)
 # nisshi's memory engine serves kafka and kafka-tls; its libSQL (SQLite file)
 # engine serves kafka-durable, kafka-sasl and kafka-sasl-tls (users need it).
 NISSHI_FEATURES="dynostore,libsql"
 REDIS_CLUSTER_PORTS=(7000 7001 7002)
+REDIS_CLUSTER_TLS_PORTS=(7100 7101 7102)
 # Throwaway credentials of etcd-tls, documented above for the tests.
 ETCD_ROOT_PASSWORD=core-sdk-root
 ETCD_APP_PASSWORD=core-sdk-app-pw
@@ -184,7 +195,8 @@ port_of() {
     rabbitmq) echo 5672 ;; nats) echo 4222 ;; memcached) echo 11211 ;;
     kafka) echo 9092 ;; mongodb) echo 27017 ;;
     redis-durable) echo 6380 ;; kafka-durable) echo 9094 ;;
-    redis-cluster) echo "${REDIS_CLUSTER_PORTS[0]}" ;; # the first node; the others follow it
+    # The first node; the others follow it.
+    redis-cluster) echo "${REDIS_CLUSTER_PORTS[0]}" ;; redis-cluster-tls) echo "${REDIS_CLUSTER_TLS_PORTS[0]}" ;;
     etcd) echo 2379 ;; etcd-tls) echo 2381 ;; # their peer ports are 2380 and 2382
     redis-tls) echo 6390 ;; redis-tls-mtls) echo 6391 ;; mariadb-tls) echo 3307 ;;
     postgres-tls) echo 5433 ;;
@@ -214,7 +226,7 @@ answers() {
     mariadb) mariadb-admin --protocol=tcp -h 127.0.0.1 -P 3306 -uroot ping >/dev/null 2>&1 ;;
     redis) [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ] ;;
     redis-durable) [ "$(redis-cli -h 127.0.0.1 -p 6380 ping 2>/dev/null)" = PONG ] ;;
-    redis-cluster) cluster_ok ;;
+    redis-cluster | redis-cluster-tls) cluster_ok "$1" ;;
     memcached) timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/11211 && printf "version\r\n" >&3 &&
                  read -r line <&3 && [[ $line == VERSION* ]]' 2>/dev/null ;;
     # Port first: etcdctl takes its full timeout to give up on a closed port.
@@ -241,49 +253,94 @@ answers() {
   esac
 }
 
+# The ports of the nodes of redis-cluster or redis-cluster-tls.
+cluster_ports() {
+  case "$1" in
+    redis-cluster) echo "${REDIS_CLUSTER_PORTS[@]}" ;;
+    redis-cluster-tls) echo "${REDIS_CLUSTER_TLS_PORTS[@]}" ;;
+  esac
+}
+
+# How redis-cli reaches NAME's nodes: over TLS for redis-cluster-tls,
+# trusting the project CA only, with no client certificate.
+cluster_cli_flags() {
+  case "$1" in
+    redis-cluster-tls) echo --tls --cacert "$TLS_DIR/ca.pem" ;;
+  esac
+}
+
+# cluster_cli NAME ARGS...: redis-cli for NAME's nodes (ARGS say which).
+cluster_cli() {
+  local name=$1; shift
+  # Paths under $TLS_DIR have no spaces, as everywhere in this script.
+  # shellcheck disable=SC2046
+  redis-cli $(cluster_cli_flags "$name") "$@"
+}
+
 # Every node of the cluster serves it: each says cluster_state:ok.
 cluster_ok() {
-  local port
-  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
-    redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+  local name=$1 port
+  for port in $(cluster_ports "$name"); do
+    cluster_cli "$name" -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
   done
 }
 
 stop_cluster_nodes() {
-  local port
-  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
-    redis-cli -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  local name=$1 port
+  for port in $(cluster_ports "$name"); do
+    cluster_cli "$name" -h 127.0.0.1 -p "$port" shutdown nosave >/dev/null 2>&1 || true
   done
 }
 
-# Fresh nodes, then one cluster over them: whatever state the last run left
-# (a node down, a nodes.conf from an older cluster) is discarded first, since
-# a node restarted from its nodes.conf alone need not rejoin its cluster.
+# cluster_node_flags NAME PORT: how NAME's node on PORT listens. With
+# --tls-cluster its cluster bus (PORT + 10000) speaks TLS and it announces its
+# TLS port. Outgoing, to its peers, a node would show its serving certificate
+# unless given another: client.pem, since server.pem (serverAuth only) fails
+# a peer's check of a client certificate.
+cluster_node_flags() {
+  case "$1" in
+    redis-cluster) echo --port "$2" ;;
+    redis-cluster-tls)
+      echo --port 0 --tls-port "$2" --tls-cert-file "$TLS_DIR/server.pem" --tls-key-file "$TLS_DIR/server.key" \
+        --tls-client-cert-file "$TLS_DIR/client.pem" --tls-client-key-file "$TLS_DIR/client.key" \
+        --tls-ca-cert-file "$TLS_DIR/ca.pem" --tls-auth-clients optional --tls-cluster yes --tls-replication yes ;;
+  esac
+}
+
+# launch_redis_cluster NAME: fresh nodes, then one cluster over them:
+# whatever state the last run left (a node down, a nodes.conf from an older
+# cluster) is discarded first, since a node restarted from its nodes.conf
+# alone need not rejoin its cluster.
 launch_redis_cluster() {
-  local dir="$STATE_DIR/redis-cluster" port nodes=() waited=0
-  stop_cluster_nodes
-  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
+  local name=$1 dir="$STATE_DIR/$1" port nodes=() waited=0
+  [ "$name" = redis-cluster-tls ] && make_tls_material
+  stop_cluster_nodes "$name"
+  for port in $(cluster_ports "$name"); do
     while listening "$port"; do
-      ((waited >= 30)) && die "redis-cluster: 127.0.0.1:$port is still taken after 30s"
+      ((waited >= 30)) && die "$name: 127.0.0.1:$port is still taken after 30s"
       sleep 1; waited=$((waited + 1))
     done
   done
   rm -rf "$dir" && mkdir -p "$dir" || return 1
-  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
-    redis-server --port "$port" --bind 127.0.0.1 --daemonize yes --save "" --appendonly no \
+  for port in $(cluster_ports "$name"); do
+    # shellcheck disable=SC2046
+    redis-server $(cluster_node_flags "$name" "$port") --bind 127.0.0.1 --daemonize yes --save "" --appendonly no \
       --cluster-enabled yes --cluster-config-file "$dir/nodes-$port.conf" \
-      --dir "$dir" --logfile "$STATE_DIR/logs/redis-cluster-$port.log" || return 1
+      --dir "$dir" --logfile "$STATE_DIR/logs/$name-$port.log" || return 1
     nodes+=("127.0.0.1:$port")
   done
   waited=0
-  for port in "${REDIS_CLUSTER_PORTS[@]}"; do
-    until [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ]; do
-      ((waited >= 30)) && die "redis-cluster: node 127.0.0.1:$port did not answer within 30s"
+  for port in $(cluster_ports "$name"); do
+    until [ "$(cluster_cli "$name" -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ]; do
+      ((waited >= 30)) && die "$name: node 127.0.0.1:$port did not answer within 30s"
       sleep 1; waited=$((waited + 1))
     done
   done
-  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes \
-    >"$STATE_DIR/logs/redis-cluster-create.log" 2>&1
+  # create waits without end for nodes that never meet (as over a cluster bus
+  # whose TLS handshakes fail): bounded, so start fails instead of hanging.
+  # shellcheck disable=SC2046
+  timeout 60 redis-cli $(cluster_cli_flags "$name") --cluster create "${nodes[@]}" --cluster-replicas 0 \
+    --cluster-yes >"$STATE_DIR/logs/$name-create.log" 2>&1
 }
 
 run_detached() { # NAME WORKDIR COMMAND...
@@ -836,7 +893,7 @@ launch() {
       install_secantus
       run_detached mongodb "$STATE_DIR/mongodb" "$TOOLS_DIR/secantus-venv/bin/secantusd-py" \
         --host 127.0.0.1 --port 27017 --storage-path ':memory:' ;;
-    redis-cluster) launch_redis_cluster ;;
+    redis-cluster | redis-cluster-tls) launch_redis_cluster "$1" ;;
     etcd)
       install_etcd
       launch_etcd etcd http://127.0.0.1:2379 2380 ;;
@@ -882,7 +939,7 @@ stop_one() {
     redis) redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true ;;
     # nosave skips a snapshot; the append-only file holds every acknowledged write.
     redis-durable) redis-cli -h 127.0.0.1 -p 6380 shutdown nosave >/dev/null 2>&1 || true ;;
-    redis-cluster) stop_cluster_nodes ;;
+    redis-cluster | redis-cluster-tls) stop_cluster_nodes "$name" ;;
     rabbitmq) rabbitmqctl shutdown >/dev/null 2>&1 || true ;;
     nats) pkill -f '/usr/sbin/nats-server' || true ;;
     redis-tls | redis-tls-mtls) stop_pid_file "$name" redis-server ;;
@@ -917,7 +974,7 @@ stop_one() {
       esac ;;
   esac
   local waited=0 port ports=("$(port_of "$name")")
-  [ "$name" = redis-cluster ] && ports=("${REDIS_CLUSTER_PORTS[@]}")
+  case "$name" in redis-cluster | redis-cluster-tls) read -ra ports <<<"$(cluster_ports "$name")" ;; esac
   for port in "${ports[@]}"; do
     while listening "$port"; do
       ((waited >= 30)) && die "$name still listens on 127.0.0.1:$port after 30s"

@@ -165,3 +165,40 @@ async fn an_expired_certificate_is_refused_as_expired() {
     assert!(!err.is_temporary(), "{err}");
     assert!(err.to_string().contains("has expired"), "{err}");
 }
+
+/// The TLS Redis Cluster (`redis-cluster-tls`, 7100-7102): verified with the
+/// project CA, every master reached (the conformance suite runs on it too);
+/// another CA refused as untrusted, and a TLS parameter without TLS refused
+/// before connecting.
+#[cfg(feature = "redis-cluster")]
+#[tokio::test]
+async fn a_tls_cluster_is_verified_on_every_node() {
+    let base = require_service!(Service::RedisClusterTls);
+    let cache = connect(&CacheSettings::from_url(format!(
+        "{base}?sslrootcert={}",
+        ca("ca.pem")
+    )))
+    .await
+    .unwrap();
+    // Keys on every master's slots: the redirects lead to TLS ports.
+    let keys: Vec<String> = (0..30).map(|n| format!("tls-cluster-{n}")).collect();
+    for key in &keys {
+        cache.set(key, &1, None).await.unwrap();
+    }
+    for key in &keys {
+        assert_eq!(cache.get::<i32>(key).await.unwrap(), Some(1));
+    }
+
+    let err = connect_error(format!("{base}?sslrootcert={}", ca("other-ca.pem"))).await;
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(!err.is_temporary(), "{err}");
+    assert!(
+        err.to_string().contains("not trusted (unknown issuer)"),
+        "{err}"
+    );
+
+    let plain = base.replacen("rediss-cluster://", "redis-cluster://", 1);
+    let err = connect_error(format!("{plain}?sslrootcert={}", ca("ca.pem"))).await;
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("rediss-cluster://"), "{err}");
+}

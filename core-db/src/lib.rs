@@ -32,6 +32,15 @@
 //! assert!(sql.health(std::time::Duration::from_secs(1)).await.is_ok());
 //! # Ok(()) }
 //! ```
+//!
+//! # Driver versions
+//!
+//! `core_db::sqlx` and `core_db::mongodb` re-export the drivers this crate
+//! is built on. A driver's breaking version (sqlx 0.8 → 0.9, mongodb 3 → 4)
+//! changes only with a minor version of this SDK, named in its release
+//! notes; an SDK patch release never changes it. Use the drivers through
+//! these re-exports rather than as direct dependencies, and the two can
+//! never drift apart.
 
 mod backend;
 pub mod backends;
@@ -48,8 +57,27 @@ pub mod sql;
 pub use backend::{Backend, DatabaseBase, Health, PoolStats};
 pub use connect::{Database, connect};
 pub use core_error::{Error, ErrorKind, Result};
+/// The MongoDB driver this crate is built on (3.x), for its types
+/// (`bson`, options) in your code without a second version of it.
+///
+/// Version policy for both driver re-exports: a driver's major version
+/// (or, before 1.0, its minor: sqlx 0.8 → 0.9) moves only with this SDK's
+/// minor version, and is named in the release notes; patch releases of the
+/// SDK never change it. Depend on the driver through this re-export, not
+/// directly, and the two cannot drift apart.
+/// The MongoDB driver this crate is built on (3.x), for its types
+/// (`bson`, options) in your code without a second version of it. Its
+/// major version moves only with this SDK's minor version (see the crate
+/// docs, "Driver versions").
 #[cfg(feature = "mongodb")]
 pub use mongodb;
 pub use settings::DatabaseSettings;
+/// The sqlx this crate is built on (0.8), for its types (`FromRow`,
+/// `Row`, `PgPool`) without a second version of it; see the version policy
+/// on [`mongodb`](crate::mongodb) (the same for both drivers).
+/// The sqlx this crate is built on (0.8), for its types (`FromRow`,
+/// `Row`, `PgPool`) without a second version of it. Its breaking version
+/// moves only with this SDK's minor version (see the crate docs, "Driver
+/// versions").
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub use sqlx;

@@ -15,6 +15,7 @@ use std::fmt;
 /// | Redis | `REDIS_URL` | `redis://127.0.0.1:6379` |
 /// | Redis with AOF persistence | `REDIS_DURABLE_URL` | `redis://127.0.0.1:6380` |
 /// | Redis Cluster | `REDIS_CLUSTER_URL` | `redis-cluster://127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002` |
+/// | Redis Cluster over TLS | `REDIS_CLUSTER_TLS_URL` | `rediss-cluster://127.0.0.1:7100,127.0.0.1:7101,127.0.0.1:7102` |
 /// | Memcached | `MEMCACHED_URL` | `tcp://127.0.0.1:11211` |
 /// | RabbitMQ | `AMQP_URL` | `amqp://guest:guest@127.0.0.1:5672/%2f` |
 /// | Kafka protocol | `KAFKA_BROKERS` | `127.0.0.1:9092` |
@@ -71,6 +72,9 @@ pub enum Service {
     /// Redis over TLS only (the project CA of `scripts/services.sh`), with
     /// the ACL user `app`; client certificates optional.
     RedisTls,
+    /// A Redis Cluster of three TLS-only masters (the project CA), cluster
+    /// bus over TLS too.
+    RedisClusterTls,
     /// etcd (v3 API), plaintext and without authentication.
     Etcd,
     /// etcd over TLS (the project CA of `scripts/services.sh`) with
@@ -80,7 +84,7 @@ pub enum Service {
 
 impl Service {
     /// Every service, in the order `scripts/services.sh` starts them.
-    pub const ALL: [Service; 20] = [
+    pub const ALL: [Service; 21] = [
         Service::Postgres,
         Service::MySql,
         Service::Redis,
@@ -95,6 +99,7 @@ impl Service {
         Service::Etcd,
         Service::EtcdTls,
         Service::RedisTls,
+        Service::RedisClusterTls,
         Service::MySqlTls,
         Service::MongoDbTls,
         Service::RabbitMqTls,
@@ -118,6 +123,7 @@ impl Service {
             Service::Kafka => "Kafka",
             Service::Nats => "NATS",
             Service::RedisTls => "Redis (TLS)",
+            Service::RedisClusterTls => "Redis Cluster (TLS)",
             Service::MySqlTls => "MariaDB (TLS)",
             Service::PostgresTls => "PostgreSQL (TLS)",
             Service::KafkaTls => "Kafka (TLS)",
@@ -144,6 +150,7 @@ impl Service {
             Service::Kafka => "KAFKA_BROKERS",
             Service::Nats => "NATS_URL",
             Service::RedisTls => "REDIS_TLS_URL",
+            Service::RedisClusterTls => "REDIS_CLUSTER_TLS_URL",
             Service::MySqlTls => "DATABASE_URL_MYSQL_TLS",
             Service::PostgresTls => "DATABASE_URL_POSTGRES_TLS",
             Service::KafkaTls => "KAFKA_TLS_BROKERS",
@@ -170,6 +177,9 @@ impl Service {
             Service::Kafka => "127.0.0.1:9092",
             Service::Nats => "nats://127.0.0.1:4222",
             Service::RedisTls => "rediss://127.0.0.1:6390",
+            Service::RedisClusterTls => {
+                "rediss-cluster://127.0.0.1:7100,127.0.0.1:7101,127.0.0.1:7102"
+            }
             Service::MySqlTls => "mysql://app:core-sdk-maria-pw@127.0.0.1:3307/test",
             Service::PostgresTls => "postgres://app:core-sdk-pg-pw@127.0.0.1:5433/test",
             Service::KafkaTls => "127.0.0.1:9095",
@@ -210,6 +220,7 @@ impl Service {
             Service::Kafka => 9092,
             Service::Nats => 4222,
             Service::RedisTls => 6390,
+            Service::RedisClusterTls => 7100,
             Service::MySqlTls => 3307,
             Service::PostgresTls => 5433,
             Service::KafkaTls => 9095,

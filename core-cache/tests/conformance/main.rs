@@ -111,6 +111,18 @@ async fn redis_cluster() -> Option<Target> {
     Target::new(CacheSettings::from_url(url)).await
 }
 
+/// The TLS-only Redis Cluster, verified against the project CA; the
+/// redirects the cluster answers name TLS ports too.
+async fn redis_cluster_tls() -> Option<Target> {
+    let url = require_service!(Service::RedisClusterTls, None);
+    let ca = Service::tls_dir().join("ca.pem");
+    Target::new(CacheSettings::from_url(format!(
+        "{url}?sslrootcert={}",
+        ca.display()
+    )))
+    .await
+}
+
 async fn memcached() -> Option<Target> {
     let url = require_service!(Service::Memcached, None);
     let address = Service::Memcached.first_address(&url);
@@ -130,6 +142,7 @@ async fn tiered() -> Option<Target> {
 cache_suite!(memory, crate::memory);
 cache_suite!(redis, crate::redis);
 cache_suite!(redis_cluster, crate::redis_cluster);
+cache_suite!(redis_cluster_tls, crate::redis_cluster_tls);
 cache_suite!(memcached, crate::memcached);
 cache_suite!(tiered, crate::tiered);
 cache_suite!(redis_tls, crate::redis_tls);

@@ -204,10 +204,10 @@ pub(crate) fn plaintext_remote(text: &str) -> Option<(String, String, &'static s
             "add tls=true"
         }
         "redis" => "use rediss://",
-        "redis-cluster" => "use a Redis Cluster reachable over TLS",
+        "redis-cluster" => "use rediss-cluster://",
         "amqp" => "use amqps://",
         "http" => "use https://",
-        "nats" => "use tls://",
+        "nats" => "the SDK's NATS backend has no TLS yet; keep NATS on a private network",
         "kafka" => "set mq.kafka.security.protocol to ssl or sasl_ssl",
         "memcached" | "tcp" => "Memcached has no TLS in the SDK; keep it on a private network",
         _ => return None,
@@ -290,6 +290,11 @@ mod tests {
             remote("kafka://k1:9092,k2:9092").as_deref(),
             Some("kafka k1")
         );
+        assert_eq!(
+            remote("redis-cluster://r1:7000,r2:7001").as_deref(),
+            Some("redis-cluster r1")
+        );
+        assert_eq!(remote("rediss-cluster://r1:7000,r2:7001"), None);
         assert_eq!(remote("sqlite://data/app.db"), None);
         assert_eq!(remote("memory://"), None);
         assert_eq!(remote("not a url"), None);

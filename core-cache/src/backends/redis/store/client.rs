@@ -49,68 +49,103 @@ pub fn open_client(
     backend: &'static str,
 ) -> Result<redis::Client> {
     let endpoint = core_error::redact_endpoint(url);
-    let refuse = |message: String| {
-        Error::invalid_input(message)
+    let tls = TlsUrl::parse(url, "rediss://", operation, backend)?;
+    let malformed = |err: redis::RedisError| {
+        Error::invalid_input("the Redis URL is malformed")
             .with_operation(operation)
             .with_backend(backend)
             .with_endpoint(&endpoint)
+            .with_source(err)
     };
-    if url
-        .split_once('#')
-        .is_some_and(|(_, fragment)| fragment.contains("insecure"))
-    {
-        return Err(refuse(
-            "the Redis URL asks for #insecure; TLS verification cannot be turned off: \
-             name the server's CA with sslrootcert= instead"
-                .to_string(),
-        ));
+    match tls.certificates {
+        None => redis::Client::open(tls.url.as_str()).map_err(malformed),
+        Some(certificates) => redis::Client::build_with_tls(tls.url.as_str(), certificates)
+            .map_err(|err| {
+                Error::invalid_input(format!(
+                    "the TLS files of the Redis URL are not usable: {err}"
+                ))
+                .with_operation(operation)
+                .with_backend(backend)
+                .with_endpoint(&endpoint)
+            }),
     }
-    let (url, files) =
-        TlsFiles::take_from_url(url).map_err(|err| refuse(err.message().to_string()))?;
-    let tls = url.to_ascii_lowercase().starts_with("rediss://");
-    if !tls && !files.is_empty() {
-        return Err(refuse(
-            "sslrootcert, sslcert and sslkey need a rediss:// URL (TLS); this one is redis://"
-                .to_string(),
-        ));
+}
+
+/// A Redis URL with its TLS parameters taken out and their files read.
+pub(crate) struct TlsUrl {
+    /// The URL without `sslrootcert`, `sslcert` and `sslkey`.
+    pub(crate) url: String,
+    /// The CA and client certificate those named, if any.
+    pub(crate) certificates: Option<TlsCertificates>,
+}
+
+impl TlsUrl {
+    /// Reads the TLS parameters of `url`, whose scheme starts with
+    /// `tls_scheme` (`rediss://`, `rediss-cluster://`) when it asks for TLS.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) for `#insecure`,
+    /// a TLS parameter without TLS, or a file that cannot be read, naming the
+    /// parameter and never the URL's password.
+    pub(crate) fn parse(
+        url: &str,
+        tls_scheme: &str,
+        operation: &'static str,
+        backend: &'static str,
+    ) -> Result<TlsUrl> {
+        let endpoint = core_error::redact_endpoint(url);
+        let refuse = |message: String| {
+            Error::invalid_input(message)
+                .with_operation(operation)
+                .with_backend(backend)
+                .with_endpoint(&endpoint)
+        };
+        if url
+            .split_once('#')
+            .is_some_and(|(_, fragment)| fragment.contains("insecure"))
+        {
+            return Err(refuse(
+                "the Redis URL asks for #insecure; TLS verification cannot be turned off: \
+                 name the server's CA with sslrootcert= instead"
+                    .to_string(),
+            ));
+        }
+        let (url, files) =
+            TlsFiles::take_from_url(url).map_err(|err| refuse(err.message().to_string()))?;
+        let tls = url.to_ascii_lowercase().starts_with(tls_scheme);
+        if !tls && !files.is_empty() {
+            return Err(refuse(format!(
+                "sslrootcert, sslcert and sslkey need a {tls_scheme} URL (TLS); this one is not"
+            )));
+        }
+        if tls {
+            // redis-rs builds its TLS configuration with the process default provider.
+            core_error::install_ring_provider();
+        }
+        let read = |param: &'static str, path: &std::path::Path| {
+            TlsFiles::read(param, path)
+                .map_err(|err| refuse(err.message().to_string()).with_key(param))
+        };
+        let root_cert = files
+            .ca
+            .as_deref()
+            .map(|path| read("sslrootcert", path))
+            .transpose()?;
+        let client_tls = match &files.client {
+            Some((cert, key)) => Some(ClientTlsConfig {
+                client_cert: read("sslcert", cert)?,
+                client_key: read("sslkey", key)?,
+            }),
+            None => None,
+        };
+        let certificates =
+            (root_cert.is_some() || client_tls.is_some()).then_some(TlsCertificates {
+                client_tls,
+                root_cert,
+            });
+        Ok(TlsUrl { url, certificates })
     }
-    let malformed =
-        |err: redis::RedisError| refuse("the Redis URL is malformed".to_string()).with_source(err);
-    if !tls {
-        return redis::Client::open(url.as_str()).map_err(malformed);
-    }
-    // redis-rs builds its TLS configuration with the process default provider.
-    core_error::install_ring_provider();
-    let read = |param: &'static str, path: &std::path::Path| {
-        TlsFiles::read(param, path).map_err(|err| refuse(err.message().to_string()).with_key(param))
-    };
-    let root_cert = files
-        .ca
-        .as_deref()
-        .map(|path| read("sslrootcert", path))
-        .transpose()?;
-    let client_tls = match &files.client {
-        Some((cert, key)) => Some(ClientTlsConfig {
-            client_cert: read("sslcert", cert)?,
-            client_key: read("sslkey", key)?,
-        }),
-        None => None,
-    };
-    if root_cert.is_none() && client_tls.is_none() {
-        return redis::Client::open(url.as_str()).map_err(malformed);
-    }
-    redis::Client::build_with_tls(
-        url.as_str(),
-        TlsCertificates {
-            client_tls,
-            root_cert,
-        },
-    )
-    .map_err(|err| {
-        refuse(format!(
-            "the TLS files of the Redis URL are not usable: {err}"
-        ))
-    })
 }
 
 /// A connect error for `url`, said plainly when TLS is the likely cause: a
@@ -118,10 +153,7 @@ pub fn open_client(
 /// answers it, so "the URL asks for TLS, the port does not speak it" shows
 /// up as a timeout.
 pub fn connect_error(error: Error, url: &str) -> Error {
-    let tls = url
-        .trim_start()
-        .to_ascii_lowercase()
-        .starts_with("rediss://");
+    let tls = url.trim_start().to_ascii_lowercase().starts_with("rediss");
     if tls && error.kind() == core_error::ErrorKind::Timeout {
         let mut hinted = Error::unavailable(
             "Redis did not complete the TLS handshake in time: it may not speak TLS at this \

@@ -22,6 +22,7 @@ use redis::cluster_routing::{
 use redis::{Cmd, FromRedisValue, RedisResult, Value};
 use secrecy::ExposeSecret as _;
 
+use super::client::{TlsUrl, connect_error};
 use super::topology::Topology;
 use super::{RedisBackend, RedisConfig, error};
 
@@ -135,7 +136,9 @@ pub(in crate::backends::redis) fn open_cluster(
 impl RedisBackend<ClusterConnection> {
     /// Connects to the cluster whose seed nodes `config.url` names
     /// (`redis-cluster://[user:password@]host:port[,host:port…]`, or
-    /// `rediss-cluster://` for TLS when the driver is built with it).
+    /// `rediss-cluster://…` for TLS, verified against the system's roots or
+    /// the `sslrootcert=` CA, with an optional `sslcert=`/`sslkey=` client
+    /// certificate, as for one server).
     ///
     /// # Errors
     ///
@@ -153,15 +156,26 @@ impl RedisBackend<ClusterConnection> {
             .with_backend(ClusterConnection::BACKEND)
             .with_endpoint(&endpoint)
         };
-        let nodes = seed_nodes(url).ok_or_else(malformed)?;
-        let client = ClusterClient::builder(nodes)
+        let tls = TlsUrl::parse(
+            url,
+            "rediss-cluster://",
+            "cache.connect",
+            ClusterConnection::BACKEND,
+        )?;
+        let nodes = seed_nodes(&tls.url).ok_or_else(malformed)?;
+        let mut builder = ClusterClient::builder(nodes)
             .connection_timeout(config.connect_timeout)
-            .response_timeout(config.response_timeout)
+            .response_timeout(config.response_timeout);
+        if let Some(certificates) = tls.certificates {
+            builder = builder.certs(certificates);
+        }
+        let client = builder
             .build()
             .map_err(|err| malformed().with_source(err))?;
         let connection = client.get_async_connection().await.map_err(|err| {
-            error::map(err, ClusterConnection::BACKEND, "cache.connect", "")
-                .with_endpoint(&endpoint)
+            let error = error::map(err, ClusterConnection::BACKEND, "cache.connect", "")
+                .with_endpoint(&endpoint);
+            connect_error(error, url)
         })?;
         Ok(RedisBackend::with_connection(connection, endpoint))
     }
