@@ -8,8 +8,9 @@
 //! | `log` | `core-log` | structured logs, audit trail, metrics |
 //! | `db` | `core-db` | `DatabaseBase` over SQL databases and MongoDB |
 //! | `cache` | `core-cache` | `CacheBase` over memory, Redis, Memcached |
-//! | `mq` | `core-mq` | `MessageQueueBase` over in-memory, Redis, RabbitMQ, Kafka |
+//! | `mq` | `core-mq` | `MessageQueueBase` over in-memory, Redis, RabbitMQ, Kafka, NATS JetStream |
 //! | `auth` | `core-auth` | tokens, passwords, permissions |
+//! | `web` | `core-web` | the service runtime: start-up, HTTP layers, errors as HTTP, probes, graceful shutdown |
 //!
 //! ```
 //! use core_sdk::error::{Error, ErrorKind};
@@ -32,3 +33,5 @@ pub use core_db as db;
 pub use core_log as log;
 #[cfg(feature = "mq")]
 pub use core_mq as mq;
+#[cfg(feature = "web")]
+pub use core_web as web;

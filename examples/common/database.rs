@@ -9,7 +9,7 @@ use secrecy::ExposeSecret as _;
 /// SQLite file's folder first) and returns it both as the `Database` the
 /// readiness probe checks and as the SQL handle the service queries.
 pub(crate) async fn connect_sql(settings: &DatabaseSettings) -> Result<(Database, SqlDatabase)> {
-    crate::common::settings::prepare_sqlite_dir(settings.url.expose_secret())?;
+    core_sdk::web::prepare_sqlite_dir(settings.url.expose_secret())?;
     let database = core_sdk::db::connect(settings).await?;
     let sql = database.sql()?.clone();
     Ok((database, sql))

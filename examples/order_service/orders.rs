@@ -4,8 +4,8 @@ use core_sdk::auth::rbac::Resource;
 use core_sdk::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::common::error::FIELD;
 use crate::status::OrderStatus;
+use core_sdk::web::FIELD;
 
 /// Most lines one order may have.
 const MAX_ITEMS: usize = 100;

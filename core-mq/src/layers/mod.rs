@@ -24,7 +24,7 @@ mod tracing;
 use std::sync::Arc;
 
 pub use self::metrics::{LAG_INTERVAL, MetricsLayer};
-pub use self::tracing::{TRACEPARENT_HEADER, TracingLayer, current_traceparent};
+pub use self::tracing::{TRACEPARENT_HEADER, TracingLayer, current_traceparent, with_traceparent};
 use crate::MessageQueueBase;
 
 /// Wraps a backend in a behaviour, returning a backend.

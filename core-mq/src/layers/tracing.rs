@@ -27,6 +27,23 @@ pub fn current_traceparent() -> Option<String> {
     CURRENT.try_with(Clone::clone).ok()
 }
 
+/// Runs `work` as part of the trace `traceparent` names (a W3C header an
+/// HTTP request came with, say): the messages it publishes through the
+/// tracing layer carry it on, as those a handler publishes do.
+///
+/// ```
+/// use core_mq::layers::{current_traceparent, with_traceparent};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_string();
+/// let seen = with_traceparent(parent.clone(), async { current_traceparent() }).await;
+/// assert_eq!(seen, Some(parent));
+/// # }
+/// ```
+pub async fn with_traceparent<F: std::future::Future>(traceparent: String, work: F) -> F::Output {
+    CURRENT.scope(traceparent, work).await
+}
+
 /// Creates `mq.publish` and `mq.handle` spans and carries the trace id from
 /// publisher to handler in the [`TRACEPARENT_HEADER`] header (W3C format:
 /// `00-<trace id>-<span id>-01`), starting a trace when none is current.

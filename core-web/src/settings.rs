@@ -1,38 +1,41 @@
-//! The settings every example service shares, and loading them from
-//! `configs/<service>/` through core-config.
+//! The `server` section every service shares, and loading a service's
+//! settings from `configs/<service>/` through core-config.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use core_sdk::config::{AppEnv, Loader, ProductionRules};
-use core_sdk::error::{Error, Result};
-use core_sdk::log::LogSettings;
+use core_config::{AppEnv, Loader, ProductionRules};
+use core_error::{Error, Result};
+use core_log::LogSettings;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-/// Overrides `server.bind_addr`, as the issue asks (`BIND_ADDR=127.0.0.1:0`
-/// lets the OS pick a free port; the real one is printed).
-pub(crate) const BIND_ADDR_VAR: &str = "BIND_ADDR";
+/// Overrides `server.bind_addr` (`BIND_ADDR=127.0.0.1:0` lets the OS pick a
+/// free port; the real one is printed).
+pub const BIND_ADDR_VAR: &str = "BIND_ADDR";
 /// Overrides the folder the settings are read from.
-pub(crate) const CONFIG_DIR_VAR: &str = "APP_CONFIG_DIR";
+pub const CONFIG_DIR_VAR: &str = "APP_CONFIG_DIR";
 
 /// The `server` section: where to listen and how to treat requests.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub(crate) struct ServerSettings {
+pub struct ServerSettings {
     /// Where to listen; `BIND_ADDR` overrides it. Default `127.0.0.1:8080`.
-    pub(crate) bind_addr: String,
+    pub bind_addr: String,
     /// Requests running longer are answered 408. Default 30 000 ms.
-    pub(crate) request_timeout_ms: u64,
+    pub request_timeout_ms: u64,
     /// Each dependency checked by `/ready` must answer within this. Default 2 000 ms.
-    pub(crate) ready_timeout_ms: u64,
+    pub ready_timeout_ms: u64,
     /// In-flight requests get this long to finish after SIGTERM. Default 10 000 ms.
-    pub(crate) shutdown_timeout_ms: u64,
+    pub shutdown_timeout_ms: u64,
     /// Largest request body accepted; a bigger one is answered 413 (at
     /// once when its Content-Length says so). Default 2 MiB.
-    pub(crate) max_body_bytes: usize,
+    pub max_body_bytes: usize,
+    /// Requests handled at once; past it a request is answered 503 with
+    /// `Retry-After` at once instead of queueing (0: no limit). Default 1 024.
+    pub max_concurrent_requests: usize,
     /// Cross-origin requests.
-    pub(crate) cors: CorsSettings,
+    pub cors: CorsSettings,
 }
 
 impl Default for ServerSettings {
@@ -43,6 +46,7 @@ impl Default for ServerSettings {
             ready_timeout_ms: 2_000,
             shutdown_timeout_ms: 10_000,
             max_body_bytes: 2 * 1024 * 1024,
+            max_concurrent_requests: 1024,
             cors: CorsSettings::default(),
         }
     }
@@ -51,17 +55,22 @@ impl Default for ServerSettings {
 /// The `server.cors` section.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub(crate) struct CorsSettings {
+pub struct CorsSettings {
     /// Origins allowed to call the API from a browser (`https://app.example.com`);
     /// `*` allows any and is refused in prod. Empty: no cross-origin access.
     /// From the environment as a comma-separated list
     /// (`APP__SERVER__CORS__ALLOWED_ORIGINS=https://a,https://b`).
-    pub(crate) allowed_origins: Vec<String>,
+    pub allowed_origins: Vec<String>,
 }
 
 impl ServerSettings {
+    /// `ready_timeout_ms` as a duration, for [`Probes::new`](crate::Probes::new).
+    pub fn ready_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.ready_timeout_ms)
+    }
+
     /// The address to bind: `BIND_ADDR` if set, else `bind_addr`.
-    pub(crate) fn bind_addr(&self) -> Result<SocketAddr> {
+    pub fn bind_addr(&self) -> Result<SocketAddr> {
         let (text, key) = match std::env::var(BIND_ADDR_VAR) {
             Ok(value) if !value.trim().is_empty() => (value, BIND_ADDR_VAR),
             _ => (self.bind_addr.clone(), "server.bind_addr"),
@@ -76,7 +85,7 @@ impl ServerSettings {
 }
 
 /// What the shared plumbing needs from a service's own settings type.
-pub(crate) trait ServiceSettings: DeserializeOwned {
+pub trait ServiceSettings: DeserializeOwned {
     /// Whether the service checks JWTs. Prod refuses to start a service that
     /// does without a JWT key; one that does not (the notification worker)
     /// must not be made to hold a key it never uses.
@@ -91,12 +100,12 @@ pub(crate) trait ServiceSettings: DeserializeOwned {
 /// The settings of `service`, with the environment they were loaded for.
 ///
 /// Read from `APP_CONFIG_DIR` or `configs/<service>/` (relative to the
-/// working folder, else to this repository): `config/default.toml`,
+/// working folder): `config/default.toml`,
 /// `config/<env>.toml`, `.env.<env>`, `.secrets`, then `APP__*` variables.
 /// `APP_ENV` names the environment; unset, it is `local`. In prod,
 /// core-config's production rules apply (among them: no `*` CORS origin, a
 /// JWT key unless [`ServiceSettings::USES_JWT`] is false).
-pub(crate) fn load<S: ServiceSettings>(service: &str) -> Result<(S, AppEnv)> {
+pub fn load<S: ServiceSettings>(service: &str) -> Result<(S, AppEnv)> {
     let mut loader = Loader::new()
         .dir(config_dir(service))
         .fallback_env(AppEnv::Local)
@@ -113,22 +122,15 @@ pub(crate) fn load<S: ServiceSettings>(service: &str) -> Result<(S, AppEnv)> {
 }
 
 fn config_dir(service: &str) -> PathBuf {
-    if let Ok(dir) = std::env::var(CONFIG_DIR_VAR)
-        && !dir.trim().is_empty()
-    {
-        return PathBuf::from(dir);
+    match std::env::var(CONFIG_DIR_VAR) {
+        Ok(dir) if !dir.trim().is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from("configs").join(service),
     }
-    let relative = PathBuf::from("configs").join(service);
-    if relative.is_dir() {
-        return relative;
-    }
-    // `cargo run` from another folder: the repository's copy.
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
 /// Creates the folder of a `sqlite://path/file.db` URL, so an embedded
 /// database works on a fresh checkout; other URLs are left alone.
-pub(crate) fn prepare_sqlite_dir(url: &str) -> Result<()> {
+pub fn prepare_sqlite_dir(url: &str) -> Result<()> {
     let Some(rest) = url.strip_prefix("sqlite://") else {
         return Ok(());
     };

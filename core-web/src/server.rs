@@ -6,35 +6,39 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use core_sdk::config::AppEnv;
-use core_sdk::error::{Error, Result};
-use core_sdk::log::{LogGuard, Metrics};
+use std::sync::Arc;
+
+use core_config::AppEnv;
+use core_error::{Error, Result};
+use core_log::{LogGuard, Metrics};
+use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
-use super::error::{ApiError, STATUS, no_route, wrong_method};
-use super::observe::{REQUEST_ID_HEADER, observe};
-use super::probes::Probes;
-use super::settings::{CorsSettings, ServerSettings, ServiceSettings, load};
+use crate::error::{ApiError, STATUS, no_route, wrong_method};
+use crate::observe::{REQUEST_ID_HEADER, observe};
+use crate::probes::Probes;
+use crate::settings::{CorsSettings, ServerSettings, ServiceSettings, load};
 
 /// A service whose settings are loaded and whose logs and metrics are on.
-pub(crate) struct Started<S> {
+pub struct Started<S> {
     /// The service's settings.
-    pub(crate) settings: S,
+    pub settings: S,
     /// The environment they were loaded for.
-    pub(crate) env: AppEnv,
+    pub env: AppEnv,
     /// The Prometheus recorder, for `/metrics`.
-    pub(crate) metrics: Metrics,
+    pub metrics: Metrics,
     /// Flushes the logs when dropped: keep it until the end of `main`.
-    pub(crate) log_guard: LogGuard,
+    pub log_guard: LogGuard,
 }
 
 /// Loads `service`'s settings (see [`load`]), installs logging and the
 /// metrics recorder.
-pub(crate) fn start<S: ServiceSettings>(service: &'static str) -> Result<Started<S>> {
+pub fn start<S: ServiceSettings>(service: &'static str) -> Result<Started<S>> {
     let (settings, env) = load::<S>(service)?;
-    let log_guard = core_sdk::log::init(settings.log())?;
+    let log_guard = core_log::init(settings.log())?;
     let metrics = Metrics::install()?;
     tracing::info!(service, env = %env, "starting");
     Ok(Started {
@@ -45,16 +49,32 @@ pub(crate) fn start<S: ServiceSettings>(service: &'static str) -> Result<Started
     })
 }
 
-/// `api` with `/health`, `/ready` and `/metrics`, behind the shared layers:
-/// request id (kept from `x-request-id` or a new UUID, echoed back), CORS,
-/// per-request log context and metrics, request timeout.
-pub(crate) fn app(api: Router, probes: Probes, server: &ServerSettings) -> Result<Router> {
+/// `api` with `/health`, `/ready` and `/metrics`, behind the standard
+/// layers, outermost first: request id (kept from `x-request-id` or a new
+/// UUID, echoed back), a handler panic answered as a JSON 500 (the service
+/// stays up), CORS, per-request log context (request id, incoming W3C trace
+/// id) with one access-log line and the `http_requests_total` /
+/// `http_request_duration_seconds` metrics per route pattern, load shedding
+/// past `max_concurrent_requests` (503 with `Retry-After`), the body limit
+/// (413) and the request timeout (408).
+///
+/// # Errors
+///
+/// [`InvalidInput`](core_error::ErrorKind::InvalidInput) naming
+/// `server.cors.allowed_origins` for an origin that is not a header value.
+pub fn app(api: Router, probes: Probes, server: &ServerSettings) -> Result<Router> {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(PropagateRequestIdLayer::new(request_id))
         .layer(cors(&server.cors)?)
         .layer(axum::middleware::from_fn(observe))
+        .layer(axum::middleware::from_fn_with_state(
+            (server.max_concurrent_requests > 0)
+                .then(|| Arc::new(Semaphore::new(server.max_concurrent_requests))),
+            shed_load,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             server.max_body_bytes,
             body_limit,
@@ -69,6 +89,44 @@ pub(crate) fn app(api: Router, probes: Probes, server: &ServerSettings) -> Resul
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(layers))
+}
+
+/// The JSON 500 of a handler that panicked; what it panicked with is
+/// logged, never sent.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let text = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-string payload");
+    ApiError(
+        Error::internal(format!("the handler panicked: {text}")).with_operation("request.handle"),
+    )
+    .into_response()
+}
+
+/// Answers 503 with `Retry-After: 1` at once when `limit` requests are
+/// already running: a saturated service sheds load instead of queueing
+/// until every request times out.
+async fn shed_load(
+    axum::extract::State(limit): axum::extract::State<Option<Arc<Semaphore>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let Some(limit) = limit else {
+        return next.run(request).await;
+    };
+    match limit.try_acquire_owned() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => ApiError(
+            Error::unavailable("the service is at its limit of concurrent requests")
+                .with_operation("request.admit")
+                .with_context("retry_after_secs", 1),
+        )
+        .into_response(),
+    }
 }
 
 /// Answers 413 in the JSON error shape, before reading the body, when its
@@ -153,7 +211,7 @@ fn cors(settings: &CorsSettings) -> Result<CorsLayer> {
 ///
 /// Prints `listening on http://<addr>` on stdout once bound, with the real
 /// port when the address asked for port 0.
-pub(crate) async fn serve(app: Router, server: &ServerSettings) -> Result<()> {
+pub async fn serve(app: Router, server: &ServerSettings) -> Result<()> {
     // Listen for signals before announcing the address, so a SIGTERM sent
     // right after it is never the default "terminate now".
     let stop = stop_signal()?;

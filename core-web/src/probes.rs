@@ -9,18 +9,15 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use core_sdk::cache::Cache;
-use core_sdk::db::DatabaseBase;
-use core_sdk::error::{Error, Result};
-use core_sdk::log::{METRICS_CONTENT_TYPE, Metrics};
-use core_sdk::mq::MessageQueueBase;
+use core_error::{Error, Result};
+use core_log::{METRICS_CONTENT_TYPE, Metrics};
 use futures::future::BoxFuture;
 
 type Check = Arc<dyn Fn() -> BoxFuture<'static, Result<()>> + Send + Sync>;
 
 /// The dependencies `/ready` checks, each within the same timeout.
 #[derive(Clone)]
-pub(crate) struct Probes {
+pub struct Probes {
     checks: Vec<(&'static str, Check)>,
     timeout: Duration,
     metrics: Metrics,
@@ -28,7 +25,7 @@ pub(crate) struct Probes {
 
 impl Probes {
     /// No checks yet; each added one must answer within `timeout`.
-    pub(crate) fn new(metrics: Metrics, timeout: Duration) -> Probes {
+    pub fn new(metrics: Metrics, timeout: Duration) -> Probes {
         Probes {
             checks: Vec::new(),
             timeout,
@@ -36,8 +33,8 @@ impl Probes {
         }
     }
 
-    /// Checks `name` with `check`.
-    pub(crate) fn check<F>(mut self, name: &'static str, check: F) -> Probes
+    /// Checks `name` with `check`, any async check of the service's own.
+    pub fn check<F>(mut self, name: &'static str, check: F) -> Probes
     where
         F: Fn() -> BoxFuture<'static, Result<()>> + Send + Sync + 'static,
     {
@@ -46,7 +43,8 @@ impl Probes {
     }
 
     /// The database answers a trivial query.
-    pub(crate) fn database(self, db: Arc<dyn DatabaseBase>) -> Probes {
+    #[cfg(feature = "db")]
+    pub fn database(self, db: Arc<dyn core_db::DatabaseBase>) -> Probes {
         let timeout = self.timeout;
         self.check("database", move || {
             let db = db.clone();
@@ -55,7 +53,8 @@ impl Probes {
     }
 
     /// The cache answers a lookup.
-    pub(crate) fn cache(self, cache: Cache) -> Probes {
+    #[cfg(feature = "cache")]
+    pub fn cache(self, cache: core_cache::Cache) -> Probes {
         self.check("cache", move || {
             let cache = cache.clone();
             Box::pin(async move { cache.exists("ready-probe").await.map(drop) })
@@ -64,7 +63,8 @@ impl Probes {
 
     /// The broker answers its health check, which leaves nothing on it (a
     /// published probe message piled up in RabbitMQ's unrouted queue).
-    pub(crate) fn queue(self, queue: Arc<dyn MessageQueueBase>) -> Probes {
+    #[cfg(feature = "mq")]
+    pub fn queue(self, queue: Arc<dyn core_mq::MessageQueueBase>) -> Probes {
         let timeout = self.timeout;
         self.check("queue", move || {
             let queue = queue.clone();
@@ -73,7 +73,7 @@ impl Probes {
     }
 
     /// The three routes, to merge into the service's router.
-    pub(crate) fn router(self) -> Router {
+    pub fn router(self) -> Router {
         Router::new()
             .route("/health", get(health))
             .route("/ready", get(ready))

@@ -14,26 +14,34 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use core_sdk::auth::axum::AuthRejection;
-use core_sdk::error::{Error, ErrorKind};
+use core_auth::axum::AuthRejection;
+use core_error::{Error, ErrorKind};
 use serde::de::DeserializeOwned;
 
 /// The context entry naming the request field an `invalid_input` is about.
-pub(crate) const FIELD: &str = "field";
+pub const FIELD: &str = "field";
 /// The context entry holding an HTTP status that overrides the kind's: 413
 /// for a body over the limit, 408 for a request over its deadline.
-pub(crate) const STATUS: &str = "http_status";
+pub const STATUS: &str = "http_status";
 
 /// A handler's error; any `core_error::Error` converts into it with `?`.
+///
+/// ```
+/// use axum::response::IntoResponse as _;
+/// use core_web::ApiError;
+///
+/// let response = ApiError::from(core_error::Error::not_found("no such order")).into_response();
+/// assert_eq!(response.status(), 404);
+/// ```
 #[derive(Debug)]
-pub(crate) struct ApiError(pub(crate) Error);
+pub struct ApiError(pub Error);
 
 /// What handlers return.
-pub(crate) type ApiResult<T> = std::result::Result<T, ApiError>;
+pub type ApiResult<T> = std::result::Result<T, ApiError>;
 
 impl ApiError {
     /// 422: the value of `field` is not acceptable, for `reason`.
-    pub(crate) fn invalid_field(field: &str, reason: impl Into<String>) -> ApiError {
+    pub fn invalid_field(field: &str, reason: impl Into<String>) -> ApiError {
         let reason = reason.into();
         ApiError(
             Error::invalid_input(format!("{field}: {reason}"))
@@ -90,7 +98,13 @@ impl IntoResponse for ApiError {
 /// JSON (or not sent as JSON), 422 naming the field for a value of the
 /// wrong type.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct ApiJson<T>(pub(crate) T);
+pub struct ApiJson<T>(pub T);
+
+impl<T: serde::Serialize> axum::response::IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
@@ -139,12 +153,12 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
 }
 
 /// The JSON 404 of a path no route matches (axum's own is an empty body).
-pub(crate) async fn no_route() -> ApiError {
+pub async fn no_route() -> ApiError {
     ApiError(Error::not_found("no such route").with_operation("request.route"))
 }
 
 /// The JSON 405 of a route that exists for other methods.
-pub(crate) async fn wrong_method() -> ApiError {
+pub async fn wrong_method() -> ApiError {
     ApiError(
         Error::invalid_input("this route does not take this method")
             .with_operation("request.route")
