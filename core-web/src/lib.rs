@@ -50,6 +50,7 @@
 mod error;
 mod observe;
 mod probes;
+mod rate_limit;
 mod server;
 mod settings;
 
@@ -58,6 +59,7 @@ pub use observe::{
     DURATION_METRIC, REQUEST_ID_HEADER, REQUESTS_METRIC, TRACEPARENT_HEADER, bind_user, observe,
 };
 pub use probes::Probes;
+pub use rate_limit::{ClientKey, KeyBy, RateLimitSettings, RateLimiter};
 pub use server::{Started, app, serve, start};
 pub use settings::{
     BIND_ADDR_VAR, CONFIG_DIR_VAR, CorsSettings, ServerSettings, ServiceSettings, load,

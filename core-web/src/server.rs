@@ -20,6 +20,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use crate::error::{ApiError, STATUS, no_route, wrong_method};
 use crate::observe::{REQUEST_ID_HEADER, observe};
 use crate::probes::Probes;
+use crate::rate_limit::RateLimiter;
 use crate::settings::{CorsSettings, ServerSettings, ServiceSettings, load};
 
 /// A service whose settings are loaded and whose logs and metrics are on.
@@ -56,7 +57,9 @@ pub fn start<S: ServiceSettings>(service: &'static str) -> Result<Started<S>> {
 /// id) with one access-log line and the `http_requests_total` /
 /// `http_request_duration_seconds` metrics per route pattern, load shedding
 /// past `max_concurrent_requests` (503 with `Retry-After`), the body limit
-/// (413) and the request timeout (408).
+/// (413) and the request timeout (408); with `server.rate_limit` set, a
+/// per-client limit on `api`'s routes (429; [`RateLimiter`] for one shared
+/// between instances).
 ///
 /// # Errors
 ///
@@ -84,6 +87,11 @@ pub fn app(api: Router, probes: Probes, server: &ServerSettings) -> Result<Route
             Duration::from_millis(server.request_timeout_ms),
             deadline,
         ));
+    // The limit covers the service's own routes, never the probes.
+    let api = match RateLimiter::from_settings(&server.rate_limit)? {
+        Some(limiter) => limiter.apply(api),
+        None => api,
+    };
     Ok(api
         .merge(probes.router())
         .fallback(no_route)

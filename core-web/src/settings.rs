@@ -36,6 +36,8 @@ pub struct ServerSettings {
     pub max_concurrent_requests: usize,
     /// Cross-origin requests.
     pub cors: CorsSettings,
+    /// A per-client limit on the service's own routes (off by default).
+    pub rate_limit: crate::RateLimitSettings,
 }
 
 impl Default for ServerSettings {
@@ -48,6 +50,7 @@ impl Default for ServerSettings {
             max_body_bytes: 2 * 1024 * 1024,
             max_concurrent_requests: 1024,
             cors: CorsSettings::default(),
+            rate_limit: crate::RateLimitSettings::default(),
         }
     }
 }
