@@ -60,7 +60,7 @@ pub use observe::{
 };
 pub use probes::Probes;
 pub use rate_limit::{ClientKey, KeyBy, RateLimitSettings, RateLimiter};
-pub use server::{Started, app, serve, start};
+pub use server::{Started, app, serve, serve_on, start};
 pub use settings::{
     BIND_ADDR_VAR, CONFIG_DIR_VAR, CorsSettings, ServerSettings, ServiceSettings, load,
     prepare_sqlite_dir,

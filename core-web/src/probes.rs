@@ -2,6 +2,7 @@
 //! `/metrics` (Prometheus text).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -14,6 +15,16 @@ use core_log::{METRICS_CONTENT_TYPE, Metrics};
 use futures::future::BoxFuture;
 
 type Check = Arc<dyn Fn() -> BoxFuture<'static, Result<()>> + Send + Sync>;
+
+/// Set once the process starts shutting down: `/ready` answers 503 from
+/// then on, whatever the checks say. One per process, as the signal is.
+static DRAINING: AtomicBool = AtomicBool::new(false);
+
+/// Makes `/ready` answer 503 from now on (called by [`serve`](crate::serve)
+/// on SIGTERM).
+pub(crate) fn start_draining() {
+    DRAINING.store(true, Ordering::Release);
+}
 
 /// The dependencies `/ready` checks, each within the same timeout.
 #[derive(Clone)]
@@ -87,6 +98,13 @@ async fn health() -> Response {
 }
 
 async fn ready(State(probes): State<Arc<Probes>>) -> Response {
+    if DRAINING.load(Ordering::Acquire) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "draining"})),
+        )
+            .into_response();
+    }
     let runs = probes.checks.iter().map(|(name, check)| {
         let timeout = probes.timeout;
         async move {

@@ -215,10 +215,19 @@ fn cors(settings: &CorsSettings) -> Result<CorsLayer> {
 }
 
 /// Serves `app` on the configured address until SIGTERM or Ctrl-C, then
-/// lets in-flight requests finish (up to `server.shutdown_timeout_ms`).
+/// drains: `/ready` answers 503 for `server.drain_delay_ms` while new
+/// requests are still served (so a load balancer stops sending them), then
+/// the listener closes and in-flight requests get `server.shutdown_timeout_ms`
+/// to finish.
 ///
 /// Prints `listening on http://<addr>` on stdout once bound, with the real
 /// port when the address asked for port 0.
+///
+/// # Errors
+///
+/// [`InvalidInput`](core_error::ErrorKind::InvalidInput) for a bind address
+/// that is not one; [`Unavailable`](core_error::ErrorKind::Unavailable)
+/// when it cannot be bound or the server fails.
 pub async fn serve(app: Router, server: &ServerSettings) -> Result<()> {
     // Listen for signals before announcing the address, so a SIGTERM sent
     // right after it is never the default "terminate now".
@@ -230,10 +239,28 @@ pub async fn serve(app: Router, server: &ServerSettings) -> Result<()> {
     let local = listener.local_addr()?;
     println!("listening on http://{local}");
     tracing::info!(addr = %local, "listening");
+    serve_on(listener, app, server, stop).await
+}
 
+/// [`serve`] on a listener already bound, until `stop` resolves: for tests,
+/// and for services with a stop signal of their own.
+///
+/// # Errors
+///
+/// [`Unavailable`](core_error::ErrorKind::Unavailable) when the server fails.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    server: &ServerSettings,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    let drain_delay = Duration::from_millis(server.drain_delay_ms);
     tokio::spawn(async move {
         stop.await;
+        crate::probes::start_draining();
+        tracing::info!(?drain_delay, "draining: /ready answers 503");
+        tokio::time::sleep(drain_delay).await;
         let _ = stopping.send(true);
     });
     let mut graceful_rx = stopped.clone();

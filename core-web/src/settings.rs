@@ -26,6 +26,10 @@ pub struct ServerSettings {
     pub request_timeout_ms: u64,
     /// Each dependency checked by `/ready` must answer within this. Default 2 000 ms.
     pub ready_timeout_ms: u64,
+    /// After SIGTERM, how long `/ready` answers 503 while requests are still
+    /// served, before the listener closes: the time a load balancer needs to
+    /// stop sending new ones. Default 0.
+    pub drain_delay_ms: u64,
     /// In-flight requests get this long to finish after SIGTERM. Default 10 000 ms.
     pub shutdown_timeout_ms: u64,
     /// Largest request body accepted; a bigger one is answered 413 (at
@@ -46,6 +50,7 @@ impl Default for ServerSettings {
             bind_addr: "127.0.0.1:8080".to_string(),
             request_timeout_ms: 30_000,
             ready_timeout_ms: 2_000,
+            drain_delay_ms: 0,
             shutdown_timeout_ms: 10_000,
             max_body_bytes: 2 * 1024 * 1024,
             max_concurrent_requests: 1024,
