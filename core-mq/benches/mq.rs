@@ -249,6 +249,9 @@ fn main() {
     if let Some(brokers) = reachable(&rt, Service::Kafka) {
         contenders.push(kafka_contender(&rt, &brokers));
     }
+    if let Some(url) = reachable(&rt, Service::Nats) {
+        contenders.push(nats_contender(&rt, &url));
+    }
     for contender in &contenders {
         latency_report(&rt, contender);
     }
@@ -460,6 +463,77 @@ fn rabbitmq_contender(rt: &Runtime, url: &str) -> Contender {
     });
     Contender {
         name: "rabbitmq",
+        topic,
+        raw_publish: Some(raw_publish),
+        sdk,
+        raw_consumer: Some(raw_consumer),
+    }
+}
+
+/// NATS JetStream: the raw side publishes to the same stream and subject
+/// with a message id and waits for the PubAck, and consumes with a durable
+/// pull consumer and confirmed acks, as the SDK does.
+fn nats_contender(rt: &Runtime, url: &str) -> Contender {
+    use async_nats::jetstream::{self, consumer::pull};
+
+    const STREAM: &str = "core-mq-bench";
+    let topic = unique_name("bench");
+    let mut settings = MqSettings::from_url(url);
+    settings.nats.stream = STREAM.into();
+    settings.nats.subject_prefix = STREAM.into();
+    let sdk = rt.block_on(core_mq::connect_backend(&settings)).unwrap();
+    let client = rt.block_on(async_nats::connect(url)).unwrap();
+    let context = rt.block_on(async { jetstream::new(client) });
+    let subject = format!("{STREAM}.{topic}");
+    let raw_publish: Publish = {
+        let (context, subject) = (context.clone(), subject.clone());
+        Arc::new(move |message: Message| {
+            let (context, subject) = (context.clone(), subject.clone());
+            Box::pin(async move {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert("Nats-Msg-Id", message.id.to_string().as_str());
+                headers.insert("Core-Key", "customer-42");
+                headers.insert("Core-H-tenant", "acme");
+                context
+                    .publish_with_headers(subject, headers, message.body.clone())
+                    .await
+                    .unwrap()
+                    .await
+                    .unwrap();
+            })
+        })
+    };
+    let raw_consumer = Box::new(move |_: &Runtime, sender: mpsc::UnboundedSender<()>| {
+        let (context, subject) = (context.clone(), subject.clone());
+        RawConsumer(tokio::spawn(async move {
+            let stream = context.get_stream(STREAM).await.unwrap();
+            let name = unique_name("raw");
+            let consumer = stream
+                .get_or_create_consumer(
+                    &name,
+                    pull::Config {
+                        durable_name: Some(name.clone()),
+                        filter_subject: subject,
+                        deliver_policy: jetstream::consumer::DeliverPolicy::New,
+                        ..pull::Config::default()
+                    },
+                )
+                .await
+                .unwrap();
+            let mut messages = consumer
+                .stream()
+                .max_messages_per_batch(BATCH)
+                .messages()
+                .await
+                .unwrap();
+            while let Some(Ok(delivery)) = messages.next().await {
+                delivery.double_ack().await.unwrap();
+                let _ = sender.send(());
+            }
+        }))
+    });
+    Contender {
+        name: "nats",
         topic,
         raw_publish: Some(raw_publish),
         sdk,
