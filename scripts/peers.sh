@@ -243,7 +243,9 @@ if begin in doc:
     head, rest = doc.split(begin, 1)
     doc = head + begin + "\n" + table + "\n" + end + rest.split(end, 1)[1]
 else:
-    doc = doc.rstrip() + "\n\n## The user service beside its peers\n\n" + begin + "\n" + table + "\n" + end + "\n"
+    doc = (doc.rstrip() + "\n\n## the user service beside its peers\n\n"
+           "Written by `scripts/peers.sh` (kept by `scripts/bench-report.py`).\n\n"
+           + begin + "\n" + table + "\n" + end + "\n")
 open(path, "w").write(doc)
 PY
     echo "table written to docs/BENCHMARKS.md" >&2

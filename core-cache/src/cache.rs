@@ -236,7 +236,10 @@ impl Cache {
             // Checked on its own: with a namespace, the full key would not be empty.
             validate_key(key)?;
         }
-        let full = format!("{}{key}", self.shared.prefix);
+        let prefix = &self.shared.prefix;
+        let mut full = String::with_capacity(prefix.len() + key.len());
+        full.push_str(prefix);
+        full.push_str(key);
         validate_key(&full)?;
         Ok(full)
     }

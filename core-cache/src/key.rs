@@ -22,6 +22,15 @@ pub const MAX_KEY_BYTES: usize = 250;
 ///
 /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) naming the problem.
 pub fn validate_key(key: &str) -> Result<()> {
+    // Every call checks its keys, so the common case (printable ASCII, the
+    // bytes 0x21..=0x7e) is one pass over bytes; anything else takes the
+    // character-by-character path below, which also names the culprit.
+    if !key.is_empty()
+        && key.len() <= MAX_KEY_BYTES
+        && key.bytes().all(|byte| (0x21..0x7f).contains(&byte))
+    {
+        return Ok(());
+    }
     let problem = if key.is_empty() {
         Some("a cache key must not be empty".to_string())
     } else if key.len() > MAX_KEY_BYTES {
@@ -46,6 +55,38 @@ pub fn validate_key(key: &str) -> Result<()> {
             Err(Error::invalid_input(message)
                 .with_operation("cache.key")
                 .with_key(shown.escape_debug().to_string()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_KEY_BYTES, validate_key};
+
+    #[test]
+    fn the_ascii_fast_path_and_the_character_path_agree() {
+        for good in [
+            "user:42",
+            "a",
+            "clé:été",
+            "名前:1",
+            &"k".repeat(MAX_KEY_BYTES),
+        ] {
+            assert!(validate_key(good).is_ok(), "{good:?} refused");
+        }
+        let too_long = "k".repeat(MAX_KEY_BYTES + 1);
+        for bad in [
+            "",
+            "has space",
+            "tab\there",
+            "del\u{7f}",
+            "nul\0",
+            "nbsp\u{a0}",
+            "line\u{2028}sep",
+            "c1\u{85}",
+            too_long.as_str(),
+        ] {
+            assert!(validate_key(bad).is_err(), "{bad:?} accepted");
         }
     }
 }

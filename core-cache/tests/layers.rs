@@ -220,3 +220,123 @@ async fn compare_and_swap_calls_are_not_retried() {
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert_eq!(backend.calls(), 1);
 }
+
+/// The names and labels of the metrics registered while it is the local
+/// recorder.
+#[derive(Debug, Default)]
+struct Registered(std::sync::Mutex<Vec<String>>);
+
+impl Registered {
+    fn note(&self, key: &metrics::Key) {
+        let labels: Vec<String> = key
+            .labels()
+            .map(|label| format!("{}={}", label.key(), label.value()))
+            .collect();
+        let entry = format!("{}{{{}}}", key.name(), labels.join(","));
+        self.0.lock().expect("not poisoned").push(entry);
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.0.lock().expect("not poisoned").clone()
+    }
+}
+
+impl metrics::Recorder for Registered {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        self.note(key);
+        metrics::Counter::noop()
+    }
+    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        self.note(key);
+        metrics::Gauge::noop()
+    }
+    fn register_histogram(
+        &self,
+        key: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        self.note(key);
+        metrics::Histogram::noop()
+    }
+}
+
+/// Runs `calls` on a backend wrapped by `stack` under a local recorder.
+fn registered_by(backend: Arc<dyn CacheBase>) -> Vec<String> {
+    let recorder = Registered::default();
+    let layered = stack(backend, &LayerSettings::default());
+    metrics::with_local_recorder(&recorder, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(async {
+                let _ = layered.get("absent").await;
+                let _ = layered.set("present", Bytes::from_static(b"1"), None).await;
+                let _ = layered.get("present").await;
+            });
+    });
+    recorder.names()
+}
+
+#[cfg(feature = "memory")]
+#[test]
+fn in_process_calls_are_counted_with_hits_and_misses_but_not_timed() {
+    let memory = core_cache::backends::memory::MemoryBackend::new(
+        &core_cache::backends::memory::MemorySettings::default(),
+    );
+    let names = registered_by(Arc::new(memory));
+    for expected in [
+        "cache_requests_total{backend=memory,operation=cache.get,outcome=miss}",
+        "cache_requests_total{backend=memory,operation=cache.set,outcome=ok}",
+        "cache_requests_total{backend=memory,operation=cache.get,outcome=hit}",
+    ] {
+        assert!(
+            names.iter().any(|name| name == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    assert!(
+        !names
+            .iter()
+            .any(|name| name.starts_with("cache_request_duration_seconds")),
+        "an in-process call was timed: {names:?}"
+    );
+}
+
+#[test]
+fn calls_to_a_shared_backend_are_counted_and_timed() {
+    let names = registered_by(Scripted::failing(0, || Error::unavailable("down")));
+    assert!(
+        names
+            .iter()
+            .any(|name| name.starts_with("cache_requests_total{backend=scripted"))
+    );
+    assert!(
+        names
+            .iter()
+            .any(|name| name
+                == "cache_request_duration_seconds{backend=scripted,operation=cache.get}"),
+        "{names:?}"
+    );
+}

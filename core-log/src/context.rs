@@ -7,7 +7,6 @@
 
 use std::future::Future;
 
-use tracing::field::Empty;
 use tracing::instrument::{Instrument, Instrumented};
 use tracing::{Level, Span};
 
@@ -81,27 +80,18 @@ impl LogContext {
     /// `ERROR` so that enabling it never lowers the filters' maximum level.
     /// Under a subscriber built elsewhere, that subscriber's filter decides.
     pub fn span(&self) -> Span {
-        let span = tracing::span!(
+        // The values go in with the span rather than through `record`
+        // afterwards: the formatting layers render a span's fields once,
+        // not once more per recorded field.
+        tracing::span!(
             target: CONTEXT_TARGET,
             Level::ERROR,
             "context",
-            request_id = Empty,
-            user_id = Empty,
-            trace_id = Empty,
-            tenant_id = Empty
-        );
-        let bound = [
-            ("request_id", &self.request_id),
-            ("user_id", &self.user_id),
-            ("trace_id", &self.trace_id),
-            ("tenant_id", &self.tenant_id),
-        ];
-        for (name, value) in bound {
-            if let Some(value) = value {
-                span.record(name, value.as_str());
-            }
-        }
-        span
+            request_id = self.request_id.as_deref(),
+            user_id = self.user_id.as_deref(),
+            trace_id = self.trace_id.as_deref(),
+            tenant_id = self.tenant_id.as_deref()
+        )
     }
 
     /// Runs `work` with the fields bound.

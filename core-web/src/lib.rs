@@ -51,6 +51,7 @@ mod error;
 mod observe;
 mod probes;
 mod rate_limit;
+mod request_id;
 mod server;
 mod settings;
 
@@ -60,6 +61,7 @@ pub use observe::{
 };
 pub use probes::Probes;
 pub use rate_limit::{ClientKey, KeyBy, RateLimitSettings, RateLimiter};
+pub use request_id::RandomRequestId;
 pub use server::{Started, app, serve, serve_on, start};
 pub use settings::{
     BIND_ADDR_VAR, CONFIG_DIR_VAR, CorsSettings, ServerSettings, ServiceSettings, load,

@@ -1,12 +1,15 @@
 //! Per-request observation: the request id bound to every log line, one
 //! access log line, and Prometheus request metrics per route and status.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use core_log::LogContext;
+use metrics::{Label, SharedString};
 
 /// The header carrying the request id, set when the client sent none.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -40,13 +43,13 @@ fn trace_id(traceparent: &str) -> Option<&str> {
 /// that `traceparent` also goes into the messages the handler publishes.
 pub async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     // The pattern, not the path: ids in paths would make one series per user.
-    let route = request
+    let route: Arc<str> = request
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+        .into();
     let request_id = request
         .headers()
         .get(REQUEST_ID_HEADER)
@@ -76,11 +79,15 @@ pub async fn observe(request: Request, next: Next) -> Response {
     #[cfg(not(feature = "mq"))]
     let response = handled.await;
     let elapsed = started.elapsed();
-    let status = response.status().as_u16();
-    metrics::counter!(REQUESTS_METRIC, "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
-        .increment(1);
-    metrics::histogram!(DURATION_METRIC, "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
-        .record(elapsed.as_secs_f64());
+    let status = response.status();
+    let labels = [
+        Label::new("method", method.clone()),
+        Label::new("route", SharedString::from(Arc::clone(&route))),
+        Label::new("status", status_label(status)),
+    ];
+    metrics::counter!(REQUESTS_METRIC, labels.iter()).increment(1);
+    metrics::histogram!(DURATION_METRIC, labels.iter()).record(elapsed.as_secs_f64());
+    let (method, route, status) = (method.as_ref(), route.as_ref(), status.as_u16());
     span.in_scope(|| {
         tracing::info!(
             method,
@@ -91,6 +98,42 @@ pub async fn observe(request: Request, next: Next) -> Response {
         );
     });
     response
+}
+
+/// The `method` label: the standard methods without an allocation.
+fn method_label(method: &Method) -> SharedString {
+    const STANDARD: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::DELETE, "DELETE"),
+        (Method::PATCH, "PATCH"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    STANDARD
+        .iter()
+        .find(|(standard, _)| standard == method)
+        .map_or_else(
+            || SharedString::from_owned(method.as_str().to_owned()),
+            |(_, name)| SharedString::const_str(name),
+        )
+}
+
+/// The `status` label: the codes services answer most without an
+/// allocation.
+fn status_label(status: StatusCode) -> SharedString {
+    const COMMON: [&str; 21] = [
+        "200", "201", "202", "204", "301", "302", "304", "400", "401", "403", "404", "405", "408",
+        "409", "413", "422", "429", "500", "502", "503", "504",
+    ];
+    let code = status.as_str();
+    COMMON.iter().find(|common| **common == code).map_or_else(
+        || SharedString::from_owned(code.to_owned()),
+        |common| SharedString::const_str(common),
+    )
 }
 
 /// Binds `user_id` to the current request's log context, once the caller

@@ -15,12 +15,13 @@ use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::error::{ApiError, STATUS, no_route, wrong_method};
 use crate::observe::{REQUEST_ID_HEADER, observe};
 use crate::probes::Probes;
 use crate::rate_limit::RateLimiter;
+use crate::request_id::RandomRequestId;
 use crate::settings::{CorsSettings, ServerSettings, ServiceSettings, load};
 
 /// A service whose settings are loaded and whose logs and metrics are on.
@@ -68,25 +69,21 @@ pub fn start<S: ServiceSettings>(service: &'static str) -> Result<Started<S>> {
 pub fn app(api: Router, probes: Probes, server: &ServerSettings) -> Result<Router> {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let layers = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id.clone(), RandomRequestId))
         .layer(CatchPanicLayer::custom(panicked))
         .layer(PropagateRequestIdLayer::new(request_id))
         .layer(cors(&server.cors)?)
         .layer(axum::middleware::from_fn(observe))
         .layer(axum::middleware::from_fn_with_state(
-            (server.max_concurrent_requests > 0)
-                .then(|| Arc::new(Semaphore::new(server.max_concurrent_requests))),
-            shed_load,
+            Arc::new(Guards {
+                concurrency: (server.max_concurrent_requests > 0)
+                    .then(|| Semaphore::new(server.max_concurrent_requests)),
+                max_body_bytes: server.max_body_bytes,
+                timeout: Duration::from_millis(server.request_timeout_ms),
+            }),
+            guard,
         ))
-        .layer(axum::middleware::from_fn_with_state(
-            server.max_body_bytes,
-            body_limit,
-        ))
-        .layer(axum::extract::DefaultBodyLimit::max(server.max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(
-            Duration::from_millis(server.request_timeout_ms),
-            deadline,
-        ));
+        .layer(axum::extract::DefaultBodyLimit::max(server.max_body_bytes));
     // The limit covers the service's own routes, never the probes.
     let api = match RateLimiter::from_settings(&server.rate_limit)? {
         Some(limiter) => limiter.apply(api),
@@ -114,44 +111,49 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::R
     .into_response()
 }
 
-/// Answers 503 with `Retry-After: 1` at once when `limit` requests are
-/// already running: a saturated service sheds load instead of queueing
-/// until every request times out.
-async fn shed_load(
-    axum::extract::State(limit): axum::extract::State<Option<Arc<Semaphore>>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    let Some(limit) = limit else {
-        return next.run(request).await;
-    };
-    match limit.try_acquire_owned() {
-        Ok(_permit) => next.run(request).await,
-        Err(_) => ApiError(
-            Error::unavailable("the service is at its limit of concurrent requests")
-                .with_operation("request.admit")
-                .with_context("retry_after_secs", 1),
-        )
-        .into_response(),
-    }
+/// The limits every request is held to, checked in one middleware (one
+/// boxed future per request instead of one per limit).
+#[derive(Debug)]
+struct Guards {
+    /// `None`: no limit on concurrent requests.
+    concurrency: Option<Semaphore>,
+    max_body_bytes: usize,
+    timeout: Duration,
 }
 
-/// Answers 413 in the JSON error shape, before reading the body, when its
-/// Content-Length is over `limit`; a body without one is cut at the limit
-/// by the extractors (`DefaultBodyLimit`), with the same answer.
-async fn body_limit(
-    axum::extract::State(limit): axum::extract::State<usize>,
+/// In order: sheds load when `max_concurrent_requests` are already running
+/// (503 with `Retry-After: 1` at once, instead of queueing until every
+/// request times out); refuses a body whose Content-Length is over the
+/// limit before reading it (413; a body without one is cut at the limit by
+/// the extractors, `DefaultBodyLimit`, with the same answer); answers 408
+/// when the request runs past `request_timeout_ms`. All in the JSON error
+/// shape.
+async fn guard(
+    axum::extract::State(guards): axum::extract::State<Arc<Guards>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse as _;
+    let _permit = match &guards.concurrency {
+        None => None,
+        Some(limit) => match limit.try_acquire() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                return ApiError(
+                    Error::unavailable("the service is at its limit of concurrent requests")
+                        .with_operation("request.admit")
+                        .with_context("retry_after_secs", 1),
+                )
+                .into_response();
+            }
+        },
+    };
     let announced = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    if announced.is_some_and(|length| length > limit as u64) {
+    if announced.is_some_and(|length| length > guards.max_body_bytes as u64) {
         return ApiError(
             Error::invalid_input("the body is larger than this service accepts")
                 .with_operation("request.parse")
@@ -159,17 +161,7 @@ async fn body_limit(
         )
         .into_response();
     }
-    next.run(request).await
-}
-
-/// Answers 408 in the JSON error shape when the request runs past `limit`.
-async fn deadline(
-    axum::extract::State(limit): axum::extract::State<Duration>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    match tokio::time::timeout(limit, next.run(request)).await {
+    match tokio::time::timeout(guards.timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_elapsed) => ApiError(
             Error::timeout("the request took longer than the service allows")

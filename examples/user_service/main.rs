@@ -45,7 +45,7 @@ use core_sdk::error::Result;
 use secrecy::ExposeSecret as _;
 
 use crate::settings::Settings;
-use crate::state::AppState;
+use crate::state::{AppState, Services};
 use crate::store::UserStore;
 
 /// Service name: the config folder, the cache namespace by default, logs.
@@ -79,7 +79,7 @@ async fn main() -> Result<()> {
     let auth = AuthState::new(tokens.clone(), rbac);
     let passwords = Passwords::from_settings(&settings.auth.passwords)?;
     let decoy_hash = passwords.hash(&uuid::Uuid::new_v4().to_string())?;
-    let app = AppState {
+    let app = AppState(Arc::new(Services {
         store: store.clone(),
         cache: cache.clone(),
         tokens,
@@ -90,7 +90,7 @@ async fn main() -> Result<()> {
         queue: queue.clone(),
         users: Arc::new(settings.users.clone()),
         decoy_hash: decoy_hash.into(),
-    };
+    }));
     bootstrap_admin(&app, &settings).await?;
 
     let probes = common::Probes::new(

@@ -16,9 +16,21 @@ use core_sdk::mq::MessageQueueBase;
 use crate::settings::UsersSettings;
 use crate::store::UserStore;
 
-/// The router's state; cheap to clone.
+/// The router's state: one reference count to clone, since every handler
+/// and extractor clones it per request.
 #[derive(Clone)]
-pub(crate) struct AppState {
+pub(crate) struct AppState(pub(crate) Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// What the handlers share.
+pub(crate) struct Services {
     pub(crate) store: UserStore,
     /// User reads, under `user:<id>`.
     pub(crate) cache: Cache,

@@ -35,21 +35,7 @@ impl Interceptor for MetricsLayer {
         {
             let started = Instant::now();
             let result = attempt().await;
-            let outcome = match &result {
-                Ok(value) => match value.hit() {
-                    Some(true) => "hit",
-                    Some(false) => "miss",
-                    None => "ok",
-                },
-                Err(err) => err.code(),
-            };
-            metrics::counter!(
-                "cache_requests_total",
-                "backend" => call.backend,
-                "operation" => call.operation,
-                "outcome" => outcome
-            )
-            .increment(1);
+            count(&call, &result);
             metrics::histogram!(
                 "cache_request_duration_seconds",
                 "backend" => call.backend,
@@ -59,4 +45,23 @@ impl Interceptor for MetricsLayer {
             result
         }
     }
+}
+
+/// Counts one call in `cache_requests_total`.
+pub(super) fn count<T: CallResult>(call: &Call<'_>, result: &Result<T>) {
+    let outcome = match result {
+        Ok(value) => match value.hit() {
+            Some(true) => "hit",
+            Some(false) => "miss",
+            None => "ok",
+        },
+        Err(err) => err.code(),
+    };
+    metrics::counter!(
+        "cache_requests_total",
+        "backend" => call.backend,
+        "operation" => call.operation,
+        "outcome" => outcome
+    )
+    .increment(1);
 }

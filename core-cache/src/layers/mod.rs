@@ -21,6 +21,7 @@
 //! assert_eq!(backend.name(), "memory");
 //! ```
 
+mod in_process;
 mod layered;
 mod metrics;
 mod retry;
@@ -35,6 +36,7 @@ use bytes::Bytes;
 use core_error::Result;
 use futures::future::BoxFuture;
 
+pub use self::in_process::InProcessLayer;
 pub use self::layered::Layered;
 pub use self::metrics::MetricsLayer;
 pub use self::retry::RetryLayer;
@@ -136,10 +138,13 @@ impl Default for LayerSettings {
 ///
 /// An in-process backend (not [`shared`](crate::Capabilities::shared)) does
 /// no I/O, so it can neither time out nor fail temporarily: it gets tracing
-/// and metrics only.
+/// and call counts only, in one [`InProcessLayer`] (no latency histogram).
 pub fn stack(backend: Arc<dyn CacheBase>, settings: &LayerSettings) -> Arc<dyn CacheBase> {
     let mut backend = backend;
     let does_io = backend.capabilities().shared;
+    if !does_io && settings.tracing && settings.metrics {
+        return InProcessLayer.layer(backend);
+    }
     if does_io && settings.timeout_ms > 0 {
         backend = TimeoutLayer::new(Duration::from_millis(settings.timeout_ms)).layer(backend);
     }

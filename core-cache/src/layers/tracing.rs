@@ -27,21 +27,30 @@ impl Interceptor for TracingLayer {
         call: Call<'a>,
         attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
     ) -> impl Future<Output = Result<T>> + Send + 'a {
-        let span = tracing::debug_span!(
-            "cache",
-            operation = call.operation,
-            backend = call.backend,
-            key = call.key
-        );
         async move {
             let result = attempt().await;
-            match &result {
-                Err(err) if err.is_temporary() => tracing::warn!(error = %err, "cache call failed"),
-                Err(err) => tracing::error!(error = %err, "cache call failed"),
-                Ok(_) => {}
-            }
+            report(&result);
             result
         }
-        .instrument(span)
+        .instrument(span(&call))
+    }
+}
+
+/// The `cache` span of one call (at `debug`, so free when that is off).
+pub(super) fn span(call: &Call<'_>) -> tracing::Span {
+    tracing::debug_span!(
+        "cache",
+        operation = call.operation,
+        backend = call.backend,
+        key = call.key
+    )
+}
+
+/// Logs a failed call: temporary failures at `warn`, the rest at `error`.
+pub(super) fn report<T>(result: &Result<T>) {
+    match result {
+        Err(err) if err.is_temporary() => tracing::warn!(error = %err, "cache call failed"),
+        Err(err) => tracing::error!(error = %err, "cache call failed"),
+        Ok(_) => {}
     }
 }

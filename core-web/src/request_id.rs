@@ -1,0 +1,52 @@
+//! Request ids for requests that arrive without one.
+
+use axum::http::{HeaderValue, Request};
+use tower_http::request_id::{MakeRequestId, RequestId};
+
+/// Makes a random UUID v4 (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`) per
+/// request from a per-thread generator.
+///
+/// A request id only has to be unique enough to find a request's log
+/// lines, not unguessable, so it takes 122 bits from a fast seeded
+/// generator rather than the operating system's (`uuid::Uuid::new_v4`
+/// costs a `getrandom` system call on every request).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&uuid_v4(fastrand::u128(..)))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// `bits` as a version 4, variant 1 UUID in its hyphenated text form.
+fn uuid_v4(bits: u128) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bits = (bits & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
+    let mut text = String::with_capacity(36);
+    for nibble in 0..32 {
+        if matches!(nibble, 8 | 12 | 16 | 20) {
+            text.push('-');
+        }
+        let value = (bits >> (124 - 4 * nibble)) & 0xf;
+        text.push(char::from(HEX[value as usize]));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uuid_v4;
+
+    #[test]
+    fn ids_are_version_4_variant_1_uuids() {
+        let id = uuid_v4(u128::MAX);
+        assert_eq!(id, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        assert_eq!(uuid_v4(0), "00000000-0000-4000-8000-000000000000");
+        let parsed = uuid::Uuid::parse_str(&uuid_v4(fastrand::u128(..))).expect("a UUID");
+        assert_eq!(parsed.get_version_num(), 4);
+        assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122);
+    }
+}
