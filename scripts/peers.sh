@@ -13,8 +13,8 @@
 # the run does not favour one of them. Per case: start-up time (spawn to the
 # first 200 from /health), req/s, p50, p99, server CPU per request (user +
 # system time of the whole process tree over the load, divided by the
-# requests wrk counted), RSS idle (after a registration, a login and 100
-# warm reads) and after the load (the process tree's sum).
+# requests wrk counted), RSS idle (IDLE_WAIT seconds after a registration,
+# a login and 100 warm reads) and after the load (the process tree's sum).
 #
 # The table (medians over the rounds, with ratios) goes to stdout and, with
 # WRITE_DOCS=1 (the default), between the peers markers of
@@ -26,7 +26,7 @@
 #
 # Environment: ROUNDS (3), DURATION (20s), THREADS (2), CONNECTIONS (32),
 # BACKENDS ("embedded servers"), SERVICES ("sdk axum fastapi"),
-# FASTAPI_WORKERS (2), WRITE_DOCS (1), DATABASE_SERVER_URL
+# FASTAPI_WORKERS (2), IDLE_WAIT (12), WRITE_DOCS (1), DATABASE_SERVER_URL
 # (postgres://postgres@127.0.0.1:5432), REDIS_URL (redis://127.0.0.1:6379),
 # CARGO_TARGET_DIR.
 set -euo pipefail
@@ -38,6 +38,8 @@ CONNECTIONS=${CONNECTIONS:-32}
 BACKENDS=${BACKENDS:-embedded servers}
 SERVICES=${SERVICES:-sdk axum fastapi}
 FASTAPI_WORKERS=${FASTAPI_WORKERS:-2}
+# Past the SDK's 10 s release of idle argon2 buffers.
+IDLE_WAIT=${IDLE_WAIT:-12}
 WRITE_DOCS=${WRITE_DOCS:-1}
 DATABASE_SERVER_URL=${DATABASE_SERVER_URL:-postgres://postgres@127.0.0.1:5432}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
@@ -169,6 +171,11 @@ json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
 # One case: prints a tab-separated result line.
 run_case() {
     local service=$1 backend=$2 started startup address user_id token url idle cpu_before cpu_after loaded
+    rm -f "$WORK"/*.db "$WORK"/*.db-*  # each case starts on an empty database
+    if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then
+        echo "port $PORT is taken by another process; stop it first" >&2
+        exit 1
+    fi
     started=$(date +%s%N)
     start_service "$service" "$backend"
     startup=$(wait_healthy "$started")
@@ -187,7 +194,7 @@ run_case() {
     for _ in $(seq 100); do
         curl -sf -o /dev/null -H "Authorization: Bearer $token" "$url"
     done
-    sleep 1
+    sleep "$IDLE_WAIT"
     idle=$(tree_rss_kib)
     cpu_before=$(tree_cpu_ticks)
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
@@ -224,13 +231,17 @@ for round in $(seq "$ROUNDS"); do
         for i in $(seq 0 $((count - 1))); do
             service=${services[$(((i + round - 1) % count))]}
             echo "round $round/$ROUNDS: $service on $backend" >&2
-            run_case "$service" "$backend" | tee -a "$RESULTS" >&2
+            # Not in a pipeline: the case's service must be this shell's
+            # child, so that the exit trap stops it whatever happens.
+            run_case "$service" "$backend" >"$WORK/case.tsv"
+            cat "$WORK/case.tsv" >&2
+            cat "$WORK/case.tsv" >>"$RESULTS"
         done
     done
 done
 
 CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-HEADER="wrk -t$THREADS -c$CONNECTIONS -d$DURATION on GET /api/v1/users/{id} (warm cache, valid token), $ROUNDS rounds, medians; FastAPI with $FASTAPI_WORKERS uvicorn workers (uvloop, httptools); $(nproc) cores ($CPU), shared by wrk and the service; \`scripts/peers.sh\`, $(date -u +%Y-%m-%d)"
+HEADER="wrk -t$THREADS -c$CONNECTIONS -d$DURATION on GET /api/v1/users/{id} (warm cache, valid token), $ROUNDS rounds, medians; idle RSS ${IDLE_WAIT} s after a registration and a login; FastAPI with $FASTAPI_WORKERS uvicorn workers (uvloop, httptools); $(nproc) cores ($CPU), shared by wrk and the service; \`scripts/peers.sh\`, $(date -u +%Y-%m-%d)"
 python3 "$ROOT/scripts/peers-report.py" "$RESULTS" "$HEADER" >"$WORK/table.md"
 cat "$WORK/table.md"
 if [ "$WRITE_DOCS" = 1 ]; then

@@ -5,8 +5,12 @@
 //! --all-features --test conformance redis::` runs the Redis ones.
 
 mod cases;
+mod outside_backend;
 
-use core_cache::{Cache, CacheSettings, TieredSettings, connect};
+use std::sync::Arc;
+
+use core_cache::layers::stack;
+use core_cache::{Cache, CacheBase, CacheSettings, TieredSettings, connect};
 use core_testkit::{Service, require_service, unique_name};
 
 /// What a case gets: a cache in a namespace of its own, and the settings
@@ -14,6 +18,8 @@ use core_testkit::{Service, require_service, unique_name};
 pub(crate) struct Target {
     pub(crate) cache: Cache,
     pub(crate) settings: CacheSettings,
+    /// A backend built outside `connect`: other clients share it.
+    outside: Option<Arc<dyn CacheBase>>,
 }
 
 impl Target {
@@ -22,11 +28,42 @@ impl Target {
         let cache = connect(&settings)
             .await
             .expect("connect the cache under test");
-        Some(Target { cache, settings })
+        Some(Target {
+            cache,
+            settings,
+            outside: None,
+        })
+    }
+
+    /// A target on a backend made by hand, under the standard layers as
+    /// `connect` would put them.
+    fn outside(backend: Arc<dyn CacheBase>) -> Target {
+        let settings = CacheSettings {
+            namespace: Some(unique_name("cache")),
+            ..CacheSettings::default()
+        };
+        let cache = Target::over(&backend, &settings);
+        Target {
+            cache,
+            settings,
+            outside: Some(backend),
+        }
+    }
+
+    fn over(backend: &Arc<dyn CacheBase>, settings: &CacheSettings) -> Cache {
+        let layered = stack(Arc::clone(backend), &settings.layers);
+        let namespace = settings.namespace.clone().expect("a namespace");
+        Cache::builder(layered)
+            .namespace(namespace)
+            .build()
+            .expect("a cache over the outside backend")
     }
 
     /// Another client of the same server and namespace.
     pub(crate) async fn another_client(&self) -> Cache {
+        if let Some(backend) = &self.outside {
+            return Target::over(backend, &self.settings);
+        }
         connect(&self.settings)
             .await
             .expect("connect another client")
@@ -77,6 +114,13 @@ macro_rules! cache_suite {
 
 async fn memory() -> Option<Target> {
     Target::new(CacheSettings::from_url("memory://")).await
+}
+
+/// The backend of `outside_backend.rs`, which knows nothing of core-cache's insides.
+async fn outside_map() -> Option<Target> {
+    Some(Target::outside(Arc::new(
+        outside_backend::MapBackend::default(),
+    )))
 }
 
 async fn redis() -> Option<Target> {
@@ -140,6 +184,7 @@ async fn tiered() -> Option<Target> {
 }
 
 cache_suite!(memory, crate::memory);
+cache_suite!(outside, crate::outside_map);
 cache_suite!(redis, crate::redis);
 cache_suite!(redis_cluster, crate::redis_cluster);
 cache_suite!(redis_cluster_tls, crate::redis_cluster_tls);
