@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 cargo metadata --no-deps --format-version 1 | python3 -c '
 import json, sys
 for package in json.load(sys.stdin)["packages"]:
+    # Libraries only: a binary (the benchmark peers) has no features to combine.
+    if not any("lib" in target["kind"] for target in package["targets"]):
+        continue
     features = sorted(name for name in package["features"] if name != "default")
     print(package["name"], *features)
 ' | while read -r crate features; do
