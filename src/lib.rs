@@ -12,6 +12,36 @@
 //! | `auth` | `core-auth` | tokens, passwords, permissions |
 //! | `web` | `core-web` | the service runtime: start-up, HTTP layers, errors as HTTP, probes, graceful shutdown |
 //!
+//! # Features
+//!
+//! A server backend is a feature of its own, switched on for the building
+//! blocks already enabled (`redis` adds Redis to `cache` and to `mq` when
+//! they are on):
+//!
+//! | feature | turns on | for |
+//! |---|---|---|
+//! | `default` | `config`, `log`, `db`, `cache`, `mq`, `auth` | every building block on its embedded backend: runs with no server |
+//! | `config` | `core-config` (with live reload) | layered, typed settings |
+//! | `log` | `core-log` | logs, audit, Prometheus metrics |
+//! | `db` | `core-db` with SQLite | `DatabaseBase`; SQLite is always in (the embedded default) |
+//! | `cache` | `core-cache` with the in-process cache | `CacheBase` |
+//! | `mq` | `core-mq` with the in-memory queue | `MessageQueueBase` |
+//! | `auth` | `core-auth` | tokens, passwords, RBAC, API keys |
+//! | `web` | `core-web` (+ `config`, `log`, `auth`, `axum`) | the service runtime; probes for the blocks enabled |
+//! | `axum` | `core-auth/axum` | the auth extractors and layers |
+//! | `postgres` | `core-db/postgres` | PostgreSQL (TLS with rustls) |
+//! | `mysql` | `core-db/mysql` | MySQL / MariaDB (TLS with rustls) |
+//! | `mongodb` | `core-db/mongodb` | MongoDB |
+//! | `redis` | `core-cache/redis`, `core-mq/redis-streams` | Redis cache and Redis Streams queues |
+//! | `redis-cluster` | `core-cache/redis-cluster` | Redis Cluster cache |
+//! | `memcached` | `core-cache/memcached` | Memcached cache |
+//! | `tiered-cache` | `core-cache/tiered` | in-process L1 in front of a shared L2 |
+//! | `rabbitmq` | `core-mq/rabbitmq` | RabbitMQ queues |
+//! | `kafka` | `core-mq/kafka` | Kafka (librdkafka with SSL and SASL) |
+//! | `nats` | `core-mq/nats` | NATS JetStream queues |
+//! | `otlp` | `core-log/otlp` | trace export over OTLP/HTTP |
+//! | `etcd` | `core-config/etcd` | settings from etcd, followed live |
+//!
 //! ```
 //! use core_sdk::error::{Error, ErrorKind};
 //!
