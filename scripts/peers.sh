@@ -92,24 +92,20 @@ tree_pids() {
         tree_pids "$child"
     done
 }
-tree_rss_kib() {
-    local total=0 pid rss
+# Sums, over the process tree, what `program` (awk) prints from each
+# process's /proc/<pid>/<file>.
+tree_sum() {
+    local file=$1 program=$2 total=0 pid value
     for pid in $(tree_pids "$SERVICE_PID"); do
-        rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-        total=$((total + ${rss:-0}))
+        value=$(awk "$program" "/proc/$pid/$file" 2>/dev/null || echo 0)
+        total=$((total + ${value:-0}))
     done
     echo "$total"
 }
-# User + system clock ticks of the process tree (fields 14 and 15; the
-# command name in field 2 has no spaces for these processes).
-tree_cpu_ticks() {
-    local total=0 pid ticks
-    for pid in $(tree_pids "$SERVICE_PID"); do
-        ticks=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
-        total=$((total + ${ticks:-0}))
-    done
-    echo "$total"
-}
+tree_rss_kib() { tree_sum status '/^VmRSS:/ {print $2}'; }
+# User + system clock ticks (fields 14 and 15; the command name in field 2
+# has no spaces for these processes).
+tree_cpu_ticks() { tree_sum stat '{print $14 + $15}'; }
 
 fresh_database() {
     psql -q "$DATABASE_SERVER_URL/test" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
