@@ -29,6 +29,7 @@
 //! | `auth` | `core-auth` | tokens, passwords, RBAC, API keys |
 //! | `web` | `core-web` (+ `config`, `log`, `auth`, `axum`) | the service runtime; probes for the blocks enabled |
 //! | `axum` | `core-auth/axum` | the auth extractors and layers |
+//! | `outbox` | `core-db/outbox` (+ `db`, `mq`) | the transactional outbox: messages written in a SQL transaction, published by relays through any queue |
 //! | `postgres` | `core-db/postgres` | PostgreSQL (TLS with rustls) |
 //! | `mysql` | `core-db/mysql` | MySQL / MariaDB (TLS with rustls) |
 //! | `mongodb` | `core-db/mongodb` | MongoDB |

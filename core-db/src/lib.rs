@@ -12,6 +12,8 @@
 //!   collections, filters, sort/limit/skip, aggregation, declared indexes
 //!   and transactions, and the native `mongodb::Database`.
 //! - [`connect`] builds either from a [`DatabaseSettings`] section.
+//! - `outbox` (feature `outbox`): the transactional outbox, messages written
+//!   in a SQL transaction and published through any core-mq queue.
 //!
 //! Errors are [`core_error::Error`]: a unique violation is `Conflict`, no
 //! row is `NotFound`, an exhausted pool is `Timeout`, a lost server is
@@ -51,6 +53,11 @@ mod slow;
 
 #[cfg(feature = "mongodb")]
 pub use backends::mongodb as document;
+#[cfg(all(
+    feature = "outbox",
+    any(feature = "postgres", feature = "mysql", feature = "sqlite")
+))]
+pub mod outbox;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 pub mod sql;
 

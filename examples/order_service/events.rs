@@ -13,8 +13,8 @@ pub(crate) const ORDER_STATUS_CHANGED: &str = "order.status_changed";
 /// Every event type a consumer of this version understands.
 pub(crate) const EVENT_TYPES: [&str; 2] = [ORDER_CREATED, ORDER_STATUS_CHANGED];
 
-/// One change of one order. The message carrying it has the outbox row's
-/// id as its message id and the order id as its key.
+/// One change of one order, carried by a JSON message keyed by the order
+/// id (the order service's `store.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct OrderEvent {
     /// [`ORDER_CREATED`] or [`ORDER_STATUS_CHANGED`].

@@ -10,8 +10,9 @@
 //!   (see `routes.rs`): created → paid → shipped → delivered, cancelled
 //!   before shipping; anything else is a 409 naming both statuses.
 //! - Each change writes the order, a status-history row and an outbox row
-//!   in one transaction; a relay task publishes the outbox (`outbox.rs`),
-//!   with the row id as message id so consumers can drop republished copies.
+//!   in one transaction; the SDK's outbox relay (`core_sdk::db::outbox`)
+//!   publishes it, in order per order, with the same message id each time
+//!   so consumers can drop republished copies.
 //! - `/health`, `/ready`, `/metrics`; graceful shutdown on SIGTERM/Ctrl-C.
 //!
 //! ## Where notifications are sent
@@ -34,7 +35,6 @@ mod events;
 #[path = "../notification_worker/notifications.rs"]
 mod notifications;
 mod orders;
-mod outbox;
 mod routes;
 mod status;
 mod store;
@@ -48,6 +48,7 @@ use core_sdk::auth::jwt::KeyRing;
 use core_sdk::auth::rbac::Rbac;
 use core_sdk::auth::tokens::TokenService;
 use core_sdk::cache::CacheSettings;
+use core_sdk::db::outbox::{Outbox, OutboxSettings};
 use core_sdk::db::{DatabaseBase as _, DatabaseSettings};
 use core_sdk::error::Result;
 use core_sdk::log::LogSettings;
@@ -56,7 +57,6 @@ use serde::Deserialize;
 
 use crate::common::{RevocationSettings, ServerSettings};
 use crate::notifications::NotificationSettings;
-use crate::outbox::{Outbox, Relay, RelaySettings};
 use crate::routes::ApiState;
 use crate::store::OrderStore;
 
@@ -94,15 +94,21 @@ impl common::ServiceSettings for Settings {
 struct OrderSettings {
     /// Where order events are published. Default `orders.events`.
     topic: String,
-    /// The relay.
-    outbox: RelaySettings,
+    /// Whether this instance runs an outbox relay. Default true.
+    relay: bool,
+    /// The outbox (`core_sdk::db::outbox`); its table is `outbox`.
+    outbox: OutboxSettings,
 }
 
 impl Default for OrderSettings {
     fn default() -> OrderSettings {
         OrderSettings {
             topic: NotificationSettings::default().topic,
-            outbox: RelaySettings::default(),
+            relay: true,
+            outbox: OutboxSettings {
+                table: "outbox".to_owned(),
+                ..OutboxSettings::default()
+            },
         }
     }
 }
@@ -125,17 +131,12 @@ async fn main() -> Result<()> {
     let tokens = TokenService::new(keys, revocation_cache, &settings.auth.tokens)?;
     let auth = AuthState::new(tokens, Rbac::from_settings(&settings.auth.rbac)?);
 
-    let outbox = Outbox::new(settings.orders.topic.clone());
-    let (stop_relay, relay_stopped) = tokio::sync::watch::channel(false);
-    let relay = settings.orders.outbox.enabled.then(|| {
-        let relay = Relay::new(
-            db.clone(),
-            Arc::clone(&queue),
-            &outbox,
-            settings.orders.outbox.clone(),
-        );
-        tokio::spawn(relay.run(relay_stopped))
-    });
+    let outbox = Outbox::new(settings.orders.outbox.clone())?;
+    outbox.install(&db).await?;
+    let relay = settings
+        .orders
+        .relay
+        .then(|| outbox.relay(db.clone(), Arc::clone(&queue)).spawn());
 
     let embedded_worker = settings
         .notifications
@@ -165,7 +166,7 @@ async fn main() -> Result<()> {
     .cache(cache.clone())
     .queue(Arc::clone(&queue));
     let api = routes::router(ApiState {
-        store: OrderStore::new(db.clone(), outbox),
+        store: OrderStore::new(db.clone(), outbox, settings.orders.topic.clone()),
         auth,
     });
     let app = common::app(api, probes, server)?;
@@ -173,9 +174,10 @@ async fn main() -> Result<()> {
 
     // HTTP is done: publish what it committed, then let the worker finish
     // the events in hand.
-    let _ = stop_relay.send(true);
     if let Some(relay) = relay {
-        let _ = relay.await;
+        relay
+            .shutdown(Duration::from_millis(server.shutdown_timeout_ms))
+            .await?;
     }
     if let Some(worker) = worker {
         let stats = worker.shutdown(worker_settings.shutdown_timeout()).await?;

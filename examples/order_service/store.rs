@@ -1,18 +1,19 @@
 //! Orders in SQL. Every change writes the order, its history row and its
 //! outbox event in one transaction, so the three agree whatever fails.
 
+use core_sdk::db::outbox::Outbox;
 use core_sdk::db::sql::{IsolationLevel, SqlDatabase, TxOptions};
 use core_sdk::error::{Error, Result};
+use core_sdk::mq::Message;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::events::{ORDER_CREATED, ORDER_STATUS_CHANGED, OrderEvent};
 use crate::orders::{NewOrder, Order, OrderItem, StatusChange, now_millis, rfc3339};
-use crate::outbox::Outbox;
 use crate::status::OrderStatus;
 use core_sdk::db::sql::EmbeddedMigration;
 
-/// The schema of orders, their history and the outbox (versions
+/// The schema of orders and their history (versions
 /// 1_000_000_000+ are the order service's).
 pub(crate) const MIGRATIONS: &[EmbeddedMigration] = &[EmbeddedMigration {
     version: 1_000_000_001,
@@ -77,6 +78,8 @@ struct HistoryRow {
 pub(crate) struct OrderStore {
     db: SqlDatabase,
     outbox: Outbox,
+    /// Where the events go.
+    topic: String,
 }
 
 /// Read committed on every engine (the guarded update below needs no
@@ -87,9 +90,10 @@ fn write_options() -> TxOptions {
 }
 
 impl OrderStore {
-    /// A store writing to `db`, with each change's event in `outbox`.
-    pub(crate) fn new(db: SqlDatabase, outbox: Outbox) -> OrderStore {
-        OrderStore { db, outbox }
+    /// A store writing to `db`, with each change's event in `outbox`
+    /// for `topic`.
+    pub(crate) fn new(db: SqlDatabase, outbox: Outbox, topic: String) -> OrderStore {
+        OrderStore { db, outbox, topic }
     }
 
     /// Places `order` for `user_id` (already validated).
@@ -135,7 +139,9 @@ impl OrderStore {
         .bind(now)
         .execute()
         .await?;
-        self.outbox.enqueue(&mut tx, &event).await?;
+        self.outbox
+            .enqueue(&mut tx, &event_message(&self.topic, &event)?)
+            .await?;
         tx.commit().await?;
         self.outbox.committed();
         Ok(Order {
@@ -260,7 +266,6 @@ impl OrderStore {
             currency: order.currency.clone(),
             occurred_at: rfc3339(now),
         };
-        self.outbox.enqueue(&mut tx, &event).await?;
         let updated = tx
             .query(
                 "UPDATE orders SET status = ?, version = ?, updated_at_ms = ? \
@@ -282,6 +287,11 @@ impl OrderStore {
             .with_context("expected_version", expected)
             .with_context("version", order.version));
         }
+        // After the guarded update, whose row lock orders this order's
+        // events: the outbox publishes one key's rows in the order written.
+        self.outbox
+            .enqueue(&mut tx, &event_message(&self.topic, &event)?)
+            .await?;
         tx.commit().await?;
         self.outbox.committed();
         order.status = change.to;
@@ -303,4 +313,13 @@ pub(crate) struct StatusUpdate<'a> {
 
 fn not_found(id: &str) -> Error {
     Error::not_found(format!("no order {id}")).with_key(format!("order:{id}"))
+}
+
+/// The message carrying `event`: JSON, keyed by the order so one order's
+/// events arrive in order, its type in a header for routing without
+/// decoding the body.
+fn event_message(topic: &str, event: &OrderEvent) -> Result<Message> {
+    Ok(Message::json(topic, event)?
+        .with_key(event.order_id.clone())
+        .with_header("event-type", event.event_type.clone()))
 }

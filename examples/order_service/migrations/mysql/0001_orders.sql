@@ -1,4 +1,4 @@
--- Orders, their status history and the transactional outbox (MySQL, MariaDB).
+-- Orders and their status history (MySQL, MariaDB); the outbox table is the SDK's (`Outbox::install`).
 CREATE TABLE orders (
     id VARCHAR(36) PRIMARY KEY,
     user_id VARCHAR(128) NOT NULL,
@@ -22,17 +22,4 @@ CREATE TABLE order_status_history (
     changed_at_ms BIGINT NOT NULL,
     INDEX order_status_history_by_order (order_id, seq),
     FOREIGN KEY (order_id) REFERENCES orders (id)
-);
-
-CREATE TABLE outbox (
-    seq BIGINT AUTO_INCREMENT PRIMARY KEY,
-    id VARCHAR(36) NOT NULL UNIQUE,
-    topic VARCHAR(120) NOT NULL,
-    message_key VARCHAR(120) NOT NULL,
-    event_type VARCHAR(64) NOT NULL,
-    payload TEXT NOT NULL,
-    created_at_ms BIGINT NOT NULL,
-    published_at_ms BIGINT,
-    INDEX outbox_pending (published_at_ms, seq),
-    INDEX outbox_by_key (message_key, seq)
 );

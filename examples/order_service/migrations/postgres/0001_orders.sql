@@ -1,4 +1,4 @@
--- Orders, their status history and the transactional outbox (PostgreSQL).
+-- Orders and their status history (PostgreSQL); the outbox table is the SDK's (`Outbox::install`).
 CREATE TABLE orders (
     id VARCHAR(36) PRIMARY KEY,
     user_id VARCHAR(128) NOT NULL,
@@ -22,16 +22,3 @@ CREATE TABLE order_status_history (
     changed_at_ms BIGINT NOT NULL
 );
 CREATE INDEX order_status_history_by_order ON order_status_history (order_id, seq);
-
-CREATE TABLE outbox (
-    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    id VARCHAR(36) NOT NULL UNIQUE,
-    topic VARCHAR(120) NOT NULL,
-    message_key VARCHAR(120) NOT NULL,
-    event_type VARCHAR(64) NOT NULL,
-    payload TEXT NOT NULL,
-    created_at_ms BIGINT NOT NULL,
-    published_at_ms BIGINT
-);
-CREATE INDEX outbox_pending ON outbox (seq) WHERE published_at_ms IS NULL;
-CREATE INDEX outbox_by_key ON outbox (message_key, seq);

@@ -1,4 +1,4 @@
--- Orders, their status history and the transactional outbox (SQLite).
+-- Orders and their status history (SQLite); the outbox table is the SDK's (`Outbox::install`).
 CREATE TABLE orders (
     id TEXT PRIMARY KEY NOT NULL,
     user_id TEXT NOT NULL,
@@ -22,16 +22,3 @@ CREATE TABLE order_status_history (
     changed_at_ms BIGINT NOT NULL
 );
 CREATE INDEX order_status_history_by_order ON order_status_history (order_id, seq);
-
-CREATE TABLE outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    topic TEXT NOT NULL,
-    message_key TEXT NOT NULL,
-    event_type TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    created_at_ms BIGINT NOT NULL,
-    published_at_ms BIGINT
-);
-CREATE INDEX outbox_pending ON outbox (published_at_ms, seq);
-CREATE INDEX outbox_by_key ON outbox (message_key, seq);
