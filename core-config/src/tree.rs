@@ -4,7 +4,10 @@ use std::collections::BTreeSet;
 
 use config::{Map, Value, ValueKind};
 
-use crate::sensitive::is_sensitive_name;
+use crate::sensitive::{is_sensitive_name, last_segment};
+
+/// Sections whose every value is hidden in echoes, whatever its name.
+const SECRET_SECTIONS: &[&str] = &["secrets", "credentials", "passwords"];
 use crate::source::Origin;
 
 /// The effective settings as a tree of values, each remembering its
@@ -184,10 +187,13 @@ impl ConfigTree {
         if self.was_encrypted(path) {
             return true;
         }
-        let named_secret = path
-            .split('.')
-            .map(|segment| segment.split('[').next().unwrap_or(segment))
-            .any(is_sensitive_name);
+        // A leaf is judged by its own name (`auth.tokens.access_ttl_secs` is
+        // not a secret); a section named for secrets hides all it holds.
+        let named_secret = is_sensitive_name(last_segment(path))
+            || path
+                .split('.')
+                .map(|segment| segment.split('[').next().unwrap_or(segment))
+                .any(|section| SECRET_SECTIONS.contains(&section.to_ascii_lowercase().as_str()));
         if named_secret {
             return true;
         }

@@ -202,6 +202,42 @@ fn print_shows_sources_and_hides_secrets() {
 }
 
 #[test]
+fn print_hides_secrets_by_their_name_not_by_a_fragment_of_their_section() {
+    let fixture = Fixture::new();
+    fixture.write(
+        "config/default.toml",
+        "[auth.tokens]\naccess_ttl_secs = 900\nrefresh_token = \"plain-refresh-x1\"\n\
+         [auth.jwt]\nsecret_b64 = \"plain-jwt-x2\"\nprivate_key_path = \"/etc/keys/jwt.pem\"\n\
+         [secrets]\nstripe = \"plain-stripe-x3\"\n",
+    );
+    let output = core_config(
+        &[
+            "print",
+            "--env",
+            "dev",
+            "--dir",
+            fixture.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let text = stdout(&output);
+    assert!(text.contains("auth.tokens.access_ttl_secs = 900"), "{text}");
+    assert!(
+        text.contains("auth.jwt.private_key_path = \"/etc/keys/jwt.pem\""),
+        "{text}"
+    );
+    for hidden in [
+        "auth.tokens.refresh_token = ***",
+        "auth.jwt.secret_b64 = ***",
+        "secrets.stripe = ***",
+    ] {
+        assert!(text.contains(hidden), "{hidden} in {text}");
+    }
+    assert!(!text.contains("plain-"), "{text}");
+}
+
+#[test]
 fn rotate_says_what_the_operator_must_change_about_the_key() {
     let (old, new) = (AesKey::generate().unwrap(), AesKey::generate().unwrap());
     let fixture = Fixture::new();
