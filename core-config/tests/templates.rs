@@ -19,6 +19,32 @@ fn template(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
 
+/// `# APP__MQ__URL=ENC(CHANGE_ME)`: a value the secrets template leaves
+/// for the operator to uncomment.
+fn is_commented_value(line: &str) -> bool {
+    line.strip_prefix("# ").is_some_and(|rest| {
+        rest.split_once('=').is_some_and(|(name, _)| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+        })
+    })
+}
+
+/// The secrets template with every value line uncommented, as an operator
+/// who has not filled them in yet would leave it.
+fn uncommented_secrets() -> String {
+    template(".secrets.example")
+        .lines()
+        .map(|line| {
+            if is_commented_value(line) {
+                line.trim_start_matches("# ").to_string()
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
 fn every_key_has_a_comment_above_it() {
     for name in [
@@ -33,12 +59,14 @@ fn every_key_has_a_comment_above_it() {
         let lines: Vec<&str> = text.lines().collect();
         let mut keys = 0;
         for (index, line) in lines.iter().enumerate() {
-            if line.is_empty() || line.starts_with('#') {
+            if line.is_empty() || (line.starts_with('#') && !is_commented_value(line)) {
                 continue;
             }
             keys += 1;
             assert!(
-                index > 0 && lines[index - 1].starts_with('#'),
+                index > 0
+                    && lines[index - 1].starts_with('#')
+                    && !is_commented_value(lines[index - 1]),
                 "{name}: {line:?} has no comment above it"
             );
         }
@@ -54,23 +82,14 @@ fn every_key_has_a_comment_above_it() {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 struct TemplateSettings {
-    server: Server,
+    server: core_web::ServerSettings,
     debug: bool,
     database: Database,
     cache: core_cache::CacheSettings,
     mq: Mq,
     auth: core_auth::AuthSettings,
     log: core_log::LogSettings,
-    cors: Cors,
     config: core_config::ConfigSection,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct Server {
-    host: String,
-    port: u16,
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,13 +105,6 @@ struct Database {
 #[allow(dead_code)]
 struct Mq {
     url: SecretString,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct Cors {
-    allowed_origins: Vec<String>,
 }
 
 /// core-auth builds a key ring from what the templates set, and it signs
@@ -122,7 +134,7 @@ fn filled_secrets(env: AppEnv, key: &AesKey) -> String {
         "APP__AUTH__JWT__SECRET" => "a-real-secret-of-at-least-32-bytes!",
         other => panic!("the secrets template has a new ENC value {other}: fill it here"),
     };
-    template(".secrets.example")
+    uncommented_secrets()
         .lines()
         .map(|line| {
             if line == "APP_ENV=dev" {
@@ -151,12 +163,13 @@ fn each_env_template_loads_into_the_sdk_sections_for_its_environment() {
         fixture.write(".secrets", &filled_secrets(env, &key));
         let loaded = fixture
             .loader(&[])
-            .list_key("cors.allowed_origins")
+            .list_key("server.cors.allowed_origins")
             .load::<TemplateSettings>()
             .unwrap_or_else(|err| panic!("{env}: {err}"));
         assert_eq!(loaded.env(), env);
         let settings = loaded.settings();
-        assert_eq!(settings.server.port, 8080);
+        assert!(settings.server.bind_addr.ends_with(":8080"), "{env}");
+        assert!(!settings.server.cors.allowed_origins.is_empty(), "{env}");
         assert!(loaded.tree().was_encrypted("auth.jwt.secret"));
         assert_signs_and_verifies(&settings.auth, env);
         assert_eq!(
@@ -182,6 +195,37 @@ fn each_env_template_loads_into_the_sdk_sections_for_its_environment() {
     }
 }
 
+/// Copied as they are, with the secrets template as it is: what a new user
+/// does first. Nothing is refused, and no line goes unread.
+#[test]
+fn the_templates_of_the_development_environments_load_as_they_are() {
+    for env in [AppEnv::Local, AppEnv::Dev, AppEnv::Test] {
+        let fixture = Fixture::new();
+        fixture.write(
+            &format!(".env.{env}"),
+            &template(&format!(".env.{env}.example")),
+        );
+        fixture.write(".secrets", &template(".secrets.example"));
+        let loaded = fixture
+            .loader(&[])
+            .fallback_env(env)
+            .list_key("server.cors.allowed_origins")
+            .load::<TemplateSettings>()
+            .unwrap_or_else(|err| {
+                panic!(".env.{env}.example and .secrets.example as they are: {err}")
+            });
+        assert_eq!(
+            loaded.env(),
+            env,
+            "the secrets template must not choose the environment"
+        );
+        assert!(
+            loaded.settings().server.bind_addr.ends_with(":8080"),
+            "{env}"
+        );
+    }
+}
+
 #[test]
 fn a_log_format_core_log_does_not_know_fails_the_typed_load() {
     // What the templates used to say: the typed load must catch it.
@@ -194,7 +238,7 @@ fn a_log_format_core_log_does_not_know_fails_the_typed_load() {
     fixture.write(".secrets", &filled_secrets(AppEnv::Dev, &key));
     let err = fixture
         .loader(&[])
-        .list_key("cors.allowed_origins")
+        .list_key("server.cors.allowed_origins")
         .load::<TemplateSettings>()
         .unwrap_err();
     let violations = Violations::from_error(&err).unwrap();
@@ -222,7 +266,7 @@ fn a_filled_secrets_file_rotates_despite_enc_in_its_comments() {
     // The file opens its own values with the key it now holds.
     let loaded = fixture
         .loader(&[])
-        .list_key("cors.allowed_origins")
+        .list_key("server.cors.allowed_origins")
         .load::<TemplateSettings>()
         .unwrap();
     let secret = loaded.settings().auth.jwt.secret.as_ref().unwrap();
@@ -236,10 +280,10 @@ fn a_filled_secrets_file_rotates_despite_enc_in_its_comments() {
 fn the_unfilled_secrets_template_is_refused_in_prod_naming_every_unfilled_value() {
     let fixture = Fixture::new();
     fixture.write(".env.prod", &template(".env.prod.example"));
-    fixture.write(".secrets", &template(".secrets.example"));
+    fixture.write(".secrets", &uncommented_secrets());
     let err = fixture
         .loader(&[("APP_ENV", "prod")])
-        .list_key("cors.allowed_origins")
+        .list_key("server.cors.allowed_origins")
         .load_untyped()
         .unwrap_err();
     let violations = Violations::from_error(&err).unwrap();
