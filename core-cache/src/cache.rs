@@ -23,6 +23,25 @@ const ABSENT_MARKER: &[u8] = b"\0\0core-cache:absent";
 /// for its own bookkeeping.
 pub const DEFAULT_MAX_VALUE_BYTES: usize = 1_000_000;
 
+/// What [`Cache::fetch`] returns: the value, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched<T> {
+    /// The value; `None` when the loader found nothing (or the cache
+    /// remembers that it found nothing).
+    pub value: Option<T>,
+    /// Where it came from.
+    pub from: FetchedFrom,
+}
+
+/// Where [`Cache::fetch`] found its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FetchedFrom {
+    /// The cache held it (a remembered absence included).
+    Cache,
+    /// The loader produced it: a miss, or a cache that was bypassed.
+    Loader,
+}
+
 /// What a read-through lookup found.
 enum Lookup<T> {
     /// A value, or a remembered absence.
@@ -625,10 +644,55 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<T>>>,
     {
+        Ok(self.fetch(key, ttl, loader).await?.value)
+    }
+
+    /// [`get_or_set_optional`](Cache::get_or_set_optional), telling the
+    /// caller where the value came from: for an `X-Cache` header, a log
+    /// field, or a test.
+    ///
+    /// ```
+    /// use core_cache::{CacheSettings, FetchedFrom};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_cache::Result<()> {
+    /// let cache = core_cache::connect(&CacheSettings::default()).await?;
+    /// let first = cache.fetch("user:1", None, || async { Ok(Some("ada".to_string())) }).await?;
+    /// assert_eq!((first.value.as_deref(), first.from), (Some("ada"), FetchedFrom::Loader));
+    /// let again = cache.fetch("user:1", None, || async { Ok(Some("other".to_string())) }).await?;
+    /// assert_eq!((again.value.as_deref(), again.from), (Some("ada"), FetchedFrom::Cache));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`get_or_set`](Cache::get_or_set).
+    pub async fn fetch<T, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Option<Duration>,
+        loader: F,
+    ) -> Result<Fetched<T>>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<T>>>,
+    {
+        let cached = |value| {
+            Ok(Fetched {
+                value,
+                from: FetchedFrom::Cache,
+            })
+        };
+        let loaded = |value| {
+            Ok(Fetched {
+                value,
+                from: FetchedFrom::Loader,
+            })
+        };
         let full = self.full_key(key)?;
         match self.look_up(&full).await? {
-            Lookup::Hit(cached) => return Ok(cached),
-            Lookup::Bypassed => return loader().await,
+            Lookup::Hit(value) => return cached(value),
+            Lookup::Bypassed => return loaded(loader().await?),
             Lookup::Miss => {}
         }
         let flight = self.shared.flights.enter(&full).await;
@@ -637,27 +701,27 @@ impl Cache {
         // miss twice (3 misses were recorded as 6).
         if flight.waited() {
             match self.look_up(&full).await? {
-                Lookup::Hit(cached) => return Ok(cached),
-                Lookup::Bypassed => return loader().await,
+                Lookup::Hit(value) => return cached(value),
+                Lookup::Bypassed => return loaded(loader().await?),
                 Lookup::Miss => {}
             }
         }
-        let loaded = loader().await?;
-        let (bytes, ttl) = match &loaded {
-            Some(value) => (
-                self.encode(&full, value)?,
+        let value = loader().await?;
+        let (bytes, ttl) = match &value {
+            Some(found) => (
+                self.encode(&full, found)?,
                 self.ttl_or_default(ttl).map(|ttl| self.jittered(ttl)),
             ),
             None => match self.shared.negative_ttl {
                 Some(negative_ttl) => (Bytes::from_static(ABSENT_MARKER), Some(negative_ttl)),
-                None => return Ok(None),
+                None => return loaded(None),
             },
         };
         if let Err(err) = self.shared.backend.set(&full, bytes, ttl).await {
             // The caller still gets the value it asked for; the next call loads again.
             tracing::warn!(key = %full, error = %err, "could not store a loaded value in the cache");
         }
-        Ok(loaded)
+        loaded(value)
     }
 
     /// [`cached`](Cache::cached), going around a backend that is

@@ -40,7 +40,7 @@ mod single_flight;
 pub use backend::{CacheBase, ListEnd, Ttl};
 pub use backends::tiered::TieredSettings;
 pub use bypass::BypassSettings;
-pub use cache::{Cache, CacheBuilder, DEFAULT_MAX_VALUE_BYTES};
+pub use cache::{Cache, CacheBuilder, DEFAULT_MAX_VALUE_BYTES, Fetched, FetchedFrom};
 pub use capability::Capabilities;
 pub use codec::Codec;
 pub use connect::{connect, connect_backend};

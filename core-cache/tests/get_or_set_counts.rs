@@ -138,3 +138,37 @@ async fn the_configured_default_ttl_applies_to_values_stored_without_one() {
         Ttl::ExpiresIn(_)
     ));
 }
+
+#[tokio::test]
+async fn fetch_tells_a_hit_from_a_load_and_a_remembered_absence_from_a_fresh_one() {
+    use core_cache::FetchedFrom;
+
+    let cache = Cache::builder(Arc::new(MemoryBackend::new(&MemorySettings::default())))
+        .negative_ttl(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let first = cache
+        .fetch("user:1", None, || async { Ok(Some(7_u32)) })
+        .await
+        .unwrap();
+    assert_eq!((first.value, first.from), (Some(7), FetchedFrom::Loader));
+    let second = cache
+        .fetch("user:1", None, || async { Ok(Some(8_u32)) })
+        .await
+        .unwrap();
+    assert_eq!((second.value, second.from), (Some(7), FetchedFrom::Cache));
+
+    let absent = cache
+        .fetch::<u32, _, _>("user:2", None, || async { Ok(None) })
+        .await
+        .unwrap();
+    assert_eq!((absent.value, absent.from), (None, FetchedFrom::Loader));
+    let remembered = cache
+        .fetch("user:2", None, || async { Ok(Some(9_u32)) })
+        .await
+        .unwrap();
+    assert_eq!(
+        (remembered.value, remembered.from),
+        (None, FetchedFrom::Cache)
+    );
+}
