@@ -20,3 +20,11 @@ for package in json.load(sys.stdin)["packages"]:
     cargo check --quiet -p "$crate" --no-default-features --features "$feature" --lib
   done
 done
+
+# A PostgreSQL-only service does not build SQLite (bundled libsqlite3).
+echo "tree core-sdk --no-default-features --features db,postgres,outbox,web leaves SQLite out"
+if cargo tree -q -p core-sdk --no-default-features --features db,postgres,outbox,web -e normal \
+  | grep -E 'libsqlite3-sys|sqlx-sqlite'; then
+  echo "SQLite is built for a service that did not ask for it" >&2
+  exit 1
+fi

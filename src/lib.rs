@@ -20,10 +20,11 @@
 //!
 //! | feature | turns on | for |
 //! |---|---|---|
-//! | `default` | `config`, `log`, `db`, `cache`, `mq`, `auth` | every building block on its embedded backend: runs with no server |
+//! | `default` | `config`, `log`, `db`, `sqlite`, `cache`, `mq`, `auth` | every building block on its embedded backend: runs with no server |
 //! | `config` | `core-config` (with live reload) | layered, typed settings |
 //! | `log` | `core-log` | logs, audit, Prometheus metrics |
-//! | `db` | `core-db` with SQLite | `DatabaseBase`; SQLite is always in (the embedded default) |
+//! | `db` | `core-db` | `DatabaseBase`, with the engines chosen below |
+//! | `sqlite` | `core-db/sqlite` (+ `db`) | embedded SQLite, the default database; leave it out of a PostgreSQL- or MySQL-only service |
 //! | `cache` | `core-cache` with the in-process cache | `CacheBase` |
 //! | `mq` | `core-mq` with the in-memory queue | `MessageQueueBase` |
 //! | `auth` | `core-auth` | tokens, passwords, RBAC, API keys |
