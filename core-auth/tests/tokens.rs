@@ -233,3 +233,34 @@ async fn concurrent_refreshes_of_one_token_let_exactly_one_through() {
         "the retirement is atomic: {first:?} / {second:?}"
     );
 }
+
+#[tokio::test]
+async fn services_with_their_own_cache_namespaces_share_revocations_through_the_setting() {
+    let server = connect(&CacheSettings::from_url("memory://"))
+        .await
+        .unwrap();
+    let cache_in = |namespace: &str| {
+        core_cache::Cache::builder(server.backend().clone())
+            .namespace(namespace)
+            .build()
+            .unwrap()
+    };
+    let settings = TokenSettings {
+        revocation_namespace: Some(unique_name("auth.revocations")),
+        ..TokenSettings::default()
+    };
+    let users = service(cache_in("user_service"), &settings);
+    let orders = service(cache_in("order_service"), &settings);
+    let pair = users.issue("user-1", &[], &[]).await.unwrap();
+    orders.verify_access(&pair.access_token).await.unwrap();
+    users.logout(&pair.access_token).await.unwrap();
+    let err = orders.verify_access(&pair.access_token).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+
+    // Without the setting each keeps revocations in its own namespace.
+    let alone = service(cache_in("order_service"), &TokenSettings::default());
+    let other = service(cache_in("user_service"), &TokenSettings::default());
+    let pair = other.issue("user-2", &[], &[]).await.unwrap();
+    other.logout(&pair.access_token).await.unwrap();
+    alone.verify_access(&pair.access_token).await.unwrap();
+}

@@ -17,6 +17,13 @@ const EVENTS: &[EmbeddedMigration] = &[EmbeddedMigration {
     mysql: "CREATE TABLE events (id BIGINT AUTO_INCREMENT PRIMARY KEY, body TEXT NOT NULL)",
 }];
 
+/// [`EVENTS`] as if someone had edited it after it was applied.
+const EDITED_EVENTS: &[EmbeddedMigration] = &[EmbeddedMigration::portable(
+    1,
+    "events",
+    "CREATE TABLE events_renamed (id BIGINT PRIMARY KEY)",
+)];
+
 /// How many migrations the database's history holds.
 async fn applied_migrations(db: &SqlDatabase) -> i64 {
     let (applied,): (i64,) = db
@@ -44,17 +51,17 @@ async fn migrate_twice_and_use(url: String) {
     assert_eq!(applied, 2);
 
     // Per-dialect embedded migrations beside the directory's: the shared
-    // history holds versions the embedded set lacks, so the strict call
-    // refuses and the migrator told to ignore them applies its own.
-    let err = db.migrate_embedded(EVENTS).await.unwrap_err();
+    // history holds versions the embedded set lacks, which are another
+    // service's (or another tool's), not a conflict.
+    db.migrate_embedded(EVENTS).await.unwrap();
+    // An applied migration that was edited since is refused ...
+    let err = db.migrate_embedded(EDITED_EVENTS).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Conflict, "{err}");
-    let mut migrator = db.embedded_migrator(EVENTS).unwrap();
-    migrator.set_ignore_missing(true);
-    // A failed run must not leave the migration lock held (sqlx does on its
-    // own): the next run would wait for it forever.
+    // ... and that failed run did not leave the migration lock held (sqlx
+    // does on its own): the next run would wait for it forever.
     tokio::time::timeout(std::time::Duration::from_secs(30), async {
-        db.migrate(&migrator).await.unwrap();
-        db.migrate(&migrator).await.unwrap();
+        db.migrate_embedded(EVENTS).await.unwrap();
+        db.migrate_embedded(EVENTS).await.unwrap();
     })
     .await
     .expect("the migration after a failed one did not wait for a leaked lock");
@@ -136,4 +143,131 @@ async fn mysql_migrates_once_in_its_own_database() {
         .await
         .unwrap();
     outcome.unwrap();
+}
+
+/// Two services, each with its own version range, in one database.
+const USERS: &[EmbeddedMigration] = &[EmbeddedMigration::portable(
+    1_000_000_001,
+    "users",
+    "CREATE TABLE shared_users (id BIGINT PRIMARY KEY)",
+)];
+const ORDERS: &[EmbeddedMigration] = &[EmbeddedMigration::portable(
+    2_000_000_001,
+    "orders",
+    "CREATE TABLE shared_orders (id BIGINT PRIMARY KEY)",
+)];
+
+/// Each service starts twice, in turns: neither is refused for the other's
+/// history, and each migration runs once.
+async fn two_services_share_the_history(url: String) {
+    let db = SqlDatabase::connect(&DatabaseSettings::from_url(url))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        db.migrate_embedded(USERS)
+            .await
+            .expect("the user service starts");
+        db.migrate_embedded(ORDERS)
+            .await
+            .expect("the order service starts");
+    }
+    assert_eq!(applied_migrations(&db).await, 2);
+    db.query("INSERT INTO shared_users VALUES (1)")
+        .execute()
+        .await
+        .unwrap();
+    db.query("INSERT INTO shared_orders VALUES (1)")
+        .execute()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn services_sharing_a_sqlite_database_keep_their_own_histories() {
+    let dir = tempfile::tempdir().unwrap();
+    // The folder does not exist yet: connecting creates it.
+    let file = dir.path().join("data").join("shared.db");
+    two_services_share_the_history(format!("sqlite://{}", file.display())).await;
+}
+
+/// A scratch schema on the PostgreSQL server, dropped after `work`.
+async fn in_postgres_schema<F, Fut>(work: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let url = require_service!(Service::Postgres);
+    let admin = SqlDatabase::connect(&DatabaseSettings::from_url(url.clone()))
+        .await
+        .unwrap();
+    let schema = unique_name("migrate");
+    admin
+        .query(&format!("CREATE SCHEMA {schema}"))
+        .execute()
+        .await
+        .unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let outcome = tokio::spawn(work(format!(
+        "{url}{separator}options=-c%20search_path%3D{schema}"
+    )))
+    .await;
+    admin
+        .query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute()
+        .await
+        .unwrap();
+    outcome.unwrap();
+}
+
+#[tokio::test]
+async fn services_sharing_a_postgres_database_keep_their_own_histories() {
+    in_postgres_schema(two_services_share_the_history).await;
+}
+
+/// What a subscriber at INFO would print, captured.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_second_start_logs_no_postgres_notice_at_info() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // One thread, so every event of the migration reaches this subscriber.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        runtime.block_on(in_postgres_schema(|url| async move {
+            let db = SqlDatabase::connect(&DatabaseSettings::from_url(url))
+                .await
+                .unwrap();
+            db.migrate_embedded(USERS).await.unwrap();
+            db.migrate_embedded(USERS).await.unwrap();
+            // The notice level is the server's again for the service's own statements.
+            let (level,): (String,) = db
+                .query("SHOW client_min_messages")
+                .fetch_one()
+                .await
+                .unwrap();
+            assert_eq!(level, "notice");
+        }));
+    });
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(!text.contains("already exists"), "{text}");
 }

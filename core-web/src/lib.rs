@@ -65,7 +65,6 @@ pub use request_id::RandomRequestId;
 pub use server::{Started, app, serve, serve_on, start};
 pub use settings::{
     BIND_ADDR_VAR, CONFIG_DIR_VAR, CorsSettings, ServerSettings, ServiceSettings, load,
-    prepare_sqlite_dir,
 };
 
 /// axum, re-exported so a service uses the version core-web is built on.

@@ -135,25 +135,3 @@ fn config_dir(service: &str) -> PathBuf {
         _ => PathBuf::from("configs").join(service),
     }
 }
-
-/// Creates the folder of a `sqlite://path/file.db` URL, so an embedded
-/// database works on a fresh checkout; other URLs are left alone.
-pub fn prepare_sqlite_dir(url: &str) -> Result<()> {
-    let Some(rest) = url.strip_prefix("sqlite://") else {
-        return Ok(());
-    };
-    let path = rest.split('?').next().unwrap_or_default();
-    if path.is_empty() || path.starts_with(':') {
-        return Ok(());
-    }
-    if let Some(parent) = std::path::Path::new(path).parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent).map_err(|err| {
-            Error::unavailable(format!("cannot create the database folder: {err}"))
-                .with_key("database.url")
-                .with_operation("db.prepare")
-        })?;
-    }
-    Ok(())
-}

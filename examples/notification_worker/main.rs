@@ -19,8 +19,6 @@
 //! other process can publish to it, and the order service runs this same
 //! handler in-process instead (`notifications.embedded_worker`).
 
-#[path = "../common/mod.rs"]
-mod common;
 #[path = "../order_service/events.rs"]
 mod events;
 mod notifications;
@@ -33,8 +31,8 @@ use core_sdk::log::LogSettings;
 use core_sdk::mq::MqSettings;
 use serde::Deserialize;
 
-use crate::common::ServerSettings;
 use crate::notifications::NotificationSettings;
+use core_sdk::web::{ServerSettings, ServiceSettings};
 
 /// The worker's settings: no `auth` section, as it checks no tokens.
 #[derive(Debug, Default, Deserialize)]
@@ -47,7 +45,7 @@ struct Settings {
     notifications: NotificationSettings,
 }
 
-impl common::ServiceSettings for Settings {
+impl ServiceSettings for Settings {
     const USES_JWT: bool = false;
 
     fn log(&self) -> &LogSettings {
@@ -60,11 +58,12 @@ impl common::ServiceSettings for Settings {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let started = common::start::<Settings>("notification_worker")?;
+    let started = core_sdk::web::start::<Settings>("notification_worker")?;
     let settings = &started.settings;
 
-    let (database, db) = common::database::connect_sql(&settings.database).await?;
-    common::database::migrate(&db, notifications::MIGRATIONS).await?;
+    let database = core_sdk::db::connect(&settings.database).await?;
+    let db = database.sql()?.clone();
+    db.migrate_embedded(notifications::MIGRATIONS).await?;
     let queue = core_sdk::mq::connect(&settings.mq).await?;
     if !queue.capabilities().shared {
         tracing::warn!(
@@ -77,14 +76,14 @@ async fn main() -> Result<()> {
         notifications::start(queue.as_ref(), db.clone(), &settings.notifications).await?;
 
     let server = &settings.server;
-    let probes = common::Probes::new(
+    let probes = core_sdk::web::Probes::new(
         started.metrics.clone(),
         Duration::from_millis(server.ready_timeout_ms),
     )
     .database(database.into_base())
     .queue(std::sync::Arc::clone(&queue));
-    let app = common::app(axum::Router::new(), probes, server)?;
-    common::serve(app, server).await?;
+    let app = core_sdk::web::app(axum::Router::new(), probes, server)?;
+    core_sdk::web::serve(app, server).await?;
 
     // Stop fetching, let the events in hand finish, then leave.
     let stats = consumer

@@ -29,8 +29,6 @@
 //! publishes recent events again at start and the handler's dedup absorbs
 //! them (`orders.outbox.replay_window_secs`).
 
-#[path = "../common/mod.rs"]
-mod common;
 mod events;
 #[path = "../notification_worker/notifications.rs"]
 mod notifications;
@@ -55,10 +53,10 @@ use core_sdk::log::LogSettings;
 use core_sdk::mq::MqSettings;
 use serde::Deserialize;
 
-use crate::common::{RevocationSettings, ServerSettings};
 use crate::notifications::NotificationSettings;
 use crate::routes::ApiState;
 use crate::store::OrderStore;
+use core_sdk::web::{ServerSettings, ServiceSettings};
 
 /// The order service's settings.
 #[derive(Debug, Default, Deserialize)]
@@ -70,16 +68,13 @@ struct Settings {
     cache: CacheSettings,
     mq: MqSettings,
     auth: AuthSettings,
-    /// Where the user service records logouts: the same namespace there
-    /// and here.
-    revocations: RevocationSettings,
     orders: OrderSettings,
     /// Read only when the worker runs in this process; its `topic` is
     /// then `orders.topic`.
     notifications: NotificationSettings,
 }
 
-impl common::ServiceSettings for Settings {
+impl ServiceSettings for Settings {
     fn log(&self) -> &LogSettings {
         &self.log
     }
@@ -115,20 +110,21 @@ impl Default for OrderSettings {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let started = common::start::<Settings>("order_service")?;
+    let started = core_sdk::web::start::<Settings>("order_service")?;
     let settings = &started.settings;
 
-    let (database, db) = common::database::connect_sql(&settings.database).await?;
-    common::database::migrate(&db, store::MIGRATIONS).await?;
+    let database = core_sdk::db::connect(&settings.database).await?;
+    let db = database.sql()?.clone();
+    db.migrate_embedded(store::MIGRATIONS).await?;
     let cache = core_sdk::cache::connect(&settings.cache).await?;
     let queue = core_sdk::mq::connect(&settings.mq).await?;
 
     // Access tokens are the user service's: same key ring, and its
-    // revocations, read from the namespace it writes them to (a logout
-    // reaches this service when the cache server is shared, e.g. Redis).
+    // revocations, read from the namespace it writes them to
+    // (auth.tokens.revocation_namespace; a logout reaches this service when
+    // the cache server is shared, e.g. Redis).
     let keys = Arc::new(KeyRing::from_settings(&settings.auth.jwt)?);
-    let revocation_cache = settings.revocations.cache(&cache)?;
-    let tokens = TokenService::new(keys, revocation_cache, &settings.auth.tokens)?;
+    let tokens = TokenService::new(keys, cache.clone(), &settings.auth.tokens)?;
     let auth = AuthState::new(tokens, Rbac::from_settings(&settings.auth.rbac)?);
 
     let outbox = Outbox::new(settings.orders.outbox.clone())?;
@@ -147,7 +143,7 @@ async fn main() -> Result<()> {
         ..settings.notifications.clone()
     };
     let worker = if embedded_worker {
-        common::database::migrate(&db, notifications::MIGRATIONS).await?;
+        db.migrate_embedded(notifications::MIGRATIONS).await?;
         Some(notifications::start(queue.as_ref(), db.clone(), &worker_settings).await?)
     } else {
         tracing::info!(
@@ -158,7 +154,7 @@ async fn main() -> Result<()> {
     };
 
     let server = &settings.server;
-    let probes = common::Probes::new(
+    let probes = core_sdk::web::Probes::new(
         started.metrics.clone(),
         Duration::from_millis(server.ready_timeout_ms),
     )
@@ -169,8 +165,8 @@ async fn main() -> Result<()> {
         store: OrderStore::new(db.clone(), outbox, settings.orders.topic.clone()),
         auth,
     });
-    let app = common::app(api, probes, server)?;
-    common::serve(app, server).await?;
+    let app = core_sdk::web::app(api, probes, server)?;
+    core_sdk::web::serve(app, server).await?;
 
     // HTTP is done: publish what it committed, then let the worker finish
     // the events in hand.

@@ -134,7 +134,7 @@ impl StatusRequest {
     }
 }
 
-/// 422 naming `field` (see `common::error`).
+/// 422 naming `field` (core-web's error body).
 pub(crate) fn invalid_field(field: &str, why: &str) -> Error {
     Error::invalid_input(format!("{field}: {why}")).with_context(FIELD, field)
 }

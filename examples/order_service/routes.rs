@@ -17,9 +17,9 @@ use core_sdk::auth::axum::{AuthState, Authenticated};
 use core_sdk::error::Error;
 use serde::Deserialize;
 
-use crate::common::{ApiJson, ApiResult, bind_user};
 use crate::orders::{NewOrder, Order, StatusRequest, invalid_field};
 use crate::store::{MAX_PAGE, OrderStore, StatusUpdate};
+use core_sdk::web::{ApiJson, ApiResult, bind_user};
 
 /// Reading anyone's orders.
 const READ_ANY: &str = "orders:read";

@@ -11,11 +11,11 @@ use core_sdk::log::{AuditEvent, AuditOutcome};
 use core_sdk::mq::Message;
 use serde::Serialize;
 
-use crate::common::{ApiError, ApiJson, ApiResult, bind_user};
 use crate::model::{
     self, DEFAULT_ROLE, LoginRequest, RefreshRequest, RegisterRequest, TokenResponse,
 };
 use crate::state::AppState;
+use core_sdk::web::{ApiError, ApiJson, ApiResult, bind_user};
 
 /// The `user.registered` event body.
 #[derive(Serialize)]

@@ -19,9 +19,6 @@
 //! | `POST /api/v1/users/`, `GET /api/v1/users?page=&size=`, `DELETE /api/v1/users/{id}` | an admin |
 //! | `GET /health`, `/ready`, `/metrics` | anyone |
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod auth_routes;
 mod model;
 mod settings;
@@ -53,27 +50,27 @@ const SERVICE: &str = "user_service";
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let started = common::start::<Settings>(SERVICE)?;
+    let started = core_sdk::web::start::<Settings>(SERVICE)?;
     let _log = started.log_guard;
     let settings = started.settings;
     let server = settings.server.clone();
 
-    let (database, sql) = common::database::connect_sql(&settings.database).await?;
+    let database = core_sdk::db::connect(&settings.database).await?;
+    let sql = database.sql()?.clone();
     let store = UserStore::open(sql).await?;
 
     let cache = core_sdk::cache::connect(&settings.cache).await?;
     // Login failures are this service's own business: beside the user reads,
     // in a namespace of their own. Revocations must be seen by every service
-    // accepting these tokens, so they live where `revocations` says.
+    // accepting these tokens: auth.tokens.revocation_namespace says where.
     let namespace = settings.cache.namespace.as_deref().unwrap_or(SERVICE);
     let throttle_cache = Cache::builder(cache.backend().clone())
         .namespace(format!("{namespace}.auth"))
         .build()?;
-    let revocation_cache = settings.revocations.cache(&cache)?;
     let queue = core_sdk::mq::connect(&settings.mq).await?;
 
     let keys = Arc::new(KeyRing::from_settings(&settings.auth.jwt)?);
-    let tokens = TokenService::new(keys, revocation_cache, &settings.auth.tokens)?
+    let tokens = TokenService::new(keys, cache.clone(), &settings.auth.tokens)?
         .with_subjects(Arc::new(store.clone()));
     let rbac = Rbac::from_settings(&settings.auth.rbac)?;
     let auth = AuthState::new(tokens.clone(), rbac);
@@ -93,15 +90,15 @@ async fn main() -> Result<()> {
     }));
     bootstrap_admin(&app, &settings).await?;
 
-    let probes = common::Probes::new(
+    let probes = core_sdk::web::Probes::new(
         started.metrics.clone(),
         Duration::from_millis(server.ready_timeout_ms),
     )
     .database(database.clone().into_base())
     .cache(cache)
     .queue(queue.clone());
-    let router = common::app(routes(app, &auth), probes, &server)?;
-    common::serve(router, &server).await?;
+    let router = core_sdk::web::app(routes(app, &auth), probes, &server)?;
+    core_sdk::web::serve(router, &server).await?;
 
     store.close().await;
     queue.close().await?;

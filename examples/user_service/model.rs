@@ -6,7 +6,7 @@
 use core_sdk::auth::tokens::TokenPair;
 use serde::{Deserialize, Serialize};
 
-use crate::common::ApiError;
+use core_sdk::web::ApiError;
 
 /// The roles a user can hold; `auth.rbac.roles` grants their permissions.
 pub(crate) const ROLES: [&str; 2] = ["admin", "user"];

@@ -12,7 +12,7 @@ use core_sdk::mq::MqSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::common::{RevocationSettings, ServerSettings, ServiceSettings};
+use core_sdk::web::{ServerSettings, ServiceSettings};
 
 /// Everything the service reads from `configs/user_service/` and `APP__*`.
 #[derive(Debug, Default, Deserialize)]
@@ -25,8 +25,6 @@ pub(crate) struct Settings {
     pub(crate) cache: CacheSettings,
     pub(crate) mq: MqSettings,
     pub(crate) auth: AuthSettings,
-    /// Where logouts are recorded for every service accepting these tokens.
-    pub(crate) revocations: RevocationSettings,
     pub(crate) users: UsersSettings,
     pub(crate) admin: AdminSettings,
 }

@@ -69,7 +69,7 @@ pub(crate) struct UserStore {
 impl UserStore {
     /// Applies the migrations the database has not seen yet.
     pub(crate) async fn open(sql: SqlDatabase) -> Result<UserStore> {
-        crate::common::database::migrate(&sql, MIGRATIONS).await?;
+        sql.migrate_embedded(MIGRATIONS).await?;
         Ok(UserStore { sql })
     }
 

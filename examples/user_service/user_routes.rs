@@ -11,12 +11,12 @@ use core_sdk::error::Error;
 use core_sdk::log::{AuditEvent, AuditOutcome};
 
 use crate::auth_routes::{check_password, validate_new_user};
-use crate::common::{ApiJson, ApiResult, bind_user};
 use crate::model::{
     self, CreateUserRequest, DEFAULT_ROLE, Page, PageQuery, UpdateUserRequest, User,
 };
 use crate::state::{AppState, user_key};
 use crate::store::UserRow;
+use core_sdk::web::{ApiJson, ApiResult, bind_user};
 
 /// Permissions (granted to roles in `auth.rbac.roles`); a user holds the
 /// read and update ones on itself without them.

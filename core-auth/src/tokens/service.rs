@@ -32,6 +32,12 @@ pub struct TokenSettings {
     /// What an access token check does while the revocation cache cannot
     /// be reached. Default `refuse`.
     pub revocation_outage: RevocationOutage,
+    /// The cache namespace revocations are written to and read from, on
+    /// the server of the cache the service is given, whatever that cache's
+    /// own namespace. Every service accepting the same tokens names the
+    /// same one (`auth.revocations`, say), so a logout at one reaches all.
+    /// Default: none, the given cache's own namespace.
+    pub revocation_namespace: Option<String>,
 }
 
 impl Default for TokenSettings {
@@ -40,6 +46,7 @@ impl Default for TokenSettings {
             access_ttl_secs: 900,
             refresh_ttl_secs: 14 * 24 * 3600,
             revocation_outage: RevocationOutage::default(),
+            revocation_namespace: None,
         }
     }
 }
@@ -148,7 +155,8 @@ fn rejected(operation: &'static str, message: &'static str) -> Error {
 }
 
 impl TokenService {
-    /// A service signing with `keys` and keeping revocations in `cache`.
+    /// A service signing with `keys` and keeping revocations in `cache`, or
+    /// on its server under `settings.revocation_namespace` when that is set.
     ///
     /// Give the cache a namespace of its own (`auth`, say) when it is shared.
     ///
@@ -175,6 +183,13 @@ impl TokenService {
             )
             .with_key("auth.jwt.signing_kid"));
         }
+        let cache = match &settings.revocation_namespace {
+            Some(namespace) => Cache::builder(cache.backend().clone())
+                .namespace(namespace.clone())
+                .build()
+                .map_err(|err| err.with_key("auth.tokens.revocation_namespace"))?,
+            None => cache,
+        };
         Ok(TokenService {
             keys,
             revocations: Revocations::new(cache),

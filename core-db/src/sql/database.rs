@@ -209,14 +209,20 @@ impl SqlDatabase {
     /// # Ok(()) }
     /// ```
     ///
+    /// Services sharing one database share its history table
+    /// (`_sqlx_migrations`): each gives its migrations a version range of
+    /// its own (the user service 1_000_000_000+, the order service
+    /// 2_000_000_000+, ...), and versions another service applied are left
+    /// alone rather than refused.
+    ///
     /// # Errors
     ///
-    /// As for [`migrate`](Self::migrate); also a history that holds versions
-    /// `migrations` lacks (another service's, in a shared database) is a
-    /// `Conflict`: use [`embedded_migrator`](Self::embedded_migrator) and
-    /// `set_ignore_missing(true)` there.
+    /// As for [`migrate`](Self::migrate): an applied migration of this
+    /// service that was edited is a `Conflict`.
     pub async fn migrate_embedded(&self, migrations: &[EmbeddedMigration]) -> Result<()> {
-        self.migrate(&self.embedded_migrator(migrations)?).await
+        let mut migrator = self.embedded_migrator(migrations)?;
+        migrator.set_ignore_missing(true);
+        self.migrate(&migrator).await
     }
 
     /// The sqlx [`Migrator`](sqlx::migrate::Migrator) for `migrations` in the
@@ -269,7 +275,9 @@ impl SqlDatabase {
     pub async fn migrate(&self, migrator: &sqlx::migrate::Migrator) -> Result<()> {
         let outcome = with_pool!(&self.inner.primary, pool => async {
             let mut conn = pool.acquire().await.map_err(sqlx::migrate::MigrateError::Execute)?;
+            conn.quiet_notices(true).await;
             let outcome = migrator.run_direct(&mut *conn).await;
+            conn.quiet_notices(false).await;
             if outcome.is_err() {
                 // sqlx returns early without releasing its session-level
                 // lock (PostgreSQL advisory lock, MySQL GET_LOCK): back in
@@ -391,6 +399,46 @@ impl DatabaseBase for SqlDatabase {
         for replica in &self.inner.replicas {
             replica.close().await;
         }
+    }
+}
+
+/// Turns PostgreSQL's notices off for the migration (or back on after it):
+/// sqlx's `CREATE TABLE IF NOT EXISTS _sqlx_migrations` draws a "relation
+/// already exists, skipping" notice that sqlx logs at INFO on every start.
+/// Other engines send no such notice. One impl per engine's connection
+/// (not a generic function, whose future would not be `Send`).
+trait QuietNotices {
+    fn quiet_notices(&mut self, quiet: bool) -> futures::future::BoxFuture<'_, ()>;
+}
+
+#[cfg(feature = "postgres")]
+impl QuietNotices for sqlx::pool::PoolConnection<sqlx::Postgres> {
+    fn quiet_notices(&mut self, quiet: bool) -> futures::future::BoxFuture<'_, ()> {
+        let statement = if quiet {
+            "SET client_min_messages = warning"
+        } else {
+            "RESET client_min_messages"
+        };
+        Box::pin(async move {
+            let connection: &mut sqlx::PgConnection = self;
+            if let Err(err) = sqlx::Executor::execute(connection, statement).await {
+                tracing::debug!(error = %err, statement, "db.migrate: notice level not changed");
+            }
+        })
+    }
+}
+
+#[cfg(feature = "mysql")]
+impl QuietNotices for sqlx::pool::PoolConnection<sqlx::MySql> {
+    fn quiet_notices(&mut self, _quiet: bool) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl QuietNotices for sqlx::pool::PoolConnection<sqlx::Sqlite> {
+    fn quiet_notices(&mut self, _quiet: bool) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(async {})
     }
 }
 
