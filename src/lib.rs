@@ -67,3 +67,15 @@ pub use core_log as log;
 pub use core_mq as mq;
 #[cfg(feature = "web")]
 pub use core_web as web;
+
+/// `docs/GUIDE.md`, whose Rust blocks `cargo test --doc` compiles (and runs
+/// where they are not `no_run`), so the guide cannot drift from the API.
+#[cfg(all(
+    doctest,
+    feature = "web",
+    feature = "outbox",
+    feature = "sqlite",
+    feature = "cache"
+))]
+#[doc = include_str!("../docs/GUIDE.md")]
+pub struct Guide;

@@ -4,6 +4,9 @@
 //!   the RabbitMQ publisher confirm, the Kafka `acks=all` delivery report).
 //! - `end_to_end/<backend>/<variant>`: 100 messages published and every one
 //!   received and acknowledged by a running consumer.
+//! - `saturation/<backend>/<variant>`: 1 000 confirmed publishes with 64 in
+//!   flight at once: throughput when the broker, not the round trip, is the
+//!   limit.
 //!
 //! Variants: `raw` (the driver, doing the same work: same fields, same
 //! confirms, same acks), `sdk-backend` (the bare backend behind
@@ -27,6 +30,11 @@ use tokio::sync::mpsc;
 const BODY: &[u8] = b"{\"order\":42,\"customer\":\"Ada Lovelace\",\"lines\":[[\"widget\",3]]}";
 const BATCH: usize = 100;
 const PATIENCE: Duration = Duration::from_secs(60);
+/// Publishes per iteration of the saturation group.
+const SATURATION_BATCH: usize = 1_000;
+/// Publishes awaiting their confirmation at once in the saturation group:
+/// enough to keep every broker's pipeline full on this machine.
+const IN_FLIGHT: usize = 64;
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -121,6 +129,27 @@ fn bench_publish(c: &mut Criterion, rt: &Runtime, contender: &Contender) {
     for (variant, publish) in variants(contender) {
         group.bench_function(BenchmarkId::from_parameter(variant), |b| {
             b.to_async(rt).iter(|| publish(message(&contender.topic)))
+        });
+    }
+    group.finish();
+}
+
+fn bench_saturation(c: &mut Criterion, rt: &Runtime, contender: &Contender) {
+    let mut group = c.benchmark_group(format!("saturation/{}", contender.name));
+    group.throughput(Throughput::Elements(SATURATION_BATCH as u64));
+    group.sample_size(10);
+    for (variant, publish) in variants(contender) {
+        group.bench_function(BenchmarkId::from_parameter(variant), |b| {
+            b.to_async(rt).iter(|| {
+                let (publish, topic) = (publish.clone(), contender.topic.clone());
+                async move {
+                    futures::stream::iter(0..SATURATION_BATCH)
+                        .map(|_| publish(message(&topic)))
+                        .buffer_unordered(IN_FLIGHT)
+                        .for_each(|()| async {})
+                        .await;
+                }
+            })
         });
     }
     group.finish();
@@ -258,6 +287,7 @@ fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     for contender in &contenders {
         bench_publish(&mut criterion, &rt, contender);
+        bench_saturation(&mut criterion, &rt, contender);
         bench_end_to_end(&mut criterion, &rt, contender);
     }
     criterion.final_summary();
