@@ -520,9 +520,13 @@ fn nats_contender(rt: &Runtime, url: &str) -> Contender {
         Arc::new(move |message: Message| {
             let (context, subject) = (context.clone(), subject.clone());
             Box::pin(async move {
+                // The same fields as the SDK's message: id (also the
+                // server's dedup key), timestamp, key, content type, header.
                 let mut headers = async_nats::HeaderMap::new();
                 headers.insert("Nats-Msg-Id", message.id.to_string().as_str());
+                headers.insert("Core-Ts", message.timestamp_ms.to_string().as_str());
                 headers.insert("Core-Key", "customer-42");
+                headers.insert("Core-Ct", "application/json");
                 headers.insert("Core-H-tenant", "acme");
                 context
                     .publish_with_headers(subject, headers, message.body.clone())
