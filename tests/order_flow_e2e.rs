@@ -11,7 +11,8 @@
 //!   running the consumer is SIGKILLed in the middle of a load and
 //!   restarted: every outbox row has exactly one `notifications` row, none
 //!   has two, and the audit trail has no line twice.
-//! - SIGTERM: both binaries stop cleanly (exit 0).
+//! - SIGTERM: both binaries stop cleanly (exit 0), the worker also in the
+//!   middle of a load, and nothing it held is lost.
 //!
 //! Run twice: on embedded backends (SQLite, in-memory queue and cache; the
 //! order service runs the worker in-process), and on PostgreSQL, RabbitMQ
@@ -703,7 +704,30 @@ async fn postgres_rabbitmq_redis_separate_worker() {
         after.events > at_kill.events,
         "orders kept coming while the worker was down"
     );
-    let worker = restarted.expect("restarted");
+
+    // SIGTERM (a deploy) midway through a load: the worker finishes or hands
+    // back the messages in hand, exits 0, and its successor loses nothing.
+    let mut draining = restarted;
+    let mut successor = None;
+    kill_midway(
+        &run,
+        &api,
+        &who.bob,
+        || {
+            let status = draining.take().expect("the worker").terminate();
+            assert_eq!(
+                status.code(),
+                Some(0),
+                "notification_worker exits 0 on SIGTERM under load"
+            );
+        },
+        || {
+            successor = Some(ServiceProcess::start("notification_worker", &run.env));
+        },
+    )
+    .await;
+    let after = assert_exactly_once(&run, true).await;
+    let worker = successor.expect("successor");
     let metrics = reqwest::get(worker.url("/metrics"))
         .await
         .expect("worker /metrics")
