@@ -13,6 +13,7 @@ from collections import defaultdict
 
 NAMES = {
     "sdk": "user_service (core-sdk)",
+    "sdk-bare": "user_service without the standard layers",
     "axum": "hand-written axum (no SDK)",
     "fastapi": "FastAPI + uvicorn",
 }

@@ -25,7 +25,8 @@
 # directory, and release builds of both Rust services.
 #
 # Environment: ROUNDS (3), DURATION (20s), THREADS (2), CONNECTIONS (32),
-# BACKENDS ("embedded servers"), SERVICES ("sdk axum fastapi"),
+# BACKENDS ("embedded servers"), SERVICES ("sdk axum fastapi"; also
+# "sdk-bare", the SDK's service without its standard layers),
 # FASTAPI_WORKERS (2), IDLE_WAIT (12), WRITE_DOCS (1), DATABASE_SERVER_URL
 # (postgres://postgres@127.0.0.1:5432), REDIS_URL (redis://127.0.0.1:6379),
 # CARGO_TARGET_DIR.
@@ -119,10 +120,14 @@ start_service() {
         *) echo "unknown backend set $backend" >&2; exit 2 ;;
     esac
     case $service in
-        sdk)
+        sdk | sdk-bare)
+            # sdk-bare: the same service without core-web's standard layers,
+            # to measure what they cost.
+            local layers=true; [ "$service" = sdk-bare ] && layers=false
             if [ "$backend" = servers ]; then fresh_database peers_sdk; db=$DATABASE_SERVER_URL/peers_sdk
             else db="sqlite://$WORK/sdk.db?mode=rwc"; fi
             (cd "$ROOT" && exec env APP_ENV=local BIND_ADDR=127.0.0.1:$PORT APP__LOG__LEVEL=warn \
+                APP__SERVER__STANDARD_LAYERS=$layers \
                 APP__DATABASE__URL="$db" APP__CACHE__URL="$cache" APP__AUTH__JWT__SECRET="$SECRET" \
                 "$TARGET/release/examples/user_service") >"$WORK/service.log" 2>&1 &
             ;;

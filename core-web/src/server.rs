@@ -67,6 +67,15 @@ pub fn start<S: ServiceSettings>(service: &'static str) -> Result<Started<S>> {
 /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) naming
 /// `server.cors.allowed_origins` for an origin that is not a header value.
 pub fn app(api: Router, probes: Probes, server: &ServerSettings) -> Result<Router> {
+    if !server.standard_layers {
+        tracing::warn!(
+            "server.standard_layers is false: no request ids, access log, HTTP metrics or limits"
+        );
+        return Ok(api
+            .merge(probes.router())
+            .fallback(no_route)
+            .method_not_allowed_fallback(wrong_method));
+    }
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(request_id.clone(), RandomRequestId))

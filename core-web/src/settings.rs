@@ -42,6 +42,11 @@ pub struct ServerSettings {
     pub cors: CorsSettings,
     /// A per-client limit on the service's own routes (off by default).
     pub rate_limit: crate::RateLimitSettings,
+    /// The standard layers around the service's routes (request id, trace
+    /// context, access log and HTTP metrics, CORS, limits, panic answer,
+    /// rate limit). Default true. False only to measure what they cost
+    /// (`scripts/peers.sh`); refused in prod.
+    pub standard_layers: bool,
 }
 
 impl Default for ServerSettings {
@@ -56,6 +61,7 @@ impl Default for ServerSettings {
             max_concurrent_requests: 1024,
             cors: CorsSettings::default(),
             rate_limit: crate::RateLimitSettings::default(),
+            standard_layers: true,
         }
     }
 }
@@ -126,12 +132,44 @@ pub fn load<S: ServiceSettings>(service: &str) -> Result<(S, AppEnv)> {
     }
     let loaded = loader.load::<S>()?;
     let env = loaded.env();
-    Ok((loaded.into_settings(), env))
+    let settings = loaded.into_settings();
+    refuse_bare_in_prod(env, settings.server())?;
+    Ok((settings, env))
+}
+
+/// Prod never runs without the standard layers.
+fn refuse_bare_in_prod(env: AppEnv, server: &ServerSettings) -> Result<()> {
+    if env == AppEnv::Prod && !server.standard_layers {
+        return Err(Error::invalid_input(
+            "server.standard_layers = false leaves requests without ids, logs, metrics and limits; \
+             it is for measuring the layers, never for prod",
+        )
+        .with_key("server.standard_layers")
+        .with_operation("config.load"));
+    }
+    Ok(())
 }
 
 fn config_dir(service: &str) -> PathBuf {
     match std::env::var(CONFIG_DIR_VAR) {
         Ok(dir) if !dir.trim().is_empty() => PathBuf::from(dir),
         _ => PathBuf::from("configs").join(service),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prod_refuses_a_server_without_its_standard_layers() {
+        let bare = ServerSettings {
+            standard_layers: false,
+            ..ServerSettings::default()
+        };
+        let err = refuse_bare_in_prod(AppEnv::Prod, &bare).unwrap_err();
+        assert_eq!(err.context_value("key"), Some("server.standard_layers"));
+        assert!(refuse_bare_in_prod(AppEnv::Local, &bare).is_ok());
+        assert!(refuse_bare_in_prod(AppEnv::Prod, &ServerSettings::default()).is_ok());
     }
 }

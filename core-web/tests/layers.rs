@@ -93,6 +93,23 @@ async fn a_request_id_is_kept_when_sent_made_when_missing_and_echoed() {
 }
 
 #[tokio::test]
+async fn without_the_standard_layers_only_the_routes_probes_and_json_fallbacks_remain() {
+    let bare = ServerSettings {
+        standard_layers: false,
+        ..ServerSettings::default()
+    };
+    let app = service(&bare);
+    let (status, headers, _) = send(&app, get_request("/items/1")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!headers.contains_key("x-request-id"), "{headers:?}");
+    let (status, _, body) = send(&app, get_request("/nowhere")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains(r#""code":"not_found""#), "{body}");
+    let (status, _, _) = send(&app, get_request("/health")).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn errors_are_json_with_the_shared_codes_and_5xx_details_stay_in_the_logs() {
     let app = service(&ServerSettings::default());
     let (status, _, body) = send(&app, get_request("/nowhere")).await;
