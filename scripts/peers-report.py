@@ -45,19 +45,25 @@ def main(path, header):
                 f"{cpu:.1f} µs | {idle / 1024:.1f} MiB | {loaded / 1024:.1f} MiB | {startup:.0f} ms | {errors:.0f} |"
             )
     print()
-    print("| backends | SDK req/s ÷ FastAPI | SDK p99 ÷ FastAPI | SDK req/s ÷ axum | SDK CPU/request ÷ axum |")
-    print("|---|---|---|---|---|")
+    print(
+        "| backends | SDK req/s ÷ FastAPI | SDK p99 ÷ FastAPI | SDK req/s ÷ axum | SDK CPU/request ÷ axum "
+        "| standard layers: req/s kept | standard layers: CPU per request added |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for backend in BACKENDS:
         sdk = median.get((backend, "sdk"))
         if sdk is None:
             continue
         fastapi = median.get((backend, "fastapi"))
         axum = median.get((backend, "axum"))
+        bare = median.get((backend, "sdk-bare"))
         cells = [
             f"{sdk[0] / fastapi[0]:.1f}×" if fastapi else "–",
             f"{sdk[2] / fastapi[2]:.2f}×" if fastapi else "–",
             f"{sdk[0] / axum[0]:.2f}×" if axum else "–",
             f"{sdk[3] / axum[3]:.2f}×" if axum else "–",
+            f"{sdk[0] / bare[0]:.2f}×" if bare else "–",
+            f"{sdk[3] - bare[3]:.1f} µs" if bare else "–",
         ]
         print(f"| {BACKENDS[backend]} | " + " | ".join(cells) + " |")
 

@@ -25,8 +25,8 @@
 # directory, and release builds of both Rust services.
 #
 # Environment: ROUNDS (3), DURATION (20s), THREADS (2), CONNECTIONS (32),
-# BACKENDS ("embedded servers"), SERVICES ("sdk axum fastapi"; also
-# "sdk-bare", the SDK's service without its standard layers),
+# BACKENDS ("embedded servers"), SERVICES ("sdk sdk-bare axum fastapi";
+# sdk-bare is the SDK's service without its standard layers),
 # FASTAPI_WORKERS (2), IDLE_WAIT (12), WRITE_DOCS (1), DATABASE_SERVER_URL
 # (postgres://postgres@127.0.0.1:5432), REDIS_URL (redis://127.0.0.1:6379),
 # CARGO_TARGET_DIR.
@@ -37,7 +37,7 @@ DURATION=${DURATION:-20s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-32}
 BACKENDS=${BACKENDS:-embedded servers}
-SERVICES=${SERVICES:-sdk axum fastapi}
+SERVICES=${SERVICES:-sdk sdk-bare axum fastapi}
 FASTAPI_WORKERS=${FASTAPI_WORKERS:-2}
 # Past the SDK's 10 s release of idle argon2 buffers.
 IDLE_WAIT=${IDLE_WAIT:-12}
