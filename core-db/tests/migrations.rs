@@ -101,25 +101,7 @@ async fn sqlite_migrates_once() {
 
 #[tokio::test]
 async fn postgres_migrates_once_in_its_own_schema() {
-    let url = require_service!(Service::Postgres);
-    let admin = SqlDatabase::connect(&DatabaseSettings::from_url(url.clone()))
-        .await
-        .unwrap();
-    let schema = unique_name("migrate");
-    admin
-        .query(&format!("CREATE SCHEMA {schema}"))
-        .execute()
-        .await
-        .unwrap();
-    let separator = if url.contains('?') { '&' } else { '?' };
-    let scoped = format!("{url}{separator}options=-c%20search_path%3D{schema}");
-    let outcome = tokio::spawn(migrate_twice_and_use(scoped)).await;
-    admin
-        .query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute()
-        .await
-        .unwrap();
-    outcome.unwrap();
+    in_postgres_schema(migrate_twice_and_use).await;
 }
 
 #[tokio::test]
