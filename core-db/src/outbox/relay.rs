@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{Outbox, now_ms};
 use crate::Backend;
 use crate::DatabaseBase as _;
-use crate::sql::{IsolationLevel, SqlDatabase, TxOptions};
+use crate::sql::{IsolationLevel, Query, SqlDatabase, TxOptions};
 
 /// How a relay keeps a batch to itself while it publishes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +40,14 @@ type Row = (
     Vec<u8>,        // body
     i64,            // created_at_ms
 );
+
+/// Marks a batch published (the time is bound first, then the rows).
+const MARK_PUBLISHED: &str = "UPDATE {table} SET published_at_ms = ?, lease_until_ms = NULL";
+
+/// `query` with the `seq` of each of `rows` bound, for [`OutboxRelay::for_rows`].
+fn bind_seqs<'q>(query: Query<'q>, rows: &[Row]) -> Query<'q> {
+    rows.iter().fold(query, |query, row| query.bind(row.0))
+}
 
 const COLUMNS: &str = "o.seq, o.id, o.topic, o.message_key, o.headers, o.content_type, \
                        o.correlation_id, o.causation_id, o.body, o.created_at_ms";
@@ -130,12 +138,10 @@ impl OutboxRelay {
         }
         // An error drops `tx`: the locks go, the rows stay pending.
         self.publish(&rows).await?;
-        let (update, seqs) = self.mark_published(&rows);
-        let mut query = tx.query(&update).bind(now_ms());
-        for seq in seqs {
-            query = query.bind(seq);
-        }
-        query.execute().await?;
+        let update = self.for_rows(MARK_PUBLISHED, rows.len());
+        bind_seqs(tx.query(&update).bind(now_ms()), &rows)
+            .execute()
+            .await?;
         tx.commit().await?;
         Ok(rows.len())
     }
@@ -153,31 +159,23 @@ impl OutboxRelay {
             return Ok(0);
         }
         let update = self.for_rows("UPDATE {table} SET lease_until_ms = ?", rows.len());
-        let mut query = tx.query(&update).bind(now.saturating_add(lease));
-        for row in &rows {
-            query = query.bind(row.0);
-        }
-        query.execute().await?;
+        bind_seqs(tx.query(&update).bind(now.saturating_add(lease)), &rows)
+            .execute()
+            .await?;
         tx.commit().await?;
 
         if let Err(err) = self.publish(&rows).await {
             // Given back at once rather than when the lease runs out.
             let release = self.for_rows("UPDATE {table} SET lease_until_ms = NULL", rows.len());
-            let mut query = self.db.query(&release);
-            for row in &rows {
-                query = query.bind(row.0);
-            }
-            if let Err(release_err) = query.execute().await {
+            if let Err(release_err) = bind_seqs(self.db.query(&release), &rows).execute().await {
                 tracing::warn!(error = %release_err, "outbox: a failed batch's lease was not released; it expires");
             }
             return Err(err);
         }
-        let (update, seqs) = self.mark_published(&rows);
-        let mut query = self.db.query(&update).bind(now_ms());
-        for seq in seqs {
-            query = query.bind(seq);
-        }
-        query.execute().await?;
+        let update = self.for_rows(MARK_PUBLISHED, rows.len());
+        bind_seqs(self.db.query(&update).bind(now_ms()), &rows)
+            .execute()
+            .await?;
         Ok(rows.len())
     }
 
@@ -194,14 +192,6 @@ impl OutboxRelay {
             ))
             .with_backend(self.queue.name())),
         }
-    }
-
-    fn mark_published<'r>(&self, rows: &'r [Row]) -> (String, impl Iterator<Item = i64> + 'r) {
-        let update = self.for_rows(
-            "UPDATE {table} SET published_at_ms = ?, lease_until_ms = NULL",
-            rows.len(),
-        );
-        (update, rows.iter().map(|row| row.0))
     }
 
     /// `statement` on this table, for the rows whose `seq` is bound next.
