@@ -8,7 +8,7 @@
 # NAME is one of: postgres mariadb redis rabbitmq nats memcached kafka mongodb
 # redis-cluster redis-cluster-tls redis-durable kafka-durable etcd etcd-tls
 # redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls
-# rabbitmq-mtls expired-tls kafka-tls kafka-sasl kafka-sasl-tls. Idempotent: a
+# rabbitmq-mtls expired-tls kafka-tls kafka-sasl kafka-sasl-tls nats-tls. Idempotent: a
 # server that already answers is left alone.
 # Exits non-zero, naming the server, when one does not come up in time.
 #
@@ -52,6 +52,13 @@
 #                            (client.pem) is required; without one the TLS
 #                            handshake fails. Redis has one TLS port per
 #                            server, hence a second one.
+#
+# nats-tls is a second nats-server (Debian's; nats keeps 4222) on
+# 127.0.0.1:4223 with JetStream (state directory's nats-tls/jetstream) that
+# speaks TLS only: it serves server.pem and requires a client certificate from
+# ca.pem (client.pem); a client without one fails its handshake. NATS sends
+# its INFO line in plaintext before the TLS upgrade, so it answers when that
+# line says tls_required. Its configuration is nats-tls/nats.conf.
 #
 # mariadb-tls is a second MariaDB server (Debian's mariadbd; the machine's own,
 # mariadb, keeps 3306) on 127.0.0.1:3307, also on 127.0.0.2:3307, that serves
@@ -165,10 +172,10 @@ NISSHI_VERSION="0.7.0-pre.2"
 SECANTUS_VERSION="0.7.0b3"
 ALL_SERVICES=(postgres mariadb redis rabbitmq nats memcached kafka mongodb redis-cluster redis-cluster-tls
   redis-durable kafka-durable etcd etcd-tls redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls
-  rabbitmq-tls rabbitmq-mtls expired-tls kafka-tls kafka-sasl kafka-sasl-tls)
+  rabbitmq-tls rabbitmq-mtls expired-tls kafka-tls kafka-sasl kafka-sasl-tls nats-tls)
 # The servers that serve the certificates in $TLS_DIR.
 TLS_SERVICES=(etcd-tls redis-cluster-tls redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls
-  rabbitmq-mtls expired-tls kafka-tls kafka-sasl-tls)
+  rabbitmq-mtls expired-tls kafka-tls kafka-sasl-tls nats-tls)
 # nisshi's memory engine serves kafka and kafka-tls; its libSQL (SQLite file)
 # engine serves kafka-durable, kafka-sasl and kafka-sasl-tls (users need it).
 NISSHI_FEATURES="dynostore,libsql"
@@ -202,6 +209,7 @@ port_of() {
     postgres-tls) echo 5433 ;;
     mongodb-tls) echo 27018 ;; rabbitmq-tls) echo 5671 ;; rabbitmq-mtls) echo 5673 ;; expired-tls) echo 6392 ;;
     kafka-tls) echo 9095 ;; kafka-sasl) echo 9096 ;; kafka-sasl-tls) echo 9097 ;;
+    nats-tls) echo 4223 ;;
     # The brokers behind kafka-tls and kafka-sasl-tls, started with them.
     kafka-tls-broker) echo 19095 ;; kafka-sasl-tls-broker) echo 19097 ;;
     *) die "unknown server '$1' (known: ${ALL_SERVICES[*]})" ;;
@@ -247,6 +255,8 @@ answers() {
     # judged its certificate.
     rabbitmq-mtls) stunnel_alive "$1" && answers rabbitmq && tls_probe "$1" -verify_return_error -tls1_2 \
                      -cert "$TLS_DIR/client.pem" -key "$TLS_DIR/client.key" >/dev/null ;;
+    nats-tls) timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/4223 && read -r line <&3 &&
+                [[ $line == INFO* && $line == *"\"tls_required\":true"* ]]' 2>/dev/null ;;
     expired-tls) stunnel_alive "$1" && answers redis \
                    && tls_probe "$1" | grep -q '^Verify return code: 10 (certificate has expired)' ;;
     *) listening "$(port_of "$1")" ;;
@@ -476,6 +486,26 @@ redis_tls_cli() {
 # keeps nothing; its pid file is $STATE_DIR/NAME.pid. (On redis-server's
 # command line an option's words are separate arguments: one quoted string
 # would be one word, here a user name with spaces.)
+# nats-tls: its configuration (TLS with client certificates required), then
+# the server, in the background with its pid file.
+launch_nats_tls() {
+  make_tls_material
+  local dir="$STATE_DIR/nats-tls"
+  mkdir -p "$dir/jetstream" || return 1
+  cat >"$dir/nats.conf" <<CONF
+listen: 127.0.0.1:4223
+jetstream { store_dir: "$dir/jetstream" }
+tls {
+  cert_file: "$TLS_DIR/server.pem"
+  key_file: "$TLS_DIR/server.key"
+  ca_file: "$TLS_DIR/ca.pem"
+  verify: true
+  timeout: 3
+}
+CONF
+  run_detached nats-tls "$dir" /usr/sbin/nats-server -c "$dir/nats.conf"
+}
+
 launch_redis_tls() {
   local name=$1 port=$2 auth=$3; shift 3
   make_tls_material
@@ -861,6 +891,7 @@ launch() {
     rabbitmq) rabbitmq-server -detached ;;
     nats) start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
             -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log ;;
+    nats-tls) launch_nats_tls ;;
     memcached)
       install_memcached
       local user=memcache; id "$user" >/dev/null 2>&1 || user=nobody
@@ -941,7 +972,9 @@ stop_one() {
     redis-durable) redis-cli -h 127.0.0.1 -p 6380 shutdown nosave >/dev/null 2>&1 || true ;;
     redis-cluster | redis-cluster-tls) stop_cluster_nodes "$name" ;;
     rabbitmq) rabbitmqctl shutdown >/dev/null 2>&1 || true ;;
-    nats) pkill -f '/usr/sbin/nats-server' || true ;;
+    # Not nats-tls's server, which runs the same executable.
+    nats) pkill -f '/usr/sbin/nats-server -a 127.0.0.1 -p 4222 ' || true ;;
+    nats-tls) stop_pid_file "$name" nats-server ;;
     redis-tls | redis-tls-mtls) stop_pid_file "$name" redis-server ;;
     mariadb-tls) stop_pid_file "$name" mariadbd ;;
     postgres-tls)

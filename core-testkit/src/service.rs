@@ -55,6 +55,9 @@ pub enum Service {
     KafkaDurable,
     /// NATS with JetStream.
     Nats,
+    /// NATS with JetStream over TLS only (the project CA), a client
+    /// certificate required.
+    NatsTls,
     /// MariaDB over TLS (the project CA), user `app` with `REQUIRE SSL`.
     MySqlTls,
     /// Kafka over TLS (a TLS terminator with the project CA in front of a
@@ -84,7 +87,7 @@ pub enum Service {
 
 impl Service {
     /// Every service, in the order `scripts/services.sh` starts them.
-    pub const ALL: [Service; 21] = [
+    pub const ALL: [Service; 22] = [
         Service::Postgres,
         Service::MySql,
         Service::Redis,
@@ -106,6 +109,7 @@ impl Service {
         Service::PostgresTls,
         Service::KafkaTls,
         Service::KafkaSasl,
+        Service::NatsTls,
     ];
 
     /// The name used in skip messages and failures.
@@ -122,6 +126,7 @@ impl Service {
             Service::RabbitMq => "RabbitMQ",
             Service::Kafka => "Kafka",
             Service::Nats => "NATS",
+            Service::NatsTls => "NATS (TLS)",
             Service::RedisTls => "Redis (TLS)",
             Service::RedisClusterTls => "Redis Cluster (TLS)",
             Service::MySqlTls => "MariaDB (TLS)",
@@ -149,6 +154,7 @@ impl Service {
             Service::RabbitMq => "AMQP_URL",
             Service::Kafka => "KAFKA_BROKERS",
             Service::Nats => "NATS_URL",
+            Service::NatsTls => "NATS_TLS_URL",
             Service::RedisTls => "REDIS_TLS_URL",
             Service::RedisClusterTls => "REDIS_CLUSTER_TLS_URL",
             Service::MySqlTls => "DATABASE_URL_MYSQL_TLS",
@@ -176,6 +182,7 @@ impl Service {
             Service::RabbitMq => "amqp://guest:guest@127.0.0.1:5672/%2f",
             Service::Kafka => "127.0.0.1:9092",
             Service::Nats => "nats://127.0.0.1:4222",
+            Service::NatsTls => "tls://127.0.0.1:4223",
             Service::RedisTls => "rediss://127.0.0.1:6390",
             Service::RedisClusterTls => {
                 "rediss-cluster://127.0.0.1:7100,127.0.0.1:7101,127.0.0.1:7102"
@@ -219,6 +226,7 @@ impl Service {
             Service::RabbitMq => 5672,
             Service::Kafka => 9092,
             Service::Nats => 4222,
+            Service::NatsTls => 4223,
             Service::RedisTls => 6390,
             Service::RedisClusterTls => 7100,
             Service::MySqlTls => 3307,

@@ -207,7 +207,7 @@ pub(crate) fn plaintext_remote(text: &str) -> Option<(String, String, &'static s
         "redis-cluster" => "use rediss-cluster://",
         "amqp" => "use amqps://",
         "http" => "use https://",
-        "nats" => "the SDK's NATS backend has no TLS yet; keep NATS on a private network",
+        "nats" => "use tls:// (NATS over TLS)",
         "kafka" => "set mq.kafka.security.protocol to ssl or sasl_ssl",
         "memcached" | "tcp" => "Memcached has no TLS in the SDK; keep it on a private network",
         _ => return None,
@@ -295,6 +295,11 @@ mod tests {
             Some("redis-cluster r1")
         );
         assert_eq!(remote("rediss-cluster://r1:7000,r2:7001"), None);
+        assert_eq!(
+            remote("nats://app:pw@nats.internal:4222").as_deref(),
+            Some("nats nats.internal")
+        );
+        assert_eq!(remote("tls://app:pw@nats.internal:4222"), None);
         assert_eq!(remote("sqlite://data/app.db"), None);
         assert_eq!(remote("memory://"), None);
         assert_eq!(remote("not a url"), None);

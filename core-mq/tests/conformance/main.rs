@@ -167,6 +167,24 @@ async fn nats() -> Option<Target> {
     Target::new(settings, Duration::from_secs(20)).await
 }
 
+/// NATS JetStream over TLS, verified against the project CA, with the
+/// project's client certificate (the server requires one).
+#[cfg(feature = "nats")]
+async fn nats_tls() -> Option<Target> {
+    let url = require_service!(Service::NatsTls, None);
+    let dir = Service::tls_dir();
+    let mut settings = MqSettings::from_url(format!(
+        "{url}?sslrootcert={}&sslcert={}&sslkey={}",
+        dir.join("ca.pem").display(),
+        dir.join("client.pem").display(),
+        dir.join("client.key").display(),
+    ));
+    settings.nats.stream = "core-mq-test".into();
+    settings.nats.subject_prefix = "core-mq-test".into();
+    settings.nats.max_messages = 100_000;
+    Target::new(settings, Duration::from_secs(20)).await
+}
+
 #[cfg(feature = "memory")]
 mq_suite!(memory, crate::memory);
 #[cfg(feature = "redis-streams")]
@@ -185,3 +203,5 @@ mq_suite!(kafka_tls, crate::kafka_tls);
 mq_suite!(kafka_sasl, crate::kafka_sasl);
 #[cfg(feature = "nats")]
 mq_suite!(nats, crate::nats);
+#[cfg(feature = "nats")]
+mq_suite!(nats_tls, crate::nats_tls);

@@ -17,7 +17,10 @@
 //! RabbitMQ queue's are): a later `consume` with another `claim_after` or
 //! start position uses the consumer the server holds.
 //!
-//! Settings: `mq.nats` ([`NatsSettings`]). URL: `nats://[user:password@]host:port`.
+//! Settings: `mq.nats` ([`NatsSettings`]). URL: `nats://[user:password@]host:port`,
+//! or `tls://` (NATS's name for a server that must speak TLS) with
+//! `sslrootcert` (the CA; it replaces the system's roots), `sslcert` and
+//! `sslkey` (a client certificate) as query parameters.
 
 #[cfg(feature = "nats")]
 mod broker;
@@ -31,7 +34,7 @@ use crate::registration::{Registration, connector};
 
 pub(crate) const REGISTRATION: Registration = Registration {
     name: "NATS JetStream",
-    schemes: &["nats"],
+    schemes: &["nats", "tls"],
     feature: "nats",
     connect: connector!("nats", broker::open),
 };

@@ -5,7 +5,7 @@
 //! (`unavailable`, or `timeout` when the server did not answer in time)
 //! except what names a configuration the server refuses.
 
-use core_error::Error;
+use core_error::{Error, TlsFailure};
 
 /// Any async-nats error.
 pub(super) type Cause = async_nats::Error;
@@ -14,7 +14,11 @@ pub(super) fn map(err: impl Into<Cause>, operation: &'static str, topic: &str) -
     let err = err.into();
     let text = err.to_string();
     let lower = text.to_ascii_lowercase();
-    let error = if lower.contains("timed out") || lower.contains("timeout") {
+    // rustls' verdict travels as text inside the connect error; a
+    // certificate problem is said plainly and not retried.
+    let error = if let Some(failure) = TlsFailure::classify(&format!("{text} {err:?}")) {
+        Error::unavailable(failure.describe("NATS")).with_temporary(failure.is_temporary())
+    } else if lower.contains("timed out") || lower.contains("timeout") {
         Error::timeout(format!("NATS did not answer in time: {text}"))
     } else if lower.contains("jetstream not enabled") || lower.contains("not enabled for account") {
         Error::unavailable(format!("the NATS server has no JetStream: {text}"))
@@ -26,9 +30,12 @@ pub(super) fn map(err: impl Into<Cause>, operation: &'static str, topic: &str) -
             "NATS is unreachable or refused the request: {text}"
         ))
     };
-    error
-        .with_operation(operation)
-        .with_backend(super::BACKEND)
-        .with_key(topic.to_string())
-        .with_source(err)
+    let error = error.with_operation(operation).with_backend(super::BACKEND);
+    // Connecting and health checks are about no topic.
+    let error = if topic.is_empty() {
+        error
+    } else {
+        error.with_key(topic.to_string())
+    };
+    error.with_source(err)
 }

@@ -2,6 +2,7 @@
 
 mod codec;
 mod error;
+mod tls;
 
 use std::fmt;
 use std::hash::Hasher as _;
@@ -68,8 +69,9 @@ pub(super) fn open(settings: &MqSettings) -> BoxFuture<'_, Result<Arc<dyn Messag
 }
 
 impl NatsBackend {
-    /// Connects to the NATS server at `url` (`nats://[user:password@]host:port`)
-    /// and creates the stream unless it exists.
+    /// Connects to the NATS server at `url` (`nats://[user:password@]host:port`,
+    /// or `tls://` for TLS with the `sslrootcert`, `sslcert` and `sslkey`
+    /// parameters) and creates the stream unless it exists.
     ///
     /// # Errors
     ///
@@ -84,9 +86,15 @@ impl NatsBackend {
     ) -> Result<NatsBackend> {
         check_names(settings)?;
         let endpoint = core_error::redact_endpoint(url);
-        let client = async_nats::ConnectOptions::new()
+        let options = async_nats::ConnectOptions::new()
             .connection_timeout(REQUEST_TIMEOUT)
-            .request_timeout(Some(REQUEST_TIMEOUT))
+            .request_timeout(Some(REQUEST_TIMEOUT));
+        let (url, options) = tls::configure(url, options).map_err(|err| {
+            err.with_operation("mq.connect")
+                .with_backend(BACKEND)
+                .with_endpoint(&endpoint)
+        })?;
+        let client = options
             .connect(url)
             .await
             .map_err(|err| error::map(err, "mq.connect", "").with_endpoint(&endpoint))?;

@@ -1,0 +1,101 @@
+//! TLS to NATS (`tls://`) on `nats-tls` of `scripts/services.sh` (4223: TLS
+//! only, a client certificate from the project CA required). The
+//! conformance suite runs over it in `conformance` (`nats_tls::`).
+
+#![cfg(feature = "nats")]
+
+use core_mq::{ErrorKind, MqSettings, connect};
+use core_testkit::{Service, require_service};
+
+fn tls_file(name: &str) -> String {
+    Service::tls_dir().join(name).display().to_string()
+}
+
+/// `url` with the CA `ca` and, when `client`, the project's client certificate.
+fn with_files(url: &str, ca: &str, client: bool) -> String {
+    let mut url = format!("{url}?sslrootcert={}", tls_file(ca));
+    if client {
+        url = format!(
+            "{url}&sslcert={}&sslkey={}",
+            tls_file("client.pem"),
+            tls_file("client.key")
+        );
+    }
+    url
+}
+
+async fn refused(url: String) -> core_mq::Error {
+    match connect(&MqSettings::from_url(url)).await {
+        Ok(_) => panic!("connected where it must be refused"),
+        Err(err) => err,
+    }
+}
+
+#[tokio::test]
+async fn tls_is_verified_against_the_configured_ca_with_a_client_certificate() {
+    let url = require_service!(Service::NatsTls);
+    let queue = connect(&MqSettings::from_url(with_files(&url, "ca.pem", true)))
+        .await
+        .expect("connect over TLS");
+    queue
+        .health(std::time::Duration::from_secs(5))
+        .await
+        .expect("healthy over TLS");
+
+    let err = refused(with_files(&url, "other-ca.pem", true)).await;
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(!err.is_temporary(), "{err}");
+    assert!(
+        err.to_string().contains("not trusted (unknown issuer)"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("127.0.0.1:4223"),
+        "names the host: {err}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_demands_a_client_certificate_refuses_a_client_without_one() {
+    let url = require_service!(Service::NatsTls);
+    let with_password = url.replacen("tls://", "tls://app:core-sdk-nats-pw@", 1);
+    let err = refused(with_files(&with_password, "ca.pem", false)).await;
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(
+        err.to_string().contains("refused the client certificate"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("core-sdk-nats-pw"), "{err}");
+}
+
+#[tokio::test]
+async fn tls_to_a_server_without_tls_says_so() {
+    let plain = require_service!(Service::Nats);
+    let url = plain.replacen("nats://", "tls://", 1);
+    let err = refused(with_files(&url, "ca.pem", true)).await;
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(!err.is_temporary(), "{err}");
+    assert!(err.to_string().contains("does not speak TLS"), "{err}");
+}
+
+#[tokio::test]
+async fn tls_files_need_tls_and_are_named_when_missing() {
+    for (url, expected) in [
+        (
+            format!("nats://127.0.0.1:4222?sslrootcert={}", tls_file("ca.pem")),
+            "need a tls:// URL",
+        ),
+        (
+            format!("tls://127.0.0.1:4223?sslcert={}", tls_file("client.pem")),
+            "sslcert and sslkey go together",
+        ),
+        (
+            "tls://127.0.0.1:4223?sslrootcert=/nonexistent/ca.pem".to_string(),
+            "sslrootcert=/nonexistent/ca.pem cannot be read",
+        ),
+    ] {
+        let err = refused(url).await;
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+}
