@@ -57,7 +57,7 @@ mod settings;
 
 pub use error::{ApiError, ApiJson, ApiResult, FIELD, STATUS, no_route, wrong_method};
 pub use observe::{
-    DURATION_METRIC, REQUEST_ID_HEADER, REQUESTS_METRIC, TRACEPARENT_HEADER, bind_user, observe,
+    DURATION_METRIC, REQUEST_ID_HEADER, REQUESTS_METRIC, TRACEPARENT_HEADER, bind_user,
 };
 pub use probes::Probes;
 pub use rate_limit::{ClientKey, KeyBy, RateLimitSettings, RateLimiter};

@@ -1,15 +1,15 @@
 //! Per-request observation: the request id bound to every log line, one
 //! access log line, and Prometheus request metrics per route and status.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
 use core_log::LogContext;
-use metrics::{Label, SharedString};
+use metrics::{Counter, Histogram, Label, SharedString};
 
 /// The header carrying the request id, set when the client sent none.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -37,19 +37,84 @@ fn trace_id(traceparent: &str) -> Option<&str> {
     valid.then_some(trace)
 }
 
-/// Middleware (`axum::middleware::from_fn(observe)`) running each request
-/// inside a [`LogContext`] holding its `request_id` (and the `trace_id` of
-/// an incoming W3C `traceparent`), then counting it. With the `mq` feature,
-/// that `traceparent` also goes into the messages the handler publishes.
-pub async fn observe(request: Request, next: Next) -> Response {
+/// The request metrics' handles, by route pattern, method and status.
+///
+/// Looking a series up in the recorder builds its key (name and three
+/// labels) and hashes it on every request; a handle kept here is found by
+/// the route's text alone and then only incremented.
+#[derive(Debug, Default)]
+pub(crate) struct RequestMetrics {
+    by_route: RwLock<HashMap<Box<str>, Vec<Series>>>,
+}
+
+#[derive(Debug)]
+struct Series {
+    method: &'static str,
+    status: u16,
+    requests: Counter,
+    duration: Histogram,
+}
+
+impl RequestMetrics {
+    /// Counts one request of `method` to `route` answered with `status`
+    /// after `elapsed`.
+    fn record(&self, method: &'static str, route: &str, status: StatusCode, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        let code = status.as_u16();
+        let known = |series: &Series| series.method == method && series.status == code;
+        {
+            let by_route = self.by_route.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(series) = by_route
+                .get(route)
+                .and_then(|all| all.iter().find(|s| known(s)))
+            {
+                series.requests.increment(1);
+                series.duration.record(seconds);
+                return;
+            }
+        }
+        let labels = [
+            Label::new("method", SharedString::const_str(method)),
+            Label::new("route", SharedString::from_owned(route.to_owned())),
+            Label::new("status", status_label(status)),
+        ];
+        let series = Series {
+            method,
+            status: code,
+            requests: metrics::counter!(REQUESTS_METRIC, labels.iter()),
+            duration: metrics::histogram!(DURATION_METRIC, labels.iter()),
+        };
+        series.requests.increment(1);
+        series.duration.record(seconds);
+        let mut by_route = self
+            .by_route
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let all = by_route.entry(route.into()).or_default();
+        // Another request may have added it meanwhile; one handle is enough.
+        if !all.iter().any(known) {
+            all.push(series);
+        }
+    }
+}
+
+/// Runs `handle` on `request` inside a [`LogContext`] holding its
+/// `request_id` (and the `trace_id` of an incoming W3C `traceparent`), then
+/// counts it and writes its access-log line. With the `mq` feature, that
+/// `traceparent` also goes into the messages the handler publishes.
+pub(crate) async fn observe<F>(
+    metrics: &RequestMetrics,
+    request: Request,
+    handle: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     let started = Instant::now();
     let method = method_label(request.method());
     // The pattern, not the path: ids in paths would make one series per user.
-    let route: Arc<str> = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .into();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let request_id = request
         .headers()
         .get(REQUEST_ID_HEADER)
@@ -69,7 +134,7 @@ pub async fn observe(request: Request, next: Next) -> Response {
     let span = context.span();
     let handled = {
         use tracing::Instrument as _;
-        next.run(request).instrument(span.clone())
+        handle(request).instrument(span.clone())
     };
     #[cfg(feature = "mq")]
     let response = match traceparent {
@@ -80,14 +145,8 @@ pub async fn observe(request: Request, next: Next) -> Response {
     let response = handled.await;
     let elapsed = started.elapsed();
     let status = response.status();
-    let labels = [
-        Label::new("method", method.clone()),
-        Label::new("route", SharedString::from(Arc::clone(&route))),
-        Label::new("status", status_label(status)),
-    ];
-    metrics::counter!(REQUESTS_METRIC, labels.iter()).increment(1);
-    metrics::histogram!(DURATION_METRIC, labels.iter()).record(elapsed.as_secs_f64());
-    let (method, route, status) = (method.as_ref(), route.as_ref(), status.as_u16());
+    metrics.record(method, route, status, elapsed);
+    let status = status.as_u16();
     span.in_scope(|| {
         tracing::info!(
             method,
@@ -100,8 +159,9 @@ pub async fn observe(request: Request, next: Next) -> Response {
     response
 }
 
-/// The `method` label: the standard methods without an allocation.
-fn method_label(method: &Method) -> SharedString {
+/// The `method` label: a standard method's name, else `other` (the method
+/// is the client's choice: its own names would each make new series).
+fn method_label(method: &Method) -> &'static str {
     const STANDARD: [(Method, &str); 9] = [
         (Method::GET, "GET"),
         (Method::POST, "POST"),
@@ -116,10 +176,7 @@ fn method_label(method: &Method) -> SharedString {
     STANDARD
         .iter()
         .find(|(standard, _)| standard == method)
-        .map_or_else(
-            || SharedString::from_owned(method.as_str().to_owned()),
-            |(_, name)| SharedString::const_str(name),
-        )
+        .map_or("other", |(_, name)| name)
 }
 
 /// The `status` label: the codes services answer most without an

@@ -18,7 +18,7 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::error::{ApiError, STATUS, no_route, wrong_method};
-use crate::observe::{REQUEST_ID_HEADER, observe};
+use crate::observe::{REQUEST_ID_HEADER, RequestMetrics, observe};
 use crate::probes::Probes;
 use crate::rate_limit::RateLimiter;
 use crate::request_id::RandomRequestId;
@@ -81,16 +81,18 @@ pub fn app(api: Router, probes: Probes, server: &ServerSettings) -> Result<Route
         .layer(SetRequestIdLayer::new(request_id.clone(), RandomRequestId))
         .layer(CatchPanicLayer::custom(panicked))
         .layer(PropagateRequestIdLayer::new(request_id))
-        .layer(cors(&server.cors)?)
-        .layer(axum::middleware::from_fn(observe))
+        .option_layer(cors(&server.cors)?)
         .layer(axum::middleware::from_fn_with_state(
-            Arc::new(Guards {
-                concurrency: (server.max_concurrent_requests > 0)
-                    .then(|| Semaphore::new(server.max_concurrent_requests)),
-                max_body_bytes: server.max_body_bytes,
-                timeout: Duration::from_millis(server.request_timeout_ms),
+            Arc::new(PerRequest {
+                metrics: RequestMetrics::default(),
+                guards: Guards {
+                    concurrency: (server.max_concurrent_requests > 0)
+                        .then(|| Semaphore::new(server.max_concurrent_requests)),
+                    max_body_bytes: server.max_body_bytes,
+                    timeout: Duration::from_millis(server.request_timeout_ms),
+                },
             }),
-            guard,
+            per_request,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(server.max_body_bytes));
     // The limit covers the service's own routes, never the probes.
@@ -120,8 +122,29 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::R
     .into_response()
 }
 
-/// The limits every request is held to, checked in one middleware (one
-/// boxed future per request instead of one per limit).
+/// What the one middleware of [`per_request`] keeps: observation and
+/// limits share it, so a request costs one boxed future, not one per concern.
+#[derive(Debug)]
+struct PerRequest {
+    metrics: RequestMetrics,
+    guards: Guards,
+}
+
+/// Observes the request (log context, metrics, access log; see
+/// [`observe`]), then holds it to the limits (see [`guard`]), so the
+/// answers of the limits are observed too.
+async fn per_request(
+    axum::extract::State(state): axum::extract::State<Arc<PerRequest>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    observe(&state.metrics, request, |request| {
+        guard(&state.guards, request, next)
+    })
+    .await
+}
+
+/// The limits every request is held to.
 #[derive(Debug)]
 struct Guards {
     /// `None`: no limit on concurrent requests.
@@ -138,7 +161,7 @@ struct Guards {
 /// when the request runs past `request_timeout_ms`. All in the JSON error
 /// shape.
 async fn guard(
-    axum::extract::State(guards): axum::extract::State<Arc<Guards>>,
+    guards: &Guards,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -181,11 +204,12 @@ async fn guard(
     }
 }
 
-fn cors(settings: &CorsSettings) -> Result<CorsLayer> {
+/// The CORS layer for `settings`; none without allowed origins, so no CORS
+/// headers at all (not even `Vary`): browsers keep other origins out.
+fn cors(settings: &CorsSettings) -> Result<Option<CorsLayer>> {
     let origins = &settings.allowed_origins;
     if origins.is_empty() {
-        // No CORS headers at all: browsers keep other origins out.
-        return Ok(CorsLayer::new());
+        return Ok(None);
     }
     let allow_origin = if origins.iter().any(|origin| origin.trim() == "*") {
         AllowOrigin::from(Any)
@@ -201,18 +225,20 @@ fn cors(settings: &CorsSettings) -> Result<CorsLayer> {
             .collect::<Result<Vec<_>>>()?;
         AllowOrigin::list(parsed)
     };
-    Ok(CorsLayer::new()
-        .allow_origin(allow_origin)
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-        ])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .expose_headers([HeaderName::from_static(REQUEST_ID_HEADER)])
-        .max_age(Duration::from_secs(600)))
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .expose_headers([HeaderName::from_static(REQUEST_ID_HEADER)])
+            .max_age(Duration::from_secs(600)),
+    ))
 }
 
 /// Serves `app` on the configured address until SIGTERM or Ctrl-C, then

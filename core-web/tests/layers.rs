@@ -336,3 +336,65 @@ async fn an_incoming_traceparent_reaches_the_messages_a_handler_publishes() {
         "the message continues the request's trace: {traceparent}"
     );
 }
+
+#[tokio::test]
+async fn a_method_of_the_clients_own_is_counted_as_other() {
+    let app = service(&ServerSettings::default());
+    let brew = Request::builder()
+        .method("BREWCOFFEE")
+        .uri("/items/7")
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, _) = send(&app, brew).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    let (_, _, body) = send(&app, get_request("/metrics")).await;
+    assert!(
+        body.lines()
+            .any(|line| line.starts_with("http_requests_total")
+                && line.contains(r#"method="other""#)
+                && line.contains(r#"route="/items/{id}""#)),
+        "no method=\"other\" series in:\n{body}"
+    );
+    assert!(
+        !body.contains("BREWCOFFEE"),
+        "a client's method makes no series of its own"
+    );
+}
+
+#[tokio::test]
+async fn cors_answers_the_allowed_origins_only_and_nothing_when_none_are_set() {
+    let with_origin = |method: &str, path: &str, origin: &str| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let mut server = ServerSettings::default();
+    server.cors.allowed_origins = vec!["https://app.example".into()];
+    let app = service(&server);
+    let (status, headers, _) = send(
+        &app,
+        with_origin("OPTIONS", "/items/1", "https://app.example"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "a preflight from an allowed origin");
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://app.example"
+    );
+    let (_, headers, _) = send(&app, with_origin("GET", "/items/1", "https://evil.example")).await;
+    assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+
+    let app = service(&ServerSettings::default());
+    let (status, headers, _) =
+        send(&app, with_origin("GET", "/items/1", "https://app.example")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    assert!(
+        !headers.contains_key(header::VARY),
+        "no CORS, no CORS headers: {headers:?}"
+    );
+}
