@@ -222,22 +222,38 @@ async fn compare_and_swap_calls_are_not_retried() {
 }
 
 /// The names and labels of the metrics registered while it is the local
-/// recorder.
+/// recorder, and the counters' values.
 #[derive(Debug, Default)]
-struct Registered(std::sync::Mutex<Vec<String>>);
+struct Registered {
+    names: std::sync::Mutex<Vec<String>>,
+    counters: std::sync::Mutex<Vec<(String, Arc<std::sync::atomic::AtomicU64>)>>,
+}
 
 impl Registered {
-    fn note(&self, key: &metrics::Key) {
+    fn note(&self, key: &metrics::Key) -> String {
         let labels: Vec<String> = key
             .labels()
             .map(|label| format!("{}={}", label.key(), label.value()))
             .collect();
         let entry = format!("{}{{{}}}", key.name(), labels.join(","));
-        self.0.lock().expect("not poisoned").push(entry);
+        self.names.lock().expect("not poisoned").push(entry.clone());
+        entry
     }
 
     fn names(&self) -> Vec<String> {
-        self.0.lock().expect("not poisoned").clone()
+        self.names.lock().expect("not poisoned").clone()
+    }
+
+    /// The total of the counter `name` (with its labels), over however
+    /// many times it was registered.
+    fn counted(&self, name: &str) -> u64 {
+        self.counters
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .filter(|(registered, _)| registered == name)
+            .map(|(_, value)| value.load(std::sync::atomic::Ordering::SeqCst))
+            .sum()
     }
 }
 
@@ -264,8 +280,13 @@ impl metrics::Recorder for Registered {
     ) {
     }
     fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
-        self.note(key);
-        metrics::Counter::noop()
+        let name = self.note(key);
+        let value = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        self.counters
+            .lock()
+            .expect("not poisoned")
+            .push((name, Arc::clone(&value)));
+        metrics::Counter::from_arc(value)
     }
     fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
         self.note(key);
@@ -283,6 +304,12 @@ impl metrics::Recorder for Registered {
 
 /// Runs `calls` on a backend wrapped by `stack` under a local recorder.
 fn registered_by(backend: Arc<dyn CacheBase>) -> Vec<String> {
+    recorded_by(backend).names()
+}
+
+/// What a local recorder saw of a few calls on a backend wrapped by `stack`:
+/// a miss, a set and three hits.
+fn recorded_by(backend: Arc<dyn CacheBase>) -> Registered {
     let recorder = Registered::default();
     let layered = stack(backend, &LayerSettings::default());
     metrics::with_local_recorder(&recorder, || {
@@ -293,10 +320,12 @@ fn registered_by(backend: Arc<dyn CacheBase>) -> Vec<String> {
             .block_on(async {
                 let _ = layered.get("absent").await;
                 let _ = layered.set("present", Bytes::from_static(b"1"), None).await;
-                let _ = layered.get("present").await;
+                for _ in 0..3 {
+                    let _ = layered.get("present").await;
+                }
             });
     });
-    recorder.names()
+    recorder
 }
 
 #[cfg(feature = "memory")]
@@ -322,6 +351,31 @@ fn in_process_calls_are_counted_with_hits_and_misses_but_not_timed() {
             .any(|name| name.starts_with("cache_request_duration_seconds")),
         "an in-process call was timed: {names:?}"
     );
+}
+
+#[cfg(feature = "memory")]
+#[test]
+fn every_call_is_counted_once_in_its_series() {
+    let memory = core_cache::backends::memory::MemoryBackend::new(
+        &core_cache::backends::memory::MemorySettings::default(),
+    );
+    let recorder = recorded_by(Arc::new(memory));
+    for (series, calls) in [
+        (
+            "cache_requests_total{backend=memory,operation=cache.get,outcome=miss}",
+            1,
+        ),
+        (
+            "cache_requests_total{backend=memory,operation=cache.set,outcome=ok}",
+            1,
+        ),
+        (
+            "cache_requests_total{backend=memory,operation=cache.get,outcome=hit}",
+            3,
+        ),
+    ] {
+        assert_eq!(recorder.counted(series), calls, "{series}");
+    }
 }
 
 #[test]

@@ -7,7 +7,8 @@ use core_error::Result;
 use futures::future::BoxFuture;
 use tracing::Instrument as _;
 
-use super::{Call, CallResult, Interceptor, Layer, Layered, metrics, tracing as traced};
+use super::metrics::CallMetrics;
+use super::{Call, CallResult, Interceptor, Layer, Layered, tracing as traced};
 use crate::CacheBase;
 
 /// What [`TracingLayer`](super::TracingLayer) and
@@ -34,11 +35,17 @@ pub struct InProcessLayer;
 
 impl Layer for InProcessLayer {
     fn layer(&self, inner: Arc<dyn CacheBase>) -> Arc<dyn CacheBase> {
-        Arc::new(Layered::new(inner, *self))
+        Arc::new(Layered::new(inner, InProcess::default()))
     }
 }
 
-impl Interceptor for InProcessLayer {
+/// What [`InProcessLayer`] wraps a backend in, with the counters' handles.
+#[derive(Debug, Default)]
+struct InProcess {
+    handles: CallMetrics,
+}
+
+impl Interceptor for InProcess {
     fn around<'a, T: CallResult + Send + 'a>(
         &'a self,
         call: Call<'a>,
@@ -47,7 +54,7 @@ impl Interceptor for InProcessLayer {
         async move {
             let result = attempt().await;
             traced::report(&result);
-            metrics::count(&call, &result);
+            self.handles.count(&call, &result);
             result
         }
         .instrument(traced::span(&call))

@@ -1,10 +1,11 @@
 //! Counters and latency histograms through the `metrics` facade.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use core_error::Result;
 use futures::future::BoxFuture;
+use metrics::{Counter, Histogram};
 
 use super::{Call, CallResult, Interceptor, Layer, Layered};
 use crate::CacheBase;
@@ -22,46 +23,112 @@ pub struct MetricsLayer;
 
 impl Layer for MetricsLayer {
     fn layer(&self, inner: Arc<dyn CacheBase>) -> Arc<dyn CacheBase> {
-        Arc::new(Layered::new(inner, *self))
+        Arc::new(Layered::new(inner, Metered::default()))
     }
 }
 
-impl Interceptor for MetricsLayer {
+/// What [`MetricsLayer`] wraps a backend in: the counts and the latency
+/// histogram, with the handles of both.
+#[derive(Debug, Default)]
+struct Metered {
+    handles: CallMetrics,
+}
+
+impl Interceptor for Metered {
     async fn around<'a, T: CallResult + Send + 'a>(
         &'a self,
         call: Call<'a>,
         attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
     ) -> Result<T> {
-        {
-            let started = Instant::now();
-            let result = attempt().await;
-            count(&call, &result);
-            metrics::histogram!(
-                "cache_request_duration_seconds",
-                "backend" => call.backend,
-                "operation" => call.operation
-            )
-            .record(started.elapsed().as_secs_f64());
-            result
-        }
+        let started = Instant::now();
+        let result = attempt().await;
+        self.handles.count(&call, &result);
+        self.handles.time(&call, started.elapsed().as_secs_f64());
+        result
     }
 }
 
-/// Counts one call in `cache_requests_total`.
-pub(super) fn count<T: CallResult>(call: &Call<'_>, result: &Result<T>) {
-    let outcome = match result {
-        Ok(value) => match value.hit() {
-            Some(true) => "hit",
-            Some(false) => "miss",
-            None => "ok",
-        },
-        Err(err) => err.code(),
-    };
-    metrics::counter!(
-        "cache_requests_total",
-        "backend" => call.backend,
-        "operation" => call.operation,
-        "outcome" => outcome
-    )
-    .increment(1);
+/// The handles of one wrapped backend's call metrics, by their labels.
+///
+/// The labels are static text, so a handle is found by comparing a few
+/// short strings; asking the recorder instead builds the series' key and
+/// hashes it on every call. A handle is made in the recorder installed when
+/// its series is first used.
+#[derive(Debug, Default)]
+pub(super) struct CallMetrics {
+    /// By backend, operation and outcome.
+    requests: RwLock<Vec<(Labels<3>, Counter)>>,
+    /// By backend and operation.
+    durations: RwLock<Vec<(Labels<2>, Histogram)>>,
+}
+
+type Labels<const N: usize> = [&'static str; N];
+
+impl CallMetrics {
+    /// Counts one call in `cache_requests_total`.
+    pub(super) fn count<T: CallResult>(&self, call: &Call<'_>, result: &Result<T>) {
+        let outcome = match result {
+            Ok(value) => match value.hit() {
+                Some(true) => "hit",
+                Some(false) => "miss",
+                None => "ok",
+            },
+            Err(err) => err.code(),
+        };
+        let labels = [call.backend, call.operation, outcome];
+        with_handle(
+            &self.requests,
+            labels,
+            || {
+                metrics::counter!(
+                    "cache_requests_total",
+                    "backend" => labels[0],
+                    "operation" => labels[1],
+                    "outcome" => labels[2]
+                )
+            },
+            |counter| counter.increment(1),
+        );
+    }
+
+    /// Records one call's `seconds` in `cache_request_duration_seconds`.
+    fn time(&self, call: &Call<'_>, seconds: f64) {
+        let labels = [call.backend, call.operation];
+        with_handle(
+            &self.durations,
+            labels,
+            || {
+                metrics::histogram!(
+                    "cache_request_duration_seconds",
+                    "backend" => labels[0],
+                    "operation" => labels[1]
+                )
+            },
+            |histogram| histogram.record(seconds),
+        );
+    }
+}
+
+/// Runs `apply` on the handle kept for `labels`, made by `make` (and kept)
+/// the first time.
+fn with_handle<const N: usize, H>(
+    handles: &RwLock<Vec<(Labels<N>, H)>>,
+    labels: Labels<N>,
+    make: impl FnOnce() -> H,
+    apply: impl Fn(&H),
+) {
+    {
+        let kept = handles.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, handle)) = kept.iter().find(|(known, _)| *known == labels) {
+            apply(handle);
+            return;
+        }
+    }
+    let handle = make();
+    apply(&handle);
+    let mut kept = handles.write().unwrap_or_else(PoisonError::into_inner);
+    // Another call may have kept one meanwhile; one is enough.
+    if !kept.iter().any(|(known, _)| *known == labels) {
+        kept.push((labels, handle));
+    }
 }
