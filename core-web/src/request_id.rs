@@ -15,36 +15,44 @@ pub struct RandomRequestId;
 
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&uuid_v4(fastrand::u128(..)))
+        HeaderValue::from_bytes(&uuid_v4(fastrand::u128(..)))
             .ok()
             .map(RequestId::new)
     }
 }
 
-/// `bits` as a version 4, variant 1 UUID in its hyphenated text form.
-fn uuid_v4(bits: u128) -> String {
+/// `bits` as a version 4, variant 1 UUID in its hyphenated text form
+/// (ASCII, on the stack: the header value is its only copy).
+fn uuid_v4(bits: u128) -> [u8; 36] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bits = (bits & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
-    let mut text = String::with_capacity(36);
+    let mut text = [b'-'; 36];
+    let mut at = 0;
     for nibble in 0..32 {
         if matches!(nibble, 8 | 12 | 16 | 20) {
-            text.push('-');
+            at += 1;
         }
-        let value = (bits >> (124 - 4 * nibble)) & 0xf;
-        text.push(char::from(HEX[value as usize]));
+        text[at] = HEX[((bits >> (124 - 4 * nibble)) & 0xf) as usize];
+        at += 1;
     }
     text
 }
 
 #[cfg(test)]
 mod tests {
-    use super::uuid_v4;
+    fn uuid_v4(bits: u128) -> String {
+        String::from_utf8(super::uuid_v4(bits).to_vec()).expect("ASCII")
+    }
 
     #[test]
     fn ids_are_version_4_variant_1_uuids() {
         let id = uuid_v4(u128::MAX);
         assert_eq!(id, "ffffffff-ffff-4fff-bfff-ffffffffffff");
         assert_eq!(uuid_v4(0), "00000000-0000-4000-8000-000000000000");
+        assert_eq!(
+            uuid_v4(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
+            "01234567-89ab-4def-8123-456789abcdef"
+        );
         let parsed = uuid::Uuid::parse_str(&uuid_v4(fastrand::u128(..))).expect("a UUID");
         assert_eq!(parsed.get_version_num(), 4);
         assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122);
