@@ -398,3 +398,54 @@ async fn cors_answers_the_allowed_origins_only_and_nothing_when_none_are_set() {
         "no CORS, no CORS headers: {headers:?}"
     );
 }
+
+/// The access-log lines written for one `GET /items/7` (request id
+/// `req-access-1`) under core-log's subscriber at `level`.
+fn access_log_lines(level: &str) -> Vec<serde_json::Value> {
+    let directory = std::env::temp_dir().join(core_testkit::unique_name("access_log"));
+    let settings = core_log::LogSettings {
+        level: level.into(),
+        stdout: false,
+        file: Some(core_log::FileSettings {
+            directory: directory.clone(),
+            file_name: "service.log".into(),
+            rotation: core_log::Rotation::Never,
+            ..core_log::FileSettings::default()
+        }),
+        ..core_log::LogSettings::default()
+    };
+    let (dispatch, guard) = core_log::build(&settings).unwrap();
+    let app = service(&ServerSettings::default());
+    {
+        let _default = tracing::dispatcher::set_default(&dispatch);
+        let request = Request::get("/items/7")
+            .header("x-request-id", "req-access-1")
+            .body(Body::empty())
+            .unwrap();
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(send(&app, request));
+    }
+    drop(guard);
+    let text = std::fs::read_to_string(directory.join("service.log")).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&directory);
+    text.lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|line| line["message"] == "request finished")
+        .collect()
+}
+
+#[test]
+fn one_access_log_line_per_request_with_its_route_status_and_request_id() {
+    let lines = access_log_lines("info");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = &lines[0];
+    assert_eq!(line["fields"]["method"], "GET", "{line}");
+    assert_eq!(line["fields"]["route"], "/items/{id}", "{line}");
+    assert_eq!(line["fields"]["status"], 200, "{line}");
+    assert_eq!(line["context"]["request_id"], "req-access-1", "{line}");
+
+    assert!(access_log_lines("warn").is_empty(), "filtered out at warn");
+}
