@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Instructions the user service runs per cached, token-checked
+# GET /api/v1/users/{id}, counted by callgrind: a figure that, unlike
+# req/s or CPU time on a shared 2-core machine, does not move between runs,
+# so a change to the request path can be judged by itself.
+#
+#   scripts/instructions-per-request.sh [LAYERS...]
+#
+# LAYERS: true (the standard layers of core-web) and/or false (without
+# them); default "true false". For each, the service starts under
+# `valgrind --tool=callgrind` on SQLite + the in-process cache, gets a
+# registration, a login and 3 s of warm-up, then is counted for 10 s of
+# `wrk -t1 -c4` load. Prints one line per case; with KEEP=1 the callgrind
+# files stay in the work directory for callgrind_annotate.
+#
+# Needs valgrind and wrk (Debian packages; installed when missing).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+WORK=${WORK:-$TARGET/instructions-per-request}
+PORT=${PORT:-18091}
+CASES=("$@"); [ ${#CASES[@]} -eq 0 ] && CASES=(true false)
+
+for tool in valgrind wrk; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "installing $tool from the Debian packages" >&2
+        SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+        $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null
+    fi
+done
+(cd "$ROOT" && cargo build --release --quiet --all-features --example user_service)
+
+json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
+
+for layers in "${CASES[@]}"; do
+    rm -rf "$WORK/$layers"; mkdir -p "$WORK/$layers"
+    dir=$WORK/$layers
+    (cd "$ROOT" && exec env APP_ENV=local BIND_ADDR=127.0.0.1:$PORT APP__LOG__LEVEL=warn \
+        APP__SERVER__STANDARD_LAYERS="$layers" APP__DATABASE__URL="sqlite://$dir/users.db?mode=rwc" \
+        APP__CACHE__URL=memory:// APP__AUTH__JWT__SECRET=instructions-per-request-secret-0123456789 \
+        valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$dir/callgrind.out" \
+        "$TARGET/release/examples/user_service") >"$dir/service.log" 2>&1 &
+    pid=$!
+    address=http://127.0.0.1:$PORT
+    for _ in $(seq 600); do curl -sf -o /dev/null "$address/health" && break; sleep 0.1; done
+    user=$(curl -sf -X POST "$address/api/v1/auth/register" -H 'content-type: application/json' \
+        -d '{"username":"counted","email":"counted@example.com","password":"counted passphrase 1"}' | json_field id)
+    token=$(curl -sf -X POST "$address/api/v1/auth/login" -H 'content-type: application/json' \
+        -d '{"username":"counted","password":"counted passphrase 1"}' | json_field access_token)
+    url=$address/api/v1/users/$user
+    wrk -t1 -c4 -d3s -H "Authorization: Bearer $token" "$url" >/dev/null
+    callgrind_control -i on "$pid" >/dev/null
+    wrk -t1 -c4 -d10s -H "Authorization: Bearer $token" "$url" >"$dir/wrk.txt"
+    callgrind_control -d "$pid" >/dev/null
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    requests=$(awk '/requests in/ {print $1}' "$dir/wrk.txt")
+    instructions=$(callgrind_annotate "$dir/callgrind.out.1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+    echo "standard_layers=$layers requests=$requests instructions/request=$((instructions / requests))"
+    [ "${KEEP:-0}" = 1 ] || rm -rf "$dir"
+done
