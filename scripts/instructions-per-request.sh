@@ -42,12 +42,14 @@ for layers in "${CASES[@]}"; do
         valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$dir/callgrind.out" \
         "$TARGET/release/examples/user_service") >"$dir/service.log" 2>&1 &
     pid=$!
+    trap 'kill "$pid" 2>/dev/null || true' EXIT
     address=http://127.0.0.1:$PORT
     for _ in $(seq 600); do curl -sf -o /dev/null "$address/health" && break; sleep 0.1; done
     user=$(curl -sf -X POST "$address/api/v1/auth/register" -H 'content-type: application/json' \
-        -d '{"username":"counted","email":"counted@example.com","password":"counted passphrase 1"}' | json_field id)
+        -d '{"username":"counted","email":"counted@example.com","password":"tally of instructions 1"}' | json_field id) ||
+        { echo "registration failed:" >&2; cat "$dir/service.log" >&2; exit 1; }
     token=$(curl -sf -X POST "$address/api/v1/auth/login" -H 'content-type: application/json' \
-        -d '{"username":"counted","password":"counted passphrase 1"}' | json_field access_token)
+        -d '{"username":"counted","password":"tally of instructions 1"}' | json_field access_token)
     url=$address/api/v1/users/$user
     wrk -t1 -c4 -d3s -H "Authorization: Bearer $token" "$url" >/dev/null
     callgrind_control -i on "$pid" >/dev/null
