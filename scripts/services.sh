@@ -8,7 +8,8 @@
 # NAME is one of: postgres mariadb redis rabbitmq nats memcached kafka mongodb
 # redis-cluster redis-cluster-tls redis-durable kafka-durable etcd etcd-tls
 # redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls
-# rabbitmq-mtls expired-tls kafka-tls kafka-sasl kafka-sasl-tls nats-tls. Idempotent: a
+# rabbitmq-mtls expired-tls kafka-tls kafka-sasl kafka-sasl-tls nats-tls mongodb-mtls.
+# Idempotent: a
 # server that already answers is left alone.
 # Exits non-zero, naming the server, when one does not come up in time.
 #
@@ -91,7 +92,7 @@
 # with sslrootcert=ca.pem. The users and the database are made (again, if
 # changed) on every start.
 #
-# mongodb-tls, rabbitmq-tls, rabbitmq-mtls and expired-tls are TLS terminators
+# mongodb-tls, mongodb-mtls, rabbitmq-tls, rabbitmq-mtls and expired-tls are TLS terminators
 # (stunnel, from Debian's stunnel4) in front of the plaintext servers above:
 # each takes TLS on its port and passes the bytes on, in the clear, to its
 # server on loopback, which it starts first. One stunnel each, in the
@@ -102,6 +103,9 @@
 #   127.0.0.1:27018  mongodb-tls: server.pem, to mongodb (27017). Asks for no
 #                    client certificate. Also on 127.0.0.2:27018, an address
 #                    its certificate does not name.
+#   127.0.0.1:27019  mongodb-mtls: server.pem, to mongodb (27017); a client
+#                    certificate from ca.pem (client.pem) is required, as on
+#                    rabbitmq-mtls.
 #   127.0.0.1:5671   rabbitmq-tls (amqps): server.pem, to rabbitmq (5672).
 #                    Asks for no client certificate. Also on 127.0.0.2:5671.
 #   127.0.0.1:5673   rabbitmq-mtls: server.pem, to rabbitmq (5672); a client
@@ -172,10 +176,10 @@ NISSHI_VERSION="0.7.0-pre.2"
 SECANTUS_VERSION="0.7.0b3"
 ALL_SERVICES=(postgres mariadb redis rabbitmq nats memcached kafka mongodb redis-cluster redis-cluster-tls
   redis-durable kafka-durable etcd etcd-tls redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls
-  rabbitmq-tls rabbitmq-mtls expired-tls kafka-tls kafka-sasl kafka-sasl-tls nats-tls)
+  rabbitmq-tls rabbitmq-mtls expired-tls kafka-tls kafka-sasl kafka-sasl-tls nats-tls mongodb-mtls)
 # The servers that serve the certificates in $TLS_DIR.
 TLS_SERVICES=(etcd-tls redis-cluster-tls redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls
-  rabbitmq-mtls expired-tls kafka-tls kafka-sasl-tls nats-tls)
+  rabbitmq-mtls expired-tls kafka-tls kafka-sasl-tls nats-tls mongodb-mtls)
 # nisshi's memory engine serves kafka and kafka-tls; its libSQL (SQLite file)
 # engine serves kafka-durable, kafka-sasl and kafka-sasl-tls (users need it).
 NISSHI_FEATURES="dynostore,libsql"
@@ -207,7 +211,7 @@ port_of() {
     etcd) echo 2379 ;; etcd-tls) echo 2381 ;; # their peer ports are 2380 and 2382
     redis-tls) echo 6390 ;; redis-tls-mtls) echo 6391 ;; mariadb-tls) echo 3307 ;;
     postgres-tls) echo 5433 ;;
-    mongodb-tls) echo 27018 ;; rabbitmq-tls) echo 5671 ;; rabbitmq-mtls) echo 5673 ;; expired-tls) echo 6392 ;;
+    mongodb-tls) echo 27018 ;; mongodb-mtls) echo 27019 ;; rabbitmq-tls) echo 5671 ;; rabbitmq-mtls) echo 5673 ;; expired-tls) echo 6392 ;;
     kafka-tls) echo 9095 ;; kafka-sasl) echo 9096 ;; kafka-sasl-tls) echo 9097 ;;
     nats-tls) echo 4223 ;;
     # The brokers behind kafka-tls and kafka-sasl-tls, started with them.
@@ -253,7 +257,7 @@ answers() {
       stunnel_alive "$1" && answers "$(tls_proxy_backend "$1")" && tls_probe "$1" -verify_return_error >/dev/null ;;
     # TLS 1.2: under 1.3 a client's handshake is over before the server has
     # judged its certificate.
-    rabbitmq-mtls) stunnel_alive "$1" && answers rabbitmq && tls_probe "$1" -verify_return_error -tls1_2 \
+    rabbitmq-mtls | mongodb-mtls) stunnel_alive "$1" && answers "$(tls_proxy_backend "$1")" && tls_probe "$1" -verify_return_error -tls1_2 \
                      -cert "$TLS_DIR/client.pem" -key "$TLS_DIR/client.key" >/dev/null ;;
     nats-tls) timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/4223 && read -r line <&3 &&
                 [[ $line == INFO* && $line == *"\"tls_required\":true"* ]]' 2>/dev/null ;;
@@ -652,7 +656,7 @@ install_stunnel() {
 # The plaintext server a TLS terminator passes its connections to.
 tls_proxy_backend() {
   case "$1" in
-    mongodb-tls) echo mongodb ;; rabbitmq-tls | rabbitmq-mtls) echo rabbitmq ;; expired-tls) echo redis ;;
+    mongodb-tls | mongodb-mtls) echo mongodb ;; rabbitmq-tls | rabbitmq-mtls) echo rabbitmq ;; expired-tls) echo redis ;;
     kafka-tls) echo kafka-tls-broker ;; kafka-sasl-tls) echo kafka-sasl-tls-broker ;;
   esac
 }
@@ -706,7 +710,7 @@ launch_stunnel() {
     # CAfile checks client certificates only where verifyChain asks for one;
     # without it, stunnel logs "No trusted certificates found" as an error.
     printf 'CAfile = %s\n' "$TLS_DIR/ca.pem"
-    if [ "$name" = rabbitmq-mtls ]; then printf 'verifyChain = yes\nrequireCert = yes\n'; fi
+    case "$name" in rabbitmq-mtls | mongodb-mtls) printf 'verifyChain = yes\nrequireCert = yes\n' ;; esac
     for addr in "${addrs[@]}"; do printf '[%s-%s]\naccept = %s:%s\n' "$name" "$addr" "$addr" "$port"; done
   } >"$conf" || return 1
   rm -f "$STATE_DIR/$name.pid"
@@ -889,7 +893,10 @@ launch() {
     redis) redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
              --dir /var/lib/redis --logfile /var/log/redis/ci.log ;;
     rabbitmq) rabbitmq-server -detached ;;
-    nats) start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+    # By its pid file, as mariadb: matched by executable alone, nats-tls's
+    # nats-server would count as this one already running.
+    nats) start-stop-daemon --start --oknodo --background --make-pidfile --pidfile "$STATE_DIR/nats.pid" \
+            --exec /usr/sbin/nats-server -- \
             -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log ;;
     nats-tls) launch_nats_tls ;;
     memcached)
@@ -935,7 +942,7 @@ launch() {
     redis-tls-mtls) launch_redis_tls redis-tls-mtls 6391 yes 127.0.0.1 ;;
     mariadb-tls) launch_mariadb_tls ;;
     postgres-tls) launch_postgres_tls ;;
-    mongodb-tls | rabbitmq-tls | rabbitmq-mtls | expired-tls | kafka-tls | kafka-sasl-tls) launch_stunnel "$1" ;;
+    mongodb-tls | mongodb-mtls | rabbitmq-tls | rabbitmq-mtls | expired-tls | kafka-tls | kafka-sasl-tls) launch_stunnel "$1" ;;
   esac
 }
 
@@ -973,7 +980,7 @@ stop_one() {
     redis-cluster | redis-cluster-tls) stop_cluster_nodes "$name" ;;
     rabbitmq) rabbitmqctl shutdown >/dev/null 2>&1 || true ;;
     # Not nats-tls's server, which runs the same executable.
-    nats) pkill -f '/usr/sbin/nats-server -a 127.0.0.1 -p 4222 ' || true ;;
+    nats) pkill -f '/usr/sbin/nats-server -a 127.0.0.1 -p 4222 ' || true; rm -f "$STATE_DIR/nats.pid" ;;
     nats-tls) stop_pid_file "$name" nats-server ;;
     redis-tls | redis-tls-mtls) stop_pid_file "$name" redis-server ;;
     mariadb-tls) stop_pid_file "$name" mariadbd ;;
@@ -983,7 +990,7 @@ stop_one() {
           || die "postgres-tls did not stop (see $STATE_DIR/logs/postgres-tls.log)"
       fi ;;
     # Only the terminator: the server behind it stays up.
-    mongodb-tls | rabbitmq-tls | rabbitmq-mtls | expired-tls | kafka-tls | kafka-sasl-tls) stop_pid_file "$name" stunnel4 ;;
+    mongodb-tls | mongodb-mtls | rabbitmq-tls | rabbitmq-mtls | expired-tls | kafka-tls | kafka-sasl-tls) stop_pid_file "$name" stunnel4 ;;
     kafka-tls-broker) stop_pid_file "$name" nisshi ;;
     kafka-sasl | kafka-sasl-tls-broker) stop_pid_file "$name-setup" nisshi; stop_pid_file "$name" nisshi ;;
     memcached | kafka | kafka-durable | mongodb | etcd | etcd-tls)
