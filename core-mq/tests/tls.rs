@@ -24,6 +24,13 @@ async fn refused(url: String) -> core_mq::Error {
     }
 }
 
+/// Settings refused before any connection, with `expected` in the message.
+async fn refused_as_invalid_input(url: String, expected: &str) {
+    let err = refused(url).await;
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains(expected), "{err}");
+}
+
 #[cfg(feature = "rabbitmq")]
 mod rabbitmq {
     use super::*;
@@ -96,9 +103,7 @@ mod rabbitmq {
                 "sslrootcert=/nonexistent/ca.pem cannot be read",
             ),
         ] {
-            let err = refused(url).await;
-            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
-            assert!(err.to_string().contains(expected), "{err}");
+            refused_as_invalid_input(url, expected).await;
         }
     }
 }
@@ -190,9 +195,7 @@ mod nats {
                 "sslrootcert=/nonexistent/ca.pem cannot be read",
             ),
         ] {
-            let err = refused(url).await;
-            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
-            assert!(err.to_string().contains(expected), "{err}");
+            refused_as_invalid_input(url, expected).await;
         }
     }
 }

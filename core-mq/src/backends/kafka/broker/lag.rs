@@ -45,10 +45,10 @@ impl CommittedLag {
 #[async_trait]
 impl LagProbe for CommittedLag {
     async fn lag(&self) -> Result<u64> {
-        let (reader, topic) = (Arc::clone(&self.client), self.topic.clone());
+        let (client, topic) = (Arc::clone(&self.client), self.topic.clone());
         // Metadata, committed offsets and watermarks are blocking requests.
         let lag = tokio::task::spawn_blocking(move || -> rdkafka::error::KafkaResult<u64> {
-            let metadata = reader.fetch_metadata(Some(&topic), ADMIN_TIMEOUT)?;
+            let metadata = client.fetch_metadata(Some(&topic), ADMIN_TIMEOUT)?;
             let mut partitions = TopicPartitionList::new();
             for found in metadata
                 .topics()
@@ -59,11 +59,11 @@ impl LagProbe for CommittedLag {
                     partitions.add_partition(&topic, partition.id());
                 }
             }
-            let committed = reader.committed_offsets(partitions, ADMIN_TIMEOUT)?;
+            let committed = client.committed_offsets(partitions, ADMIN_TIMEOUT)?;
             let mut lag = 0_u64;
             for partition in committed.elements() {
                 let (low, high) =
-                    reader.fetch_watermarks(&topic, partition.partition(), ADMIN_TIMEOUT)?;
+                    client.fetch_watermarks(&topic, partition.partition(), ADMIN_TIMEOUT)?;
                 let done = match partition.offset() {
                     Offset::Offset(committed) => committed.max(low),
                     _ => low,
