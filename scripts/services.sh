@@ -8,7 +8,8 @@
 # NAME is one of: postgres mariadb redis rabbitmq nats memcached kafka mongodb
 # redis-cluster redis-cluster-tls redis-durable kafka-durable etcd etcd-tls
 # redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls
-# rabbitmq-mtls expired-tls kafka-tls kafka-sasl kafka-sasl-tls nats-tls mongodb-mtls.
+# rabbitmq-mtls expired-tls kafka-tls kafka-sasl kafka-sasl-tls nats-tls mongodb-mtls
+# memcached-tls memcached-mtls.
 # Idempotent: a
 # server that already answers is left alone.
 # Exits non-zero, naming the server, when one does not come up in time.
@@ -60,6 +61,16 @@
 # ca.pem (client.pem); a client without one fails its handshake. NATS sends
 # its INFO line in plaintext before the TLS upgrade, so it answers when that
 # line says tls_required. Its configuration is nats-tls/nats.conf.
+#
+# memcached-tls and memcached-mtls are more memcached servers (Debian's, built
+# with OpenSSL: -Z) that speak TLS only and serve server.pem:
+#   127.0.0.1:11212  memcached-tls: a client certificate is optional (one given
+#                    must chain to ca.pem). Also on 127.0.0.2:11212, an address
+#                    its certificate does not name.
+#   127.0.0.1:11213  memcached-mtls: a client certificate from ca.pem
+#                    (client.pem) is required; without one the handshake fails.
+# Each answers when a handshake checked against ca.pem is followed by its
+# VERSION line.
 #
 # mariadb-tls is a second MariaDB server (Debian's mariadbd; the machine's own,
 # mariadb, keeps 3306) on 127.0.0.1:3307, also on 127.0.0.2:3307, that serves
@@ -176,10 +187,11 @@ NISSHI_VERSION="0.7.0-pre.2"
 SECANTUS_VERSION="0.7.0b3"
 ALL_SERVICES=(postgres mariadb redis rabbitmq nats memcached kafka mongodb redis-cluster redis-cluster-tls
   redis-durable kafka-durable etcd etcd-tls redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls
-  rabbitmq-tls rabbitmq-mtls expired-tls kafka-tls kafka-sasl kafka-sasl-tls nats-tls mongodb-mtls)
+  rabbitmq-tls rabbitmq-mtls expired-tls kafka-tls kafka-sasl kafka-sasl-tls nats-tls mongodb-mtls
+  memcached-tls memcached-mtls)
 # The servers that serve the certificates in $TLS_DIR.
 TLS_SERVICES=(etcd-tls redis-cluster-tls redis-tls redis-tls-mtls mariadb-tls postgres-tls mongodb-tls rabbitmq-tls
-  rabbitmq-mtls expired-tls kafka-tls kafka-sasl-tls nats-tls mongodb-mtls)
+  rabbitmq-mtls expired-tls kafka-tls kafka-sasl-tls nats-tls mongodb-mtls memcached-tls memcached-mtls)
 # nisshi's memory engine serves kafka and kafka-tls; its libSQL (SQLite file)
 # engine serves kafka-durable, kafka-sasl and kafka-sasl-tls (users need it).
 NISSHI_FEATURES="dynostore,libsql"
@@ -213,7 +225,7 @@ port_of() {
     postgres-tls) echo 5433 ;;
     mongodb-tls) echo 27018 ;; mongodb-mtls) echo 27019 ;; rabbitmq-tls) echo 5671 ;; rabbitmq-mtls) echo 5673 ;; expired-tls) echo 6392 ;;
     kafka-tls) echo 9095 ;; kafka-sasl) echo 9096 ;; kafka-sasl-tls) echo 9097 ;;
-    nats-tls) echo 4223 ;;
+    nats-tls) echo 4223 ;; memcached-tls) echo 11212 ;; memcached-mtls) echo 11213 ;;
     # The brokers behind kafka-tls and kafka-sasl-tls, started with them.
     kafka-tls-broker) echo 19095 ;; kafka-sasl-tls-broker) echo 19097 ;;
     *) die "unknown server '$1' (known: ${ALL_SERVICES[*]})" ;;
@@ -261,6 +273,8 @@ answers() {
                      -cert "$TLS_DIR/client.pem" -key "$TLS_DIR/client.key" >/dev/null ;;
     nats-tls) timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/4223 && read -r line <&3 &&
                 [[ $line == INFO* && $line == *"\"tls_required\":true"* ]]' 2>/dev/null ;;
+    memcached-tls) memcached_tls_version "$1" | grep -q '^VERSION ' ;;
+    memcached-mtls) memcached_tls_version "$1" -cert "$TLS_DIR/client.pem" -key "$TLS_DIR/client.key" | grep -q '^VERSION ' ;;
     expired-tls) stunnel_alive "$1" && answers redis \
                    && tls_probe "$1" | grep -q '^Verify return code: 10 (certificate has expired)' ;;
     *) listening "$(port_of "$1")" ;;
@@ -678,6 +692,35 @@ tls_probe() {
     -verify_ip 127.0.0.1 "$@" </dev/null 2>&1
 }
 
+# memcached_tls_version NAME [OPENSSL-ARGS...]: what NAME answers to
+# "version" over a TLS connection checked against ca.pem (nothing if the
+# handshake fails). memcached keeps the connection open, so s_client is
+# stopped after a second; the output is kept whatever its exit status.
+memcached_tls_version() {
+  local name=$1 out; shift
+  out=$( (printf 'version\r\n'; sleep 1) | timeout 5 openssl s_client -quiet -connect "127.0.0.1:$(port_of "$name")" \
+          -CAfile "$TLS_DIR/ca.pem" -verify_ip 127.0.0.1 -verify_return_error "$@" 2>/dev/null) || true
+  printf '%s\n' "$out"
+}
+
+# launch_memcached_tls NAME PORT VERIFY_MODE ADDRESS...: a TLS-only memcached
+# serving server.pem; VERIFY_MODE 1 checks a client certificate if one is
+# sent, 2 requires one (memcached's ssl_verify_mode).
+launch_memcached_tls() {
+  local name=$1 port=$2 verify=$3; shift 3
+  local addresses user=memcache
+  addresses=$(IFS=,; echo "$*")
+  install_memcached
+  id "$user" >/dev/null 2>&1 || user=nobody
+  # memcached drops to its user before it reads the key: give it a copy.
+  mkdir -p "$STATE_DIR/$name"
+  install -m 0600 -o "$user" "$TLS_DIR/server.key" "$STATE_DIR/$name/server.key"
+  install -m 0644 "$TLS_DIR/server.pem" "$STATE_DIR/$name/server.pem"
+  install -m 0644 "$TLS_DIR/ca.pem" "$STATE_DIR/$name/ca.pem"
+  run_detached "$name" "$STATE_DIR/$name" memcached -u "$user" -l "$addresses" -p "$port" -m 64 -Z \
+    -o "ssl_chain_cert=$STATE_DIR/$name/server.pem,ssl_key=$STATE_DIR/$name/server.key,ssl_ca_cert=$STATE_DIR/$name/ca.pem,ssl_verify_mode=$verify"
+}
+
 # launch_stunnel NAME: the server behind NAME, then (unless one that answers
 # runs already) a stunnel for NAME from $STATE_DIR/NAME.conf. stunnel binds
 # its ports before it goes to the background, so a port that is taken fails
@@ -899,6 +942,8 @@ launch() {
             --exec /usr/sbin/nats-server -- \
             -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log ;;
     nats-tls) launch_nats_tls ;;
+    memcached-tls) launch_memcached_tls memcached-tls 11212 1 127.0.0.1 127.0.0.2 ;;
+    memcached-mtls) launch_memcached_tls memcached-mtls 11213 2 127.0.0.1 ;;
     memcached)
       install_memcached
       local user=memcache; id "$user" >/dev/null 2>&1 || user=nobody
@@ -982,6 +1027,7 @@ stop_one() {
     # Not nats-tls's server, which runs the same executable.
     nats) pkill -f '/usr/sbin/nats-server -a 127.0.0.1 -p 4222 ' || true; rm -f "$STATE_DIR/nats.pid" ;;
     nats-tls) stop_pid_file "$name" nats-server ;;
+    memcached-tls | memcached-mtls) stop_pid_file "$name" memcached ;;
     redis-tls | redis-tls-mtls) stop_pid_file "$name" redis-server ;;
     mariadb-tls) stop_pid_file "$name" mariadbd ;;
     postgres-tls)

@@ -205,6 +205,93 @@ impl TlsFiles {
     }
 }
 
+#[cfg(feature = "rustls")]
+impl TlsFiles {
+    /// A rustls client configuration (ring, the SDK's provider) for a driver
+    /// that takes one: the server's certificate checked against `sslrootcert`
+    /// alone when it is named, otherwise against Mozilla's roots
+    /// (`webpki-roots`, as sqlx's); `sslcert` and `sslkey` presented when
+    /// named. There is no way to turn verification off here.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`](crate::ErrorKind::InvalidInput) naming the parameter
+    /// and path of a file that cannot be read, is not PEM, holds no
+    /// certificate, or a key that does not go with its certificate (never
+    /// the file's contents).
+    ///
+    /// ```
+    /// use core_error::TlsFiles;
+    ///
+    /// let (_, files) = TlsFiles::take_from_url("memcacheds://cache:11212").unwrap();
+    /// assert!(files.client_config().is_ok()); // Mozilla's roots
+    ///
+    /// let (_, files) =
+    ///     TlsFiles::take_from_url("memcacheds://cache:11212?sslrootcert=/no/such/ca.pem").unwrap();
+    /// let err = files.client_config().unwrap_err();
+    /// assert!(err.to_string().contains("sslrootcert=/no/such/ca.pem cannot be read"), "{err}");
+    /// ```
+    pub fn client_config(&self) -> crate::Result<rustls::ClientConfig> {
+        use rustls::pki_types::PrivateKeyDer;
+        use rustls::pki_types::pem::PemObject as _;
+
+        let mut roots = rustls::RootCertStore::empty();
+        match &self.ca {
+            Some(path) => {
+                for cert in certificates("sslrootcert", path)? {
+                    roots.add(cert).map_err(|err| {
+                        unusable(
+                            "sslrootcert",
+                            path,
+                            &format!("is not a CA certificate: {err}"),
+                        )
+                    })?;
+                }
+            }
+            None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        }
+        let builder = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|err| crate::Error::internal(format!("TLS set-up: {err}")))?
+        .with_root_certificates(roots);
+        let Some((cert, key)) = &self.client else {
+            return Ok(builder.with_no_client_auth());
+        };
+        let chain = certificates("sslcert", cert)?;
+        let private = PrivateKeyDer::from_pem_slice(&TlsFiles::read("sslkey", key)?)
+            .map_err(|_| unusable("sslkey", key, "holds no PEM private key"))?;
+        builder
+            .with_client_auth_cert(chain, private)
+            .map_err(|err| unusable("sslkey", key, &format!("does not go with sslcert: {err}")))
+    }
+}
+
+/// The PEM certificates in the file `param` names; at least one.
+#[cfg(feature = "rustls")]
+fn certificates(
+    param: &'static str,
+    path: &std::path::Path,
+) -> crate::Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+
+    let pem = TlsFiles::read(param, path)?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|_| unusable(param, path, "is not PEM"))?;
+    if certs.is_empty() {
+        return Err(unusable(param, path, "holds no certificate"));
+    }
+    Ok(certs)
+}
+
+#[cfg(feature = "rustls")]
+fn unusable(param: &'static str, path: &std::path::Path, what: &str) -> crate::Error {
+    crate::Error::invalid_input(format!("{param}={} {what}", path.display())).with_key(param)
+}
+
 /// `%2F` and friends decoded; invalid escapes kept as written.
 fn percent_decoded(text: &str) -> String {
     let bytes = text.as_bytes();

@@ -21,6 +21,7 @@ use std::fmt;
 /// | Kafka protocol | `KAFKA_BROKERS` | `127.0.0.1:9092` |
 /// | Kafka protocol, durable storage | `KAFKA_DURABLE_BROKERS` | `127.0.0.1:9094` |
 /// | NATS | `NATS_URL` | `nats://127.0.0.1:4222` |
+/// | Memcached over TLS | `MEMCACHED_TLS_URL` | `memcacheds://127.0.0.1:11212` |
 ///
 /// ```
 /// use core_testkit::Service;
@@ -80,6 +81,8 @@ pub enum Service {
     RedisClusterTls,
     /// etcd (v3 API), plaintext and without authentication.
     Etcd,
+    /// Memcached over TLS only (the project CA); client certificates optional.
+    MemcachedTls,
     /// etcd over TLS (the project CA of `scripts/services.sh`) with
     /// authentication on.
     EtcdTls,
@@ -87,7 +90,7 @@ pub enum Service {
 
 impl Service {
     /// Every service, in the order `scripts/services.sh` starts them.
-    pub const ALL: [Service; 22] = [
+    pub const ALL: [Service; 23] = [
         Service::Postgres,
         Service::MySql,
         Service::Redis,
@@ -110,6 +113,7 @@ impl Service {
         Service::KafkaTls,
         Service::KafkaSasl,
         Service::NatsTls,
+        Service::MemcachedTls,
     ];
 
     /// The name used in skip messages and failures.
@@ -127,6 +131,7 @@ impl Service {
             Service::Kafka => "Kafka",
             Service::Nats => "NATS",
             Service::NatsTls => "NATS (TLS)",
+            Service::MemcachedTls => "Memcached (TLS)",
             Service::RedisTls => "Redis (TLS)",
             Service::RedisClusterTls => "Redis Cluster (TLS)",
             Service::MySqlTls => "MariaDB (TLS)",
@@ -155,6 +160,7 @@ impl Service {
             Service::Kafka => "KAFKA_BROKERS",
             Service::Nats => "NATS_URL",
             Service::NatsTls => "NATS_TLS_URL",
+            Service::MemcachedTls => "MEMCACHED_TLS_URL",
             Service::RedisTls => "REDIS_TLS_URL",
             Service::RedisClusterTls => "REDIS_CLUSTER_TLS_URL",
             Service::MySqlTls => "DATABASE_URL_MYSQL_TLS",
@@ -183,6 +189,7 @@ impl Service {
             Service::Kafka => "127.0.0.1:9092",
             Service::Nats => "nats://127.0.0.1:4222",
             Service::NatsTls => "tls://127.0.0.1:4223",
+            Service::MemcachedTls => "memcacheds://127.0.0.1:11212",
             Service::RedisTls => "rediss://127.0.0.1:6390",
             Service::RedisClusterTls => {
                 "rediss-cluster://127.0.0.1:7100,127.0.0.1:7101,127.0.0.1:7102"
@@ -227,6 +234,7 @@ impl Service {
             Service::Kafka => 9092,
             Service::Nats => 4222,
             Service::NatsTls => 4223,
+            Service::MemcachedTls => 11212,
             Service::RedisTls => 6390,
             Service::RedisClusterTls => 7100,
             Service::MySqlTls => 3307,

@@ -173,6 +173,17 @@ async fn memcached() -> Option<Target> {
     Target::new(CacheSettings::from_url(format!("memcached://{address}"))).await
 }
 
+/// Memcached over TLS, verified against the project CA.
+async fn memcached_tls() -> Option<Target> {
+    let url = require_service!(Service::MemcachedTls, None);
+    let ca = Service::tls_dir().join("ca.pem");
+    Target::new(CacheSettings::from_url(format!(
+        "{url}?sslrootcert={}",
+        ca.display()
+    )))
+    .await
+}
+
 async fn tiered() -> Option<Target> {
     let url = require_service!(Service::Redis, None);
     let mut settings = CacheSettings::from_url(url);
@@ -189,6 +200,7 @@ cache_suite!(redis, crate::redis);
 cache_suite!(redis_cluster, crate::redis_cluster);
 cache_suite!(redis_cluster_tls, crate::redis_cluster_tls);
 cache_suite!(memcached, crate::memcached);
+cache_suite!(memcached_tls, crate::memcached_tls);
 cache_suite!(tiered, crate::tiered);
 cache_suite!(redis_tls, crate::redis_tls);
 cache_suite!(tiered_tls, crate::tiered_tls);

@@ -24,7 +24,7 @@ const DEFAULT_JWT_KEY_PATHS: [&str; 2] = ["auth.jwt.secret", "auth.jwt.keys"];
 /// - no URL names a server outside loopback without TLS (`postgres://` without
 ///   `sslmode=require` or stronger, `mysql://` without `ssl-mode=REQUIRED` or
 ///   stronger, `redis://`, `amqp://`, `http://`, `nats://`, `mongodb://`
-///   without `tls=true`, `memcached://`/`tcp://`, `kafka://` without
+///   without `tls=true`, `memcached://`/`tcp://` (use `memcacheds://`), `kafka://` without
 ///   `mq.kafka.security.protocol` `ssl` or `sasl_ssl`), unless the setting is
 ///   listed in [`ALLOW_PLAINTEXT_SETTING`] (`config.allow_plaintext`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,7 +209,7 @@ pub(crate) fn plaintext_remote(text: &str) -> Option<(String, String, &'static s
         "http" => "use https://",
         "nats" => "use tls:// (NATS over TLS)",
         "kafka" => "set mq.kafka.security.protocol to ssl or sasl_ssl",
-        "memcached" | "tcp" => "Memcached has no TLS in the SDK; keep it on a private network",
+        "memcached" | "memcache" | "tcp" => "use memcacheds:// (Memcached over TLS)",
         _ => return None,
     };
     let remote = hosts
@@ -300,6 +300,15 @@ mod tests {
             Some("nats nats.internal")
         );
         assert_eq!(remote("tls://app:pw@nats.internal:4222"), None);
+        assert_eq!(
+            remote("memcached://cache.internal:11211").as_deref(),
+            Some("memcached cache.internal")
+        );
+        assert_eq!(
+            plaintext_remote("memcached://cache.internal:11211").map(|(_, _, hint)| hint),
+            Some("use memcacheds:// (Memcached over TLS)")
+        );
+        assert_eq!(remote("memcacheds://cache.internal:11212"), None);
         assert_eq!(remote("sqlite://data/app.db"), None);
         assert_eq!(remote("memory://"), None);
         assert_eq!(remote("not a url"), None);

@@ -1,8 +1,10 @@
-//! Memcached, through `async-memcached` connections in a `deadpool` pool.
+//! Memcached: its meta protocol, spoken by the backend itself on connections
+//! in a `deadpool` pool, in plaintext or over TLS (rustls).
 //!
 //! Settings: `cache.memcached` ([`MemcachedSettings`]). URL:
-//! `memcached://host:port`. No TLS: `async-memcached` has none (the Debian
-//! server could serve it with `-Z`).
+//! `memcached://host:port`, or `memcacheds://host:port` for TLS (a server
+//! started with `-Z`), verified against `sslrootcert=` (or Mozilla's roots),
+//! with an optional client certificate (`sslcert=`, `sslkey=`).
 
 mod settings;
 #[cfg(feature = "memcached")]
@@ -16,7 +18,7 @@ use crate::registration::{Connect, Registration, when_feature};
 
 pub(crate) const REGISTRATION: Registration = Registration {
     name: "Memcached",
-    schemes: &["memcached", "memcache"],
+    schemes: &["memcached", "memcache", "memcacheds"],
     feature: "memcached",
     connect: when_feature!("memcached", Connect, store::open),
 };

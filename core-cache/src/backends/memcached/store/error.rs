@@ -1,57 +1,49 @@
-//! Mapping `async-memcached` errors into the shared kinds.
+//! Mapping connection failures into the shared kinds.
 
-use async_memcached::{Error as MemcachedError, ErrorKind as ProtocolKind, Status};
-use core_error::{Error, ErrorKind};
+use core_error::{Error, ErrorKind, TlsFailure};
 
-/// Maps a driver error, recording which operation and key it was about.
-pub(crate) fn map(err: MemcachedError, operation: &'static str, key: &str) -> Error {
-    let (kind, message) = match &err {
-        MemcachedError::Connect(_) | MemcachedError::ConnectionClosed => {
-            (ErrorKind::Unavailable, "Memcached is unreachable")
-        }
-        MemcachedError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-            (ErrorKind::Timeout, "Memcached did not answer in time")
-        }
-        MemcachedError::Io(_) => (ErrorKind::Unavailable, "the connection to Memcached failed"),
-        MemcachedError::Protocol(Status::Error(ProtocolKind::KeyTooLong)) => (
-            ErrorKind::InvalidInput,
-            "the key is longer than Memcached's 250 bytes",
-        ),
-        MemcachedError::Protocol(Status::Error(ProtocolKind::Client(detail)))
-            if detail.contains("non-numeric") =>
-        {
-            (
+use super::connection::Failure;
+use super::wire::Refusal;
+
+/// Maps a failure; on a TLS connection an I/O failure that is a TLS verdict
+/// is said as one (and a certificate problem is not temporary). The caller
+/// adds the operation, key and endpoint.
+pub(crate) fn map(failure: Failure, tls: bool) -> Error {
+    let tls_failure = match &failure {
+        Failure::Io(err) if tls => TlsFailure::classify(&format!("{err} {err:?}")),
+        _ => None,
+    };
+    let error = if let Some(tls_failure) = tls_failure {
+        Error::unavailable(tls_failure.describe("Memcached"))
+            .with_temporary(tls_failure.is_temporary())
+    } else {
+        let (kind, message) = match &failure {
+            Failure::Connect(_) => (ErrorKind::Unavailable, "Memcached is unreachable"),
+            Failure::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                (ErrorKind::Timeout, "Memcached did not answer in time")
+            }
+            Failure::Io(_) => (ErrorKind::Unavailable, "the connection to Memcached failed"),
+            Failure::Closed => (ErrorKind::Unavailable, "Memcached closed the connection"),
+            Failure::Refused(Refusal::Client(detail)) if detail.contains("non-numeric") => (
                 ErrorKind::InvalidInput,
                 "the key holds a value that is not an integer",
-            )
-        }
-        MemcachedError::Protocol(Status::Error(ProtocolKind::Client(_))) => {
-            (ErrorKind::InvalidInput, "Memcached rejected the request")
-        }
-        MemcachedError::Protocol(Status::Error(ProtocolKind::Server(detail)))
-            if detail.contains("too large") =>
-        {
-            (
+            ),
+            Failure::Refused(Refusal::Client(_)) => {
+                (ErrorKind::InvalidInput, "Memcached rejected the request")
+            }
+            Failure::Refused(Refusal::Server(detail)) if detail.contains("too large") => (
                 ErrorKind::InvalidInput,
                 "the value is larger than Memcached's item size limit",
-            )
-        }
-        _ => (ErrorKind::Internal, "Memcached failed the command"),
+            ),
+            Failure::Refused(Refusal::Server(_)) => {
+                (ErrorKind::Internal, "Memcached failed the command")
+            }
+            Failure::Refused(Refusal::Unexpected(_)) => (
+                ErrorKind::Internal,
+                "Memcached answered with a reply the client cannot read",
+            ),
+        };
+        Error::new(kind, message)
     };
-    Error::new(kind, message)
-        .with_operation(operation)
-        .with_backend(super::BACKEND)
-        .with_key(key)
-        .with_source(err)
-}
-
-/// Whether the connection that produced `err` must not be reused.
-pub(crate) fn breaks_connection(err: &MemcachedError) -> bool {
-    matches!(
-        err,
-        MemcachedError::Connect(_)
-            | MemcachedError::ConnectionClosed
-            | MemcachedError::Io(_)
-            | MemcachedError::ParseError(_)
-    )
+    error.with_source(failure)
 }

@@ -1,22 +1,23 @@
 //! The store code behind the Memcached registration, compiled with its feature.
 
+mod connection;
 mod error;
+mod wire;
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_memcached::{
-    AsciiProtocol as _, Client, Error as MemcachedError, MetaProtocol as _, Status,
-};
 use async_trait::async_trait;
 use bytes::Bytes;
-use core_error::{Error, Result};
+use core_error::{Error, Result, TlsFiles};
 use deadpool::managed::{self, Metrics, Object, RecycleError, RecycleResult};
 use futures::future::BoxFuture;
 use secrecy::ExposeSecret as _;
-use std::sync::Arc;
 
+use self::connection::{Connection, Endpoint, Failure};
+use self::wire::{CommandLine, Reply};
 use super::MemcachedSettings;
 use crate::{CacheBase, CacheSettings, Capabilities, Ttl};
 
@@ -49,6 +50,16 @@ fn wire_key(key: &str) -> Result<Cow<'_, str>> {
     Ok(Cow::Owned(encoded))
 }
 
+/// The command line `args` formats, or an error naming `key` when it is too
+/// long for Memcached (its keys are at most 250 bytes).
+fn command(args: fmt::Arguments<'_>, key: &str) -> Result<CommandLine> {
+    CommandLine::new(args).ok_or_else(|| {
+        Error::invalid_input("the key is longer than Memcached's 250 bytes")
+            .with_backend(BACKEND)
+            .with_key(key)
+    })
+}
+
 /// Memcached reads an expiry above 30 days as an absolute Unix time.
 const RELATIVE_TTL_LIMIT: u64 = 30 * 24 * 60 * 60;
 
@@ -62,7 +73,9 @@ const RELATIVE_TTL_LIMIT: u64 = 30 * 24 * 60 * 60;
 /// ```
 #[derive(Debug, Clone)]
 pub struct MemcachedConfig {
-    /// `host:port`, or `tcp://host:port` / `memcached://host:port`.
+    /// `host:port`, `memcached://host:port`, or over TLS
+    /// `memcacheds://host:port` with `sslrootcert=` (the CA; Mozilla's
+    /// roots when absent) and `sslcert=`/`sslkey=` (a client certificate).
     pub address: String,
     /// The most connections open at once.
     pub pool_size: usize,
@@ -99,26 +112,30 @@ pub(super) fn open(settings: &CacheSettings) -> BoxFuture<'_, Result<Arc<dyn Cac
 }
 
 struct Connector {
-    dsn: String,
+    endpoint: Endpoint,
 }
 
 impl managed::Manager for Connector {
-    type Type = Client;
-    type Error = MemcachedError;
+    type Type = Connection;
+    type Error = Failure;
 
-    async fn create(&self) -> Result<Client, MemcachedError> {
-        Client::new(&self.dsn).await
+    async fn create(&self) -> Result<Connection, Failure> {
+        Connection::open(&self.endpoint).await
     }
 
-    async fn recycle(&self, client: &mut Client, _: &Metrics) -> RecycleResult<MemcachedError> {
-        if client.is_closed() {
-            return Err(RecycleError::message("the connection was closed"));
+    async fn recycle(&self, connection: &mut Connection, _: &Metrics) -> RecycleResult<Failure> {
+        if connection.is_reusable() {
+            Ok(())
+        } else {
+            Err(RecycleError::message(
+                "a call on the connection failed or was dropped half-way",
+            ))
         }
-        Ok(())
     }
 }
 
-/// The Memcached backend.
+/// The Memcached backend: meta protocol commands on pooled connections,
+/// in plaintext or over TLS (`memcacheds://`).
 ///
 /// Memcached stores plain values only: hashes, lists and delete-by-prefix
 /// are reported as unsupported through [`Capabilities`], and counters stop
@@ -128,14 +145,70 @@ impl managed::Manager for Connector {
 pub struct MemcachedBackend {
     pool: managed::Pool<Connector>,
     address: String,
+    tls: bool,
 }
 
 impl fmt::Debug for MemcachedBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemcachedBackend")
             .field("address", &self.address)
+            .field("tls", &self.tls)
             .finish()
     }
+}
+
+/// `address` (a URL or `host:port`) as an endpoint: TLS for `memcacheds://`.
+fn endpoint(address: &str) -> Result<Endpoint> {
+    let invalid = |message: String| {
+        Error::invalid_input(message)
+            .with_key("cache.url")
+            .with_operation("cache.connect")
+            .with_backend(BACKEND)
+    };
+    let (scheme, rest) = address.split_once("://").unwrap_or(("memcached", address));
+    let tls = match scheme.to_ascii_lowercase().as_str() {
+        "memcacheds" => true,
+        "memcached" | "memcache" | "tcp" => false,
+        other => {
+            return Err(invalid(format!(
+                "`{other}://` is not a Memcached URL: use memcached:// or memcacheds:// (TLS)"
+            )));
+        }
+    };
+    let (rest, files) = TlsFiles::take_from_url(rest).map_err(|err| invalid(err.to_string()))?;
+    let host_port = rest.trim_end_matches('/').to_string();
+    if !tls {
+        if !files.is_empty() {
+            return Err(invalid(
+                "sslrootcert, sslcert and sslkey need a TLS URL: use memcacheds://".to_string(),
+            ));
+        }
+        return Ok(Endpoint {
+            address: host_port,
+            tls: None,
+        });
+    }
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host_port
+            .rsplit_once(':')
+            .map_or(host_port.as_str(), |(host, _)| host),
+    };
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|_| invalid(format!("`{host}` is not a host name or address")))?;
+    // Its error names the parameter and the file.
+    let mut config = files
+        .client_config()
+        .map_err(|err| err.with_operation("cache.connect").with_backend(BACKEND))?;
+    // Memcached (1.6.18, OpenSSL) answers a resumed session with an
+    // "internal error" alert when it checks client certificates: its
+    // sessions have no id context. Pooled connections live long, so a full
+    // handshake per connection costs little.
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok(Endpoint {
+        address: host_port,
+        tls: Some((tokio_rustls::TlsConnector::from(Arc::new(config)), name)),
+    })
 }
 
 impl MemcachedBackend {
@@ -143,20 +216,18 @@ impl MemcachedBackend {
     ///
     /// # Errors
     ///
+    /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) for a URL that is
+    /// not Memcached's or TLS files that cannot be used;
     /// [`Unavailable`](core_error::ErrorKind::Unavailable) when the server
-    /// cannot be reached.
+    /// cannot be reached, or its TLS handshake fails (saying why).
     pub async fn connect(config: &MemcachedConfig) -> Result<MemcachedBackend> {
-        let address = config
-            .address
-            .trim_start_matches("memcached://")
-            .trim_start_matches("memcache://")
-            .trim_start_matches("tcp://")
-            .trim_end_matches('/')
-            .to_string();
-        let connector = Connector {
-            dsn: format!("tcp://{address}"),
-        };
-        let pool = managed::Pool::builder(connector)
+        let endpoint = endpoint(&config.address)?;
+        let address = endpoint.address.clone();
+        let tls = endpoint.tls.is_some();
+        if tls {
+            core_error::install_ring_provider();
+        }
+        let pool = managed::Pool::builder(Connector { endpoint })
             .max_size(config.pool_size.max(1))
             .wait_timeout(Some(config.wait_timeout))
             .create_timeout(Some(config.wait_timeout))
@@ -167,48 +238,77 @@ impl MemcachedBackend {
                     .with_operation("cache.connect")
                     .with_backend(BACKEND)
             })?;
-        let backend = MemcachedBackend { pool, address };
-        let mut client = backend.client("cache.connect", "").await?;
-        client
-            .version()
-            .await
-            .map_err(|err| backend.fail(client, err, "cache.connect", ""))?;
-        Ok(backend)
+        let backend = MemcachedBackend { pool, address, tls };
+        let probe = command(format_args!("mn"), "")?;
+        match backend.call("cache.connect", "", &probe, None).await? {
+            Reply::NoOp => Ok(backend),
+            other => Err(backend.unexpected(&other, "cache.connect", "")),
+        }
     }
 
-    async fn client(&self, operation: &'static str, key: &str) -> Result<Object<Connector>> {
+    async fn connection(&self, operation: &'static str, key: &str) -> Result<Object<Connector>> {
         self.pool.get().await.map_err(|err| {
-            let (kind, message) = match &err {
-                managed::PoolError::Timeout(_) => (
-                    core_error::ErrorKind::Timeout,
-                    "no Memcached connection became free in time",
-                ),
-                _ => (
-                    core_error::ErrorKind::Unavailable,
-                    "cannot connect to Memcached",
-                ),
+            let error = match err {
+                managed::PoolError::Backend(failure) => error::map(failure, self.tls),
+                // A plaintext server may wait for the end of a line that a
+                // TLS hello never sends.
+                managed::PoolError::Timeout(managed::TimeoutType::Create) if self.tls => {
+                    Error::unavailable(
+                        "Memcached did not finish the TLS handshake in time: it may not speak \
+                         TLS at this address",
+                    )
+                }
+                managed::PoolError::Timeout(managed::TimeoutType::Create) => {
+                    Error::timeout("Memcached did not accept a connection in time")
+                }
+                managed::PoolError::Timeout(_) => {
+                    Error::timeout("no Memcached connection became free in time")
+                }
+                other => Error::unavailable("cannot connect to Memcached").with_source(other),
             };
-            Error::new(kind, message)
-                .with_operation(operation)
-                .with_backend(BACKEND)
-                .with_key(key)
-                .with_endpoint(&self.address)
-                .with_source(err)
+            self.described(error, operation, key)
         })
     }
 
-    /// Maps `err`, first dropping the connection if it can no longer be trusted.
-    fn fail(
+    /// One command on a pooled connection, and its reply.
+    async fn call(
         &self,
-        client: Object<Connector>,
-        err: MemcachedError,
-        op: &'static str,
+        operation: &'static str,
         key: &str,
-    ) -> Error {
-        if error::breaks_connection(&err) {
-            let _ = Object::take(client);
+        command: &CommandLine,
+        data: Option<&[u8]>,
+    ) -> Result<Reply> {
+        let mut connection = self.connection(operation, key).await?;
+        connection
+            .call(command, data)
+            .await
+            .map_err(|failure| self.fail(failure, operation, key))
+    }
+
+    fn fail(&self, failure: Failure, operation: &'static str, key: &str) -> Error {
+        self.described(error::map(failure, self.tls), operation, key)
+    }
+
+    /// `error` with the operation, the key (when there is one) and the server.
+    fn described(&self, error: Error, operation: &'static str, key: &str) -> Error {
+        let error = error
+            .with_operation(operation)
+            .with_backend(BACKEND)
+            .with_endpoint(&self.address);
+        if key.is_empty() {
+            error
+        } else {
+            error.with_key(key)
         }
-        error::map(err, op, key).with_endpoint(&self.address)
+    }
+
+    /// A reply that does not answer `operation`.
+    fn unexpected(&self, reply: &Reply, operation: &'static str, key: &str) -> Error {
+        let error = Error::internal(format!(
+            "Memcached answered {} to {operation}",
+            reply.code()
+        ));
+        self.described(error, operation, key)
     }
 }
 
@@ -230,8 +330,13 @@ fn expiry_seconds(ttl: Option<Duration>) -> i64 {
     i64::try_from(expiry).unwrap_or(i64::MAX)
 }
 
-fn is_status(err: &MemcachedError, status: Status) -> bool {
-    matches!(err, MemcachedError::Protocol(found) if *found == status)
+/// What a compare-and-set operation may act on: the item's CAS token when
+/// its value is `expected`.
+fn cas_if_holds(reply: Reply, expected: &[u8]) -> Option<u64> {
+    match reply {
+        Reply::Value(value, returned) if value == expected => returned.cas,
+        _ => None,
+    }
 }
 
 #[async_trait]
@@ -252,142 +357,152 @@ impl CacheBase for MemcachedBackend {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        let wire = wire_key(key)?;
-        let mut client = self.client("cache.get", key).await?;
-        match client.get(&*wire).await {
-            Ok(value) => Ok(value.and_then(|value| value.data).map(Bytes::from)),
-            Err(err) => Err(self.fail(client, err, "cache.get", key)),
+        let op = "cache.get";
+        let line = command(format_args!("mg {} v", wire_key(key)?), key)?;
+        match self.call(op, key, &line, None).await? {
+            Reply::Value(value, _) => Ok(Some(value)),
+            Reply::Miss => Ok(None),
+            other => Err(self.unexpected(&other, op, key)),
         }
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<()> {
-        let wire = wire_key(key)?;
-        let mut client = self.client("cache.set", key).await?;
-        let expiry = Some(expiry_seconds(ttl));
-        match client.set(&*wire, value.as_ref(), expiry, None).await {
-            Ok(()) => Ok(()),
-            Err(err) => Err(self.fail(client, err, "cache.set", key)),
+        let op = "cache.set";
+        let (wire, expiry) = (wire_key(key)?, expiry_seconds(ttl));
+        let line = command(format_args!("ms {wire} {} T{expiry}", value.len()), key)?;
+        match self.call(op, key, &line, Some(&value)).await? {
+            Reply::Done(_) => Ok(()),
+            other => Err(self.unexpected(&other, op, key)),
         }
     }
 
     async fn set_if_absent(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<bool> {
-        let wire = wire_key(key)?;
-        let mut client = self.client("cache.set_if_absent", key).await?;
-        match client
-            .add(&*wire, value.as_ref(), Some(expiry_seconds(ttl)), None)
-            .await
-        {
-            Ok(()) => Ok(true),
-            Err(err) if is_status(&err, Status::NotStored) => Ok(false),
-            Err(err) => Err(self.fail(client, err, "cache.set_if_absent", key)),
+        let op = "cache.set_if_absent";
+        let (wire, expiry) = (wire_key(key)?, expiry_seconds(ttl));
+        // ME: add, stored only when the key holds nothing.
+        let line = command(format_args!("ms {wire} {} T{expiry} ME", value.len()), key)?;
+        match self.call(op, key, &line, Some(&value)).await? {
+            Reply::Done(_) => Ok(true),
+            Reply::NotStored => Ok(false),
+            other => Err(self.unexpected(&other, op, key)),
         }
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
-        let wire = wire_key(key)?;
-        let mut client = self.client("cache.delete", key).await?;
-        match client.delete(&*wire).await {
-            Ok(()) => Ok(true),
-            Err(err) if is_status(&err, Status::NotFound) => Ok(false),
-            Err(err) => Err(self.fail(client, err, "cache.delete", key)),
+        let op = "cache.delete";
+        let line = command(format_args!("md {}", wire_key(key)?), key)?;
+        match self.call(op, key, &line, None).await? {
+            Reply::Done(_) => Ok(true),
+            Reply::NotFound => Ok(false),
+            other => Err(self.unexpected(&other, op, key)),
         }
     }
 
     async fn exists(&self, key: &str) -> Result<bool> {
-        let wire = wire_key(key)?;
-        let mut client = self.client("cache.exists", key).await?;
-        match client.meta_get(&*wire, false, None, Some(&["s"])).await {
-            Ok(found) => Ok(found.is_some()),
-            Err(err) => Err(self.fail(client, err, "cache.exists", key)),
+        let op = "cache.exists";
+        let line = command(format_args!("mg {}", wire_key(key)?), key)?;
+        match self.call(op, key, &line, None).await? {
+            Reply::Done(_) => Ok(true),
+            Reply::Miss => Ok(false),
+            other => Err(self.unexpected(&other, op, key)),
         }
     }
 
     async fn expire(&self, key: &str, ttl: Duration) -> Result<bool> {
-        let wire = wire_key(key)?;
-        let mut client = self.client("cache.expire", key).await?;
-        let flag = format!("T{}", expiry_seconds(Some(ttl)));
-        match client
-            .meta_get(&*wire, false, None, Some(&["s", flag.as_str()]))
-            .await
-        {
-            Ok(found) => Ok(found.is_some()),
-            Err(err) => Err(self.fail(client, err, "cache.expire", key)),
+        let op = "cache.expire";
+        let (wire, expiry) = (wire_key(key)?, expiry_seconds(Some(ttl)));
+        // T on a meta get: touch, found or not.
+        let line = command(format_args!("mg {wire} T{expiry}"), key)?;
+        match self.call(op, key, &line, None).await? {
+            Reply::Done(_) => Ok(true),
+            Reply::Miss => Ok(false),
+            other => Err(self.unexpected(&other, op, key)),
         }
     }
 
     async fn ttl(&self, key: &str) -> Result<Ttl> {
-        let wire = wire_key(key)?;
-        let mut client = self.client("cache.ttl", key).await?;
-        match client.meta_get(&*wire, false, None, Some(&["t"])).await {
-            Ok(None) => Ok(Ttl::Missing),
-            Ok(Some(found)) => Ok(match found.ttl_remaining {
+        let op = "cache.ttl";
+        let line = command(format_args!("mg {} t", wire_key(key)?), key)?;
+        match self.call(op, key, &line, None).await? {
+            Reply::Miss => Ok(Ttl::Missing),
+            Reply::Done(returned) => Ok(match returned.ttl {
                 Some(seconds) if seconds >= 0 => {
                     Ttl::ExpiresIn(Duration::from_secs(seconds.unsigned_abs()))
                 }
                 _ => Ttl::Persistent,
             }),
-            Err(err) => Err(self.fail(client, err, "cache.ttl", key)),
+            other => Err(self.unexpected(&other, op, key)),
         }
     }
 
     async fn incr(&self, key: &str, delta: i64) -> Result<i64> {
+        let op = "cache.incr";
         let wire = wire_key(key)?;
-        let mut client = self.client("cache.incr", key).await?;
-        // Memcached counters are unsigned and do not spring into existence:
-        // a missing key is created with `add`, and a lost race retried.
+        let mode = if delta >= 0 { "I" } else { "D" };
+        // Memcached counters are unsigned. N0 creates a missing counter (no
+        // expiry) holding J, the delta clamped at zero, and returns it.
+        let line = command(
+            format_args!(
+                "ma {wire} N0 J{} D{} M{mode} v",
+                delta.max(0),
+                delta.unsigned_abs()
+            ),
+            key,
+        )?;
+        // NS: another client created the counter between our miss and our
+        // add; counting again finds it.
         for _ in 0..3 {
-            let counted = if delta >= 0 {
-                client.increment(&*wire, delta.unsigned_abs()).await
-            } else {
-                client.decrement(&*wire, delta.unsigned_abs()).await
-            };
-            match counted {
-                Ok(value) => return Ok(i64::try_from(value).unwrap_or(i64::MAX)),
-                Err(err) if is_status(&err, Status::NotFound) => {
-                    let initial = delta.max(0);
-                    match client
-                        .add(&*wire, initial.to_string().as_str(), Some(0), None)
-                        .await
-                    {
-                        Ok(()) => return Ok(initial),
-                        Err(err) if is_status(&err, Status::NotStored) => continue,
-                        Err(err) => return Err(self.fail(client, err, "cache.incr", key)),
-                    }
+            match self.call(op, key, &line, None).await? {
+                Reply::Value(value, _) => {
+                    let count = std::str::from_utf8(&value)
+                        .ok()
+                        .and_then(|text| text.trim().parse::<u64>().ok())
+                        .ok_or_else(|| {
+                            Error::internal("Memcached answered a count that is not a number")
+                                .with_operation(op)
+                                .with_backend(BACKEND)
+                                .with_key(key)
+                        })?;
+                    return Ok(i64::try_from(count).unwrap_or(i64::MAX));
                 }
-                Err(err) => return Err(self.fail(client, err, "cache.incr", key)),
+                Reply::NotStored => continue,
+                other => return Err(self.unexpected(&other, op, key)),
             }
         }
         Err(
             Error::conflict("the counter kept being created and deleted concurrently")
                 .with_temporary(true)
-                .with_operation("cache.incr")
+                .with_operation(op)
                 .with_backend(BACKEND)
                 .with_key(key),
         )
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>> {
+        let op = "cache.get_many";
         let Some(first) = keys.first() else {
             return Ok(Vec::new());
         };
-        let wire: Vec<String> = keys
+        let lines = keys
             .iter()
-            .map(|key| wire_key(key).map(Cow::into_owned))
-            .collect::<Result<_>>()?;
-        let mut client = self.client("cache.get_many", first).await?;
-        let found = match client.get_multi(&wire).await {
-            Ok(found) => found,
-            Err(err) if is_status(&err, Status::NotFound) => Vec::new(),
-            Err(err) => return Err(self.fail(client, err, "cache.get_many", first)),
-        };
-        let mut by_key: std::collections::HashMap<Vec<u8>, Bytes> = found
-            .into_iter()
-            .filter_map(|value| Some((value.key, Bytes::from(value.data?))))
-            .collect();
-        Ok(wire
-            .iter()
-            .map(|key| by_key.remove(key.as_bytes()))
-            .collect())
+            .map(|key| command(format_args!("mg {} v", wire_key(key)?), key))
+            .collect::<Result<Vec<_>>>()?;
+        // One round trip: every get is sent, then the replies read in order.
+        let mut connection = self.connection(op, first).await?;
+        for line in &lines {
+            connection.queue(line, None);
+        }
+        let fail = |failure| self.fail(failure, op, first);
+        connection.flush().await.map_err(fail)?;
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            match connection.reply().await.map_err(fail)? {
+                Reply::Value(value, _) => values.push(Some(value)),
+                Reply::Miss => values.push(None),
+                other => return Err(self.unexpected(&other, op, key)),
+            }
+        }
+        Ok(values)
     }
 
     async fn set_many(&self, entries: &[(String, Bytes)], ttl: Option<Duration>) -> Result<()> {
@@ -406,67 +521,36 @@ impl CacheBase for MemcachedBackend {
     }
 
     async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool> {
+        let op = "cache.compare_and_delete";
         let wire = wire_key(key)?;
-        let mut client = self.client("cache.compare_and_delete", key).await?;
-        let current = match client
-            .meta_get(&*wire, false, None, Some(&["v", "c"]))
-            .await
-        {
-            Ok(current) => current,
-            Err(err) => return Err(self.fail(client, err, "cache.compare_and_delete", key)),
-        };
-        let Some(cas) = current
-            .filter(|found| found.data.as_deref() == Some(expected))
-            .and_then(|found| found.cas)
-        else {
+        let read = command(format_args!("mg {wire} v c"), key)?;
+        let Some(cas) = cas_if_holds(self.call(op, key, &read, None).await?, expected) else {
             return Ok(false);
         };
-        let flag = format!("C{cas}");
-        match client
-            .meta_delete(&*wire, false, None, Some(&[flag.as_str()]))
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(err) if is_status(&err, Status::Exists) || is_status(&err, Status::NotFound) => {
-                Ok(false)
-            }
-            Err(err) => Err(self.fail(client, err, "cache.compare_and_delete", key)),
+        let delete = command(format_args!("md {wire} C{cas}"), key)?;
+        match self.call(op, key, &delete, None).await? {
+            Reply::Done(_) => Ok(true),
+            Reply::Exists | Reply::NotFound => Ok(false),
+            other => Err(self.unexpected(&other, op, key)),
         }
     }
 
     async fn compare_and_expire(&self, key: &str, expected: &[u8], ttl: Duration) -> Result<bool> {
+        let op = "cache.compare_and_expire";
         let wire = wire_key(key)?;
-        let mut client = self.client("cache.compare_and_expire", key).await?;
-        let current = match client
-            .meta_get(&*wire, false, None, Some(&["v", "c"]))
-            .await
-        {
-            Ok(current) => current,
-            Err(err) => return Err(self.fail(client, err, "cache.compare_and_expire", key)),
-        };
-        let Some(cas) = current
-            .filter(|found| found.data.as_deref() == Some(expected))
-            .and_then(|found| found.cas)
-        else {
+        let read = command(format_args!("mg {wire} v c"), key)?;
+        let Some(cas) = cas_if_holds(self.call(op, key, &read, None).await?, expected) else {
             return Ok(false);
         };
-        let cas_flag = format!("C{cas}");
-        let ttl_flag = format!("T{}", expiry_seconds(Some(ttl)));
-        match client
-            .meta_set(
-                &*wire,
-                expected,
-                false,
-                None,
-                Some(&[cas_flag.as_str(), ttl_flag.as_str()]),
-            )
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(err) if is_status(&err, Status::Exists) || is_status(&err, Status::NotFound) => {
-                Ok(false)
-            }
-            Err(err) => Err(self.fail(client, err, "cache.compare_and_expire", key)),
+        let expiry = expiry_seconds(Some(ttl));
+        let store = command(
+            format_args!("ms {wire} {} C{cas} T{expiry}", expected.len()),
+            key,
+        )?;
+        match self.call(op, key, &store, Some(expected)).await? {
+            Reply::Done(_) => Ok(true),
+            Reply::Exists | Reply::NotFound => Ok(false),
+            other => Err(self.unexpected(&other, op, key)),
         }
     }
 }
