@@ -307,9 +307,50 @@ fn redis_tls(c: &mut Criterion) {
     group.finish();
 }
 
+/// The same for Memcached: the bare backend on the plaintext server (11211)
+/// against it over `memcacheds://` on `memcached-tls` (11212: the same
+/// memcached build with `-Z`, the project CA), and a whole connect (TCP, the
+/// handshake, the first round trip) each way.
+fn memcached_tls(c: &mut Criterion) {
+    let rt = runtime();
+    let (Some(plain), Some(tls)) = (
+        reachable(&rt, Service::Memcached),
+        reachable(&rt, Service::MemcachedTls),
+    ) else {
+        return;
+    };
+    let plain = format!("memcached://{}", Service::Memcached.first_address(&plain));
+    let ca = Service::tls_dir().join("ca.pem");
+    let tls = format!("{tls}?sslrootcert={}", ca.display());
+    let mut group = c.benchmark_group("tls/memcached");
+    for (name, url) in [("plain-memcached", &plain), ("sdk-memcacheds", &tls)] {
+        let config = MemcachedConfig::new(url.as_str());
+        let backend = rt.block_on(MemcachedBackend::connect(&config)).unwrap();
+        rt.block_on(backend.set("bench:tls", Bytes::from_static(VALUE), None))
+            .unwrap();
+        group.bench_function(BenchmarkId::new("get", name), |b| {
+            b.to_async(&rt)
+                .iter(|| async { backend.get("bench:tls").await.unwrap() })
+        });
+        group.bench_function(BenchmarkId::new("set", name), |b| {
+            b.to_async(&rt).iter(|| async {
+                backend
+                    .set("bench:tls", Bytes::from_static(VALUE), None)
+                    .await
+                    .unwrap()
+            })
+        });
+        group.bench_function(BenchmarkId::new("connect", name), |b| {
+            b.to_async(&rt)
+                .iter(|| async { MemcachedBackend::connect(&config).await.unwrap() })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
-    targets = memory, redis, redis_cluster, memcached, redis_tls
+    targets = memory, redis, redis_cluster, memcached, redis_tls, memcached_tls
 }
 criterion_main!(benches);
