@@ -50,6 +50,9 @@
 //! let err = Error::not_found("no such order").with_key("order:17");
 //! assert_eq!(err.kind(), ErrorKind::NotFound);
 //! ```
+// On docs.rs (nightly, `--cfg docsrs`): each item marked with the
+// features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use core_error as error;
 

@@ -42,6 +42,9 @@
 //! credentials are [`Unauthenticated`](ErrorKind::Unauthenticated), missing
 //! permissions [`PermissionDenied`](ErrorKind::PermissionDenied). No error
 //! ever carries a token, a password or a key.
+// On docs.rs (nightly, `--cfg docsrs`): each item marked with the
+// features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod api_key;
 #[cfg(feature = "axum")]

@@ -22,6 +22,9 @@
 //! assert_eq!(views, 1);
 //! # Ok(()) }
 //! ```
+// On docs.rs (nightly, `--cfg docsrs`): each item marked with the
+// features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;
 pub mod backends;

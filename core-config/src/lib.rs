@@ -38,6 +38,9 @@
 //! - **Hot reload** (feature `reload`, [`Loader::watch`], or
 //!   [`Loader::watch_if_enabled`] following the `config.watch` setting).
 //! - **CLI** (feature `cli`): the `core-config` binary.
+// On docs.rs (nightly, `--cfg docsrs`): each item marked with the
+// features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod app_env;
 mod config_error;

@@ -43,6 +43,9 @@
 //! notes; an SDK patch release never changes it. Use the drivers through
 //! these re-exports rather than as direct dependencies, and the two can
 //! never drift apart.
+// On docs.rs (nightly, `--cfg docsrs`): each item marked with the
+// features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;
 pub mod backends;

@@ -30,6 +30,9 @@
 //! This crate is deliberately tiny (it depends on `thiserror` and `url`
 //! only) so every other crate can depend on it. Its `redis` feature adds the
 //! one driver mapping two crates share, [`redis_error_kind`].
+// On docs.rs (nightly, `--cfg docsrs`): each item marked with the
+// features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
 mod kind;

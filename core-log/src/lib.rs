@@ -38,6 +38,9 @@
 //! drop(guard); // flushes
 //! # Ok::<(), core_log::Error>(())
 //! ```
+// On docs.rs (nightly, `--cfg docsrs`): each item marked with the
+// features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod audit;
 mod context;

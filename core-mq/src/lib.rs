@@ -47,6 +47,9 @@
 //! consumer.shutdown(Duration::from_secs(5)).await?;
 //! # Ok(()) }
 //! ```
+// On docs.rs (nightly, `--cfg docsrs`): each item marked with the
+// features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;
 pub mod backends;

@@ -22,6 +22,9 @@
 //!     // connect to `url`, create `table`, round-trip a row ...
 //! }
 //! ```
+// On docs.rs (nightly, `--cfg docsrs`): each item marked with the
+// features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod control;
 mod require;

@@ -14,6 +14,8 @@
 //! - [`ApiError`] turns a `core_error::Error` into the SDK's JSON error body
 //!   with the status of its kind (5xx details are logged, never sent);
 //!   [`ApiJson`] rejects a bad body in the same shape, naming the field.
+//! - [`testing`] drives the app in a service's own tests, in-process, with
+//!   JSON helpers and tokens minted on the test's key ring.
 //!
 //! ```no_run
 //! use axum::routing::get;
@@ -46,6 +48,9 @@
 //!     core_web::serve(app, server).await
 //! }
 //! ```
+// On docs.rs (nightly, `--cfg docsrs`): each item marked with the
+// features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
 mod observe;
@@ -54,6 +59,7 @@ mod rate_limit;
 mod request_id;
 mod server;
 mod settings;
+pub mod testing;
 
 pub use error::{ApiError, ApiJson, ApiResult, FIELD, STATUS, no_route, wrong_method};
 pub use observe::{
