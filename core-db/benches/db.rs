@@ -327,9 +327,51 @@ fn mongodb(c: &mut Criterion) {
     });
 }
 
+/// What TLS costs PostgreSQL, on the same run and the same server (the
+/// machine's, `ssl = on` with Debian's snakeoil certificate): a select by
+/// primary key through the SDK with `sslmode=disable` against
+/// `sslmode=verify-full` (checked against the snakeoil certificate, host
+/// `localhost`), and a whole connect each way (TCP, the TLS handshake, the
+/// startup exchange and the SDK's first query, one connection).
+fn postgres_tls(c: &mut Criterion) {
+    let rt = runtime();
+    let Some(url) = reachable(&rt, Service::Postgres) else {
+        return;
+    };
+    let base = url.replacen("127.0.0.1", "localhost", 1);
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let plain = format!("{base}{separator}sslmode=disable");
+    let tls = format!(
+        "{base}{separator}sslmode=verify-full&sslrootcert=/etc/ssl/certs/ssl-cert-snakeoil.pem"
+    );
+    let mut group = c.benchmark_group("tls/postgres");
+    for (name, url) in [("plain-postgres", plain), ("sdk-postgres-tls", tls)] {
+        let mut settings = DatabaseSettings::from_url(url);
+        settings.max_connections = 1;
+        settings.min_connections = 1;
+        let db = rt.block_on(SqlDatabase::connect(&settings)).unwrap();
+        group.bench_function(BenchmarkId::new("select_one", name), |b| {
+            b.to_async(&rt).iter(|| async {
+                db.query("SELECT 1::BIGINT AS one")
+                    .fetch_one::<(i64,)>()
+                    .await
+                    .unwrap()
+            })
+        });
+        group.bench_function(BenchmarkId::new("connect", name), |b| {
+            b.to_async(&rt).iter(|| async {
+                let db = SqlDatabase::connect(&settings).await.unwrap();
+                db.close().await;
+            })
+        });
+        rt.block_on(db.close());
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = sqlite, postgres, mysql, mongodb
+    targets = sqlite, postgres, mysql, mongodb, postgres_tls
 }
 criterion_main!(benches);
