@@ -30,8 +30,10 @@ async fn echo(ApiJson(note): ApiJson<Note>) -> ApiResult<ApiJson<Note>> {
 }
 
 async fn service() -> (TestApp, Arc<KeyRing>) {
-    let mut jwt = JwtSettings::default();
-    jwt.secret = Some("a-key-for-tests-only-32-bytes-long!".to_string().into());
+    let jwt = JwtSettings {
+        secret: Some("a-key-for-tests-only-32-bytes-long!".to_string().into()),
+        ..JwtSettings::default()
+    };
     let keys = Arc::new(KeyRing::from_settings(&jwt).unwrap());
     let cache = core_cache::connect(&CacheSettings::default())
         .await
