@@ -262,6 +262,37 @@ fn memcached(c: &mut Criterion) {
     bench_get_set(c, "cache/memcached", &rt, backend);
 }
 
+/// A get, a set and a whole connect through the bare backend that
+/// `connect` makes, named `name` in `group`: one side of a TLS comparison.
+fn bench_connected<B, F>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &Runtime,
+    name: &str,
+    connect: F,
+) where
+    B: CacheBase,
+    F: AsyncFn() -> B,
+{
+    let backend = rt.block_on(connect());
+    rt.block_on(backend.set("bench:tls", Bytes::from_static(VALUE), None))
+        .unwrap();
+    group.bench_function(BenchmarkId::new("get", name), |b| {
+        b.to_async(rt)
+            .iter(|| async { backend.get("bench:tls").await.unwrap() })
+    });
+    group.bench_function(BenchmarkId::new("set", name), |b| {
+        b.to_async(rt).iter(|| async {
+            backend
+                .set("bench:tls", Bytes::from_static(VALUE), None)
+                .await
+                .unwrap()
+        })
+    });
+    group.bench_function(BenchmarkId::new("connect", name), |b| {
+        b.to_async(rt).iter(|| connect())
+    });
+}
+
 /// What TLS costs, on the same run: a GET and a SET through the bare backend
 /// on the plaintext Redis (6379) against the same over `rediss://` on
 /// `redis-tls` (6390: the same redis-server, TLS only, the project CA), and a
@@ -279,29 +310,10 @@ fn redis_tls(c: &mut Criterion) {
     let tls = format!("{tls}/0?sslrootcert={}", ca.display());
     let mut group = c.benchmark_group("tls/redis");
     for (name, url) in [("plain-redis", &plain), ("sdk-rediss", &tls)] {
-        let backend = rt
-            .block_on(RedisBackend::connect(&RedisConfig::new(url.as_str())))
-            .unwrap();
-        rt.block_on(backend.set("bench:tls", Bytes::from_static(VALUE), None))
-            .unwrap();
-        group.bench_function(BenchmarkId::new("get", name), |b| {
-            b.to_async(&rt)
-                .iter(|| async { backend.get("bench:tls").await.unwrap() })
-        });
-        group.bench_function(BenchmarkId::new("set", name), |b| {
-            b.to_async(&rt).iter(|| async {
-                backend
-                    .set("bench:tls", Bytes::from_static(VALUE), None)
-                    .await
-                    .unwrap()
-            })
-        });
-        group.bench_function(BenchmarkId::new("connect", name), |b| {
-            b.to_async(&rt).iter(|| async {
-                RedisBackend::connect(&RedisConfig::new(url.as_str()))
-                    .await
-                    .unwrap()
-            })
+        bench_connected(&mut group, &rt, name, async || {
+            RedisBackend::connect(&RedisConfig::new(url.as_str()))
+                .await
+                .unwrap()
         });
     }
     group.finish();
@@ -325,24 +337,8 @@ fn memcached_tls(c: &mut Criterion) {
     let mut group = c.benchmark_group("tls/memcached");
     for (name, url) in [("plain-memcached", &plain), ("sdk-memcacheds", &tls)] {
         let config = MemcachedConfig::new(url.as_str());
-        let backend = rt.block_on(MemcachedBackend::connect(&config)).unwrap();
-        rt.block_on(backend.set("bench:tls", Bytes::from_static(VALUE), None))
-            .unwrap();
-        group.bench_function(BenchmarkId::new("get", name), |b| {
-            b.to_async(&rt)
-                .iter(|| async { backend.get("bench:tls").await.unwrap() })
-        });
-        group.bench_function(BenchmarkId::new("set", name), |b| {
-            b.to_async(&rt).iter(|| async {
-                backend
-                    .set("bench:tls", Bytes::from_static(VALUE), None)
-                    .await
-                    .unwrap()
-            })
-        });
-        group.bench_function(BenchmarkId::new("connect", name), |b| {
-            b.to_async(&rt)
-                .iter(|| async { MemcachedBackend::connect(&config).await.unwrap() })
+        bench_connected(&mut group, &rt, name, async || {
+            MemcachedBackend::connect(&config).await.unwrap()
         });
     }
     group.finish();

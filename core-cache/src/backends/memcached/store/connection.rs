@@ -18,7 +18,6 @@ trait Stream: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Stream for T {}
 
 /// Where the server is, and how to speak TLS to it if the URL asks for TLS.
-#[derive(Clone)]
 pub(super) struct Endpoint {
     /// `host:port`.
     pub(super) address: String,
@@ -46,8 +45,7 @@ impl fmt::Display for Failure {
             Failure::Closed => f.write_str("the server closed the connection"),
             Failure::Refused(Refusal::Client(detail)) => write!(f, "CLIENT_ERROR {detail}"),
             Failure::Refused(Refusal::Server(detail)) => write!(f, "SERVER_ERROR {detail}"),
-            // The line may be part of a value: it is not repeated.
-            Failure::Refused(Refusal::Unexpected(_)) => f.write_str("a reply out of step"),
+            Failure::Refused(Refusal::Unexpected) => f.write_str("a reply out of step"),
         }
     }
 }
@@ -132,7 +130,7 @@ impl Connection {
         self.line.clear();
         let read = self.stream.read_until(b'\n', &mut self.line).await;
         match read {
-            Ok(0) => return Err(self.broke(Failure::Closed)),
+            Ok(_) if !self.line.ends_with(b"\n") => return Err(self.broke(Failure::Closed)),
             Ok(_) => {}
             Err(err) => return Err(self.broke(Failure::Io(err))),
         }
@@ -148,7 +146,7 @@ impl Connection {
                     return Err(self.broke(Failure::Io(err)));
                 }
                 if !data.ends_with(b"\r\n") {
-                    return Err(self.broke(Failure::Refused(Refusal::Unexpected(String::new()))));
+                    return Err(self.broke(Failure::Refused(Refusal::Unexpected)));
                 }
                 data.truncate(len);
                 self.owed -= 1;

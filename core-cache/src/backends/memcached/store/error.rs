@@ -19,9 +19,6 @@ pub(crate) fn map(failure: Failure, tls: bool) -> Error {
     } else {
         let (kind, message) = match &failure {
             Failure::Connect(_) => (ErrorKind::Unavailable, "Memcached is unreachable"),
-            Failure::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-                (ErrorKind::Timeout, "Memcached did not answer in time")
-            }
             Failure::Io(_) => (ErrorKind::Unavailable, "the connection to Memcached failed"),
             Failure::Closed => (ErrorKind::Unavailable, "Memcached closed the connection"),
             Failure::Refused(Refusal::Client(detail)) if detail.contains("non-numeric") => (
@@ -38,7 +35,7 @@ pub(crate) fn map(failure: Failure, tls: bool) -> Error {
             Failure::Refused(Refusal::Server(_)) => {
                 (ErrorKind::Internal, "Memcached failed the command")
             }
-            Failure::Refused(Refusal::Unexpected(_)) => (
+            Failure::Refused(Refusal::Unexpected) => (
                 ErrorKind::Internal,
                 "Memcached answered with a reply the client cannot read",
             ),

@@ -5,7 +5,7 @@ mod error;
 mod wire;
 
 use std::borrow::Cow;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -23,42 +23,52 @@ use crate::{CacheBase, CacheSettings, Capabilities, Ttl};
 
 pub(crate) const BACKEND: &str = "memcached";
 
-/// Memcached's text protocol cannot echo keys beyond printable ASCII back
-/// reliably, so other bytes (and `%` itself) travel percent-encoded.
+/// The key as it goes on the wire. Memcached's text protocol cannot echo
+/// keys beyond printable ASCII back reliably, so other bytes (and `%`
+/// itself) travel percent-encoded. Empty and over-long keys are refused
+/// here: the server would refuse the command line without reading the
+/// value after it, and then read the value as commands.
 fn wire_key(key: &str) -> Result<Cow<'_, str>> {
     let needs_encoding = |b: u8| !(0x21..0x7f).contains(&b) || b == b'%';
-    if !key.bytes().any(needs_encoding) {
-        return Ok(Cow::Borrowed(key));
-    }
-    let mut encoded = String::with_capacity(key.len() * 3);
-    for byte in key.bytes() {
-        if needs_encoding(byte) {
-            encoded.push_str(&format!("%{byte:02X}"));
-        } else {
-            encoded.push(char::from(byte));
+    let wire = if key.bytes().any(needs_encoding) {
+        let mut encoded = String::with_capacity(key.len() * 3);
+        for byte in key.bytes() {
+            if needs_encoding(byte) {
+                let _ = write!(encoded, "%{byte:02X}");
+            } else {
+                encoded.push(char::from(byte));
+            }
         }
-    }
-    if encoded.len() > crate::MAX_KEY_BYTES {
+        Cow::Owned(encoded)
+    } else {
+        Cow::Borrowed(key)
+    };
+    if wire.is_empty() || wire.len() > crate::MAX_KEY_BYTES {
         return Err(Error::invalid_input(format!(
-            "the key is {} bytes once its non-ASCII characters are encoded for Memcached; the limit is {}",
-            encoded.len(),
+            "the key is {} bytes on the wire (non-ASCII bytes percent-encoded); Memcached takes 1 to {}",
+            wire.len(),
             crate::MAX_KEY_BYTES
         ))
         .with_backend(BACKEND)
         .with_key(key));
     }
-    Ok(Cow::Owned(encoded))
+    Ok(wire)
 }
 
-/// The command line `args` formats, or an error naming `key` when it is too
-/// long for Memcached (its keys are at most 250 bytes).
+/// The command line `args` formats. Keys are checked by [`wire_key`], so
+/// only a bug can make one too long; it is refused rather than cut.
 fn command(args: fmt::Arguments<'_>, key: &str) -> Result<CommandLine> {
     CommandLine::new(args).ok_or_else(|| {
-        Error::invalid_input("the key is longer than Memcached's 250 bytes")
+        Error::internal("a Memcached command line did not fit its buffer")
             .with_backend(BACKEND)
             .with_key(key)
     })
 }
+
+/// How much of a batch is sent before its replies are read: at most this
+/// many commands, and no more once this many bytes are queued.
+const COMMANDS_PER_ROUND_TRIP: usize = 64;
+const BYTES_PER_ROUND_TRIP: usize = 64 * 1024;
 
 /// Memcached reads an expiry above 30 days as an absolute Unix time.
 const RELATIVE_TTL_LIMIT: u64 = 30 * 24 * 60 * 60;
@@ -176,7 +186,24 @@ fn endpoint(address: &str) -> Result<Endpoint> {
         }
     };
     let (rest, files) = TlsFiles::take_from_url(rest).map_err(|err| invalid(err.to_string()))?;
-    let host_port = rest.trim_end_matches('/').to_string();
+    // Nothing of the URL is repeated: it may hold what it should not.
+    let host_port = rest.trim_end_matches('/');
+    if host_port.contains(['@', '/', '?', '#']) || host_port.is_empty() {
+        return Err(invalid(
+            "a Memcached URL is memcached://host[:port] or memcacheds://host[:port]?sslrootcert=…: \
+             no user, password, path or other parameter"
+                .to_string(),
+        ));
+    }
+    let has_port = match host_port.rfind(']') {
+        Some(bracket) => host_port[bracket..].contains(':'),
+        None => host_port.contains(':'),
+    };
+    let host_port = if has_port {
+        host_port.to_string()
+    } else {
+        format!("{host_port}:11211")
+    };
     if !tls {
         if !files.is_empty() {
             return Err(invalid(
@@ -224,9 +251,6 @@ impl MemcachedBackend {
         let endpoint = endpoint(&config.address)?;
         let address = endpoint.address.clone();
         let tls = endpoint.tls.is_some();
-        if tls {
-            core_error::install_ring_provider();
-        }
         let pool = managed::Pool::builder(Connector { endpoint })
             .max_size(config.pool_size.max(1))
             .wait_timeout(Some(config.wait_timeout))
@@ -254,8 +278,8 @@ impl MemcachedBackend {
                 // TLS hello never sends.
                 managed::PoolError::Timeout(managed::TimeoutType::Create) if self.tls => {
                     Error::unavailable(
-                        "Memcached did not finish the TLS handshake in time: it may not speak \
-                         TLS at this address",
+                        "Memcached did not finish connecting (TCP and the TLS handshake) in \
+                         time: it may not speak TLS at this address",
                     )
                 }
                 managed::PoolError::Timeout(managed::TimeoutType::Create) => {
@@ -283,6 +307,49 @@ impl MemcachedBackend {
             .call(command, data)
             .await
             .map_err(|failure| self.fail(failure, operation, key))
+    }
+
+    /// Sends `commands` on one connection in chunks, reading each chunk's
+    /// replies (handed to `read` in order) before the next chunk goes out:
+    /// writing everything first could fill both sides' buffers and stall.
+    /// `read` gives back a reply that does not answer `operation`.
+    async fn pipeline(
+        &self,
+        operation: &'static str,
+        commands: &[(&str, CommandLine, Option<&[u8]>)],
+        mut read: impl FnMut(Reply) -> std::result::Result<(), Reply>,
+    ) -> Result<()> {
+        let Some((first, ..)) = commands.first() else {
+            return Ok(());
+        };
+        let mut connection = self.connection(operation, first).await?;
+        let mut rest = commands;
+        while !rest.is_empty() {
+            let mut sent = 0;
+            let mut bytes = 0;
+            for (_, line, data) in rest {
+                if sent > 0 && (sent == COMMANDS_PER_ROUND_TRIP || bytes >= BYTES_PER_ROUND_TRIP) {
+                    break;
+                }
+                connection.queue(line, *data);
+                sent += 1;
+                bytes += line.as_bytes().len() + data.map_or(0, <[u8]>::len);
+            }
+            let (chunk, later) = rest.split_at(sent);
+            connection
+                .flush()
+                .await
+                .map_err(|failure| self.fail(failure, operation, chunk[0].0))?;
+            for (key, ..) in chunk {
+                let reply = connection
+                    .reply()
+                    .await
+                    .map_err(|failure| self.fail(failure, operation, key))?;
+                read(reply).map_err(|other| self.unexpected(&other, operation, key))?;
+            }
+            rest = later;
+        }
+        Ok(())
     }
 
     fn fail(&self, failure: Failure, operation: &'static str, key: &str) -> Error {
@@ -313,21 +380,26 @@ impl MemcachedBackend {
 }
 
 /// Memcached's expiry argument for `ttl`: whole seconds (at least one), and
-/// an absolute time past its 30-day limit for relative ones.
-fn expiry_seconds(ttl: Option<Duration>) -> i64 {
+/// an absolute time past its 30-day limit for relative ones. The server
+/// reads it as a 32-bit number, so the latest expiry it can hold is
+/// 2038-01-19; a larger one would wrap to the past and expire at once.
+fn expiry_seconds(ttl: Option<Duration>) -> u32 {
     let Some(ttl) = ttl else { return 0 };
-    let seconds = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
-    let seconds = seconds.max(1);
+    let seconds = ttl
+        .as_secs()
+        .saturating_add(u64::from(ttl.subsec_nanos() > 0))
+        .max(1);
     let expiry = if seconds > RELATIVE_TTL_LIMIT {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
-        now + seconds
+        now.saturating_add(seconds)
     } else {
         seconds
     };
-    i64::try_from(expiry).unwrap_or(i64::MAX)
+    let latest = u32::try_from(i32::MAX).unwrap_or(u32::MAX);
+    u32::try_from(expiry).map_or(latest, |expiry| expiry.min(latest))
 }
 
 /// What a compare-and-set operation may act on: the item's CAS token when
@@ -351,7 +423,6 @@ impl CacheBase for MemcachedBackend {
             hashes: false,
             lists: false,
             negative_counters: false,
-            pipelined_batches: false,
             ..Capabilities::ALL
         }
     }
@@ -449,8 +520,9 @@ impl CacheBase for MemcachedBackend {
             ),
             key,
         )?;
-        // NS: another client created the counter between our miss and our
-        // add; counting again finds it.
+        // NS would mean another client created the counter between the
+        // miss and the creation; Memcached 1.6 does both under one lock, so
+        // this is defensive: counting again finds it.
         for _ in 0..3 {
             match self.call(op, key, &line, None).await? {
                 Reply::Value(value, _) => {
@@ -480,43 +552,72 @@ impl CacheBase for MemcachedBackend {
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>> {
         let op = "cache.get_many";
-        let Some(first) = keys.first() else {
-            return Ok(Vec::new());
-        };
-        let lines = keys
+        let commands = keys
             .iter()
-            .map(|key| command(format_args!("mg {} v", wire_key(key)?), key))
+            .map(|key| {
+                Ok((
+                    key.as_str(),
+                    command(format_args!("mg {} v", wire_key(key)?), key)?,
+                    None,
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
-        // One round trip: every get is sent, then the replies read in order.
-        let mut connection = self.connection(op, first).await?;
-        for line in &lines {
-            connection.queue(line, None);
-        }
-        let fail = |failure| self.fail(failure, op, first);
-        connection.flush().await.map_err(fail)?;
         let mut values = Vec::with_capacity(keys.len());
-        for key in keys {
-            match connection.reply().await.map_err(fail)? {
-                Reply::Value(value, _) => values.push(Some(value)),
-                Reply::Miss => values.push(None),
-                other => return Err(self.unexpected(&other, op, key)),
+        self.pipeline(op, &commands, |reply| match reply {
+            Reply::Value(value, _) => {
+                values.push(Some(value));
+                Ok(())
             }
-        }
+            Reply::Miss => {
+                values.push(None);
+                Ok(())
+            }
+            other => Err(other),
+        })
+        .await?;
         Ok(values)
     }
 
     async fn set_many(&self, entries: &[(String, Bytes)], ttl: Option<Duration>) -> Result<()> {
-        for (key, value) in entries {
-            self.set(key, value.clone(), ttl).await?;
-        }
-        Ok(())
+        let op = "cache.set_many";
+        let expiry = expiry_seconds(ttl);
+        let commands = entries
+            .iter()
+            .map(|(key, value)| {
+                let wire = wire_key(key)?;
+                let line = command(format_args!("ms {wire} {} T{expiry}", value.len()), key)?;
+                Ok((key.as_str(), line, Some(value.as_ref())))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.pipeline(op, &commands, |reply| match reply {
+            Reply::Done(_) => Ok(()),
+            other => Err(other),
+        })
+        .await
     }
 
     async fn delete_many(&self, keys: &[String]) -> Result<u64> {
+        let op = "cache.delete_many";
+        let commands = keys
+            .iter()
+            .map(|key| {
+                Ok((
+                    key.as_str(),
+                    command(format_args!("md {}", wire_key(key)?), key)?,
+                    None,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut deleted = 0;
-        for key in keys {
-            deleted += u64::from(self.delete(key).await?);
-        }
+        self.pipeline(op, &commands, |reply| match reply {
+            Reply::Done(_) => {
+                deleted += 1;
+                Ok(())
+            }
+            Reply::NotFound => Ok(()),
+            other => Err(other),
+        })
+        .await?;
         Ok(deleted)
     }
 
@@ -565,6 +666,9 @@ mod tests {
         assert_eq!(wire_key("clé").unwrap(), "cl%C3%A9");
         assert_eq!(wire_key("100%").unwrap(), "100%25");
         assert!(wire_key(&"é".repeat(100)).is_err());
+        assert!(wire_key("").is_err());
+        assert!(wire_key(&"k".repeat(250)).is_ok());
+        assert!(wire_key(&"k".repeat(251)).is_err());
     }
 
     #[test]
@@ -575,5 +679,10 @@ mod tests {
         assert_eq!(expiry_seconds(Some(Duration::from_secs(60))), 60);
         let forty_days = Duration::from_secs(40 * 24 * 60 * 60);
         assert!(expiry_seconds(Some(forty_days)) > 1_700_000_000);
+        // Memcached reads 32 bits: later than 2038 is 2038, never the past.
+        let latest = u32::try_from(i32::MAX).unwrap();
+        let a_century = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+        assert_eq!(expiry_seconds(Some(a_century)), latest);
+        assert_eq!(expiry_seconds(Some(Duration::MAX)), latest);
     }
 }
