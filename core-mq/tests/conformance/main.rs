@@ -5,6 +5,7 @@
 //! --all-features --test conformance rabbitmq::` runs the RabbitMQ ones.
 
 mod cases;
+mod outside_backend;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,6 +81,19 @@ macro_rules! mq_suite {
             ],
         }
     };
+}
+
+/// The backend of `outside_backend.rs`, built from core-mq's public API
+/// alone, under the standard layers as `connect` puts them.
+async fn outside() -> Option<Target> {
+    let settings = MqSettings::default();
+    let backend: Arc<dyn MessageQueueBase> = Arc::new(outside_backend::LogBroker::default());
+    Some(Target {
+        queue: core_mq::layers::stack(backend, &settings.layers),
+        settings,
+        topic: unique_name("mq"),
+        patience: Duration::from_secs(10),
+    })
 }
 
 #[cfg(feature = "memory")]
@@ -187,6 +201,7 @@ async fn nats_tls() -> Option<Target> {
 
 #[cfg(feature = "memory")]
 mq_suite!(memory, crate::memory);
+mq_suite!(outside, crate::outside);
 #[cfg(feature = "redis-streams")]
 mq_suite!(redis_streams, crate::redis_streams);
 #[cfg(feature = "redis-streams")]
