@@ -694,11 +694,13 @@ tls_probe() {
 
 # memcached_tls_version NAME [OPENSSL-ARGS...]: what NAME answers to
 # "version" over a TLS connection checked against ca.pem (nothing if the
-# handshake fails). memcached keeps the connection open, so s_client is
-# stopped after a second; the output is kept whatever its exit status.
+# handshake fails). s_client ends when its input does (-no_ign_eof: -quiet
+# would wait for the server, which keeps the connection open), a second
+# after the command; the output is kept whatever its exit status.
 memcached_tls_version() {
   local name=$1 out; shift
-  out=$( (printf 'version\r\n'; sleep 1) | timeout 5 openssl s_client -quiet -connect "127.0.0.1:$(port_of "$name")" \
+  out=$( (printf 'version\r\n'; sleep 1) | timeout 5 openssl s_client -quiet -no_ign_eof \
+          -connect "127.0.0.1:$(port_of "$name")" \
           -CAfile "$TLS_DIR/ca.pem" -verify_ip 127.0.0.1 -verify_return_error "$@" 2>/dev/null) || true
   printf '%s\n' "$out"
 }
@@ -708,15 +710,20 @@ memcached_tls_version() {
 # sent, 2 requires one (memcached's ssl_verify_mode).
 launch_memcached_tls() {
   local name=$1 port=$2 verify=$3; shift 3
-  local addresses user=memcache
+  local addresses user=memcache owner=()
   addresses=$(IFS=,; echo "$*")
   install_memcached
   id "$user" >/dev/null 2>&1 || user=nobody
-  # memcached drops to its user before it reads the key: give it a copy.
-  mkdir -p "$STATE_DIR/$name"
-  install -m 0600 -o "$user" "$TLS_DIR/server.key" "$STATE_DIR/$name/server.key"
-  install -m 0644 "$TLS_DIR/server.pem" "$STATE_DIR/$name/server.pem"
-  install -m 0644 "$TLS_DIR/ca.pem" "$STATE_DIR/$name/ca.pem"
+  # One that runs but does not answer (say, with certificates made since)
+  # still holds the port.
+  stop_pid_file "$name" memcached
+  # As root, memcached drops to its user before it reads the key: give it
+  # a copy of its own.
+  [ "$(id -u)" = 0 ] && owner=(-o "$user")
+  mkdir -p "$STATE_DIR/$name" || return 1
+  install -m 0600 "${owner[@]}" "$TLS_DIR/server.key" "$STATE_DIR/$name/server.key" || return 1
+  install -m 0644 "$TLS_DIR/server.pem" "$STATE_DIR/$name/server.pem" || return 1
+  install -m 0644 "$TLS_DIR/ca.pem" "$STATE_DIR/$name/ca.pem" || return 1
   run_detached "$name" "$STATE_DIR/$name" memcached -u "$user" -l "$addresses" -p "$port" -m 64 -Z \
     -o "ssl_chain_cert=$STATE_DIR/$name/server.pem,ssl_key=$STATE_DIR/$name/server.key,ssl_ca_cert=$STATE_DIR/$name/ca.pem,ssl_verify_mode=$verify"
 }

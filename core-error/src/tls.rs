@@ -243,7 +243,7 @@ impl TlsFiles {
                         unusable(
                             "sslrootcert",
                             path,
-                            &format!("is not a CA certificate: {err}"),
+                            &format!("cannot be used as a trust anchor: {err}"),
                         )
                     })?;
                 }
@@ -264,7 +264,13 @@ impl TlsFiles {
             .map_err(|_| unusable("sslkey", key, "holds no PEM private key"))?;
         builder
             .with_client_auth_cert(chain, private)
-            .map_err(|err| unusable("sslkey", key, &format!("does not go with sslcert: {err}")))
+            .map_err(|err| {
+                unusable(
+                    "sslkey",
+                    key,
+                    &format!("cannot be used with sslcert: {err}"),
+                )
+            })
     }
 }
 

@@ -38,10 +38,12 @@
 //! # }
 //! ```
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use core_auth::jwt::{KeyRing, TokenType};
 use core_error::Result;
@@ -68,7 +70,8 @@ pub struct TestResponse {
 }
 
 impl TestApp {
-    /// Drives `app` (usually what [`app`](crate::app) returned).
+    /// Drives `app` (usually what [`app`](crate::app) returned). Each request
+    /// comes from 127.0.0.1, as far as the app can tell.
     pub fn new(app: Router) -> TestApp {
         TestApp { app, token: None }
     }
@@ -110,17 +113,32 @@ impl TestApp {
         self.send_json(Method::PATCH, path, body).await
     }
 
-    /// Any request, built by the test (the token is added when it has none).
+    /// Any request, built by the test. The token is added when the request
+    /// has no `Authorization` of its own, and a client address (127.0.0.1,
+    /// as `serve` would give, for handlers and the rate limiter that read
+    /// `ConnectInfo`) when it has none.
     ///
     /// # Panics
     ///
-    /// When the app fails instead of answering (an axum `Router` never does).
+    /// When the token is not a header value, or the response body cannot
+    /// be read.
     pub async fn request_with(&self, mut request: Request<Body>) -> TestResponse {
         if let Some(token) = &self.token
             && !request.headers().contains_key(header::AUTHORIZATION)
-            && let Ok(value) = format!("Bearer {token}").parse()
         {
+            let value = format!("Bearer {token}")
+                .parse()
+                .unwrap_or_else(|err| panic!("the test's token is not a header value: {err}"));
             request.headers_mut().insert(header::AUTHORIZATION, value);
+        }
+        if request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .is_none()
+        {
+            request
+                .extensions_mut()
+                .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 0))));
         }
         let response = self
             .app
@@ -149,12 +167,10 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// The request line; the token and client address are added by
+    /// [`request_with`](TestApp::request_with).
     fn request(&self, method: Method, path: &str) -> axum::http::request::Builder {
-        let builder = Request::builder().method(method).uri(path);
-        match &self.token {
-            Some(token) => builder.header(header::AUTHORIZATION, format!("Bearer {token}")),
-            None => builder,
-        }
+        Request::builder().method(method).uri(path)
     }
 
     async fn send(&self, request: axum::http::Result<Request<Body>>) -> TestResponse {
@@ -192,10 +208,13 @@ impl TestResponse {
 }
 
 /// An access token for `subject` with `roles`, valid for 15 minutes, signed
-/// with `keys`' signing key: what a test (or an operator's smoke test, on
-/// that environment's key ring) presents to a service that trusts `keys`.
-/// The same token as [`TokenService::issue`](core_auth::tokens::TokenService::issue)
-/// would give, without a refresh token or a cache.
+/// with `keys`' signing key (its issuer and audience included): what a test
+/// (or an operator's smoke test, on that environment's key ring) presents to
+/// a service that trusts `keys`. Unlike the pair
+/// [`TokenService::issue`](core_auth::tokens::TokenService::issue) gives, it
+/// has no refresh token, no token family (a family's logout does not reach
+/// it; its expiry, a subject's revocation and the key ring's do) and no
+/// scopes.
 ///
 /// ```
 /// use core_auth::jwt::{JwtSettings, KeyRing};
