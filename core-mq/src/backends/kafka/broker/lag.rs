@@ -1,7 +1,7 @@
 //! A group's lag on Kafka: high watermark minus committed offset, summed
 //! over the topic's partitions.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use core_error::{Error, Result};
@@ -21,31 +21,45 @@ use crate::raw::LagProbe;
 /// a request takes (up to [`ADMIN_TIMEOUT`]) after its consumer stopped
 /// polling: a member that is neither polled nor gone stalls the group's
 /// next rebalance, and with it every consumer that joins meanwhile.
+///
+/// That client (librdkafka threads and buffers of its own) is made on the
+/// first read, so a consumer whose lag nobody reads never has one.
 pub(super) struct CommittedLag {
-    client: Arc<BaseConsumer>,
+    config: ClientConfig,
+    client: OnceLock<Arc<BaseConsumer>>,
     topic: String,
 }
 
 impl CommittedLag {
     /// A probe for `topic` with the consumer's `config` (its `group.id`
     /// names whose committed offsets count).
-    pub(super) fn new(config: &ClientConfig, topic: &str) -> Result<CommittedLag> {
+    pub(super) fn new(config: &ClientConfig, topic: &str) -> CommittedLag {
         let mut config = config.clone();
         config.set("enable.auto.commit", "false");
-        let client = config
-            .create::<BaseConsumer>()
-            .map_err(|err| error::map(err, "mq.consume", topic))?;
-        Ok(CommittedLag {
-            client: Arc::new(client),
+        CommittedLag {
+            config,
+            client: OnceLock::new(),
             topic: topic.to_string(),
-        })
+        }
+    }
+
+    fn client(&self) -> Result<Arc<BaseConsumer>> {
+        if let Some(client) = self.client.get() {
+            return Ok(Arc::clone(client));
+        }
+        let made = self
+            .config
+            .create::<BaseConsumer>()
+            .map_err(|err| error::map(err, "mq.lag", &self.topic))?;
+        // Two first reads at once make two; one is kept.
+        Ok(Arc::clone(self.client.get_or_init(|| Arc::new(made))))
     }
 }
 
 #[async_trait]
 impl LagProbe for CommittedLag {
     async fn lag(&self) -> Result<u64> {
-        let (client, topic) = (Arc::clone(&self.client), self.topic.clone());
+        let (client, topic) = (self.client()?, self.topic.clone());
         // Metadata, committed offsets and watermarks are blocking requests.
         let lag = tokio::task::spawn_blocking(move || -> rdkafka::error::KafkaResult<u64> {
             let metadata = client.fetch_metadata(Some(&topic), ADMIN_TIMEOUT)?;
@@ -84,7 +98,22 @@ mod tests {
 
     use core_testkit::{Service, require_service, unique_name};
 
+    use crate::raw::LagProbe as _;
     use crate::{ConsumeOptions, Delivery, MessageQueueBase, MqSettings, Outcome, handler_fn};
+
+    #[tokio::test]
+    async fn the_probe_makes_its_client_on_its_first_read() {
+        let brokers = require_service!(Service::Kafka);
+        let mut config = rdkafka::config::ClientConfig::new();
+        config
+            .set("bootstrap.servers", &brokers)
+            .set("group.id", unique_name("lag_lazy_g"));
+        let probe = super::CommittedLag::new(&config, &unique_name("lag_lazy"));
+        assert!(probe.client.get().is_none(), "made before anyone asked");
+        // A topic nobody wrote to: no lag, or the broker saying so.
+        let _ = probe.lag().await;
+        assert!(probe.client.get().is_some(), "not made by the first read");
+    }
 
     /// A stopped consumer whose lag is still being read (the metrics layer
     /// reads it every ten seconds) must leave its group at once: the group's

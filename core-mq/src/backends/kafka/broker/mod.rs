@@ -328,7 +328,7 @@ impl MessageQueueBase for KafkaBackend {
         if options.start == StartPosition::Latest {
             source.pin_new_partitions().await?;
         }
-        let lag = lag::CommittedLag::new(&config, topic)?;
+        let lag = lag::CommittedLag::new(&config, topic);
         Ok(raw::spawn(
             Arc::new(self.clone()),
             Box::new(source),
