@@ -7,10 +7,6 @@
 use core_cache::{CacheSettings, ErrorKind, connect};
 use core_testkit::{Service, require_service};
 
-fn tls_file(name: &str) -> String {
-    Service::tls_dir().join(name).display().to_string()
-}
-
 async fn connect_error(url: String) -> core_cache::Error {
     match connect(&CacheSettings::from_url(url)).await {
         Ok(_) => panic!("connected where it must be refused"),
@@ -34,7 +30,7 @@ async fn verified_with_the_project_ca() {
     let url = require_service!(Service::MemcachedTls);
     let cache = connect(&CacheSettings::from_url(format!(
         "{url}?sslrootcert={}",
-        tls_file("ca.pem")
+        Service::tls_file("ca.pem")
     )))
     .await
     .unwrap();
@@ -48,7 +44,11 @@ async fn verified_with_the_project_ca() {
 #[tokio::test]
 async fn another_ca_is_refused_as_untrusted() {
     let url = require_service!(Service::MemcachedTls);
-    let err = connect_error(format!("{url}?sslrootcert={}", tls_file("other-ca.pem"))).await;
+    let err = connect_error(format!(
+        "{url}?sslrootcert={}",
+        Service::tls_file("other-ca.pem")
+    ))
+    .await;
     refused_for_good(&err, "not trusted (unknown issuer)", "127.0.0.1:11212");
 }
 
@@ -57,7 +57,7 @@ async fn a_name_the_certificate_lacks_is_refused() {
     let _ = require_service!(Service::MemcachedTls);
     let err = connect_error(format!(
         "memcacheds://127.0.0.2:11212?sslrootcert={}",
-        tls_file("ca.pem")
+        Service::tls_file("ca.pem")
     ))
     .await;
     refused_for_good(&err, "does not name the host", "127.0.0.2:11212");
@@ -69,7 +69,7 @@ async fn an_expired_certificate_is_refused() {
     // expired-tls serves a certificate of the project CA that expired in 2020.
     let err = connect_error(format!(
         "memcacheds://127.0.0.1:6392?sslrootcert={}",
-        tls_file("ca.pem")
+        Service::tls_file("ca.pem")
     ))
     .await;
     refused_for_good(&err, "has expired", "127.0.0.1:6392");
@@ -80,9 +80,9 @@ async fn a_listener_that_demands_a_client_certificate() {
     let _ = require_service!(Service::MemcachedTls);
     let with = format!(
         "memcacheds://127.0.0.1:11213?sslrootcert={}&sslcert={}&sslkey={}",
-        tls_file("ca.pem"),
-        tls_file("client.pem"),
-        tls_file("client.key")
+        Service::tls_file("ca.pem"),
+        Service::tls_file("client.pem"),
+        Service::tls_file("client.key")
     );
     let cache = connect(&CacheSettings::from_url(with)).await.unwrap();
     cache.set("mtls-probe", &1_u32, None).await.unwrap();
@@ -90,7 +90,7 @@ async fn a_listener_that_demands_a_client_certificate() {
 
     let without = format!(
         "memcacheds://127.0.0.1:11213?sslrootcert={}",
-        tls_file("ca.pem")
+        Service::tls_file("ca.pem")
     );
     let err = connect_error(without).await;
     refused_for_good(&err, "refused the client certificate", "127.0.0.1:11213");
@@ -102,7 +102,7 @@ async fn tls_against_a_plaintext_listener_says_so() {
     let address = Service::Memcached.first_address(&plain);
     let mut settings = CacheSettings::from_url(format!(
         "memcacheds://{address}?sslrootcert={}",
-        tls_file("ca.pem")
+        Service::tls_file("ca.pem")
     ));
     // A plaintext Memcached waits for the end of a line that a TLS hello
     // may never send: the connect gives up after the pool's wait.
@@ -133,14 +133,14 @@ async fn tls_files_are_checked_before_connecting() {
         (
             format!(
                 "memcacheds://127.0.0.1:11212?sslcert={}",
-                tls_file("client.pem")
+                Service::tls_file("client.pem")
             ),
             "sslcert and sslkey go together",
         ),
         (
             format!(
                 "memcacheds://127.0.0.1:11212?sslrootcert={}",
-                tls_file("client.key")
+                Service::tls_file("client.key")
             ),
             "holds no certificate",
         ),

@@ -6,10 +6,6 @@
 use core_cache::{CacheSettings, ErrorKind, connect};
 use core_testkit::{Service, require_service};
 
-fn ca(name: &str) -> String {
-    Service::tls_dir().join(name).display().to_string()
-}
-
 /// `rediss://app:…@host:port/0?…` with `params` after the query's `?`.
 fn url(host_port: &str, params: &str) -> String {
     format!("rediss://app:core-sdk-redis-pw@{host_port}/0?{params}")
@@ -28,7 +24,7 @@ async fn verified_with_the_project_ca_and_an_acl_user() {
     let address = Service::RedisTls.first_address(&base);
     let cache = connect(&CacheSettings::from_url(url(
         &address,
-        &format!("sslrootcert={}", ca("ca.pem")),
+        &format!("sslrootcert={}", Service::tls_file("ca.pem")),
     )))
     .await
     .unwrap();
@@ -45,7 +41,7 @@ async fn another_ca_is_refused_as_untrusted_and_not_retried() {
     let address = Service::RedisTls.first_address(&base);
     let err = connect_error(url(
         &address,
-        &format!("sslrootcert={}", ca("other-ca.pem")),
+        &format!("sslrootcert={}", Service::tls_file("other-ca.pem")),
     ))
     .await;
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
@@ -66,7 +62,7 @@ async fn a_name_the_certificate_lacks_is_refused() {
     let _ = require_service!(Service::RedisTls);
     let err = connect_error(url(
         "127.0.0.2:6390",
-        &format!("sslrootcert={}", ca("ca.pem")),
+        &format!("sslrootcert={}", Service::tls_file("ca.pem")),
     ))
     .await;
     assert!(!err.is_temporary(), "{err}");
@@ -80,15 +76,18 @@ async fn a_listener_that_demands_a_client_certificate() {
         "127.0.0.1:6391",
         &format!(
             "sslrootcert={}&sslcert={}&sslkey={}",
-            ca("ca.pem"),
-            ca("client.pem"),
-            ca("client.key")
+            Service::tls_file("ca.pem"),
+            Service::tls_file("client.pem"),
+            Service::tls_file("client.key")
         ),
     );
     let cache = connect(&CacheSettings::from_url(with)).await.unwrap();
     cache.set("mtls-probe", &1_u32, None).await.unwrap();
 
-    let without = url("127.0.0.1:6391", &format!("sslrootcert={}", ca("ca.pem")));
+    let without = url(
+        "127.0.0.1:6391",
+        &format!("sslrootcert={}", Service::tls_file("ca.pem")),
+    );
     let err = connect_error(without).await;
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
     assert!(err.to_string().contains("client certificate"), "{err}");
@@ -98,7 +97,11 @@ async fn a_listener_that_demands_a_client_certificate() {
 async fn tls_against_a_plaintext_listener_says_so() {
     let plain = require_service!(Service::Redis);
     let address = Service::Redis.first_address(&plain);
-    let err = connect_error(format!("rediss://{address}/0?sslrootcert={}", ca("ca.pem"))).await;
+    let err = connect_error(format!(
+        "rediss://{address}/0?sslrootcert={}",
+        Service::tls_file("ca.pem")
+    ))
+    .await;
     // A plaintext Redis never answers a TLS hello: the handshake times out.
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
     assert!(
@@ -118,7 +121,7 @@ async fn a_wrong_acl_password_is_unauthenticated_and_never_shown() {
     let address = Service::RedisTls.first_address(&base);
     let wrong = format!(
         "rediss://app:PLANTED-REDIS-PW@{address}/0?sslrootcert={}",
-        ca("ca.pem")
+        Service::tls_file("ca.pem")
     );
     let err = connect_error(wrong).await;
     assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
@@ -137,7 +140,10 @@ async fn tls_files_are_checked_before_connecting() {
             "sslrootcert=/nonexistent/ca.pem cannot be read",
         ),
         (
-            format!("rediss://127.0.0.1:6390/0?sslcert={}", ca("client.pem")),
+            format!(
+                "rediss://127.0.0.1:6390/0?sslcert={}",
+                Service::tls_file("client.pem")
+            ),
             "sslcert and sslkey go together",
         ),
         (
@@ -158,7 +164,7 @@ async fn an_expired_certificate_is_refused_as_expired() {
     let _ = require_service!(Service::RedisTls);
     let err = connect_error(format!(
         "rediss://127.0.0.1:6392/0?sslrootcert={}",
-        ca("ca.pem")
+        Service::tls_file("ca.pem")
     ))
     .await;
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
@@ -176,7 +182,7 @@ async fn a_tls_cluster_is_verified_on_every_node() {
     let base = require_service!(Service::RedisClusterTls);
     let cache = connect(&CacheSettings::from_url(format!(
         "{base}?sslrootcert={}",
-        ca("ca.pem")
+        Service::tls_file("ca.pem")
     )))
     .await
     .unwrap();
@@ -189,7 +195,11 @@ async fn a_tls_cluster_is_verified_on_every_node() {
         assert_eq!(cache.get::<i32>(key).await.unwrap(), Some(1));
     }
 
-    let err = connect_error(format!("{base}?sslrootcert={}", ca("other-ca.pem"))).await;
+    let err = connect_error(format!(
+        "{base}?sslrootcert={}",
+        Service::tls_file("other-ca.pem")
+    ))
+    .await;
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
     assert!(!err.is_temporary(), "{err}");
     assert!(
@@ -198,7 +208,11 @@ async fn a_tls_cluster_is_verified_on_every_node() {
     );
 
     let plain = base.replacen("rediss-cluster://", "redis-cluster://", 1);
-    let err = connect_error(format!("{plain}?sslrootcert={}", ca("ca.pem"))).await;
+    let err = connect_error(format!(
+        "{plain}?sslrootcert={}",
+        Service::tls_file("ca.pem")
+    ))
+    .await;
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     assert!(err.to_string().contains("rediss-cluster://"), "{err}");
 }

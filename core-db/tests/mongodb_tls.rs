@@ -10,10 +10,6 @@ use core_db::document::DocumentStore;
 use core_db::{DatabaseBase as _, DatabaseSettings, ErrorKind};
 use core_testkit::{Service, require_service};
 
-fn tls_file(name: &str) -> String {
-    Service::tls_dir().join(name).display().to_string()
-}
-
 async fn refused(url: String) -> core_db::Error {
     let mut settings = DatabaseSettings::from_url(url);
     settings.database_name = Some("test".to_string());
@@ -33,7 +29,7 @@ async fn another_ca_and_another_name_are_refused() {
     let quick = "serverSelectionTimeoutMS=3000";
     let err = refused(format!(
         "{url}&tls=true&tlsCAFile={}&{quick}",
-        tls_file("other-ca.pem")
+        Service::tls_file("other-ca.pem")
     ))
     .await;
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
@@ -46,7 +42,7 @@ async fn another_ca_and_another_name_are_refused() {
     let other_name = url.replace("127.0.0.1", "127.0.0.2");
     let err = refused(format!(
         "{other_name}&tls=true&tlsCAFile={}&{quick}",
-        tls_file("ca.pem")
+        Service::tls_file("ca.pem")
     ))
     .await;
     assert!(!err.is_temporary(), "{err}");
@@ -68,7 +64,7 @@ async fn a_terminator_that_demands_a_client_certificate_takes_the_projects() {
 
     let mut settings = DatabaseSettings::from_url(format!(
         "{mtls}&tls=true&tlsCAFile={}&tlsCertificateKeyFile={}",
-        tls_file("ca.pem"),
+        Service::tls_file("ca.pem"),
         client.display()
     ));
     settings.database_name = Some("test".to_string());
@@ -83,7 +79,7 @@ async fn a_terminator_that_demands_a_client_certificate_takes_the_projects() {
 
     let err = refused(format!(
         "{mtls}&tls=true&tlsCAFile={}&serverSelectionTimeoutMS=3000",
-        tls_file("ca.pem")
+        Service::tls_file("ca.pem")
     ))
     .await;
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");

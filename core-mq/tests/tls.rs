@@ -13,10 +13,6 @@
 use core_mq::{ErrorKind, MqSettings, connect};
 use core_testkit::{Service, require_service};
 
-fn tls_file(name: &str) -> String {
-    Service::tls_dir().join(name).display().to_string()
-}
-
 async fn refused(url: String) -> core_mq::Error {
     match connect(&MqSettings::from_url(url)).await {
         Ok(_) => panic!("connected where it must be refused"),
@@ -40,12 +36,16 @@ mod rabbitmq {
         let url = require_service!(Service::RabbitMqTls);
         connect(&MqSettings::from_url(format!(
             "{url}?sslrootcert={}",
-            tls_file("ca.pem")
+            Service::tls_file("ca.pem")
         )))
         .await
         .unwrap();
 
-        let err = refused(format!("{url}?sslrootcert={}", tls_file("other-ca.pem"))).await;
+        let err = refused(format!(
+            "{url}?sslrootcert={}",
+            Service::tls_file("other-ca.pem")
+        ))
+        .await;
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
         assert!(!err.is_temporary(), "{err}");
         assert!(
@@ -58,7 +58,11 @@ mod rabbitmq {
         );
 
         let other_name = url.replace("127.0.0.1", "127.0.0.2");
-        let err = refused(format!("{other_name}?sslrootcert={}", tls_file("ca.pem"))).await;
+        let err = refused(format!(
+            "{other_name}?sslrootcert={}",
+            Service::tls_file("ca.pem")
+        ))
+        .await;
         assert!(!err.is_temporary(), "{err}");
         assert!(err.to_string().contains("does not name the host"), "{err}");
     }
@@ -69,14 +73,18 @@ mod rabbitmq {
         let mtls = url.replace(":5671", ":5673");
         connect(&MqSettings::from_url(format!(
             "{mtls}?sslrootcert={}&sslcert={}&sslkey={}",
-            tls_file("ca.pem"),
-            tls_file("client.pem"),
-            tls_file("client.key")
+            Service::tls_file("ca.pem"),
+            Service::tls_file("client.pem"),
+            Service::tls_file("client.key")
         )))
         .await
         .unwrap();
 
-        let err = refused(format!("{mtls}?sslrootcert={}", tls_file("ca.pem"))).await;
+        let err = refused(format!(
+            "{mtls}?sslrootcert={}",
+            Service::tls_file("ca.pem")
+        ))
+        .await;
         assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
         assert!(!err.to_string().contains("guest:guest"), "{err}");
     }
@@ -87,14 +95,14 @@ mod rabbitmq {
             (
                 format!(
                     "amqp://127.0.0.1:5672/%2f?sslrootcert={}",
-                    tls_file("ca.pem")
+                    Service::tls_file("ca.pem")
                 ),
                 "need an amqps:// URL",
             ),
             (
                 format!(
                     "amqps://127.0.0.1:5671/%2f?sslcert={}",
-                    tls_file("client.pem")
+                    Service::tls_file("client.pem")
                 ),
                 "sslcert and sslkey go together",
             ),
@@ -114,12 +122,12 @@ mod nats {
 
     /// `url` with the CA `ca` and, when `client`, the project's client certificate.
     fn with_files(url: &str, ca: &str, client: bool) -> String {
-        let mut url = format!("{url}?sslrootcert={}", tls_file(ca));
+        let mut url = format!("{url}?sslrootcert={}", Service::tls_file(ca));
         if client {
             url = format!(
                 "{url}&sslcert={}&sslkey={}",
-                tls_file("client.pem"),
-                tls_file("client.key")
+                Service::tls_file("client.pem"),
+                Service::tls_file("client.key")
             );
         }
         url
@@ -183,11 +191,17 @@ mod nats {
     async fn tls_files_need_tls_and_are_named_when_missing() {
         for (url, expected) in [
             (
-                format!("nats://127.0.0.1:4222?sslrootcert={}", tls_file("ca.pem")),
+                format!(
+                    "nats://127.0.0.1:4222?sslrootcert={}",
+                    Service::tls_file("ca.pem")
+                ),
                 "need a tls:// URL",
             ),
             (
-                format!("tls://127.0.0.1:4223?sslcert={}", tls_file("client.pem")),
+                format!(
+                    "tls://127.0.0.1:4223?sslcert={}",
+                    Service::tls_file("client.pem")
+                ),
                 "sslcert and sslkey go together",
             ),
             (

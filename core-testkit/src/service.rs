@@ -219,6 +219,18 @@ impl Service {
             )
     }
 
+    /// The path of one file of [`tls_dir`](Service::tls_dir), as text for
+    /// a URL parameter (`sslrootcert=…`) or a setting.
+    ///
+    /// ```
+    /// use core_testkit::Service;
+    ///
+    /// assert!(Service::tls_file("ca.pem").ends_with("/ca.pem"));
+    /// ```
+    pub fn tls_file(name: &str) -> String {
+        Service::tls_dir().join(name).display().to_string()
+    }
+
     /// The port assumed when a URL names none.
     pub const fn default_port(self) -> u16 {
         match self {
