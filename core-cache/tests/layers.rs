@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use core_cache::layers::{Layer, LayerSettings, RetryLayer, TimeoutLayer, stack};
 use core_cache::{CacheBase, Capabilities, Error, ErrorKind, Result};
+use core_testkit::Recorded;
 
 /// Fails its first `failures` calls with `error`, or sleeps `delay` per call.
 #[derive(Debug)]
@@ -221,87 +222,6 @@ async fn compare_and_swap_calls_are_not_retried() {
     assert_eq!(backend.calls(), 1);
 }
 
-/// The names and labels of the metrics registered while it is the local
-/// recorder, and the counters' values.
-#[derive(Debug, Default)]
-struct Registered {
-    names: std::sync::Mutex<Vec<String>>,
-    counters: std::sync::Mutex<Vec<(String, Arc<std::sync::atomic::AtomicU64>)>>,
-}
-
-impl Registered {
-    fn note(&self, key: &metrics::Key) -> String {
-        let labels: Vec<String> = key
-            .labels()
-            .map(|label| format!("{}={}", label.key(), label.value()))
-            .collect();
-        let entry = format!("{}{{{}}}", key.name(), labels.join(","));
-        self.names.lock().expect("not poisoned").push(entry.clone());
-        entry
-    }
-
-    fn names(&self) -> Vec<String> {
-        self.names.lock().expect("not poisoned").clone()
-    }
-
-    /// The total of the counter `name` (with its labels), over however
-    /// many times it was registered.
-    fn counted(&self, name: &str) -> u64 {
-        self.counters
-            .lock()
-            .expect("not poisoned")
-            .iter()
-            .filter(|(registered, _)| registered == name)
-            .map(|(_, value)| value.load(std::sync::atomic::Ordering::SeqCst))
-            .sum()
-    }
-}
-
-impl metrics::Recorder for Registered {
-    fn describe_counter(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn describe_gauge(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn describe_histogram(
-        &self,
-        _: metrics::KeyName,
-        _: Option<metrics::Unit>,
-        _: metrics::SharedString,
-    ) {
-    }
-    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
-        let name = self.note(key);
-        let value = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        self.counters
-            .lock()
-            .expect("not poisoned")
-            .push((name, Arc::clone(&value)));
-        metrics::Counter::from_arc(value)
-    }
-    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
-        self.note(key);
-        metrics::Gauge::noop()
-    }
-    fn register_histogram(
-        &self,
-        key: &metrics::Key,
-        _: &metrics::Metadata<'_>,
-    ) -> metrics::Histogram {
-        self.note(key);
-        metrics::Histogram::noop()
-    }
-}
-
 /// Runs `calls` on a backend wrapped by `stack` under a local recorder.
 fn registered_by(backend: Arc<dyn CacheBase>) -> Vec<String> {
     recorded_by(backend).names()
@@ -309,8 +229,8 @@ fn registered_by(backend: Arc<dyn CacheBase>) -> Vec<String> {
 
 /// What a local recorder saw of a few calls on a backend wrapped by `stack`:
 /// a miss, a set and three hits.
-fn recorded_by(backend: Arc<dyn CacheBase>) -> Registered {
-    let recorder = Registered::default();
+fn recorded_by(backend: Arc<dyn CacheBase>) -> Recorded {
+    let recorder = Recorded::default();
     let layered = stack(backend, &LayerSettings::default());
     metrics::with_local_recorder(&recorder, || {
         tokio::runtime::Builder::new_current_thread()

@@ -6,6 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use core_error::Result;
 
+use crate::Capabilities;
+
 /// Which database engine a handle talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -38,8 +40,25 @@ impl Backend {
     }
 
     /// Whether this engine speaks SQL (and is reached through [`SqlDatabase`](crate::sql::SqlDatabase)).
-    pub const fn is_sql(self) -> bool {
-        !matches!(self, Backend::MongoDb)
+    pub fn is_sql(self) -> bool {
+        self.capabilities().sql
+    }
+
+    /// What this engine can do, as its module in `backends/` declares it
+    /// (whether or not its feature is compiled in).
+    ///
+    /// ```
+    /// use core_db::Backend;
+    ///
+    /// assert!(Backend::MySql.capabilities().isolation_levels);
+    /// assert!(!Backend::MongoDb.capabilities().sql);
+    /// ```
+    pub fn capabilities(self) -> Capabilities {
+        crate::backends::REGISTRY
+            .iter()
+            .find(|registration| registration.backend == self)
+            .map(|registration| registration.capabilities)
+            .expect("every Backend has a line in backends::REGISTRY")
     }
 }
 
@@ -82,6 +101,11 @@ pub struct PoolStats {
 pub trait DatabaseBase: Send + Sync + fmt::Debug {
     /// The engine behind this handle.
     fn backend(&self) -> Backend;
+
+    /// What the engine behind this handle can do.
+    fn capabilities(&self) -> Capabilities {
+        self.backend().capabilities()
+    }
 
     /// The server's version string, as the server reports it.
     async fn server_version(&self) -> Result<String>;

@@ -99,25 +99,12 @@ fn wrong_model(backend: Backend, wanted: &str) -> Error {
 /// whose cargo feature is off; the engine's connection errors.
 pub async fn connect(settings: &DatabaseSettings) -> Result<Database> {
     settings.validate()?;
-    match settings.backend()? {
-        Backend::MongoDb => {
-            #[cfg(feature = "mongodb")]
-            return Ok(Database::Document(
-                crate::document::DocumentStore::connect(settings).await?,
-            ));
-            #[cfg(not(feature = "mongodb"))]
-            return Err(crate::settings::feature_off(Backend::MongoDb));
-        }
-        backend => {
-            #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-            {
-                let _ = backend;
-                Ok(Database::Sql(
-                    crate::sql::SqlDatabase::connect(settings).await?,
-                ))
-            }
-            #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
-            Err(crate::settings::feature_off(backend))
-        }
+    match crate::settings::registration(settings)?.open()? {
+        #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+        crate::registration::Open::Sql(_) => Ok(Database::Sql(
+            crate::sql::SqlDatabase::connect(settings).await?,
+        )),
+        #[cfg(feature = "mongodb")]
+        crate::registration::Open::Document(open) => Ok(Database::Document(open(settings).await?)),
     }
 }

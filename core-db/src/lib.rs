@@ -11,7 +11,14 @@
 //! - [`document::DocumentStore`] is the MongoDB front door: typed
 //!   collections, filters, sort/limit/skip, aggregation, declared indexes
 //!   and transactions, and the native `mongodb::Database`.
-//! - [`connect`] builds either from a [`DatabaseSettings`] section.
+//! - [`connect`] builds either from a [`DatabaseSettings`] section; each
+//!   engine declares its URL schemes and [`Capabilities`] in its module
+//!   under [`backends`].
+//! - Every SQL statement runs under one stack of layers: a deadline
+//!   (`query_timeout_ms`), retries of reads after a lost connection
+//!   (`read_attempts`), the slow-query log, metrics
+//!   (`db_queries_total`, `db_query_duration_seconds`) and a `db` tracing
+//!   span.
 //! - `outbox` (feature `outbox`): the transactional outbox, messages written
 //!   in a SQL transaction and published through any core-mq queue.
 //!
@@ -49,10 +56,12 @@
 
 mod backend;
 pub mod backends;
+mod capability;
 mod connect;
-mod settings;
 #[allow(dead_code, reason = "unused when no backend is compiled in")]
-mod slow;
+mod layers;
+mod registration;
+mod settings;
 
 #[cfg(feature = "mongodb")]
 pub use backends::mongodb as document;
@@ -65,16 +74,9 @@ pub mod outbox;
 pub mod sql;
 
 pub use backend::{Backend, DatabaseBase, Health, PoolStats};
+pub use capability::Capabilities;
 pub use connect::{Database, connect};
 pub use core_error::{Error, ErrorKind, Result};
-/// The MongoDB driver this crate is built on (3.x), for its types
-/// (`bson`, options) in your code without a second version of it.
-///
-/// Version policy for both driver re-exports: a driver's major version
-/// (or, before 1.0, its minor: sqlx 0.8 → 0.9) moves only with this SDK's
-/// minor version, and is named in the release notes; patch releases of the
-/// SDK never change it. Depend on the driver through this re-export, not
-/// directly, and the two cannot drift apart.
 /// The MongoDB driver this crate is built on (3.x), for its types
 /// (`bson`, options) in your code without a second version of it. Its
 /// major version moves only with this SDK's minor version (see the crate
@@ -82,9 +84,6 @@ pub use core_error::{Error, ErrorKind, Result};
 #[cfg(feature = "mongodb")]
 pub use mongodb;
 pub use settings::DatabaseSettings;
-/// The sqlx this crate is built on (0.8), for its types (`FromRow`,
-/// `Row`, `PgPool`) without a second version of it; see the version policy
-/// on [`mongodb`](crate::mongodb) (the same for both drivers).
 /// The sqlx this crate is built on (0.8), for its types (`FromRow`,
 /// `Row`, `PgPool`) without a second version of it. Its breaking version
 /// moves only with this SDK's minor version (see the crate docs, "Driver

@@ -65,6 +65,16 @@ pub struct DatabaseSettings {
     /// `max_execution_time`, MongoDB `maxTimeMS` on reads). SQLite has no
     /// such limit and refuses the setting. Default none.
     pub statement_timeout_ms: Option<u64>,
+    /// The caller stops waiting for a statement after this long (each
+    /// attempt of a retried read has its own), with a
+    /// [`Timeout`](core_error::ErrorKind::Timeout). The server may still be
+    /// running it: set `statement_timeout_ms` too. Default none.
+    pub query_timeout_ms: Option<u64>,
+    /// Attempts in all for a read (a statement starting with `SELECT`, or
+    /// one marked [`idempotent`](crate::sql::Query::idempotent)) outside a
+    /// transaction that lost its connection or could not get one; 1 turns
+    /// retries off. Default 3.
+    pub read_attempts: u32,
     /// Statements slower than this are logged (without their parameters)
     /// and counted in `db_slow_queries_total`. Default 1 000 ms; `null`
     /// disables.
@@ -87,6 +97,8 @@ impl Default for DatabaseSettings {
             max_lifetime_ms: Some(1_800_000),
             test_before_acquire: true,
             statement_timeout_ms: None,
+            query_timeout_ms: None,
+            read_attempts: 3,
             slow_query_ms: Some(1_000),
             transaction_attempts: 3,
         }
@@ -114,6 +126,8 @@ impl fmt::Debug for DatabaseSettings {
             .field("max_lifetime_ms", &self.max_lifetime_ms)
             .field("test_before_acquire", &self.test_before_acquire)
             .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .field("query_timeout_ms", &self.query_timeout_ms)
+            .field("read_attempts", &self.read_attempts)
             .field("slow_query_ms", &self.slow_query_ms)
             .field("transaction_attempts", &self.transaction_attempts)
             .finish()
@@ -184,10 +198,32 @@ impl DatabaseSettings {
                 "must be above 0, or null for no limit",
             ));
         }
-        if self.statement_timeout_ms.is_some() && backend == Backend::Sqlite {
+        if self.query_timeout_ms == Some(0) {
+            return Err(invalid(
+                "database.query_timeout_ms",
+                "must be above 0, or null for no limit",
+            ));
+        }
+        if self.read_attempts == 0 {
+            return Err(invalid(
+                "database.read_attempts",
+                "must be at least 1 (1 turns retries off)",
+            ));
+        }
+        let capabilities = backend.capabilities();
+        if self.statement_timeout_ms.is_some() && !capabilities.statement_timeout {
             return Err(invalid(
                 "database.statement_timeout_ms",
-                "SQLite cannot cancel a running statement; remove the setting",
+                format!("{backend} cannot cancel a running statement; remove the setting"),
+            ));
+        }
+        if !self.replica_urls.is_empty() && !capabilities.read_replicas {
+            return Err(invalid(
+                "database.replica_urls",
+                format!(
+                    "{backend} finds its replicas itself; list every host in database.url \
+                     instead"
+                ),
             ));
         }
         if self.transaction_attempts == 0 {
@@ -219,6 +255,11 @@ impl DatabaseSettings {
         self.statement_timeout_ms.map(Duration::from_millis)
     }
 
+    /// `query_timeout_ms` as a duration.
+    pub fn query_timeout(&self) -> Option<Duration> {
+        self.query_timeout_ms.map(Duration::from_millis)
+    }
+
     /// `slow_query_ms` as a duration.
     pub fn slow_query_threshold(&self) -> Option<Duration> {
         self.slow_query_ms.map(Duration::from_millis)
@@ -232,28 +273,17 @@ fn invalid(key: &str, reason: impl fmt::Display) -> Error {
 }
 
 fn backend_of(url: &str, key: &str) -> Result<Backend> {
-    let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
-    match scheme {
-        "postgres" | "postgresql" => Ok(Backend::Postgres),
-        "mysql" | "mariadb" => Ok(Backend::MySql),
-        "sqlite" => Ok(Backend::Sqlite),
-        "mongodb" | "mongodb+srv" => Ok(Backend::MongoDb),
-        other => Err(invalid(
-            key,
-            format!(
-                "unknown database URL scheme {other:?}; expected postgres://, mysql://, \
-                 mariadb://, sqlite:// or mongodb://"
-            ),
-        )),
-    }
+    crate::registration::find(crate::backends::REGISTRY, url, key)
+        .map(|registration| registration.backend)
 }
 
-/// The error for an engine whose cargo feature is off.
-#[allow(dead_code, reason = "only reached when a backend's feature is off")]
-pub(crate) fn feature_off(backend: Backend) -> Error {
-    Error::unsupported(format!(
-        "the {backend} backend is not compiled in; enable the core-db feature `{backend}`"
-    ))
-    .with_operation("db.connect")
-    .with_key("database.url")
+/// The registration of the engine `settings.url` names.
+pub(crate) fn registration(
+    settings: &DatabaseSettings,
+) -> Result<&'static crate::registration::Registration> {
+    crate::registration::find(
+        crate::backends::REGISTRY,
+        settings.url.expose_secret(),
+        "database.url",
+    )
 }

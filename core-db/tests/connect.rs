@@ -82,4 +82,37 @@ async fn an_unknown_scheme_is_refused_naming_the_key() {
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     assert!(err.to_string().contains("database.url"), "{err}");
+    assert!(err.to_string().contains("\"oracle\""), "{err}");
+    for scheme in ["postgres://", "mariadb://", "sqlite://", "mongodb+srv://"] {
+        assert!(
+            err.to_string().contains(scheme),
+            "the error lists the schemes this build opens: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn mongodb_replica_urls_are_refused_instead_of_ignored() {
+    let settings = DatabaseSettings {
+        replica_urls: vec!["mongodb://replica.example.com/app".to_string().into()],
+        ..DatabaseSettings::from_url("mongodb://primary.example.com/app")
+    };
+    let err = connect(&settings).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("database.replica_urls"), "{err}");
+}
+
+#[test]
+fn each_engine_says_what_it_can_do() {
+    assert!(Backend::Postgres.capabilities().statement_timeout);
+    assert!(!Backend::Sqlite.capabilities().concurrent_writes);
+    assert!(Backend::MySql.capabilities().isolation_levels);
+    let mongo = Backend::MongoDb.capabilities();
+    assert!(!mongo.sql && !mongo.savepoints && mongo.transactions);
+    for backend in [Backend::Postgres, Backend::MySql, Backend::Sqlite] {
+        assert!(
+            backend.is_sql() && backend.capabilities().savepoints,
+            "{backend}"
+        );
+    }
 }

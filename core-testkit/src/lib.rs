@@ -27,12 +27,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod control;
+mod recorder;
 mod require;
 mod service;
 mod suite;
 mod unique;
 
 pub use control::services_script;
+pub use recorder::Recorded;
 pub use require::{REQUIRE_SERVICES_VAR, require, require_at, services_required};
 pub use service::Service;
 pub use unique::unique_name;

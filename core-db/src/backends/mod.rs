@@ -1,30 +1,43 @@
-//! One module per engine, each compiled only under its cargo feature: how
-//! the settings become that driver's pool options.
+//! One module per engine: its `REGISTRATION` (URL schemes, feature,
+//! [`Capabilities`](crate::Capabilities), how it is opened), always
+//! compiled so a URL names it whatever the features, and its driver code
+//! behind its cargo feature.
 //!
-//! | engine | feature | module |
-//! |---|---|---|
-//! | PostgreSQL | `postgres` | `postgres` |
-//! | MySQL / MariaDB | `mysql` | `mysql` |
-//! | SQLite | `sqlite` | `sqlite` |
-//! | MongoDB | `mongodb` | [`mongodb`] |
+//! | engine | feature | URL | module |
+//! |---|---|---|---|
+//! | PostgreSQL | `postgres` | `postgres://`, `postgresql://` | `postgres` |
+//! | MySQL / MariaDB | `mysql` | `mysql://`, `mariadb://` | `mysql` |
+//! | SQLite | `sqlite` | `sqlite://`, `sqlite::memory:` | `sqlite` |
+//! | MongoDB | `mongodb` | `mongodb://`, `mongodb+srv://` | [`mongodb`] |
+//!
+//! The SQL engines are a closed set on purpose: each query is compiled
+//! for each engine's own sqlx types (`SqlPool` and the query's arguments
+//! are enums over them), where an engine trait would erase the arguments
+//! and rows behind boxes on every call — sqlx's own `Any` driver, measured
+//! against the concrete pool in docs/BENCHMARKS.md (`db/postgres`). Adding
+//! an engine means a module like these, its line in `REGISTRY`, and its
+//! variant in `SqlPool` (docs/BACKENDS.md).
 
-#[cfg(feature = "mongodb")]
 pub mod mongodb;
-#[cfg(feature = "mysql")]
 mod mysql;
-#[cfg(feature = "postgres")]
 mod postgres;
-#[cfg(feature = "sqlite")]
 mod sqlite;
 
-#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-pub(crate) use sql_pools::connect_sql;
+use crate::registration::Registration;
+
+/// Every engine this crate knows, compiled in or not, one line each;
+/// [`connect`](crate::connect) picks by URL scheme.
+pub(crate) const REGISTRY: &[Registration] = &[
+    postgres::REGISTRATION,
+    mysql::REGISTRATION,
+    sqlite::REGISTRATION,
+    mongodb::REGISTRATION,
+];
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 mod sql_pools {
     use core_error::{Error, ErrorKind, Result};
 
-    use crate::sql::SqlPool;
     use crate::sql::error::{self, Site};
     use crate::{Backend, DatabaseSettings};
 
@@ -41,27 +54,16 @@ mod sql_pools {
             .test_before_acquire(settings.test_before_acquire)
     }
 
-    /// Builds the pool for `url`, opening `min_connections` (at least one,
-    /// proving the server answers) within `acquire_timeout_ms`.
-    pub(crate) async fn connect_sql(
+    /// Maps the outcome of connecting a new pool for `url`: a pool that
+    /// timed out opening its first connection found no server, it was not
+    /// exhausted.
+    pub(crate) fn connected<P>(
         backend: Backend,
         url: &str,
         settings: &DatabaseSettings,
-    ) -> Result<SqlPool> {
-        let connected = match backend {
-            #[cfg(feature = "postgres")]
-            Backend::Postgres => super::postgres::pool(url, settings)
-                .await?
-                .map(SqlPool::Postgres),
-            #[cfg(feature = "mysql")]
-            Backend::MySql => super::mysql::pool(url, settings).await?.map(SqlPool::MySql),
-            #[cfg(feature = "sqlite")]
-            Backend::Sqlite => super::sqlite::pool(url, settings)
-                .await?
-                .map(SqlPool::Sqlite),
-            other => return Err(crate::settings::feature_off(other)),
-        };
-        connected.map_err(|err| {
+        pool: sqlx::Result<P>,
+    ) -> Result<P> {
+        pool.map_err(|err| {
             let site = Site {
                 backend,
                 operation: "db.connect",

@@ -1,20 +1,51 @@
-//! MySQL and MariaDB pool options.
+//! MySQL and MariaDB: their URL schemes, what they can do, and the pool
+//! options.
 
-use std::str::FromStr as _;
+use crate::registration::{Registration, when_feature};
+use crate::{Backend, Capabilities};
 
-use core_error::Result;
-use sqlx::Executor as _;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool};
+pub(crate) const REGISTRATION: Registration = Registration {
+    backend: Backend::MySql,
+    schemes: &["mysql", "mariadb"],
+    feature: "mysql",
+    capabilities: Capabilities {
+        sql: true,
+        transactions: true,
+        savepoints: true,
+        isolation_levels: true,
+        statement_timeout: true,
+        concurrent_writes: true,
+        read_replicas: true,
+    },
+    open: when_feature!("mysql", crate::registration::Open::Sql(open)),
+};
 
-use super::sql_pools::{bad_url, pool_options};
-use crate::{Backend, DatabaseSettings};
+#[cfg(feature = "mysql")]
+fn open<'a>(
+    url: &'a str,
+    settings: &'a crate::DatabaseSettings,
+) -> futures::future::BoxFuture<'a, core_error::Result<crate::sql::SqlPool>> {
+    Box::pin(async move {
+        let pool = pool(url, settings).await?;
+        super::sql_pools::connected(Backend::MySql, url, settings, pool)
+            .map(crate::sql::SqlPool::MySql)
+    })
+}
 
 /// A connected pool (holding `min_connections`) for `url` (`mariadb://` is accepted as
 /// `mysql://`); `statement_timeout_ms` is set on each new session.
-pub(crate) async fn pool(
+#[cfg(feature = "mysql")]
+async fn pool(
     url: &str,
-    settings: &DatabaseSettings,
-) -> Result<sqlx::Result<MySqlPool>> {
+    settings: &crate::DatabaseSettings,
+) -> core_error::Result<sqlx::Result<sqlx::MySqlPool>> {
+    use std::str::FromStr as _;
+
+    use sqlx::Executor as _;
+    use sqlx::mysql::MySqlConnectOptions;
+
+    use super::sql_pools::{bad_url, pool_options};
+
     // sqlx builds its TLS configuration with the process default provider.
     core_error::install_ring_provider();
     let normalized = match url.strip_prefix("mariadb:") {

@@ -1,12 +1,38 @@
-//! SQLite pool options.
+//! SQLite: its URL scheme, what it can do, and the pool options.
 
-use std::str::FromStr as _;
+#[cfg(feature = "sqlite")]
+use sqlx::sqlite::SqliteConnectOptions;
 
-use core_error::Result;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+use crate::registration::{Registration, when_feature};
+use crate::{Backend, Capabilities};
 
-use super::sql_pools::{bad_url, pool_options};
-use crate::{Backend, DatabaseSettings};
+pub(crate) const REGISTRATION: Registration = Registration {
+    backend: Backend::Sqlite,
+    schemes: &["sqlite"],
+    feature: "sqlite",
+    capabilities: Capabilities {
+        sql: true,
+        transactions: true,
+        savepoints: true,
+        isolation_levels: false,
+        statement_timeout: false,
+        concurrent_writes: false,
+        read_replicas: true,
+    },
+    open: when_feature!("sqlite", crate::registration::Open::Sql(open)),
+};
+
+#[cfg(feature = "sqlite")]
+fn open<'a>(
+    url: &'a str,
+    settings: &'a crate::DatabaseSettings,
+) -> futures::future::BoxFuture<'a, core_error::Result<crate::sql::SqlPool>> {
+    Box::pin(async move {
+        let pool = pool(url, settings).await?;
+        super::sql_pools::connected(Backend::Sqlite, url, settings, pool)
+            .map(crate::sql::SqlPool::Sqlite)
+    })
+}
 
 /// A connected pool (holding `min_connections`) for `url`; a missing
 /// database file is created, and its folder with it.
@@ -14,10 +40,15 @@ use crate::{Backend, DatabaseSettings};
 /// `sqlite::memory:` is one database shared by the pool's connections; it
 /// lives while at least one connection is open, so keep
 /// `min_connections` at 1 or more for a long-lived in-memory database.
-pub(crate) async fn pool(
+#[cfg(feature = "sqlite")]
+async fn pool(
     url: &str,
-    settings: &DatabaseSettings,
-) -> Result<sqlx::Result<SqlitePool>> {
+    settings: &crate::DatabaseSettings,
+) -> core_error::Result<sqlx::Result<sqlx::SqlitePool>> {
+    use std::str::FromStr as _;
+
+    use super::sql_pools::{bad_url, pool_options};
+
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|_| bad_url(Backend::Sqlite, url))?
         .create_if_missing(true);
@@ -27,7 +58,8 @@ pub(crate) async fn pool(
 
 /// Creates the folder of a file database (`sqlite://data/app.db`), as a
 /// fresh checkout or container has none; sqlx creates only the file.
-fn create_folder(options: &SqliteConnectOptions) -> Result<()> {
+#[cfg(feature = "sqlite")]
+fn create_folder(options: &SqliteConnectOptions) -> core_error::Result<()> {
     let file = options.get_filename();
     let Some(folder) = file
         .parent()

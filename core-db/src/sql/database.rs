@@ -12,7 +12,7 @@ use secrecy::ExposeSecret as _;
 use super::error::{self, Site};
 use super::transaction::{self, TxOptions};
 use super::{EmbeddedMigration, Query, Shared, SqlPool, Transaction, with_pool};
-use crate::slow::SlowQueryLog;
+use crate::layers::Layers;
 use crate::{Backend, DatabaseBase, DatabaseSettings, Health, PoolStats};
 
 /// A SQL database: a primary pool, optional read replicas, and the portable
@@ -59,21 +59,23 @@ impl SqlDatabase {
     /// cannot be reached within `acquire_timeout_ms`.
     pub async fn connect(settings: &DatabaseSettings) -> Result<SqlDatabase> {
         settings.validate()?;
-        let backend = settings.backend()?;
-        if !backend.is_sql() {
-            return Err(Error::invalid_input(format!(
-                "database.url names a {backend} server, which has no SQL API; use DocumentStore"
-            ))
-            .with_operation("db.connect")
-            .with_key("database.url"));
-        }
-        let url = settings.url.expose_secret();
-        let primary = crate::backends::connect_sql(backend, url, settings).await?;
+        let registration = crate::settings::registration(settings)?;
+        #[allow(unreachable_patterns, reason = "without mongodb, every engine is SQL")]
+        let open = match registration.open()? {
+            crate::registration::Open::Sql(open) => open,
+            _ => {
+                return Err(Error::invalid_input(format!(
+                    "database.url names a {} server, which has no SQL API; use DocumentStore",
+                    registration.backend
+                ))
+                .with_operation("db.connect")
+                .with_key("database.url"));
+            }
+        };
+        let primary = open(settings.url.expose_secret(), settings).await?;
         let mut replicas = Vec::with_capacity(settings.replica_urls.len());
         for replica in &settings.replica_urls {
-            let pool =
-                crate::backends::connect_sql(backend, replica.expose_secret(), settings).await?;
-            replicas.push(pool);
+            replicas.push(open(replica.expose_secret(), settings).await?);
         }
         Ok(SqlDatabase::from_pools(primary, replicas, settings))
     }
@@ -96,7 +98,7 @@ impl SqlDatabase {
                 shared: Arc::new(Shared {
                     backend,
                     endpoint: core_error::redact_endpoint(settings.url.expose_secret()),
-                    slow: SlowQueryLog::new(backend, settings.slow_query_threshold()),
+                    layers: Layers::new(backend, settings),
                     transaction_attempts: settings.transaction_attempts.max(1),
                 }),
                 primary,
@@ -113,12 +115,9 @@ impl SqlDatabase {
     /// other statement runs on the primary.
     pub fn query<'q>(&'q self, sql: &'q str) -> Query<'q> {
         let primary = &self.inner.primary;
-        let pool = if is_read(sql) {
-            self.read_pool()
-        } else {
-            primary
-        };
-        Query::on_pool(&self.inner.shared, sql, pool, primary)
+        let read = is_read(sql);
+        let pool = if read { self.read_pool() } else { primary };
+        Query::on_pool(&self.inner.shared, sql, pool, primary, read)
     }
 
     /// Starts a transaction on the primary; it rolls back if dropped
@@ -326,7 +325,7 @@ impl SqlDatabase {
 
     /// How many statements were slower than `slow_query_ms` so far.
     pub fn slow_query_count(&self) -> u64 {
-        self.inner.shared.slow.count()
+        self.inner.shared.layers.slow.count()
     }
 
     /// The pool reads go to: the next replica, or the primary when none.

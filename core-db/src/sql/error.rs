@@ -21,9 +21,6 @@ pub(crate) struct Site<'a> {
     pub(crate) pool: Option<&'a super::SqlPool>,
 }
 
-/// The longest statement prefix recorded in an error's context.
-const STATEMENT_CONTEXT_CHARS: usize = 120;
-
 /// Maps a driver error, recording which operation and statement it was about.
 pub(crate) fn map(err: sqlx::Error, site: &Site<'_>) -> Error {
     let (kind, temporary, message) = classify(&err, site);
@@ -32,7 +29,7 @@ pub(crate) fn map(err: sqlx::Error, site: &Site<'_>) -> Error {
         .with_operation(site.operation)
         .with_backend(site.backend.name());
     if let Some(statement) = site.statement {
-        mapped = mapped.with_key(shorten(statement));
+        mapped = mapped.with_key(crate::layers::statement_context(statement));
     }
     if let sqlx::Error::Database(db) = &err {
         if let Some(constraint) = db.constraint() {
@@ -43,14 +40,6 @@ pub(crate) fn map(err: sqlx::Error, site: &Site<'_>) -> Error {
         }
     }
     mapped.with_source(err)
-}
-
-fn shorten(statement: &str) -> String {
-    let statement = statement.trim();
-    match statement.char_indices().nth(STATEMENT_CONTEXT_CHARS) {
-        Some((cut, _)) => format!("{}…", &statement[..cut]),
-        None => statement.to_string(),
-    }
 }
 
 type Class = (ErrorKind, bool, &'static str);
@@ -300,16 +289,4 @@ fn sqlite(code: &str) -> Option<Class> {
         ),
         _ => return None,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shorten;
-
-    #[test]
-    fn long_statements_are_cut_on_a_char_boundary() {
-        let long = "é".repeat(500);
-        let short = shorten(&long);
-        assert_eq!(short.chars().count(), super::STATEMENT_CONTEXT_CHARS + 1);
-    }
 }

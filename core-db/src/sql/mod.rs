@@ -31,7 +31,7 @@ pub use sqlx::types::Json;
 pub use transaction::{IsolationLevel, NativeTransaction, Transaction, TxOptions};
 
 use crate::Backend;
-use crate::slow::SlowQueryLog;
+use crate::layers::Layers;
 
 /// What every query and transaction of one database shares.
 #[derive(Debug)]
@@ -39,6 +39,6 @@ pub(crate) struct Shared {
     pub(crate) backend: Backend,
     /// The primary's URL without credentials.
     pub(crate) endpoint: String,
-    pub(crate) slow: SlowQueryLog,
+    pub(crate) layers: Layers,
     pub(crate) transaction_attempts: u32,
 }

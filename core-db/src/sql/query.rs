@@ -2,13 +2,18 @@
 
 use std::borrow::Cow;
 
+use std::future::Future;
+use std::time::Instant;
+
 use core_error::{Error, Result};
 use futures::stream::BoxStream;
 use futures::{FutureExt as _, SinkExt as _, Stream, StreamExt as _};
+use tracing::Instrument as _;
 
 use super::error::{self, Site};
 use super::serde_row::{RowToJson, Undecodable};
 use super::{FromSqlRow, Param, Shared, SqlPool};
+use crate::layers::{Call, Operation};
 
 /// Where a statement runs: a pool, or the connection of a transaction.
 pub(crate) enum Exec<'q, DB: sqlx::Database> {
@@ -56,6 +61,27 @@ impl<'q> Bound<'q> {
             SqlPool::MySql(pool) => Bound::MySql(Default::default(), Exec::Pool(pool)),
             #[cfg(feature = "sqlite")]
             SqlPool::Sqlite(pool) => Bound::Sqlite(Default::default(), Exec::Pool(pool)),
+        }
+    }
+
+    /// A copy for another attempt of a statement on a pool; `None` inside
+    /// a transaction, whose connection cannot be shared.
+    fn duplicate(&self) -> Option<Bound<'q>> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Bound::Postgres(args, Exec::Pool(pool)) => {
+                Some(Bound::Postgres(args.clone(), Exec::Pool(pool)))
+            }
+            #[cfg(feature = "mysql")]
+            Bound::MySql(args, Exec::Pool(pool)) => {
+                Some(Bound::MySql(args.clone(), Exec::Pool(pool)))
+            }
+            #[cfg(feature = "sqlite")]
+            Bound::Sqlite(args, Exec::Pool(pool)) => {
+                Some(Bound::Sqlite(args.clone(), Exec::Pool(pool)))
+            }
+            #[allow(unreachable_patterns, reason = "a connection arm per enabled engine")]
+            _ => None,
         }
     }
 
@@ -119,6 +145,8 @@ pub struct Query<'q> {
     pool: Option<&'q SqlPool>,
     primary: Option<&'q SqlPool>,
     params: usize,
+    /// Whether another attempt may follow a lost connection.
+    idempotent: bool,
     bind_error: Option<(usize, sqlx::error::BoxDynError)>,
 }
 
@@ -139,8 +167,11 @@ impl<'q> Query<'q> {
         sql: &'q str,
         pool: &'q SqlPool,
         primary: &'q SqlPool,
+        read: bool,
     ) -> Query<'q> {
-        Query::new(shared, sql, Bound::on_pool(pool), Some(pool), Some(primary))
+        let mut query = Query::new(shared, sql, Bound::on_pool(pool), Some(pool), Some(primary));
+        query.idempotent = read;
+        query
     }
 
     pub(crate) fn new(
@@ -162,6 +193,7 @@ impl<'q> Query<'q> {
             pool,
             primary,
             params: 0,
+            idempotent: false,
             bind_error: None,
         }
     }
@@ -190,6 +222,28 @@ impl<'q> Query<'q> {
         self
     }
 
+    /// Whether running this statement twice has the same effect as once,
+    /// so it is run again after a lost connection (up to
+    /// `read_attempts` in all). Statements starting with `SELECT` are taken
+    /// as idempotent: say `false` for one with side effects (`SELECT
+    /// nextval(…)`, a function that writes); say `true` for a write that may
+    /// be repeated (an upsert to fixed values, a delete by key). Statements
+    /// in a [`Transaction`](super::Transaction) are never retried alone:
+    /// the transaction helpers run the whole transaction again.
+    ///
+    /// ```
+    /// # use core_db::{DatabaseSettings, sql::SqlDatabase};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> core_db::Result<()> {
+    /// # let db = SqlDatabase::connect(&DatabaseSettings::default()).await?;
+    /// db.query("CREATE TABLE seen (id INT PRIMARY KEY)").execute().await?;
+    /// db.query("DELETE FROM seen WHERE id = ?").bind(7).idempotent(true).execute().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn idempotent(mut self, idempotent: bool) -> Query<'q> {
+        self.idempotent = idempotent && self.pool.is_some();
+        self
+    }
+
     /// Runs the statement; returns how many rows it changed.
     ///
     /// # Errors
@@ -199,13 +253,15 @@ impl<'q> Query<'q> {
     /// [`Timeout`](core_error::ErrorKind::Timeout), a lost server
     /// [`Unavailable`](core_error::ErrorKind::Unavailable).
     pub async fn execute(self) -> Result<u64> {
-        let (run, bound) = self.start("db.execute")?;
-        let started = run.shared.slow.start();
-        let result = run!(bound, |args, exec| sqlx::query_with(&run.sql, args)
-            .execute(exec)
-            .await
-            .map(|done| done.rows_affected()));
-        run.finish(started, result)
+        let (run, bound) = self.start(Operation::Execute)?;
+        let run = &run;
+        run.around(bound, move |bound| async move {
+            run!(bound, |args, exec| sqlx::query_with(&run.sql, args)
+                .execute(exec)
+                .await
+                .map(|done| done.rows_affected()))
+        })
+        .await
     }
 
     /// The first row, decoded into `T`.
@@ -216,14 +272,16 @@ impl<'q> Query<'q> {
     /// [`InvalidInput`](core_error::ErrorKind::InvalidInput) when the row
     /// does not decode into `T`; otherwise as for [`execute`](Self::execute).
     pub async fn fetch_one<T: FromSqlRow>(self) -> Result<T> {
-        let (run, bound) = self.start("db.fetch_one")?;
-        let started = run.shared.slow.start();
-        let result = run!(bound, |args, exec| sqlx::query_as_with::<_, T, _>(
-            &run.sql, args
-        )
-        .fetch_one(exec)
-        .await);
-        run.finish(started, result)
+        let (run, bound) = self.start(Operation::FetchOne)?;
+        let run = &run;
+        run.around(bound, move |bound| async move {
+            run!(bound, |args, exec| sqlx::query_as_with::<_, T, _>(
+                &run.sql, args
+            )
+            .fetch_one(exec)
+            .await)
+        })
+        .await
     }
 
     /// The first row decoded into `T`, or `None` when there is none.
@@ -232,14 +290,16 @@ impl<'q> Query<'q> {
     ///
     /// As for [`fetch_one`](Self::fetch_one), without `NotFound`.
     pub async fn fetch_optional<T: FromSqlRow>(self) -> Result<Option<T>> {
-        let (run, bound) = self.start("db.fetch_optional")?;
-        let started = run.shared.slow.start();
-        let result = run!(bound, |args, exec| sqlx::query_as_with::<_, T, _>(
-            &run.sql, args
-        )
-        .fetch_optional(exec)
-        .await);
-        run.finish(started, result)
+        let (run, bound) = self.start(Operation::FetchOptional)?;
+        let run = &run;
+        run.around(bound, move |bound| async move {
+            run!(bound, |args, exec| sqlx::query_as_with::<_, T, _>(
+                &run.sql, args
+            )
+            .fetch_optional(exec)
+            .await)
+        })
+        .await
     }
 
     /// Every row, decoded into `T`.
@@ -248,14 +308,16 @@ impl<'q> Query<'q> {
     ///
     /// As for [`fetch_one`](Self::fetch_one), without `NotFound`.
     pub async fn fetch_all<T: FromSqlRow>(self) -> Result<Vec<T>> {
-        let (run, bound) = self.start("db.fetch_all")?;
-        let started = run.shared.slow.start();
-        let result = run!(bound, |args, exec| sqlx::query_as_with::<_, T, _>(
-            &run.sql, args
-        )
-        .fetch_all(exec)
-        .await);
-        run.finish(started, result)
+        let (run, bound) = self.start(Operation::FetchAll)?;
+        let run = &run;
+        run.around(bound, move |bound| async move {
+            run!(bound, |args, exec| sqlx::query_as_with::<_, T, _>(
+                &run.sql, args
+            )
+            .fetch_all(exec)
+            .await)
+        })
+        .await
     }
 
     /// The first row as a serde type, its columns as fields by name.
@@ -279,14 +341,17 @@ impl<'q> Query<'q> {
     ///
     /// As for [`fetch_one`](Self::fetch_one).
     pub async fn fetch_one_as<T: serde::de::DeserializeOwned>(self) -> Result<T> {
-        let (run, bound) = self.start("db.fetch_one")?;
-        let started = run.shared.slow.start();
-        let row = run!(bound, |args, exec| sqlx::query_with(&run.sql, args)
-            .fetch_one(exec)
-            .await
-            .map(|row| row.to_json()));
-        run.finish(started, row)
-            .and_then(|row| run.deserialize(row))
+        let (run, bound) = self.start(Operation::FetchOne)?;
+        let run = &run;
+        let row = run
+            .around(bound, move |bound| async move {
+                run!(bound, |args, exec| sqlx::query_with(&run.sql, args)
+                    .fetch_one(exec)
+                    .await
+                    .map(|row| row.to_json()))
+            })
+            .await?;
+        run.deserialize(row)
     }
 
     /// The first row as a serde type, or `None` when there is none.
@@ -295,13 +360,17 @@ impl<'q> Query<'q> {
     ///
     /// As for [`fetch_one_as`](Self::fetch_one_as), without `NotFound`.
     pub async fn fetch_optional_as<T: serde::de::DeserializeOwned>(self) -> Result<Option<T>> {
-        let (run, bound) = self.start("db.fetch_optional")?;
-        let started = run.shared.slow.start();
-        let row = run!(bound, |args, exec| sqlx::query_with(&run.sql, args)
-            .fetch_optional(exec)
-            .await
-            .map(|row| row.map(|row| row.to_json())));
-        match run.finish(started, row)? {
+        let (run, bound) = self.start(Operation::FetchOptional)?;
+        let run = &run;
+        let row = run
+            .around(bound, move |bound| async move {
+                run!(bound, |args, exec| sqlx::query_with(&run.sql, args)
+                    .fetch_optional(exec)
+                    .await
+                    .map(|row| row.map(|row| row.to_json())))
+            })
+            .await?;
+        match row {
             Some(row) => run.deserialize(row).map(Some),
             None => Ok(None),
         }
@@ -313,16 +382,20 @@ impl<'q> Query<'q> {
     ///
     /// As for [`fetch_one_as`](Self::fetch_one_as), without `NotFound`.
     pub async fn fetch_all_as<T: serde::de::DeserializeOwned>(self) -> Result<Vec<T>> {
-        let (run, bound) = self.start("db.fetch_all")?;
-        let started = run.shared.slow.start();
-        let rows = run!(bound, |args, exec| sqlx::query_with(&run.sql, args)
-            .fetch_all(exec)
-            .await
-            .map(|rows| rows.iter().map(RowToJson::to_json).collect::<Vec<_>>()));
-        run.finish(started, rows)?
-            .into_iter()
-            .map(|row| run.deserialize(row))
-            .collect()
+        let (run, bound) = self.start(Operation::FetchAll)?;
+        let run = &run;
+        let rows = run
+            .around(bound, move |bound| async move {
+                run!(bound, |args, exec| sqlx::query_with(&run.sql, args)
+                    .fetch_all(exec)
+                    .await
+                    .map(|rows| rows
+                        .iter()
+                        .map(RowToJson::to_json)
+                        .collect::<Vec<_>>()))
+            })
+            .await?;
+        rows.into_iter().map(|row| run.deserialize(row)).collect()
     }
 
     /// The rows one at a time as the server sends them, for results too
@@ -342,7 +415,7 @@ impl<'q> Query<'q> {
     /// # Ok(()) }
     /// ```
     pub fn fetch<T: FromSqlRow + 'q>(self) -> BoxStream<'q, Result<T>> {
-        let (run, bound) = match self.start("db.fetch") {
+        let (run, bound) = match self.start(Operation::Fetch) {
             Ok(started) => started,
             Err(err) => return futures::stream::once(async { Err(err) }).boxed(),
         };
@@ -350,26 +423,31 @@ impl<'q> Query<'q> {
         // owns; the producer future keeps both together and hands rows over
         // through a small bounded channel, so nothing is buffered beyond it.
         let (mut sender, receiver) = futures::channel::mpsc::channel::<Result<T>>(16);
+        // Streamed rows are timed, counted and traced as one statement;
+        // they are neither retried (rows may have reached the caller) nor
+        // given a deadline (the caller reads at its own pace).
+        let span = run.shared.layers.stream_span(&run.call());
         let producer = async move {
-            let started = run.shared.slow.start();
+            let started = Instant::now();
             run!(bound, |args, exec| {
                 let rows = sqlx::query_as_with::<_, T, _>(&run.sql, args).fetch(exec);
-                forward(rows, &mut sender, &run).await;
+                forward(rows, &mut sender, &run, started).await;
             });
-            run.shared.slow.finish(started, &run.sql, run.params);
-        };
+        }
+        .instrument(span);
         let drive = producer
             .into_stream()
             .filter_map(|()| futures::future::ready(None));
         futures::stream::select(receiver, drive).boxed()
     }
 
-    fn start(self, operation: &'static str) -> Result<(Run<'q>, Bound<'q>)> {
+    fn start(self, operation: Operation) -> Result<(Run<'q>, Bound<'q>)> {
         let run = Run {
             shared: self.shared,
             sql: self.sql,
             pool: self.pool,
             params: self.params,
+            idempotent: self.idempotent,
             operation,
         };
         if let Some((position, err)) = self.bind_error {
@@ -377,31 +455,44 @@ impl<'q> Query<'q> {
                 "parameter {position} could not be encoded for {}",
                 run.shared.backend
             ))
-            .with_operation(operation)
+            .with_operation(operation.name())
             .with_backend(run.shared.backend.name())
-            .with_key(run.sql.as_ref())
+            .with_key(crate::layers::statement_context(&run.sql))
             .with_source(err));
         }
         Ok((run, self.bound))
     }
 }
 
+/// Hands the rows over to the caller until they end, the caller goes away
+/// or one fails, then records the statement in the layers as one call.
 async fn forward<T, S>(
     rows: S,
     sender: &mut futures::channel::mpsc::Sender<Result<T>>,
     run: &Run<'_>,
+    started: Instant,
 ) where
     S: Stream<Item = std::result::Result<T, sqlx::Error>>,
 {
+    let layers = &run.shared.layers;
     let mut rows = std::pin::pin!(rows);
     while let Some(row) = rows.next().await {
-        let failed = row.is_err();
-        let item = row.map_err(|err| run.map(err));
-        if sender.send(item).await.is_err() || failed {
-            // The caller dropped the stream, or the query failed.
-            return;
+        match row {
+            Ok(row) => {
+                if sender.send(Ok(row)).await.is_err() {
+                    // The caller dropped the stream.
+                    break;
+                }
+            }
+            Err(err) => {
+                let err = run.map(err);
+                layers.finish(&run.call(), started.elapsed(), Some(&err));
+                let _ = sender.send(Err(err)).await;
+                return;
+            }
         }
     }
+    layers.finish(&run.call(), started.elapsed(), None);
 }
 
 /// A query whose parameters are bound, being run.
@@ -410,18 +501,51 @@ struct Run<'q> {
     sql: Cow<'q, str>,
     pool: Option<&'q SqlPool>,
     params: usize,
-    operation: &'static str,
+    idempotent: bool,
+    operation: Operation,
 }
 
-impl Run<'_> {
-    #[inline]
-    fn finish<T>(
-        &self,
-        started: Option<std::time::Instant>,
-        result: std::result::Result<T, sqlx::Error>,
-    ) -> Result<T> {
-        self.shared.slow.finish(started, &self.sql, self.params);
-        result.map_err(|err| self.map(err))
+impl<'q> Run<'q> {
+    fn call(&self) -> Call<'_> {
+        Call {
+            operation: self.operation,
+            statement: &self.sql,
+            params: self.params,
+            idempotent: self.idempotent,
+        }
+    }
+
+    /// Runs `attempt` with the bound arguments under the database's layers
+    /// (crate::layers): each attempt after the first gets a copy of them.
+    async fn around<T, F, Fut>(&self, bound: Bound<'q>, attempt: F) -> Result<T>
+    where
+        F: Fn(Bound<'q>) -> Fut,
+        Fut: Future<Output = std::result::Result<T, sqlx::Error>>,
+    {
+        let call = self.call();
+        let layers = &self.shared.layers;
+        let copies = layers.retries(&call);
+        let mut kept = Some(bound);
+        layers
+            .around(call, |last| {
+                let bound = if copies && !last {
+                    kept.as_ref().and_then(Bound::duplicate)
+                } else {
+                    None
+                }
+                .or_else(|| kept.take());
+                let attempt = bound.map(&attempt);
+                async move {
+                    match attempt {
+                        Some(attempt) => attempt.await.map_err(|err| self.map(err)),
+                        None => Err(Error::internal(
+                            "a statement was attempted after its last attempt",
+                        )
+                        .with_operation(self.operation.name())),
+                    }
+                }
+            })
+            .await
     }
 
     /// Reads a row turned into JSON as `T`.
@@ -435,13 +559,13 @@ impl Run<'_> {
                 "column {:?} of type {} has no serde form; cast it in SQL or use sqlx::FromRow",
                 undecodable.column, undecodable.type_name
             ))
-            .with_operation(self.operation)
+            .with_operation(self.operation.name())
             .with_backend(backend)
             .with_key(self.sql.as_ref())
         })?;
         serde_json::from_value(row).map_err(|err| {
             Error::invalid_input("the row does not match the type it was fetched into")
-                .with_operation(self.operation)
+                .with_operation(self.operation.name())
                 .with_backend(backend)
                 .with_key(self.sql.as_ref())
                 .with_source(err)
@@ -452,7 +576,7 @@ impl Run<'_> {
     fn map(&self, err: sqlx::Error) -> Error {
         let site = Site {
             backend: self.shared.backend,
-            operation: self.operation,
+            operation: self.operation.name(),
             statement: Some(&self.sql),
             pool: self.pool,
         };

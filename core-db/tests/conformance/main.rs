@@ -30,6 +30,16 @@ impl Target {
         let db = SqlDatabase::connect(&settings)
             .await
             .expect("connect the database under test");
+        Target::on(db, settings, dir).await
+    }
+
+    /// A target on a database already connected (`settings` make the
+    /// other handles some cases need).
+    async fn on(
+        db: SqlDatabase,
+        settings: DatabaseSettings,
+        dir: Option<tempfile::TempDir>,
+    ) -> Option<Target> {
         let target = Target {
             db,
             settings,
@@ -194,7 +204,32 @@ async fn sqlite() -> Option<Target> {
     Target::new(DatabaseSettings::from_url(url), Some(dir)).await
 }
 
+/// SQLite through a pool the service built itself with sqlx (WAL journal,
+/// its own busy timeout), handed to `SqlDatabase::from_pools`: the public
+/// way to use pool options the settings do not cover.
+async fn sqlite_own_pool() -> Option<Target> {
+    use std::str::FromStr as _;
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("test.db").display());
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+        .expect("a SQLite URL")
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .busy_timeout(std::time::Duration::from_secs(2));
+    let settings = DatabaseSettings::from_url(url);
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout())
+        .connect_with(options)
+        .await
+        .expect("the service's own pool");
+    let db = SqlDatabase::from_pools(core_db::sql::SqlPool::Sqlite(pool), Vec::new(), &settings);
+    Target::on(db, settings, Some(dir)).await
+}
+
 sql_suite!(postgres, crate::postgres);
+sql_suite!(sqlite_own_pool, crate::sqlite_own_pool);
 sql_suite!(mysql, crate::mysql);
 sql_suite!(sqlite, crate::sqlite);
 sql_suite!(mysql_tls, crate::mysql_tls);

@@ -35,11 +35,15 @@ impl SlowQueryLog {
     /// Logs and counts the statement if it took longer than the threshold.
     #[inline]
     pub(crate) fn finish(&self, started: Option<Instant>, statement: &str, params: usize) {
-        let (Some(started), Some(threshold)) = (started, self.threshold) else {
-            return;
-        };
-        let elapsed = started.elapsed();
-        if elapsed >= threshold {
+        if let Some(started) = started {
+            self.observe(started.elapsed(), statement, params);
+        }
+    }
+
+    /// Logs and counts the statement if `elapsed` is over the threshold.
+    #[inline]
+    pub(crate) fn observe(&self, elapsed: Duration, statement: &str, params: usize) {
+        if self.threshold.is_some_and(|threshold| elapsed >= threshold) {
             self.record(elapsed, statement, params);
         }
     }
