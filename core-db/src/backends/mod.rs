@@ -10,13 +10,16 @@
 //! | SQLite | `sqlite` | `sqlite://`, `sqlite::memory:` | `sqlite` |
 //! | MongoDB | `mongodb` | `mongodb://`, `mongodb+srv://` | [`mongodb`] |
 //!
-//! The SQL engines are a closed set on purpose: each query is compiled
-//! for each engine's own sqlx types (`SqlPool` and the query's arguments
-//! are enums over them), where an engine trait would erase the arguments
-//! and rows behind boxes on every call — sqlx's own `Any` driver, measured
-//! against the concrete pool in docs/BENCHMARKS.md (`db/postgres`). Adding
-//! an engine means a module like these, its line in `REGISTRY`, and its
-//! variant in `SqlPool` (docs/BACKENDS.md).
+//! The SQL engines are a closed set on purpose: `SqlPool`, a query's bound
+//! arguments and `NativeTransaction` are enums with a variant per engine,
+//! so every statement binds and decodes its engine's own sqlx types (JSON,
+//! dates, UUIDs, arrays, anything with `Encode` and `Decode` for it). An
+//! engine trait has to erase the values it carries: sqlx's own such trait,
+//! its `Any` driver, knows booleans, integers, floats, text and bytes only.
+//! Its speed is not the reason (docs/BENCHMARKS.md, `select_by_pk`,
+//! `sqlx-any-driver` beside `raw-sqlx`). Adding an engine means a module
+//! like these, its line in `REGISTRY`, and its variant in those enums
+//! (docs/BACKENDS.md).
 
 pub mod mongodb;
 mod mysql;
