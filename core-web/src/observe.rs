@@ -6,7 +6,7 @@ use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use core_log::LogContext;
 use metrics::{Counter, Histogram, Label, SharedString};
@@ -104,6 +104,7 @@ impl RequestMetrics {
 /// `traceparent` also goes into the messages the handler publishes.
 pub(crate) async fn observe<F>(
     metrics: &RequestMetrics,
+    request_id: &HeaderValue,
     request: Request,
     handle: impl FnOnce(Request) -> F,
 ) -> Response
@@ -115,12 +116,7 @@ where
     // The pattern, not the path: ids in paths would make one series per user.
     let route = request.extensions().get::<MatchedPath>().cloned();
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let request_id = request
-        .headers()
-        .get(REQUEST_ID_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("-")
-        .to_owned();
+    let request_id = request_id.to_str().unwrap_or("-").to_owned();
     let traceparent = request
         .headers()
         .get(TRACEPARENT_HEADER)

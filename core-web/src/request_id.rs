@@ -1,10 +1,33 @@
-//! Request ids for requests that arrive without one.
+//! Request ids: kept from `x-request-id`, made for requests that arrive
+//! without one.
 
-use axum::http::{HeaderValue, Request};
+use axum::http::{HeaderName, HeaderValue, Request};
 use tower_http::request_id::{MakeRequestId, RequestId};
 
+use crate::observe::REQUEST_ID_HEADER;
+
+/// The request's id: the `x-request-id` it was sent with, or a new random
+/// one, which is then added to its headers for the handler to read.
+pub(crate) fn ensure<B>(request: &mut Request<B>) -> HeaderValue {
+    if let Some(sent) = request.headers().get(REQUEST_ID_HEADER) {
+        return sent.clone();
+    }
+    let made = random();
+    request
+        .headers_mut()
+        .insert(HeaderName::from_static(REQUEST_ID_HEADER), made.clone());
+    made
+}
+
+/// A new random request id.
+fn random() -> HeaderValue {
+    HeaderValue::from_bytes(&uuid_v4(fastrand::u128(..)))
+        .expect("a hyphenated UUID is a valid header value")
+}
+
 /// Makes a random UUID v4 (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`) per
-/// request from a per-thread generator.
+/// request from a per-thread generator, as the standard layers do, for a
+/// service that assembles tower-http's request-id layers itself.
 ///
 /// A request id only has to be unique enough to find a request's log
 /// lines, not unguessable, so it takes 122 bits from a fast seeded
@@ -15,9 +38,7 @@ pub struct RandomRequestId;
 
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _request: &Request<B>) -> Option<RequestId> {
-        HeaderValue::from_bytes(&uuid_v4(fastrand::u128(..)))
-            .ok()
-            .map(RequestId::new)
+        Some(RequestId::new(random()))
     }
 }
 

@@ -13,15 +13,12 @@ use core_error::{Error, Result};
 use core_log::{LogGuard, Metrics};
 use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
-use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 
 use crate::error::{ApiError, STATUS, no_route, wrong_method};
 use crate::observe::{REQUEST_ID_HEADER, RequestMetrics, observe};
 use crate::probes::Probes;
 use crate::rate_limit::RateLimiter;
-use crate::request_id::RandomRequestId;
 use crate::settings::{CorsSettings, ServerSettings, ServiceSettings, load};
 
 /// A service whose settings are loaded and whose logs and metrics are on.
@@ -53,12 +50,12 @@ pub fn start<S: ServiceSettings>(service: &'static str) -> Result<Started<S>> {
 
 /// `api` with `/health`, `/ready` and `/metrics`, behind the standard
 /// layers, outermost first: request id (kept from `x-request-id` or a new
-/// UUID, echoed back), a handler panic answered as a JSON 500 (the service
-/// stays up), CORS, per-request log context (request id, incoming W3C trace
-/// id) with one access-log line and the `http_requests_total` /
-/// `http_request_duration_seconds` metrics per route pattern, load shedding
-/// past `max_concurrent_requests` (503 with `Retry-After`), the body limit
-/// (413) and the request timeout (408); with `server.rate_limit` set, a
+/// UUID, echoed back), per-request log context (request id, incoming W3C
+/// trace id) with one access-log line and the `http_requests_total` /
+/// `http_request_duration_seconds` metrics per route pattern, a handler
+/// panic answered as a JSON 500 (the service stays up), load shedding past
+/// `max_concurrent_requests` (503 with `Retry-After`), the body limit (413)
+/// and the request timeout (408), then CORS; with `server.rate_limit` set, a
 /// per-client limit on `api`'s routes (429; [`RateLimiter`] for one shared
 /// between instances).
 ///
@@ -76,12 +73,7 @@ pub fn app(api: Router, probes: Probes, server: &ServerSettings) -> Result<Route
             .fallback(no_route)
             .method_not_allowed_fallback(wrong_method));
     }
-    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let layers = ServiceBuilder::new()
-        .layer(SetRequestIdLayer::new(request_id.clone(), RandomRequestId))
-        .layer(CatchPanicLayer::custom(panicked))
-        .layer(PropagateRequestIdLayer::new(request_id))
-        .option_layer(cors(&server.cors)?)
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(PerRequest {
                 metrics: RequestMetrics::default(),
@@ -94,6 +86,7 @@ pub fn app(api: Router, probes: Probes, server: &ServerSettings) -> Result<Route
             }),
             per_request,
         ))
+        .option_layer(cors(&server.cors)?)
         .layer(axum::extract::DefaultBodyLimit::max(server.max_body_bytes));
     // The limit covers the service's own routes, never the probes.
     let api = match RateLimiter::from_settings(&server.rate_limit)? {
@@ -130,18 +123,35 @@ struct PerRequest {
     guards: Guards,
 }
 
-/// Observes the request (log context, metrics, access log; see
-/// [`observe`]), then holds it to the limits (see [`guard`]), so the
-/// answers of the limits are observed too.
+/// Everything the standard layers do around a request, in one middleware
+/// (one boxed future per request, where a tower layer per concern costs a
+/// future and a poll each): keeps or makes its request id and echoes it on
+/// the response, observes it (log context, metrics, access log; see
+/// [`observe`]), answers a handler's panic with a JSON 500, and holds it to
+/// the limits (see [`guard`]) — so panics and the answers of the limits are
+/// observed and carry the request id too.
 async fn per_request(
     axum::extract::State(state): axum::extract::State<Arc<PerRequest>>,
-    request: axum::extract::Request,
+    mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    observe(&state.metrics, request, |request| {
-        guard(&state.guards, request, next)
+    use futures::FutureExt as _;
+    let request_id = crate::request_id::ensure(&mut request);
+    let guards = &state.guards;
+    let mut response = observe(&state.metrics, &request_id, request, |request| async move {
+        match std::panic::AssertUnwindSafe(guard(guards, request, next))
+            .catch_unwind()
+            .await
+        {
+            Ok(response) => response,
+            Err(panic) => panicked(panic),
+        }
     })
-    .await
+    .await;
+    response
+        .headers_mut()
+        .insert(HeaderName::from_static(REQUEST_ID_HEADER), request_id);
+    response
 }
 
 /// The limits every request is held to.

@@ -151,10 +151,15 @@ async fn a_bad_json_body_is_refused_naming_the_field() {
 #[tokio::test]
 async fn a_panicking_handler_gets_a_json_500_and_the_service_stays_up() {
     let app = service(&ServerSettings::default());
-    let (status, _, body) = send(&app, get_request("/panics")).await;
+    let (status, headers, body) = send(&app, get_request("/panics")).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(body.contains(r#""code":"internal""#), "{body}");
     assert!(!body.contains("lost its way"), "{body}");
+    assert_eq!(
+        headers["x-request-id"].len(),
+        36,
+        "the 500 of a panic carries the request id too"
+    );
     let (status, _, _) = send(&app, get_request("/items/3")).await;
     assert_eq!(status, StatusCode::OK);
 }
@@ -227,6 +232,7 @@ async fn requests_are_counted_per_route_pattern() {
         .lines()
         .find(|line| {
             line.starts_with("http_requests_total")
+                && line.contains(r#"method="GET""#)
                 && line.contains(r#"route="/items/{id}""#)
                 && line.contains(r#"status="200""#)
         })
@@ -385,6 +391,7 @@ async fn cors_answers_the_allowed_origins_only_and_nothing_when_none_are_set() {
         headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
         "https://app.example"
     );
+    assert!(headers.contains_key("x-request-id"), "{headers:?}");
     let (_, headers, _) = send(&app, with_origin("GET", "/items/1", "https://evil.example")).await;
     assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
 
