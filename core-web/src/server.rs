@@ -73,6 +73,7 @@ pub fn app(api: Router, probes: Probes, server: &ServerSettings) -> Result<Route
             .fallback(no_route)
             .method_not_allowed_fallback(wrong_method));
     }
+    let cors = cors(&server.cors)?;
     let layers = ServiceBuilder::new()
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(PerRequest {
@@ -83,10 +84,11 @@ pub fn app(api: Router, probes: Probes, server: &ServerSettings) -> Result<Route
                     max_body_bytes: server.max_body_bytes,
                     timeout: Duration::from_millis(server.request_timeout_ms),
                 },
+                vary: cors.is_some().then(|| HeaderValue::from_static(CORS_VARY)),
             }),
             per_request,
         ))
-        .option_layer(cors(&server.cors)?)
+        .option_layer(cors)
         .layer(axum::extract::DefaultBodyLimit::max(server.max_body_bytes));
     // The limit covers the service's own routes, never the probes.
     let api = match RateLimiter::from_settings(&server.rate_limit)? {
@@ -121,6 +123,9 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::R
 struct PerRequest {
     metrics: RequestMetrics,
     guards: Guards,
+    /// The `Vary` of CORS, when it is on: made once here, where the CORS
+    /// layer would build it from its parts on every response.
+    vary: Option<HeaderValue>,
 }
 
 /// Everything the standard layers do around a request, in one middleware
@@ -148,9 +153,11 @@ async fn per_request(
         }
     })
     .await;
-    response
-        .headers_mut()
-        .insert(HeaderName::from_static(REQUEST_ID_HEADER), request_id);
+    let headers = response.headers_mut();
+    headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), request_id);
+    if let Some(vary) = &state.vary {
+        headers.append(header::VARY, vary.clone());
+    }
     response
 }
 
@@ -214,6 +221,10 @@ async fn guard(
     }
 }
 
+/// What a CORS response varies with (the CORS layer's default list): a
+/// cache must not answer one origin with another's response.
+const CORS_VARY: &str = "origin, access-control-request-method, access-control-request-headers";
+
 /// The CORS layer for `settings`; none without allowed origins, so no CORS
 /// headers at all (not even `Vary`): browsers keep other origins out.
 fn cors(settings: &CorsSettings) -> Result<Option<CorsLayer>> {
@@ -247,7 +258,9 @@ fn cors(settings: &CorsSettings) -> Result<Option<CorsLayer>> {
             ])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
             .expose_headers([HeaderName::from_static(REQUEST_ID_HEADER)])
-            .max_age(Duration::from_secs(600)),
+            .max_age(Duration::from_secs(600))
+            // `per_request` adds `CORS_VARY` instead.
+            .vary([] as [HeaderName; 0]),
     ))
 }
 

@@ -392,8 +392,21 @@ async fn cors_answers_the_allowed_origins_only_and_nothing_when_none_are_set() {
         "https://app.example"
     );
     assert!(headers.contains_key("x-request-id"), "{headers:?}");
+    let varies_by_origin = |headers: &axum::http::HeaderMap| {
+        headers
+            .get_all(header::VARY)
+            .iter()
+            .any(|vary| vary.to_str().unwrap().contains("origin"))
+    };
+    assert!(varies_by_origin(&headers), "{headers:?}");
     let (_, headers, _) = send(&app, with_origin("GET", "/items/1", "https://evil.example")).await;
     assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+    assert!(
+        varies_by_origin(&headers),
+        "a cache must not serve this answer to another origin: {headers:?}"
+    );
+    let (_, headers, _) = send(&app, get_request("/items/1")).await;
+    assert!(varies_by_origin(&headers), "{headers:?}");
 
     let app = service(&ServerSettings::default());
     let (status, headers, _) =
