@@ -29,7 +29,9 @@ for tool in valgrind wrk; do
         $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null
     fi
 done
-(cd "$ROOT" && cargo build --release --quiet --all-features --example user_service)
+# The same build as scripts/peers.sh: the features the service runs on.
+(cd "$ROOT" && cargo build --release --quiet --no-default-features \
+    --features "$(bash scripts/user-service-features.sh)" --example user_service)
 
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
 

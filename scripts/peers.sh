@@ -67,7 +67,11 @@ if ! cmp -s "$REQUIREMENTS" "$VENV/requirements.txt" 2>/dev/null; then
 fi
 
 echo "building the Rust services (release)" >&2
-(cd "$ROOT" && cargo build --release --quiet --all-features --example user_service)
+# The user service with the features it runs on here, as a team deploys it
+# (not --all-features: Kafka, MongoDB, NATS... would only make the binary,
+# and the code pages it maps, larger); the axum peer likewise.
+(cd "$ROOT" && cargo build --release --quiet --no-default-features \
+    --features "$(bash scripts/user-service-features.sh)" --example user_service)
 (cd "$ROOT" && cargo build --release --quiet -p peer-axum-users)
 
 WORK=$(mktemp -d)
