@@ -7,7 +7,8 @@
 #   scripts/instructions-per-request.sh [LAYERS...]
 #
 # LAYERS: true (the standard layers of core-web) and/or false (without
-# them); default "true false". For each, the service starts under
+# them), and/or axum (the same service hand-written without the SDK,
+# benches/peers/axum-users, the floor); default "true false axum". For each, the service starts under
 # `valgrind --tool=callgrind` on SQLite + the in-process cache, gets a
 # registration, a login and 3 s of warm-up, then is counted for 10 s of
 # `wrk -t1 -c4` load. Prints one line per case; with KEEP=1 the callgrind
@@ -20,7 +21,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=${WORK:-$TARGET/instructions-per-request}
 PORT=${PORT:-18091}
-CASES=("$@"); [ ${#CASES[@]} -eq 0 ] && CASES=(true false)
+CASES=("$@"); [ ${#CASES[@]} -eq 0 ] && CASES=(true false axum)
 
 for tool in valgrind wrk; do
     if ! command -v "$tool" >/dev/null; then
@@ -35,14 +36,23 @@ done
 
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
 
+[[ " ${CASES[*]} " == *" axum "* ]] && (cd "$ROOT" && cargo build --release --quiet -p peer-axum-users)
+
+SECRET=instructions-per-request-secret-0123456789
 for layers in "${CASES[@]}"; do
     rm -rf "$WORK/$layers"; mkdir -p "$WORK/$layers"
     dir=$WORK/$layers
-    (cd "$ROOT" && exec env APP_ENV=local BIND_ADDR=127.0.0.1:$PORT APP__LOG__LEVEL=warn \
-        APP__SERVER__STANDARD_LAYERS="$layers" APP__DATABASE__URL="sqlite://$dir/users.db?mode=rwc" \
-        APP__CACHE__URL=memory:// APP__AUTH__JWT__SECRET=instructions-per-request-secret-0123456789 \
-        valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$dir/callgrind.out" \
-        "$TARGET/release/examples/user_service") >"$dir/service.log" 2>&1 &
+    counted=(valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$dir/callgrind.out")
+    if [ "$layers" = axum ]; then
+        env BIND_ADDR=127.0.0.1:$PORT DATABASE_URL="sqlite://$dir/users.db?mode=rwc" \
+            CACHE_URL=memory:// JWT_SECRET=$SECRET \
+            "${counted[@]}" "$TARGET/release/peer-axum-users" >"$dir/service.log" 2>&1 &
+    else
+        (cd "$ROOT" && exec env APP_ENV=local BIND_ADDR=127.0.0.1:$PORT APP__LOG__LEVEL=warn \
+            APP__SERVER__STANDARD_LAYERS="$layers" APP__DATABASE__URL="sqlite://$dir/users.db?mode=rwc" \
+            APP__CACHE__URL=memory:// APP__AUTH__JWT__SECRET=$SECRET \
+            "${counted[@]}" "$TARGET/release/examples/user_service") >"$dir/service.log" 2>&1 &
+    fi
     pid=$!
     trap 'kill "$pid" 2>/dev/null || true' EXIT
     address=http://127.0.0.1:$PORT
@@ -60,6 +70,9 @@ for layers in "${CASES[@]}"; do
     kill "$pid"; wait "$pid" 2>/dev/null || true
     requests=$(awk '/requests in/ {print $1}' "$dir/wrk.txt")
     instructions=$(callgrind_annotate "$dir/callgrind.out.1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
-    echo "standard_layers=$layers requests=$requests instructions/request=$((instructions / requests))"
+    case $layers in
+        axum) echo "hand-written axum (benches/peers/axum-users) requests=$requests instructions/request=$((instructions / requests))" ;;
+        *) echo "standard_layers=$layers requests=$requests instructions/request=$((instructions / requests))" ;;
+    esac
     [ "${KEEP:-0}" = 1 ] || rm -rf "$dir"
 done

@@ -43,23 +43,6 @@ impl Backend {
     pub fn is_sql(self) -> bool {
         self.capabilities().sql
     }
-
-    /// What this engine can do, as its module in `backends/` declares it
-    /// (whether or not its feature is compiled in).
-    ///
-    /// ```
-    /// use core_db::Backend;
-    ///
-    /// assert!(Backend::MySql.capabilities().isolation_levels);
-    /// assert!(!Backend::MongoDb.capabilities().sql);
-    /// ```
-    pub fn capabilities(self) -> Capabilities {
-        crate::backends::REGISTRY
-            .iter()
-            .find(|registration| registration.backend == self)
-            .map(|registration| registration.capabilities)
-            .expect("every Backend has a line in backends::REGISTRY")
-    }
 }
 
 impl fmt::Display for Backend {

@@ -27,6 +27,7 @@ mod postgres;
 mod sqlite;
 
 use crate::registration::Registration;
+use crate::{Backend, Capabilities};
 
 /// Every engine this crate knows, compiled in or not, one line each;
 /// [`connect`](crate::connect) picks by URL scheme.
@@ -36,6 +37,25 @@ pub(crate) const REGISTRY: &[Registration] = &[
     sqlite::REGISTRATION,
     mongodb::REGISTRATION,
 ];
+
+impl Backend {
+    /// What this engine can do, as its module in `backends/` declares it
+    /// (whether or not its feature is compiled in).
+    ///
+    /// ```
+    /// use core_db::Backend;
+    ///
+    /// assert!(Backend::MySql.capabilities().isolation_levels);
+    /// assert!(!Backend::MongoDb.capabilities().sql);
+    /// ```
+    pub fn capabilities(self) -> Capabilities {
+        REGISTRY
+            .iter()
+            .find(|registration| registration.backend == self)
+            .map(|registration| registration.capabilities)
+            .expect("every Backend has a line in backends::REGISTRY")
+    }
+}
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 mod sql_pools {
