@@ -2,11 +2,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::Fixture;
 use core_config::AppEnv;
+use core_testkit::Captured;
 
 const PLANTED: &str = "PLANTED-s3cr3t-4d1e";
 
@@ -38,19 +36,6 @@ fn url_credentials_in_query_strings_and_raw_slashes_never_show() {
             text.contains("postgres://app:***@db:5432/app"),
             "{what}:\n{text}"
         );
-    }
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
@@ -88,7 +73,7 @@ fn logs_of_a_load(echo: &str) -> String {
             .load::<Settings>()
             .unwrap()
     });
-    String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned()
+    captured.text()
 }
 
 #[test]

@@ -2,15 +2,13 @@
 
 mod common;
 
-#[cfg(feature = "reload")]
-use std::io::Write;
-#[cfg(feature = "reload")]
-use std::sync::{Arc, Mutex};
-
 use common::{Fixture, key_text};
 use core_config::{AesKey, AppEnv, ConnectionUrl, Driver, encrypt, rules};
 use secrecy::SecretString;
 use serde::Deserialize;
+
+#[cfg(feature = "reload")]
+use core_testkit::Captured;
 
 const PLANTED: &str = "PLANTED-s3cr3t-9f2c7a";
 
@@ -165,21 +163,6 @@ fn connection_url_debug_and_display_hide_the_password() {
 }
 
 #[cfg(feature = "reload")]
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-#[cfg(feature = "reload")]
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[cfg(feature = "reload")]
 #[tokio::test]
 async fn reload_logs_hide_it() {
     use std::time::Duration;
@@ -214,7 +197,7 @@ async fn reload_logs_hide_it() {
     let reported = status.borrow().last_error.clone().unwrap();
     assert!(reported.contains("database"), "{reported}");
     assert_clean("the reload status", &reported);
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
     assert!(
         logs.contains("configuration reload rejected"),
         "nothing logged:\n{logs}"

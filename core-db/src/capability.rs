@@ -39,3 +39,17 @@ pub struct Capabilities {
     /// itself, from the hosts in its URL.
     pub read_replicas: bool,
 }
+
+impl Capabilities {
+    /// Every capability on: what PostgreSQL and MySQL/MariaDB offer, and
+    /// the base the other engines take theirs from.
+    pub const ALL: Capabilities = Capabilities {
+        sql: true,
+        transactions: true,
+        savepoints: true,
+        isolation_levels: true,
+        statement_timeout: true,
+        concurrent_writes: true,
+        read_replicas: true,
+    };
+}

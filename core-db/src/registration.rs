@@ -132,22 +132,12 @@ mod tests {
     use super::{Registration, find};
     use crate::{Backend, Capabilities};
 
-    const CAPABILITIES: Capabilities = Capabilities {
-        sql: true,
-        transactions: true,
-        savepoints: true,
-        isolation_levels: true,
-        statement_timeout: true,
-        concurrent_writes: true,
-        read_replicas: true,
-    };
-
     /// A registry whose one engine is not compiled in.
     const WITHOUT_POSTGRES: &[Registration] = &[Registration {
         backend: Backend::Postgres,
         schemes: &["postgres", "postgresql"],
         feature: "postgres",
-        capabilities: CAPABILITIES,
+        capabilities: Capabilities::ALL,
         open: None,
     }];
 

@@ -3,13 +3,11 @@
 //! one count and one timing per statement; a `db` span without parameter
 //! values.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use core_db::sql::SqlDatabase;
 use core_db::{DatabaseBase as _, DatabaseSettings, ErrorKind};
-use core_testkit::{Recorded, Service, require, unique_name};
+use core_testkit::{Captured, Recorded, Service, require, unique_name};
 
 /// A pool of exactly one connection, not pinged before it is handed out
 /// (so a dead one is used), and the server process behind it.
@@ -199,19 +197,6 @@ fn each_statement_is_counted_by_operation_and_outcome_and_timed() {
     );
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_failed_statement_is_logged_in_its_span_without_its_parameters() {
     const SECRET: &str = "pl4nted-layers-s3cret";
@@ -234,7 +219,7 @@ async fn a_failed_statement_is_logged_in_its_span_without_its_parameters() {
         .await;
     assert_eq!(missing.unwrap_err().kind(), ErrorKind::NotFound);
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     assert!(log.contains("database statement failed"), "{log}");
     assert!(log.contains("operation=\"db.fetch_one\""), "{log}");
     assert!(log.contains("backend=\"sqlite\""), "{log}");

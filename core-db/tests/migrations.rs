@@ -3,7 +3,7 @@
 
 use core_db::sql::{EmbeddedMigration, SqlDatabase};
 use core_db::{DatabaseBase as _, DatabaseSettings, ErrorKind};
-use core_testkit::{Service, require_service, unique_name};
+use core_testkit::{Captured, Service, require_service, unique_name};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("tests/migrations");
 
@@ -207,18 +207,6 @@ async fn services_sharing_a_postgres_database_keep_their_own_histories() {
 }
 
 /// What a subscriber at INFO would print, captured.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[test]
 fn a_second_start_logs_no_postgres_notice_at_info() {
@@ -250,6 +238,6 @@ fn a_second_start_logs_no_postgres_notice_at_info() {
             assert_eq!(level, "notice");
         }));
     });
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
     assert!(!text.contains("already exists"), "{text}");
 }

@@ -1,30 +1,15 @@
 //! Statements slower than `slow_query_ms` are logged without their
 //! parameters and counted; faster ones are not.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use core_db::DatabaseSettings;
 use core_db::sql::SqlDatabase;
+use core_testkit::Captured;
 
 const SECRET: &str = "pl4nted-param-s3cret";
 
 /// A recursive count that takes SQLite well over a millisecond.
 const SLOW: &str = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) \
                     SELECT COUNT(*) FROM n WHERE CAST(? AS TEXT) IS NOT NULL";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 async fn run_slow(db: &SqlDatabase) {
     let (n,): (i64,) = db.query(SLOW).bind(SECRET).fetch_one().await.unwrap();
@@ -49,7 +34,7 @@ async fn slow_statements_are_logged_masked_and_counted() {
     run_slow(&db).await;
     assert_eq!(db.slow_query_count(), 1);
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     assert!(log.contains("slow query"), "{log}");
     assert!(
         log.contains("WITH RECURSIVE"),

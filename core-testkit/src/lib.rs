@@ -26,6 +26,7 @@
 // features it needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod captured;
 mod control;
 mod recorder;
 mod require;
@@ -33,6 +34,7 @@ mod service;
 mod suite;
 mod unique;
 
+pub use captured::Captured;
 pub use control::services_script;
 pub use recorder::Recorded;
 pub use require::{REQUIRE_SERVICES_VAR, require, require_at, services_required};

@@ -59,7 +59,10 @@ impl Backend {
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 mod sql_pools {
+    use std::future::Future;
+
     use core_error::{Error, ErrorKind, Result};
+    use futures::future::BoxFuture;
 
     use crate::sql::error::{self, Site};
     use crate::{Backend, DatabaseSettings};
@@ -77,10 +80,22 @@ mod sql_pools {
             .test_before_acquire(settings.test_before_acquire)
     }
 
+    /// An engine's `open`: its `pool` future for `url`, the outcome mapped
+    /// by [`connected`] and the pool wrapped as a [`SqlPool`](crate::sql::SqlPool).
+    pub(crate) fn opened<'a, P: 'a>(
+        backend: Backend,
+        url: &'a str,
+        settings: &'a DatabaseSettings,
+        pool: impl Future<Output = Result<sqlx::Result<P>>> + Send + 'a,
+        variant: fn(P) -> crate::sql::SqlPool,
+    ) -> BoxFuture<'a, Result<crate::sql::SqlPool>> {
+        Box::pin(async move { connected(backend, url, settings, pool.await?).map(variant) })
+    }
+
     /// Maps the outcome of connecting a new pool for `url`: a pool that
     /// timed out opening its first connection found no server, it was not
     /// exhausted.
-    pub(crate) fn connected<P>(
+    fn connected<P>(
         backend: Backend,
         url: &str,
         settings: &DatabaseSettings,

@@ -8,15 +8,7 @@ pub(crate) const REGISTRATION: Registration = Registration {
     backend: Backend::MySql,
     schemes: &["mysql", "mariadb"],
     feature: "mysql",
-    capabilities: Capabilities {
-        sql: true,
-        transactions: true,
-        savepoints: true,
-        isolation_levels: true,
-        statement_timeout: true,
-        concurrent_writes: true,
-        read_replicas: true,
-    },
+    capabilities: Capabilities::ALL,
     open: when_feature!("mysql", crate::registration::Open::Sql(open)),
 };
 
@@ -25,11 +17,13 @@ fn open<'a>(
     url: &'a str,
     settings: &'a crate::DatabaseSettings,
 ) -> futures::future::BoxFuture<'a, core_error::Result<crate::sql::SqlPool>> {
-    Box::pin(async move {
-        let pool = pool(url, settings).await?;
-        super::sql_pools::connected(Backend::MySql, url, settings, pool)
-            .map(crate::sql::SqlPool::MySql)
-    })
+    super::sql_pools::opened(
+        Backend::MySql,
+        url,
+        settings,
+        pool(url, settings),
+        crate::sql::SqlPool::MySql,
+    )
 }
 
 /// A connected pool (holding `min_connections`) for `url` (`mariadb://` is accepted as

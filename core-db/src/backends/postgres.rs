@@ -7,15 +7,7 @@ pub(crate) const REGISTRATION: Registration = Registration {
     backend: Backend::Postgres,
     schemes: &["postgres", "postgresql"],
     feature: "postgres",
-    capabilities: Capabilities {
-        sql: true,
-        transactions: true,
-        savepoints: true,
-        isolation_levels: true,
-        statement_timeout: true,
-        concurrent_writes: true,
-        read_replicas: true,
-    },
+    capabilities: Capabilities::ALL,
     open: when_feature!("postgres", crate::registration::Open::Sql(open)),
 };
 
@@ -24,11 +16,13 @@ fn open<'a>(
     url: &'a str,
     settings: &'a crate::DatabaseSettings,
 ) -> futures::future::BoxFuture<'a, core_error::Result<crate::sql::SqlPool>> {
-    Box::pin(async move {
-        let pool = pool(url, settings).await?;
-        super::sql_pools::connected(Backend::Postgres, url, settings, pool)
-            .map(crate::sql::SqlPool::Postgres)
-    })
+    super::sql_pools::opened(
+        Backend::Postgres,
+        url,
+        settings,
+        pool(url, settings),
+        crate::sql::SqlPool::Postgres,
+    )
 }
 
 /// A connected pool (holding `min_connections`) for `url`; `statement_timeout_ms` becomes the

@@ -11,13 +11,10 @@ pub(crate) const REGISTRATION: Registration = Registration {
     schemes: &["sqlite"],
     feature: "sqlite",
     capabilities: Capabilities {
-        sql: true,
-        transactions: true,
-        savepoints: true,
         isolation_levels: false,
         statement_timeout: false,
         concurrent_writes: false,
-        read_replicas: true,
+        ..Capabilities::ALL
     },
     open: when_feature!("sqlite", crate::registration::Open::Sql(open)),
 };
@@ -27,11 +24,13 @@ fn open<'a>(
     url: &'a str,
     settings: &'a crate::DatabaseSettings,
 ) -> futures::future::BoxFuture<'a, core_error::Result<crate::sql::SqlPool>> {
-    Box::pin(async move {
-        let pool = pool(url, settings).await?;
-        super::sql_pools::connected(Backend::Sqlite, url, settings, pool)
-            .map(crate::sql::SqlPool::Sqlite)
-    })
+    super::sql_pools::opened(
+        Backend::Sqlite,
+        url,
+        settings,
+        pool(url, settings),
+        crate::sql::SqlPool::Sqlite,
+    )
 }
 
 /// A connected pool (holding `min_connections`) for `url`; a missing

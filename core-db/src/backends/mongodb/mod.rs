@@ -35,12 +35,10 @@ pub(crate) const REGISTRATION: Registration = Registration {
     feature: "mongodb",
     capabilities: Capabilities {
         sql: false,
-        transactions: true,
         savepoints: false,
         isolation_levels: false,
-        statement_timeout: true,
-        concurrent_writes: true,
         read_replicas: false,
+        ..Capabilities::ALL
     },
     open: when_feature!("mongodb", crate::registration::Open::Document(open)),
 };
