@@ -154,7 +154,11 @@ async fn per_request(
     })
     .await;
     let headers = response.headers_mut();
-    headers.insert(HeaderName::from_static(REQUEST_ID_HEADER), request_id);
+    // A handler that answers with an id of its own (an upstream's) keeps
+    // it, as tower-http's propagation layer did.
+    headers
+        .entry(HeaderName::from_static(REQUEST_ID_HEADER))
+        .or_insert(request_id);
     if let Some(vary) = &state.vary {
         headers.append(header::VARY, vary.clone());
     }

@@ -44,6 +44,11 @@ async fn panics() -> ApiResult<String> {
     panic!("the handler lost its way")
 }
 
+/// Answers with the request id of the service it forwarded to.
+async fn forwarded() -> ([(&'static str, &'static str); 1], &'static str) {
+    ([("x-request-id", "upstream-7")], "forwarded")
+}
+
 async fn slow() -> ApiResult<String> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     Ok("done".into())
@@ -55,7 +60,8 @@ fn router(server: &ServerSettings, probes: Probes) -> Router {
         .route("/items", post(create))
         .route("/broken", get(broken))
         .route("/panics", get(panics))
-        .route("/slow", get(slow));
+        .route("/slow", get(slow))
+        .route("/forwarded", get(forwarded));
     core_web::app(api, probes, server).unwrap()
 }
 
@@ -90,6 +96,12 @@ async fn a_request_id_is_kept_when_sent_made_when_missing_and_echoed() {
     assert_eq!(headers["x-request-id"], "req-42");
     let (_, headers, _) = send(&app, get_request("/items/2")).await;
     assert_eq!(headers["x-request-id"].len(), 36, "a UUID");
+    let (_, headers, _) = send(&app, get_request("/forwarded")).await;
+    assert_eq!(
+        headers.get_all("x-request-id").iter().collect::<Vec<_>>(),
+        ["upstream-7"],
+        "a handler's own request id is kept"
+    );
 }
 
 #[tokio::test]
