@@ -29,10 +29,9 @@ IMPLEMENTATION_PREFIXES = ("plain_tracing_subscriber", "core_log")
 GROUP_NOTES = {
     "db/mongodb": (
         "The MongoDB-wire test server (SecantusDB) answers more slowly the longer it runs,\n"
-        "whichever client writes, even into fresh collections. Criterion measures raw-mongodb\n"
-        "first and sdk after, so the insert row compares two server states, not two clients.\n"
-        "Measured alone on an already-warm server, the two insert variants are equal within\n"
-        "noise; the SDK's insert is the driver's `insert_one` plus a timer."
+        "whichever client writes. So each row alternates one raw and one SDK call (which\n"
+        "goes first alternates too) and times only its own: both variants of an operation\n"
+        "meet the same server state at every step."
     ),
 }
 

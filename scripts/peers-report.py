@@ -4,7 +4,8 @@ the rounds, with the SDK's ratios to each peer.
 
 Usage: peers-report.py RESULTS.tsv HEADER
 RESULTS.tsv lines: service, backend, req/s, p50 ms, p99 ms, CPU us per
-request, idle RSS KiB, loaded RSS KiB, start-up ms, non-2xx responses.
+request, idle RSS KiB, loaded RSS KiB, start-up ms, non-2xx responses, wrk's
+CPU us per request.
 """
 
 import statistics
@@ -24,7 +25,7 @@ def main(path, header):
     runs = defaultdict(list)
     for line in open(path):
         fields = line.rstrip("\n").split("\t")
-        if len(fields) != 10:
+        if len(fields) != 11:
             continue
         service, backend, *numbers = fields
         runs[(backend, service)].append([float(n) for n in numbers])
@@ -32,17 +33,21 @@ def main(path, header):
 
     print(header)
     print()
-    print("| backends | service | req/s | p50 | p99 | CPU per request | idle RSS | RSS after load | start-up | non-2xx |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| backends | service | req/s | p50 | p99 | CPU per request | wrk's CPU per request "
+        "| idle RSS | RSS after load | start-up | non-2xx |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for backend in BACKENDS:
         for service in NAMES:
             row = median.get((backend, service))
             if row is None:
                 continue
-            rps, p50, p99, cpu, idle, loaded, startup, errors = row
+            rps, p50, p99, cpu, idle, loaded, startup, errors, wrk_cpu = row
             print(
                 f"| {BACKENDS[backend]} | {NAMES[service]} | {rps:,.0f} | {p50:.2f} ms | {p99:.2f} ms | "
-                f"{cpu:.1f} µs | {idle / 1024:.1f} MiB | {loaded / 1024:.1f} MiB | {startup:.0f} ms | {errors:.0f} |"
+                f"{cpu:.1f} µs | {wrk_cpu:.1f} µs | {idle / 1024:.1f} MiB | {loaded / 1024:.1f} MiB | "
+                f"{startup:.0f} ms | {errors:.0f} |"
             )
     print()
     print(

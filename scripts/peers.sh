@@ -13,7 +13,7 @@
 # the run does not favour one of them. Per case: start-up time (spawn to the
 # first 200 from /health), req/s, p50, p99, server CPU per request (user +
 # system time of the whole process tree over the load, divided by the
-# requests wrk counted), RSS idle (IDLE_WAIT seconds after a registration,
+# requests wrk counted), wrk's own CPU per request (it shares the cores), RSS idle (IDLE_WAIT seconds after a registration,
 # a login and 100 warm reads) and after the load (the process tree's sum).
 #
 # The table (medians over the rounds, with ratios) goes to stdout and, with
@@ -27,7 +27,8 @@
 # Environment: ROUNDS (3), DURATION (20s), THREADS (2), CONNECTIONS (32),
 # BACKENDS ("embedded servers"), SERVICES ("sdk sdk-bare axum fastapi";
 # sdk-bare is the SDK's service without its standard layers),
-# FASTAPI_WORKERS (2), IDLE_WAIT (12), WRITE_DOCS (1), DATABASE_SERVER_URL
+# FASTAPI_WORKERS (2), IDLE_WAIT (12), WRITE_DOCS (1), SCRAPE (0; 1 reads
+# /metrics every second during the load, as a Prometheus server would), DATABASE_SERVER_URL
 # (postgres://postgres@127.0.0.1:5432), REDIS_URL (redis://127.0.0.1:6379),
 # CARGO_TARGET_DIR.
 set -euo pipefail
@@ -42,6 +43,7 @@ FASTAPI_WORKERS=${FASTAPI_WORKERS:-2}
 # Past the SDK's 10 s release of idle argon2 buffers.
 IDLE_WAIT=${IDLE_WAIT:-12}
 WRITE_DOCS=${WRITE_DOCS:-1}
+SCRAPE=${SCRAPE:-0}
 DATABASE_SERVER_URL=${DATABASE_SERVER_URL:-postgres://postgres@127.0.0.1:5432}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -202,16 +204,33 @@ run_case() {
     sleep "$IDLE_WAIT"
     idle=$(tree_rss_kib)
     cpu_before=$(tree_cpu_ticks)
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
-        -H "Authorization: Bearer $token" "$url" >"$WORK/wrk.txt"
+    local scraper=
+    if [ "$SCRAPE" = 1 ]; then
+        # Only the SDK's service has /metrics; for the peers this costs a
+        # refused request a second.
+        while sleep 1; do curl -s -o /dev/null "$address/metrics" || true; done &
+        scraper=$!
+    fi
+    # In a subshell whose `times` then reports wrk's own CPU time: wrk runs
+    # on the same 2 cores, so what it takes per request is what the service
+    # cannot have.
+    (
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
+            -H "Authorization: Bearer $token" "$url" >"$WORK/wrk.txt"
+        times >"$WORK/wrk-times.txt"
+    )
+    if [ -n "$scraper" ]; then kill "$scraper"; wait "$scraper" 2>/dev/null || true; fi
     cpu_after=$(tree_cpu_ticks)
     loaded=$(tree_rss_kib)
     stop_service
     python3 - "$WORK/wrk.txt" "$service" "$backend" "$startup" "$idle" "$loaded" \
-        "$((cpu_after - cpu_before))" "$(getconf CLK_TCK)" <<'PY'
+        "$((cpu_after - cpu_before))" "$(getconf CLK_TCK)" "$WORK/wrk-times.txt" <<'PY'
 import re, sys
-wrk, service, backend, startup, idle, loaded, ticks, hz = sys.argv[1:]
+wrk, service, backend, startup, idle, loaded, ticks, hz, wrk_times = sys.argv[1:]
 text = open(wrk).read()
+# The subshell's `times`: its own user and system time, then its children's (wrk's).
+children = open(wrk_times).read().splitlines()[1]
+wrk_seconds = sum(float(m) * 60 + float(s) for m, s in re.findall(r"(\d+)m([\d.]+)s", children))
 def ms(value):
     number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()
     return float(number) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
@@ -221,8 +240,9 @@ rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 errors = int(bad.group(1)) if bad else 0
 cpu_us = int(ticks) / int(hz) / requests * 1e6
+wrk_cpu_us = wrk_seconds / requests * 1e6
 print("\t".join(map(str, [service, backend, rps, ms(latency["50"]), ms(latency["99"]), round(cpu_us, 1),
-                          int(idle), int(loaded), startup, errors])))
+                          int(idle), int(loaded), startup, errors, round(wrk_cpu_us, 1)])))
 PY
 }
 
@@ -246,7 +266,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-HEADER="wrk -t$THREADS -c$CONNECTIONS -d$DURATION on GET /api/v1/users/{id} (warm cache, valid token), $ROUNDS rounds, medians; idle RSS ${IDLE_WAIT} s after a registration and a login; FastAPI with $FASTAPI_WORKERS uvicorn workers (uvloop, httptools); $(nproc) cores ($CPU), shared by wrk and the service; \`scripts/peers.sh\`, $(date -u +%Y-%m-%d)"
+HEADER="wrk -t$THREADS -c$CONNECTIONS -d$DURATION on GET /api/v1/users/{id} (warm cache, valid token), $ROUNDS rounds, medians; idle RSS ${IDLE_WAIT} s after a registration and a login; FastAPI with $FASTAPI_WORKERS uvicorn workers (uvloop, httptools); $(nproc) cores ($CPU), shared by wrk and the service$([ "$SCRAPE" = 1 ] && echo "; /metrics read every second during the load" || true); \`scripts/peers.sh\`, $(date -u +%Y-%m-%d)"
 python3 "$ROOT/scripts/peers-report.py" "$RESULTS" "$HEADER" >"$WORK/table.md"
 cat "$WORK/table.md"
 if [ "$WRITE_DOCS" = 1 ]; then

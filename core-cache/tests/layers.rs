@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use core_cache::layers::{Layer, LayerSettings, RetryLayer, TimeoutLayer, stack};
 use core_cache::{CacheBase, Capabilities, Error, ErrorKind, Result};
-use core_testkit::Recorded;
+use core_testkit::{Captured, Recorded};
 
 /// Fails its first `failures` calls with `error`, or sleeps `delay` per call.
 #[derive(Debug)]
@@ -313,4 +313,99 @@ fn calls_to_a_shared_backend_are_counted_and_timed() {
                 == "cache_request_duration_seconds{backend=scripted,operation=cache.get}"),
         "{names:?}"
     );
+}
+
+/// The memory backend runs its tracing and counts inside its own calls
+/// (`CacheBase::observed`): a batch must still count as one batch call, not
+/// also as one call per key through the single-key operations it reuses.
+#[cfg(feature = "memory")]
+#[test]
+fn an_in_process_batch_is_counted_once_as_the_batch() {
+    let memory = core_cache::backends::memory::MemoryBackend::new(
+        &core_cache::backends::memory::MemorySettings::default(),
+    );
+    let recorder = Recorded::default();
+    let layered = stack(Arc::new(memory), &LayerSettings::default());
+    let keys: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+    let entries: Vec<(String, Bytes)> = keys
+        .iter()
+        .map(|key| (key.clone(), Bytes::from_static(b"1")))
+        .collect();
+    metrics::with_local_recorder(&recorder, || {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime")
+            .block_on(async {
+                layered.set_many(&entries, None).await.unwrap();
+                layered.get_many(&keys).await.unwrap();
+                layered.delete_many(&keys).await.unwrap();
+            });
+    });
+    for (series, calls) in [
+        (
+            "cache_requests_total{backend=memory,operation=cache.set_many,outcome=ok}",
+            1,
+        ),
+        (
+            "cache_requests_total{backend=memory,operation=cache.get_many,outcome=ok}",
+            1,
+        ),
+        (
+            "cache_requests_total{backend=memory,operation=cache.delete_many,outcome=ok}",
+            1,
+        ),
+    ] {
+        assert_eq!(recorder.counted(series), calls, "{series}");
+    }
+    let names = recorder.names();
+    assert!(
+        !names
+            .iter()
+            .any(|name| name.contains("operation=cache.get,")
+                || name.contains("operation=cache.set,")
+                || name.contains("operation=cache.delete,")),
+        "a batch was also counted key by key: {names:?}"
+    );
+}
+
+/// An in-process call's failure is logged inside its `cache` span, which
+/// names the operation, the backend and the key, as the wrapping layers do
+/// for backends that do I/O.
+#[cfg(feature = "memory")]
+#[tokio::test]
+async fn an_in_process_failure_is_logged_in_the_calls_span() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let memory = core_cache::backends::memory::MemoryBackend::new(
+        &core_cache::backends::memory::MemorySettings::default(),
+    );
+    let layered = stack(Arc::new(memory), &LayerSettings::default());
+    layered
+        .push(
+            "a-list",
+            core_cache::ListEnd::Back,
+            &[Bytes::from_static(b"x")],
+        )
+        .await
+        .unwrap();
+    let err = layered.get("a-list").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    let log = captured.text();
+    let line = log
+        .lines()
+        .find(|line| line.contains("cache call failed"))
+        .unwrap_or_else(|| panic!("no failure logged: {log}"));
+    for field in [
+        "operation=\"cache.get\"",
+        "backend=\"memory\"",
+        "key=\"a-list\"",
+    ] {
+        assert!(line.contains(field), "{field} missing from {line}");
+    }
 }

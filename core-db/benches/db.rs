@@ -320,6 +320,50 @@ struct Doc {
     score: f64,
 }
 
+/// Which of two interleaved calls a bench times.
+#[derive(Clone, Copy, PartialEq)]
+enum Timed {
+    First,
+    Second,
+}
+
+/// Runs `first` and `second` `iters` times each, alternately, and returns the
+/// time `timed` took. Which of the two goes first alternates as well, so
+/// neither always meets the server straight after the other's call.
+async fn interleaved<A, B>(
+    iters: u64,
+    timed: Timed,
+    first: &impl Fn() -> A,
+    second: &impl Fn() -> B,
+) -> Duration
+where
+    A: std::future::Future<Output = ()>,
+    B: std::future::Future<Output = ()>,
+{
+    let mut took = Duration::ZERO;
+    for iteration in 0..iters {
+        let (first_took, second_took) = if iteration % 2 == 0 {
+            let first_took = time(first()).await;
+            (first_took, time(second()).await)
+        } else {
+            let second_took = time(second()).await;
+            (time(first()).await, second_took)
+        };
+        took += if timed == Timed::First {
+            first_took
+        } else {
+            second_took
+        };
+    }
+    took
+}
+
+async fn time(call: impl std::future::Future<Output = ()>) -> Duration {
+    let started = std::time::Instant::now();
+    call.await;
+    started.elapsed()
+}
+
 fn mongodb(c: &mut Criterion) {
     let rt = runtime();
     let Some(url) = reachable(&rt, Service::MongoDb) else {
@@ -357,75 +401,67 @@ fn mongodb(c: &mut Criterion) {
     };
     let first_100 = || doc! { "_id": { "$lte": 100_i64 } };
 
-    let mut group = c.benchmark_group("db/mongodb");
-    // The MongoDB-wire server here slows down as it takes inserts, so
-    // timing the raw inserts first and the SDK's after compares two server
-    // states. Each variant instead alternates one raw and one SDK insert and
-    // times only its own: both see the same server at every step. Which of
-    // the two goes first alternates too, so neither always meets the server
-    // straight after the other's write. (The two variants still run one
-    // after the other; see the note in docs/BENCHMARKS.md.)
-    let paired = |timed_is_sdk: bool| {
-        let (raw_inserts, sdk_inserts, next, doc_with) =
-            (&raw_inserts, &sdk_inserts, &next, &doc_with);
-        move |iters: u64| async move {
-            let mut timed = Duration::ZERO;
-            for iteration in 0..iters {
-                let raw_doc = doc_with(next.fetch_add(1, Ordering::Relaxed));
-                let sdk_doc = doc_with(next.fetch_add(1, Ordering::Relaxed));
-                let raw_insert = async {
-                    let started = std::time::Instant::now();
-                    raw_inserts.insert_one(raw_doc).await.unwrap();
-                    started.elapsed()
-                };
-                let sdk_insert = async {
-                    let started = std::time::Instant::now();
-                    sdk_inserts.insert_one(sdk_doc).await.unwrap();
-                    started.elapsed()
-                };
-                let (raw_took, sdk_took) = if iteration % 2 == 0 {
-                    let raw_took = raw_insert.await;
-                    (raw_took, sdk_insert.await)
-                } else {
-                    let sdk_took = sdk_insert.await;
-                    (raw_insert.await, sdk_took)
-                };
-                timed += if timed_is_sdk { sdk_took } else { raw_took };
-            }
-            timed
-        }
+    let insert_raw = || async {
+        raw_inserts
+            .insert_one(doc_with(next.fetch_add(1, Ordering::Relaxed)))
+            .await
+            .unwrap();
     };
+    let insert_sdk = || async {
+        sdk_inserts
+            .insert_one(doc_with(next.fetch_add(1, Ordering::Relaxed)))
+            .await
+            .unwrap();
+    };
+    let select_raw = || async {
+        raw.find_one(doc! { "_id": 42_i64 }).await.unwrap();
+    };
+    let select_sdk = || async {
+        sdk.find_one(doc! { "_id": 42_i64 }).await.unwrap();
+    };
+    let fetch_raw = || async {
+        raw.find(first_100())
+            .sort(doc! { "_id": 1 })
+            .await
+            .unwrap()
+            .try_collect::<Vec<Doc>>()
+            .await
+            .unwrap();
+    };
+    let fetch_sdk = || async {
+        sdk.find(first_100(), Find::default().sort(doc! { "_id": 1 }))
+            .await
+            .unwrap();
+    };
+
+    // The MongoDB-wire server here slows down the longer it runs, so timing
+    // every raw call first and every SDK call after would compare two server
+    // states. Each row instead alternates one raw and one SDK call and times
+    // only its own: both see the same server at every step.
+    let mut group = c.benchmark_group("db/mongodb");
     group.bench_function(BenchmarkId::new("insert", "raw-mongodb"), |b| {
-        b.to_async(&rt).iter_custom(paired(false))
+        b.to_async(&rt)
+            .iter_custom(|iters| interleaved(iters, Timed::First, &insert_raw, &insert_sdk))
     });
     group.bench_function(BenchmarkId::new("insert", "sdk"), |b| {
-        b.to_async(&rt).iter_custom(paired(true))
+        b.to_async(&rt)
+            .iter_custom(|iters| interleaved(iters, Timed::Second, &insert_raw, &insert_sdk))
     });
     group.bench_function(BenchmarkId::new("select_by_pk", "raw-mongodb"), |b| {
         b.to_async(&rt)
-            .iter(|| async { raw.find_one(doc! { "_id": 42_i64 }).await.unwrap() })
+            .iter_custom(|iters| interleaved(iters, Timed::First, &select_raw, &select_sdk))
     });
     group.bench_function(BenchmarkId::new("select_by_pk", "sdk"), |b| {
         b.to_async(&rt)
-            .iter(|| async { sdk.find_one(doc! { "_id": 42_i64 }).await.unwrap() })
+            .iter_custom(|iters| interleaved(iters, Timed::Second, &select_raw, &select_sdk))
     });
     group.bench_function(BenchmarkId::new("fetch_100", "raw-mongodb"), |b| {
-        b.to_async(&rt).iter(|| async {
-            raw.find(first_100())
-                .sort(doc! { "_id": 1 })
-                .await
-                .unwrap()
-                .try_collect::<Vec<Doc>>()
-                .await
-                .unwrap()
-        })
+        b.to_async(&rt)
+            .iter_custom(|iters| interleaved(iters, Timed::First, &fetch_raw, &fetch_sdk))
     });
     group.bench_function(BenchmarkId::new("fetch_100", "sdk"), |b| {
-        b.to_async(&rt).iter(|| async {
-            sdk.find(first_100(), Find::default().sort(doc! { "_id": 1 }))
-                .await
-                .unwrap()
-        })
+        b.to_async(&rt)
+            .iter_custom(|iters| interleaved(iters, Timed::Second, &fetch_raw, &fetch_sdk))
     });
     group.finish();
     rt.block_on(async {

@@ -2,11 +2,15 @@
 //!
 //! - `publish/<backend>/<variant>`: one confirmed publish (the XADD reply,
 //!   the RabbitMQ publisher confirm, the Kafka `acks=all` delivery report).
-//! - `end_to_end/<backend>/<variant>`: 100 messages published and every one
-//!   received and acknowledged by a running consumer.
+//! - `end_to_end/<backend>/<variant>`: 100 messages published at once and
+//!   every one received and acknowledged by a running consumer.
 //! - `saturation/<backend>/<variant>`: 1 000 confirmed publishes with 64 in
 //!   flight at once: throughput when the broker, not the round trip, is the
 //!   limit.
+//! - `end_to_end_saturation/<backend>/<variant>`: 2 000 messages published
+//!   with 64 in flight while the consumer (256 fetched ahead) receives and
+//!   acknowledges them: publishing and consuming as fast as the broker
+//!   allows, in messages per second.
 //!
 //! Variants: `raw` (the driver, doing the same work: same fields, same
 //! confirms, same acks), `sdk-backend` (the bare backend behind
@@ -28,7 +32,6 @@ use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
 
 const BODY: &[u8] = b"{\"order\":42,\"customer\":\"Ada Lovelace\",\"lines\":[[\"widget\",3]]}";
-const BATCH: usize = 100;
 const PATIENCE: Duration = Duration::from_secs(60);
 /// Publishes per iteration of the saturation group.
 const SATURATION_BATCH: usize = 1_000;
@@ -69,8 +72,36 @@ fn sdk_publish(queue: Arc<dyn MessageQueueBase>) -> Publish {
     })
 }
 
-/// Starts a raw consumer of the contender's topic that reports each message.
-type StartRawConsumer = Box<dyn Fn(&Runtime, mpsc::UnboundedSender<()>) -> RawConsumer>;
+/// Starts a raw consumer of the contender's topic, fetching `prefetch`
+/// messages ahead, that reports each message it acknowledged.
+type StartRawConsumer = Box<dyn Fn(mpsc::UnboundedSender<()>, usize) -> RawConsumer>;
+
+/// How hard an end-to-end group pushes a broker.
+struct Load {
+    group: &'static str,
+    /// Messages per iteration, each received and acknowledged.
+    messages: usize,
+    /// Publishes awaiting their confirmation at once.
+    in_flight: usize,
+    /// Messages each consumer fetches ahead of its handler.
+    prefetch: usize,
+}
+
+/// A round trip of 100 messages, all published at once.
+const ROUND_TRIP: Load = Load {
+    group: "end_to_end",
+    messages: 100,
+    in_flight: 100,
+    prefetch: 100,
+};
+
+/// Publisher and consumer both as fast as the broker allows.
+const SATURATED: Load = Load {
+    group: "end_to_end_saturation",
+    messages: 2_000,
+    in_flight: IN_FLIGHT,
+    prefetch: 256,
+};
 
 /// Everything one backend brings to the bench.
 struct Contender {
@@ -142,13 +173,7 @@ fn bench_saturation(c: &mut Criterion, rt: &Runtime, contender: &Contender) {
         group.bench_function(BenchmarkId::from_parameter(variant), |b| {
             b.to_async(rt).iter(|| {
                 let (publish, topic) = (publish.clone(), contender.topic.clone());
-                async move {
-                    futures::stream::iter(0..SATURATION_BATCH)
-                        .map(|_| publish(message(&topic)))
-                        .buffer_unordered(IN_FLIGHT)
-                        .for_each(|()| async {})
-                        .await;
-                }
+                async move { publish_all(&publish, &topic, SATURATION_BATCH, IN_FLIGHT).await }
             })
         });
     }
@@ -190,6 +215,7 @@ fn sdk_consumer(
     rt: &Runtime,
     queue: &Arc<dyn MessageQueueBase>,
     topic: &str,
+    prefetch: usize,
 ) -> (Consumer, mpsc::UnboundedReceiver<()>) {
     let (sender, receiver) = mpsc::unbounded_channel();
     let handler = core_mq::handler_fn(move |_| {
@@ -200,7 +226,7 @@ fn sdk_consumer(
         }
     });
     let options = ConsumeOptions {
-        prefetch: BATCH,
+        prefetch,
         ..ConsumeOptions::default()
     };
     let consumer = rt
@@ -209,9 +235,21 @@ fn sdk_consumer(
     (consumer, receiver)
 }
 
-fn bench_end_to_end(c: &mut Criterion, rt: &Runtime, contender: &Contender) {
-    let mut group = c.benchmark_group(format!("end_to_end/{}", contender.name));
-    group.throughput(Throughput::Elements(BATCH as u64));
+/// Publishes `messages` messages through `publish`, `in_flight` at a time.
+async fn publish_all(publish: &Publish, topic: &str, messages: usize, in_flight: usize) {
+    futures::stream::iter(0..messages)
+        .map(|_| publish(message(topic)))
+        .buffer_unordered(in_flight)
+        .for_each(|()| async {})
+        .await;
+}
+
+/// Every variant publishes the same way (one confirmed publish per message,
+/// `load.in_flight` at once) and consumes with the same prefetch; only the
+/// client differs.
+fn bench_end_to_end(c: &mut Criterion, rt: &Runtime, contender: &Contender, load: &Load) {
+    let mut group = c.benchmark_group(format!("{}/{}", load.group, contender.name));
+    group.throughput(Throughput::Elements(load.messages as u64));
     group.sample_size(10);
     let topic = unique_name("bench_e2e");
 
@@ -219,17 +257,14 @@ fn bench_end_to_end(c: &mut Criterion, rt: &Runtime, contender: &Contender) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let consumer = {
             let _guard = rt.enter();
-            start(rt, sender)
+            start(sender, load.prefetch)
         };
         let receiver = tokio::sync::Mutex::new(receiver);
         rt.block_on(warm_up(publish, &contender.topic, &receiver));
         group.bench_function(BenchmarkId::from_parameter("raw"), |b| {
             b.to_async(rt).iter(|| async {
-                let sends: Vec<_> = (0..BATCH)
-                    .map(|_| publish(message(&contender.topic)))
-                    .collect();
-                futures::future::join_all(sends).await;
-                receive(&mut *receiver.lock().await, BATCH).await;
+                publish_all(publish, &contender.topic, load.messages, load.in_flight).await;
+                receive(&mut *receiver.lock().await, load.messages).await;
             })
         });
         drop(consumer);
@@ -243,13 +278,13 @@ fn bench_end_to_end(c: &mut Criterion, rt: &Runtime, contender: &Contender) {
         ),
     ] {
         let topic = format!("{topic}_{}", variant.replace('-', "_"));
-        let (consumer, receiver) = sdk_consumer(rt, &queue, &topic);
+        let (consumer, receiver) = sdk_consumer(rt, &queue, &topic, load.prefetch);
         let receiver = tokio::sync::Mutex::new(receiver);
+        let publish = sdk_publish(queue);
         group.bench_function(BenchmarkId::from_parameter(variant), |b| {
             b.to_async(rt).iter(|| async {
-                let batch: Vec<Message> = (0..BATCH).map(|_| message(&topic)).collect();
-                queue.publish_batch(batch).await.unwrap();
-                receive(&mut *receiver.lock().await, BATCH).await;
+                publish_all(&publish, &topic, load.messages, load.in_flight).await;
+                receive(&mut *receiver.lock().await, load.messages).await;
             })
         });
         rt.block_on(consumer.shutdown(PATIENCE)).unwrap();
@@ -288,7 +323,8 @@ fn main() {
     for contender in &contenders {
         bench_publish(&mut criterion, &rt, contender);
         bench_saturation(&mut criterion, &rt, contender);
-        bench_end_to_end(&mut criterion, &rt, contender);
+        bench_end_to_end(&mut criterion, &rt, contender, &ROUND_TRIP);
+        bench_end_to_end(&mut criterion, &rt, contender, &SATURATED);
     }
     criterion.final_summary();
 }
@@ -330,7 +366,7 @@ fn redis_contender(rt: &Runtime, url: &str) -> Contender {
         })
     });
     let consumer_topic = topic.clone();
-    let raw_consumer = Box::new(move |_: &Runtime, sender: mpsc::UnboundedSender<()>| {
+    let raw_consumer = Box::new(move |sender: mpsc::UnboundedSender<()>, prefetch: usize| {
         let client = client.clone();
         let stream = format!("mq:{consumer_topic}");
         RawConsumer(tokio::spawn(async move {
@@ -351,7 +387,7 @@ fn redis_contender(rt: &Runtime, url: &str) -> Contender {
                     .arg(&group)
                     .arg("raw")
                     .arg("COUNT")
-                    .arg(BATCH)
+                    .arg(prefetch)
                     .arg("BLOCK")
                     .arg(100)
                     .arg("STREAMS")
@@ -437,7 +473,7 @@ fn rabbitmq_contender(rt: &Runtime, url: &str) -> Contender {
     });
     let consumer_topic = topic.clone();
     let url = url.to_string();
-    let raw_consumer = Box::new(move |_: &Runtime, sender: mpsc::UnboundedSender<()>| {
+    let raw_consumer = Box::new(move |sender: mpsc::UnboundedSender<()>, prefetch: usize| {
         use lapin::options::{
             BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueBindOptions,
             QueueDeclareOptions,
@@ -450,7 +486,7 @@ fn rabbitmq_contender(rt: &Runtime, url: &str) -> Contender {
                     .unwrap();
             let channel = connection.create_channel().await.unwrap();
             channel
-                .basic_qos(BATCH as u16, BasicQosOptions::default())
+                .basic_qos(prefetch as u16, BasicQosOptions::default())
                 .await
                 .unwrap();
             let queue = unique_name("raw_queue");
@@ -537,7 +573,7 @@ fn nats_contender(rt: &Runtime, url: &str) -> Contender {
             })
         })
     };
-    let raw_consumer = Box::new(move |_: &Runtime, sender: mpsc::UnboundedSender<()>| {
+    let raw_consumer = Box::new(move |sender: mpsc::UnboundedSender<()>, prefetch: usize| {
         let (context, subject) = (context.clone(), subject.clone());
         RawConsumer(tokio::spawn(async move {
             let stream = context.get_stream(STREAM).await.unwrap();
@@ -556,7 +592,7 @@ fn nats_contender(rt: &Runtime, url: &str) -> Contender {
                 .unwrap();
             let mut messages = consumer
                 .stream()
-                .max_messages_per_batch(BATCH)
+                .max_messages_per_batch(prefetch)
                 .messages()
                 .await
                 .unwrap();
@@ -627,7 +663,9 @@ fn kafka_contender(rt: &Runtime, brokers: &str) -> Contender {
     });
     let consumer_topic = topic.clone();
     let brokers = brokers.to_string();
-    let raw_consumer = Box::new(move |_: &Runtime, sender: mpsc::UnboundedSender<()>| {
+    // librdkafka fetches by bytes (its defaults, as the SDK's consumer
+    // keeps them), not by a message count.
+    let raw_consumer = Box::new(move |sender: mpsc::UnboundedSender<()>, _prefetch: usize| {
         use rdkafka::consumer::{Consumer as _, StreamConsumer};
         use rdkafka::{Message as _, Offset, TopicPartitionList};
         let consumer: StreamConsumer = ClientConfig::new()

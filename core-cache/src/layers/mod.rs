@@ -36,7 +36,7 @@ use bytes::Bytes;
 use core_error::Result;
 use futures::future::BoxFuture;
 
-pub use self::in_process::InProcessLayer;
+pub use self::in_process::{CallObserver, InProcessLayer};
 pub use self::layered::Layered;
 pub use self::metrics::MetricsLayer;
 pub use self::retry::RetryLayer;
@@ -138,12 +138,16 @@ impl Default for LayerSettings {
 ///
 /// An in-process backend (not [`shared`](crate::Capabilities::shared)) does
 /// no I/O, so it can neither time out nor fail temporarily: it gets tracing
-/// and call counts only, in one [`InProcessLayer`] (no latency histogram).
+/// and call counts only (no latency histogram), which it runs inside its own
+/// calls when it can ([`CacheBase::observed`]), in one [`InProcessLayer`]
+/// otherwise.
 pub fn stack(backend: Arc<dyn CacheBase>, settings: &LayerSettings) -> Arc<dyn CacheBase> {
     let mut backend = backend;
     let does_io = backend.capabilities().shared;
     if !does_io && settings.tracing && settings.metrics {
-        return InProcessLayer.layer(backend);
+        return backend
+            .observed()
+            .unwrap_or_else(|| InProcessLayer.layer(backend));
     }
     if does_io && settings.timeout_ms > 0 {
         backend = TimeoutLayer::new(Duration::from_millis(settings.timeout_ms)).layer(backend);

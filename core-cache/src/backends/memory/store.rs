@@ -10,6 +10,7 @@ use moka::Expiry;
 use moka::ops::compute::Op;
 
 use super::MemorySettings;
+use crate::layers::{Call, CallObserver, CallResult};
 use crate::{CacheBase, CacheSettings, Capabilities, ListEnd, Ttl};
 
 const BACKEND: &str = "memory";
@@ -99,7 +100,10 @@ impl Expiry<String, Arc<Stored>> for PerEntryDeadline {
 /// ```
 #[derive(Clone)]
 pub struct MemoryBackend {
-    entries: moka::future::Cache<String, Arc<Stored>>,
+    entries: moka::sync::Cache<String, Arc<Stored>>,
+    /// Tracing and call counts, when the standard layers asked for them
+    /// ([`CacheBase::observed`]).
+    observer: Option<Arc<CallObserver>>,
 }
 
 impl std::fmt::Debug for MemoryBackend {
@@ -121,7 +125,7 @@ pub(super) fn open(settings: &CacheSettings) -> BoxFuture<'_, Result<Arc<dyn Cac
 impl MemoryBackend {
     /// Creates an empty cache bounded as `config` says.
     pub fn new(config: &MemorySettings) -> MemoryBackend {
-        let builder = moka::future::Cache::builder().expire_after(PerEntryDeadline);
+        let builder = moka::sync::Cache::builder().expire_after(PerEntryDeadline);
         let entries = match config.max_bytes {
             Some(max_bytes) => builder
                 .weigher(|key: &String, value: &Arc<Stored>| value.weight(key))
@@ -129,7 +133,10 @@ impl MemoryBackend {
                 .build(),
             None => builder.max_capacity(config.max_entries).build(),
         };
-        MemoryBackend { entries }
+        MemoryBackend {
+            entries,
+            observer: None,
+        }
     }
 
     /// Drops every entry.
@@ -137,15 +144,65 @@ impl MemoryBackend {
         self.entries.invalidate_all();
     }
 
-    async fn live(&self, key: &str) -> Option<Arc<Stored>> {
+    /// Runs `work`, the body of `operation` on `key`, under the observer if
+    /// there is one.
+    fn observe<T: CallResult>(
+        &self,
+        operation: &'static str,
+        key: &str,
+        work: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        match &self.observer {
+            None => work(),
+            Some(observer) => {
+                // Not retried here, so whether the call is idempotent does
+                // not matter.
+                let call = Call {
+                    backend: BACKEND,
+                    operation,
+                    key,
+                    idempotent: false,
+                };
+                observer.observe(call, work)
+            }
+        }
+    }
+
+    /// `get` without the observer, for `get_many` too.
+    fn value(&self, key: &str) -> Result<Option<Bytes>> {
+        // The hot path skips `live`'s clock read: moka's own read already
+        // drops entries past their per-entry deadline (`PerEntryDeadline`),
+        // at most the few microseconds between `Stored::new` and the insert
+        // later than `expires_at`.
+        match self.entries.get(key) {
+            None => Ok(None),
+            Some(stored) => match &stored.data {
+                Data::Value(value) => Ok(Some(value.clone())),
+                _ => Err(wrong_type("cache.get", key, "a plain value")),
+            },
+        }
+    }
+
+    /// `set` without the observer, for `set_many` too.
+    fn store(&self, key: &str, value: Bytes, ttl: Option<Duration>) {
+        self.entries
+            .insert(key.to_string(), Stored::new(Data::Value(value), ttl));
+    }
+
+    /// `delete` without the observer, for `delete_many` too.
+    fn remove(&self, key: &str) -> bool {
+        let removed = self.entries.remove(key);
+        removed.is_some_and(|stored| stored.is_live(Instant::now()))
+    }
+
+    fn live(&self, key: &str) -> Option<Arc<Stored>> {
         self.entries
             .get(key)
-            .await
             .filter(|stored| stored.is_live(Instant::now()))
     }
 
     /// Runs `change` atomically on the live entry under `key`.
-    async fn update<T>(
+    fn update<T>(
         &self,
         key: &str,
         change: impl FnOnce(Option<&Stored>) -> Result<(Op<Arc<Stored>>, T)>,
@@ -164,9 +221,8 @@ impl MemoryBackend {
                     Err(err) => (Op::Nop, Err(err)),
                 };
                 outcome = Some(result);
-                std::future::ready(op)
-            })
-            .await;
+                op
+            });
         outcome.unwrap_or_else(|| Err(Error::internal("cache entry update did not run")))
     }
 }
@@ -197,190 +253,214 @@ impl CacheBase for MemoryBackend {
         }
     }
 
+    fn observed(&self) -> Option<Arc<dyn CacheBase>> {
+        Some(Arc::new(MemoryBackend {
+            entries: self.entries.clone(),
+            observer: Some(Arc::new(CallObserver::default())),
+        }))
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        // The hot path skips `live`'s clock read: moka's own read already
-        // drops entries past their per-entry deadline (`PerEntryDeadline`),
-        // at most the few microseconds between `Stored::new` and the insert
-        // later than `expires_at`.
-        match self.entries.get(key).await {
-            None => Ok(None),
-            Some(stored) => match &stored.data {
-                Data::Value(value) => Ok(Some(value.clone())),
-                _ => Err(wrong_type("cache.get", key, "a plain value")),
-            },
-        }
+        self.observe("cache.get", key, || self.value(key))
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<()> {
-        self.entries
-            .insert(key.to_string(), Stored::new(Data::Value(value), ttl))
-            .await;
-        Ok(())
+        self.observe("cache.set", key, || {
+            self.store(key, value, ttl);
+            Ok(())
+        })
     }
 
     async fn set_if_absent(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<bool> {
-        self.update(key, |current| {
-            Ok(match current {
-                Some(_) => (Op::Nop, false),
-                None => (Op::Put(Stored::new(Data::Value(value), ttl)), true),
+        self.observe("cache.set_if_absent", key, || {
+            self.update(key, |current| {
+                Ok(match current {
+                    Some(_) => (Op::Nop, false),
+                    None => (Op::Put(Stored::new(Data::Value(value), ttl)), true),
+                })
             })
         })
-        .await
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
-        let removed = self.entries.remove(key).await;
-        Ok(removed.is_some_and(|stored| stored.is_live(Instant::now())))
+        self.observe("cache.delete", key, || Ok(self.remove(key)))
     }
 
     async fn exists(&self, key: &str) -> Result<bool> {
-        Ok(self.live(key).await.is_some())
+        self.observe("cache.exists", key, || Ok(self.live(key).is_some()))
     }
 
     async fn expire(&self, key: &str, ttl: Duration) -> Result<bool> {
-        self.update(key, |current| {
-            Ok(match current {
-                None => (Op::Nop, false),
-                Some(stored) => (Op::Put(Stored::new(stored.data.clone(), Some(ttl))), true),
+        self.observe("cache.expire", key, || {
+            self.update(key, |current| {
+                Ok(match current {
+                    None => (Op::Nop, false),
+                    Some(stored) => (Op::Put(Stored::new(stored.data.clone(), Some(ttl))), true),
+                })
             })
         })
-        .await
     }
 
     async fn ttl(&self, key: &str) -> Result<Ttl> {
-        Ok(match self.live(key).await {
-            None => Ttl::Missing,
-            Some(stored) => remaining(&stored).map_or(Ttl::Persistent, Ttl::ExpiresIn),
+        self.observe("cache.ttl", key, || {
+            Ok(match self.live(key) {
+                None => Ttl::Missing,
+                Some(stored) => remaining(&stored).map_or(Ttl::Persistent, Ttl::ExpiresIn),
+            })
         })
     }
 
     async fn incr(&self, key: &str, delta: i64) -> Result<i64> {
-        self.update(key, |current| {
-            let (before, ttl) = match current {
-                None => (0, None),
-                Some(stored) => {
-                    let Data::Value(value) = &stored.data else {
-                        return Err(wrong_type("cache.incr", key, "an integer"));
-                    };
-                    let parsed = std::str::from_utf8(value)
-                        .ok()
-                        .and_then(|s| s.parse::<i64>().ok());
-                    let before =
-                        parsed.ok_or_else(|| wrong_type("cache.incr", key, "an integer"))?;
-                    (before, remaining(stored))
-                }
-            };
-            let after = before.checked_add(delta).ok_or_else(|| {
-                Error::invalid_input(format!(
-                    "adding {delta} to {before} overflows a 64-bit integer"
-                ))
-                .with_operation("cache.incr")
-                .with_backend(BACKEND)
-                .with_key(key)
-            })?;
-            let stored = Stored::new(Data::Value(Bytes::from(after.to_string())), ttl);
-            Ok((Op::Put(stored), after))
+        self.observe("cache.incr", key, || {
+            self.update(key, |current| {
+                let (before, ttl) = match current {
+                    None => (0, None),
+                    Some(stored) => {
+                        let Data::Value(value) = &stored.data else {
+                            return Err(wrong_type("cache.incr", key, "an integer"));
+                        };
+                        let parsed = std::str::from_utf8(value)
+                            .ok()
+                            .and_then(|s| s.parse::<i64>().ok());
+                        let before =
+                            parsed.ok_or_else(|| wrong_type("cache.incr", key, "an integer"))?;
+                        (before, remaining(stored))
+                    }
+                };
+                let after = before.checked_add(delta).ok_or_else(|| {
+                    Error::invalid_input(format!(
+                        "adding {delta} to {before} overflows a 64-bit integer"
+                    ))
+                    .with_operation("cache.incr")
+                    .with_backend(BACKEND)
+                    .with_key(key)
+                })?;
+                let stored = Stored::new(Data::Value(Bytes::from(after.to_string())), ttl);
+                Ok((Op::Put(stored), after))
+            })
         })
-        .await
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>> {
-        let mut values = Vec::with_capacity(keys.len());
-        for key in keys {
-            values.push(self.get(key).await?);
-        }
-        Ok(values)
+        self.observe(
+            "cache.get_many",
+            keys.first().map_or("", String::as_str),
+            || {
+                let mut values = Vec::with_capacity(keys.len());
+                for key in keys {
+                    values.push(self.value(key)?);
+                }
+                Ok(values)
+            },
+        )
     }
 
     async fn set_many(&self, entries: &[(String, Bytes)], ttl: Option<Duration>) -> Result<()> {
-        for (key, value) in entries {
-            self.set(key, value.clone(), ttl).await?;
-        }
-        Ok(())
+        self.observe(
+            "cache.set_many",
+            entries.first().map_or("", |(key, _)| key.as_str()),
+            || {
+                for (key, value) in entries {
+                    self.store(key, value.clone(), ttl);
+                }
+                Ok(())
+            },
+        )
     }
 
     async fn delete_many(&self, keys: &[String]) -> Result<u64> {
-        let mut deleted = 0;
-        for key in keys {
-            deleted += u64::from(self.delete(key).await?);
-        }
-        Ok(deleted)
+        self.observe(
+            "cache.delete_many",
+            keys.first().map_or("", String::as_str),
+            || {
+                let mut deleted = 0;
+                for key in keys {
+                    deleted += u64::from(self.remove(key));
+                }
+                Ok(deleted)
+            },
+        )
     }
 
     async fn delete_prefix(&self, prefix: &str) -> Result<u64> {
-        let now = Instant::now();
-        let doomed: Vec<Arc<String>> = self
-            .entries
-            .iter()
-            .filter(|(key, stored)| key.starts_with(prefix) && stored.is_live(now))
-            .map(|(key, _)| key)
-            .collect();
-        for key in &doomed {
-            self.entries.invalidate(key.as_str()).await;
-        }
-        Ok(doomed.len() as u64)
+        self.observe("cache.delete_prefix", prefix, || {
+            let now = Instant::now();
+            let doomed: Vec<Arc<String>> = self
+                .entries
+                .iter()
+                .filter(|(key, stored)| key.starts_with(prefix) && stored.is_live(now))
+                .map(|(key, _)| key)
+                .collect();
+            for key in &doomed {
+                self.entries.invalidate(key.as_str());
+            }
+            Ok(doomed.len() as u64)
+        })
     }
 
     async fn compare_and_delete(&self, key: &str, expected: &[u8]) -> Result<bool> {
-        self.update(key, |current| {
-            Ok(match current {
-                Some(Stored {
-                    data: Data::Value(value),
-                    ..
-                }) if value.as_ref() == expected => (Op::Remove, true),
-                _ => (Op::Nop, false),
+        self.observe("cache.compare_and_delete", key, || {
+            self.update(key, |current| {
+                Ok(match current {
+                    Some(Stored {
+                        data: Data::Value(value),
+                        ..
+                    }) if value.as_ref() == expected => (Op::Remove, true),
+                    _ => (Op::Nop, false),
+                })
             })
         })
-        .await
     }
 
     async fn compare_and_expire(&self, key: &str, expected: &[u8], ttl: Duration) -> Result<bool> {
-        self.update(key, |current| {
-            Ok(match current {
-                Some(Stored {
-                    data: Data::Value(value),
-                    ..
-                }) if value.as_ref() == expected => (
-                    Op::Put(Stored::new(Data::Value(value.clone()), Some(ttl))),
-                    true,
-                ),
-                _ => (Op::Nop, false),
+        self.observe("cache.compare_and_expire", key, || {
+            self.update(key, |current| {
+                Ok(match current {
+                    Some(Stored {
+                        data: Data::Value(value),
+                        ..
+                    }) if value.as_ref() == expected => (
+                        Op::Put(Stored::new(Data::Value(value.clone()), Some(ttl))),
+                        true,
+                    ),
+                    _ => (Op::Nop, false),
+                })
             })
         })
-        .await
     }
 
     async fn hset(&self, key: &str, field: &str, value: Bytes) -> Result<bool> {
-        self.update(key, |current| {
-            let (mut fields, ttl) = match current {
-                None => (BTreeMap::new(), None),
-                Some(
-                    stored @ Stored {
-                        data: Data::Hash(fields),
-                        ..
-                    },
-                ) => (fields.clone(), remaining(stored)),
-                Some(_) => return Err(wrong_type("cache.hset", key, "a hash")),
-            };
-            let is_new = fields.insert(field.to_string(), value).is_none();
-            Ok((Op::Put(Stored::new(Data::Hash(fields), ttl)), is_new))
+        self.observe("cache.hset", key, || {
+            self.update(key, |current| {
+                let (mut fields, ttl) = match current {
+                    None => (BTreeMap::new(), None),
+                    Some(
+                        stored @ Stored {
+                            data: Data::Hash(fields),
+                            ..
+                        },
+                    ) => (fields.clone(), remaining(stored)),
+                    Some(_) => return Err(wrong_type("cache.hset", key, "a hash")),
+                };
+                let is_new = fields.insert(field.to_string(), value).is_none();
+                Ok((Op::Put(Stored::new(Data::Hash(fields), ttl)), is_new))
+            })
         })
-        .await
     }
 
     async fn hget(&self, key: &str, field: &str) -> Result<Option<Bytes>> {
-        match self.live(key).await.as_deref() {
+        self.observe("cache.hget", key, || match self.live(key).as_deref() {
             None => Ok(None),
             Some(Stored {
                 data: Data::Hash(fields),
                 ..
             }) => Ok(fields.get(field).cloned()),
             Some(_) => Err(wrong_type("cache.hget", key, "a hash")),
-        }
+        })
     }
 
     async fn hgetall(&self, key: &str) -> Result<Vec<(String, Bytes)>> {
-        match self.live(key).await.as_deref() {
+        self.observe("cache.hgetall", key, || match self.live(key).as_deref() {
             None => Ok(Vec::new()),
             Some(Stored {
                 data: Data::Hash(fields),
@@ -390,84 +470,87 @@ impl CacheBase for MemoryBackend {
                 .map(|(name, value)| (name.clone(), value.clone()))
                 .collect()),
             Some(_) => Err(wrong_type("cache.hgetall", key, "a hash")),
-        }
+        })
     }
 
     async fn hdel(&self, key: &str, field: &str) -> Result<bool> {
-        self.update(key, |current| match current {
-            None => Ok((Op::Nop, false)),
-            Some(
-                stored @ Stored {
-                    data: Data::Hash(fields),
-                    ..
-                },
-            ) => {
-                let mut fields = fields.clone();
-                let existed = fields.remove(field).is_some();
-                let op = if fields.is_empty() {
-                    Op::Remove
-                } else {
-                    Op::Put(Stored::new(Data::Hash(fields), remaining(stored)))
-                };
-                Ok((op, existed))
-            }
-            Some(_) => Err(wrong_type("cache.hdel", key, "a hash")),
+        self.observe("cache.hdel", key, || {
+            self.update(key, |current| match current {
+                None => Ok((Op::Nop, false)),
+                Some(
+                    stored @ Stored {
+                        data: Data::Hash(fields),
+                        ..
+                    },
+                ) => {
+                    let mut fields = fields.clone();
+                    let existed = fields.remove(field).is_some();
+                    let op = if fields.is_empty() {
+                        Op::Remove
+                    } else {
+                        Op::Put(Stored::new(Data::Hash(fields), remaining(stored)))
+                    };
+                    Ok((op, existed))
+                }
+                Some(_) => Err(wrong_type("cache.hdel", key, "a hash")),
+            })
         })
-        .await
     }
 
     async fn push(&self, key: &str, end: ListEnd, values: &[Bytes]) -> Result<u64> {
-        self.update(key, |current| {
-            let (mut items, ttl) = match current {
-                None => (VecDeque::new(), None),
+        self.observe("cache.push", key, || {
+            self.update(key, |current| {
+                let (mut items, ttl) = match current {
+                    None => (VecDeque::new(), None),
+                    Some(
+                        stored @ Stored {
+                            data: Data::List(items),
+                            ..
+                        },
+                    ) => (items.clone(), remaining(stored)),
+                    Some(_) => return Err(wrong_type("cache.push", key, "a list")),
+                };
+                for value in values {
+                    match end {
+                        ListEnd::Front => items.push_front(value.clone()),
+                        ListEnd::Back => items.push_back(value.clone()),
+                    }
+                }
+                let length = items.len() as u64;
+                Ok((Op::Put(Stored::new(Data::List(items), ttl)), length))
+            })
+        })
+    }
+
+    async fn pop(&self, key: &str, end: ListEnd) -> Result<Option<Bytes>> {
+        self.observe("cache.pop", key, || {
+            self.update(key, |current| match current {
+                None => Ok((Op::Nop, None)),
                 Some(
                     stored @ Stored {
                         data: Data::List(items),
                         ..
                     },
-                ) => (items.clone(), remaining(stored)),
-                Some(_) => return Err(wrong_type("cache.push", key, "a list")),
-            };
-            for value in values {
-                match end {
-                    ListEnd::Front => items.push_front(value.clone()),
-                    ListEnd::Back => items.push_back(value.clone()),
+                ) => {
+                    let mut items = items.clone();
+                    let popped = match end {
+                        ListEnd::Front => items.pop_front(),
+                        ListEnd::Back => items.pop_back(),
+                    };
+                    let op = if items.is_empty() {
+                        Op::Remove
+                    } else {
+                        Op::Put(Stored::new(Data::List(items), remaining(stored)))
+                    };
+                    Ok((op, popped))
                 }
-            }
-            let length = items.len() as u64;
-            Ok((Op::Put(Stored::new(Data::List(items), ttl)), length))
+                Some(_) => Err(wrong_type("cache.pop", key, "a list")),
+            })
         })
-        .await
-    }
-
-    async fn pop(&self, key: &str, end: ListEnd) -> Result<Option<Bytes>> {
-        self.update(key, |current| match current {
-            None => Ok((Op::Nop, None)),
-            Some(
-                stored @ Stored {
-                    data: Data::List(items),
-                    ..
-                },
-            ) => {
-                let mut items = items.clone();
-                let popped = match end {
-                    ListEnd::Front => items.pop_front(),
-                    ListEnd::Back => items.pop_back(),
-                };
-                let op = if items.is_empty() {
-                    Op::Remove
-                } else {
-                    Op::Put(Stored::new(Data::List(items), remaining(stored)))
-                };
-                Ok((op, popped))
-            }
-            Some(_) => Err(wrong_type("cache.pop", key, "a list")),
-        })
-        .await
     }
 
     async fn range(&self, key: &str, start: i64, stop: i64) -> Result<Vec<Bytes>> {
-        match self.live(key).await.as_deref() {
+        self.observe("cache.range", key, || match self.live(key).as_deref() {
             None => Ok(Vec::new()),
             Some(Stored {
                 data: Data::List(items),
@@ -477,7 +560,7 @@ impl CacheBase for MemoryBackend {
                 None => Vec::new(),
             }),
             Some(_) => Err(wrong_type("cache.range", key, "a list")),
-        }
+        })
     }
 }
 
