@@ -1,11 +1,13 @@
 //! Counters and latency histograms through the `metrics` facade.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use core_error::Result;
 use futures::FutureExt as _;
+use metrics::{Counter, Histogram};
 
 use super::Layer;
 use crate::raw::LagProbe;
@@ -39,26 +41,64 @@ pub const LAG_INTERVAL: Duration = Duration::from_secs(10);
 
 impl Layer for MetricsLayer {
     fn layer(&self, inner: Arc<dyn MessageQueueBase>) -> Arc<dyn MessageQueueBase> {
-        Arc::new(Metered { inner })
+        Arc::new(Metered {
+            inner,
+            by_topic: RwLock::default(),
+        })
     }
 }
 
 #[derive(Debug)]
 struct Metered {
     inner: Arc<dyn MessageQueueBase>,
+    /// The publish metrics' handles by topic: asking the recorder instead
+    /// copies the labels and hashes the series' key on every publish.
+    by_topic: RwLock<HashMap<String, Arc<PublishMetrics>>>,
 }
 
-fn published(backend: &'static str, topic: &str, count: u64, ok: bool, started: Instant) {
-    let labels = [
-        ("backend", backend.to_string()),
-        ("topic", topic.to_string()),
-    ];
-    if ok {
-        metrics::counter!("mq_published_total", &labels).increment(count);
-    } else {
-        metrics::counter!("mq_publish_errors_total", &labels).increment(count);
+/// The handles of one topic's publish metrics.
+#[derive(Debug)]
+struct PublishMetrics {
+    published: Counter,
+    errors: Counter,
+    seconds: Histogram,
+}
+
+impl Metered {
+    /// The handles for `topic`, made in the installed recorder (and kept)
+    /// the first time.
+    fn publish_metrics(&self, topic: &str) -> Arc<PublishMetrics> {
+        let kept = self.by_topic.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(metrics) = kept.get(topic) {
+            return metrics.clone();
+        }
+        drop(kept);
+        let labels = [
+            ("backend", self.name().to_string()),
+            ("topic", topic.to_string()),
+        ];
+        let made = Arc::new(PublishMetrics {
+            published: metrics::counter!("mq_published_total", &labels),
+            errors: metrics::counter!("mq_publish_errors_total", &labels),
+            seconds: metrics::histogram!("mq_publish_seconds", &labels),
+        });
+        let mut kept = self
+            .by_topic
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        kept.entry(topic.to_string()).or_insert(made).clone()
     }
-    metrics::histogram!("mq_publish_seconds", &labels).record(started.elapsed().as_secs_f64());
+}
+
+impl PublishMetrics {
+    fn record(&self, count: u64, ok: bool, started: Instant) {
+        if ok {
+            self.published.increment(count);
+        } else {
+            self.errors.increment(count);
+        }
+        self.seconds.record(started.elapsed().as_secs_f64());
+    }
 }
 
 #[async_trait]
@@ -72,22 +112,19 @@ impl MessageQueueBase for Metered {
     }
 
     async fn publish(&self, message: Message) -> Result<()> {
-        let topic = message.topic.clone();
+        let metrics = self.publish_metrics(&message.topic);
         let started = Instant::now();
         let result = self.inner.publish(message).await;
-        published(self.name(), &topic, 1, result.is_ok(), started);
+        metrics.record(1, result.is_ok(), started);
         result
     }
 
     async fn publish_batch(&self, messages: Vec<Message>) -> Result<()> {
-        let topic = messages
-            .first()
-            .map(|m| m.topic.clone())
-            .unwrap_or_default();
+        let metrics = self.publish_metrics(messages.first().map_or("", |m| m.topic.as_str()));
         let count = messages.len() as u64;
         let started = Instant::now();
         let result = self.inner.publish_batch(messages).await;
-        published(self.name(), &topic, count, result.is_ok(), started);
+        metrics.record(count, result.is_ok(), started);
         result
     }
 
@@ -103,10 +140,7 @@ impl MessageQueueBase for Metered {
             ("topic", topic.to_string()),
             ("group", group.to_string()),
         ];
-        let metered = Arc::new(MeteredHandler {
-            inner: handler,
-            labels: labels.clone(),
-        });
+        let metered = Arc::new(MeteredHandler::new(handler, &labels));
         let consumer = self.inner.consume(topic, group, metered, options).await?;
         if let Some(probe) = consumer.lag_probe() {
             tokio::spawn(report_lag(probe, consumer.stopping(), labels));
@@ -143,9 +177,30 @@ async fn report_lag(
     }
 }
 
+/// A handler with its consumer's metrics, whose labels are fixed: the
+/// handles are made once, when the consumer starts.
 struct MeteredHandler {
     inner: SharedHandler,
-    labels: [(&'static str, String); 3],
+    consumed: Counter,
+    handler_seconds: Histogram,
+    acked: Counter,
+    retried: Counter,
+    dead_lettered: Counter,
+    ack_failures: Counter,
+}
+
+impl MeteredHandler {
+    fn new(inner: SharedHandler, labels: &[(&'static str, String); 3]) -> MeteredHandler {
+        MeteredHandler {
+            inner,
+            consumed: metrics::counter!("mq_consumed_total", labels),
+            handler_seconds: metrics::histogram!("mq_handler_seconds", labels),
+            acked: metrics::counter!("mq_acked_total", labels),
+            retried: metrics::counter!("mq_retried_total", labels),
+            dead_lettered: metrics::counter!("mq_dead_lettered_total", labels),
+            ack_failures: metrics::counter!("mq_ack_failures_total", labels),
+        }
+    }
 }
 
 #[async_trait]
@@ -155,9 +210,8 @@ impl Handler for MeteredHandler {
         let result = std::panic::AssertUnwindSafe(self.inner.handle(delivery))
             .catch_unwind()
             .await;
-        let labels = &self.labels;
-        metrics::counter!("mq_consumed_total", labels).increment(1);
-        metrics::histogram!("mq_handler_seconds", labels).record(started.elapsed().as_secs_f64());
+        self.consumed.increment(1);
+        self.handler_seconds.record(started.elapsed().as_secs_f64());
         match result {
             Ok(result) => result,
             // Counted above; the consumer catches it and retries.
@@ -167,13 +221,13 @@ impl Handler for MeteredHandler {
 
     /// What the consumer did, counted once it happened.
     fn observe(&self, message: &Message, event: ConsumerEvent) {
-        let name = match event {
-            ConsumerEvent::Acked => "mq_acked_total",
-            ConsumerEvent::Retried => "mq_retried_total",
-            ConsumerEvent::DeadLettered => "mq_dead_lettered_total",
-            ConsumerEvent::AckFailed => "mq_ack_failures_total",
+        let counter = match event {
+            ConsumerEvent::Acked => &self.acked,
+            ConsumerEvent::Retried => &self.retried,
+            ConsumerEvent::DeadLettered => &self.dead_lettered,
+            ConsumerEvent::AckFailed => &self.ack_failures,
         };
-        metrics::counter!(name, &self.labels).increment(1);
+        counter.increment(1);
         self.inner.observe(message, event);
     }
 }

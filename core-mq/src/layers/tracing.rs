@@ -68,13 +68,21 @@ fn trace_id(traceparent: &str) -> Option<&str> {
 }
 
 /// A child `traceparent` of the current one, or the start of a new trace.
+///
+/// Ids come from `fastrand` (per-thread, seeded once), not the OS: a trace
+/// id needs to be unlikely to repeat, not to be unguessable, and asking the
+/// OS for randomness was a system call on every publish.
 fn next_traceparent() -> String {
-    let trace = current_traceparent()
-        .as_deref()
-        .and_then(trace_id)
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    format!("00-{trace}-{:016x}-01", fastrand::u64(1..))
+    let parent = CURRENT.try_with(|current| {
+        trace_id(current).map(|trace| format!("00-{trace}-{:016x}-01", fastrand::u64(1..)))
+    });
+    parent.ok().flatten().unwrap_or_else(|| {
+        format!(
+            "00-{:032x}-{:016x}-01",
+            fastrand::u128(1..),
+            fastrand::u64(1..)
+        )
+    })
 }
 
 fn stamp(message: &mut Message) {

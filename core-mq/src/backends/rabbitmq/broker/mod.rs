@@ -508,12 +508,16 @@ impl MessageQueueBase for RabbitMqBackend {
         if let Some(live) = live
             && live.connection.status().connected()
         {
-            live.connection
-                .close(200, "closing".into())
-                .await
-                .map_err(|err| {
-                    error::map(err, "mq.close", "").with_endpoint(&self.link.endpoint)
-                })?;
+            match live.connection.close(200, "closing".into()).await {
+                Ok(()) => {}
+                // Lost between the check and the close, or during it (a
+                // crashed consumer's channel can take it down): gone either
+                // way, which is what closing asked for.
+                Err(_) if !live.connection.status().connected() => {}
+                Err(err) => {
+                    return Err(error::map(err, "mq.close", "").with_endpoint(&self.link.endpoint));
+                }
+            }
         }
         Ok(())
     }
