@@ -375,12 +375,7 @@ fn an_in_process_batch_is_counted_once_as_the_batch() {
 #[tokio::test]
 async fn an_in_process_failure_is_logged_in_the_calls_span() {
     let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .finish();
+    let subscriber = captured.subscriber(tracing::Level::DEBUG);
     let _guard = tracing::subscriber::set_default(subscriber);
     let memory = core_cache::backends::memory::MemoryBackend::new(
         &core_cache::backends::memory::MemorySettings::default(),

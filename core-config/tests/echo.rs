@@ -61,11 +61,7 @@ fn logs_of_a_load(echo: &str) -> String {
         &format!("[db]\nhost = \"db.internal\"\npassword = \"{PLANTED}\"\n"),
     );
     let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let subscriber = captured.subscriber(tracing::Level::INFO);
     tracing::subscriber::with_default(subscriber, || {
         fixture
             .loader(&[("APP__CONFIG__ECHO", echo)])

@@ -168,11 +168,7 @@ async fn reload_logs_hide_it() {
     use std::time::Duration;
 
     let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let subscriber = captured.subscriber(tracing::Level::INFO);
     // Global, because the reload runs on its own thread; no other test in
     // this file logs.
     tracing::subscriber::set_global_default(subscriber).unwrap();

@@ -201,12 +201,7 @@ fn each_statement_is_counted_by_operation_and_outcome_and_timed() {
 async fn a_failed_statement_is_logged_in_its_span_without_its_parameters() {
     const SECRET: &str = "pl4nted-layers-s3cret";
     let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .finish();
+    let subscriber = captured.subscriber(tracing::Level::DEBUG);
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let db = SqlDatabase::connect(&DatabaseSettings::default())

@@ -211,12 +211,7 @@ async fn services_sharing_a_postgres_database_keep_their_own_histories() {
 #[test]
 fn a_second_start_logs_no_postgres_notice_at_info() {
     let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let subscriber = captured.subscriber(tracing::Level::INFO);
     // One thread, so every event of the migration reaches this subscriber.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

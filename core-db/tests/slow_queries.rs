@@ -19,11 +19,7 @@ async fn run_slow(db: &SqlDatabase) {
 #[tokio::test]
 async fn slow_statements_are_logged_masked_and_counted() {
     let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let subscriber = captured.subscriber(tracing::Level::INFO);
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let settings = DatabaseSettings {

@@ -21,6 +21,29 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Captured {
+    /// A text subscriber (no colours) writing here what is at `level` or
+    /// above: set it for the test with `tracing::subscriber::set_default`
+    /// (or `set_global_default` when the code logs from other threads).
+    ///
+    /// ```
+    /// use core_testkit::Captured;
+    ///
+    /// let captured = Captured::default();
+    /// let _guard = tracing::subscriber::set_default(captured.subscriber(tracing::Level::INFO));
+    /// tracing::info!(user = "ada", "signed in");
+    /// tracing::debug!("not at this level");
+    /// assert!(captured.text().contains("signed in user=\"ada\""));
+    /// assert!(!captured.text().contains("not at this level"));
+    /// ```
+    pub fn subscriber(&self, level: tracing::Level) -> impl tracing::Subscriber + Send + Sync {
+        let writer = self.clone();
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(level)
+            .with_ansi(false)
+            .finish()
+    }
+
     /// What was written so far, as text (invalid UTF-8 replaced).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
