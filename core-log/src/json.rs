@@ -59,10 +59,11 @@ impl<'writer> FormatFields<'writer> for JsonFields {
 ///
 /// `{"timestamp":..,"level":..,"target":..,"message":..,"fields":{..},"span":..,"context":{..}}`
 ///
-/// `span` is the innermost span's name and `context` holds the fields of
-/// every enclosing span, outermost first, each name once: where nested spans
-/// (or a field recorded twice) give a name several values, the innermost,
-/// latest one wins. Both are left out outside spans.
+/// `span` is the innermost span's name and `context` holds the fields bound
+/// by [`LogContext`](crate::LogContext), then those of every enclosing span,
+/// outermost first, each name once: where nested spans (or a field recorded
+/// twice) give a name several values, the innermost, latest one wins. Both
+/// are left out outside scopes and spans.
 #[derive(Debug, Clone)]
 pub(crate) struct JsonLines {
     masks: Masks,
@@ -78,7 +79,8 @@ impl JsonLines {
 struct Scratch {
     message: String,
     fields: String,
-    /// The enclosing spans' fields, outermost first, as written.
+    /// The bound fields, then the enclosing spans' fields, outermost first,
+    /// as written.
     context: String,
     /// Where each `"name":value` pair of `context` lies.
     entries: Vec<Entry>,
@@ -150,11 +152,23 @@ impl JsonLines {
         writer.write_str(&scratch.fields)?;
         writer.write_char('}')?;
 
-        if let Some(scope) = ctx.event_scope() {
+        scratch.context.clear();
+        scratch.entries.clear();
+        let masks = &self.masks;
+        let context = &mut scratch.context;
+        let mut result = Ok(());
+        let bound = crate::context::for_each_bound(|name, value| {
+            if !context.is_empty() {
+                context.push(',');
+            }
+            result = write_bound(context, masks, name, value);
+        });
+        result?;
+        split_pairs(&scratch.context, 0, &mut scratch.entries);
+        let scope = ctx.event_scope();
+        if bound || scope.is_some() {
             let mut leaf = None;
-            scratch.context.clear();
-            scratch.entries.clear();
-            for span in scope.from_root() {
+            for span in scope.into_iter().flat_map(|scope| scope.from_root()) {
                 if let Some(fields) = span.extensions().get::<FormattedFields<JsonFields>>()
                     && !fields.fields.is_empty()
                 {
@@ -192,6 +206,19 @@ impl JsonLines {
         }
         writer.write_str("}\n")
     }
+}
+
+/// Writes a bound [`LogContext`](crate::LogContext) field as a
+/// `"name":"value"` pair, masked if its name is.
+fn write_bound(out: &mut String, masks: &Masks, name: &str, value: &str) -> fmt::Result {
+    write!(out, "\"{name}\":\"")?;
+    if masks.is_masked(name) {
+        out.push_str(MASK);
+    } else {
+        JsonEscaped(&mut *out).write_str(value)?;
+    }
+    out.push('"');
+    Ok(())
 }
 
 /// Finds the `"name":value` pairs [`FieldWriter`] wrote into `text` from

@@ -5,8 +5,9 @@
 //!   [`LogGuard`] that flushes on drop; [`build`] does the same without
 //!   installing, for tests (`tracing::dispatcher::with_default`).
 //! - Formats: JSON lines for production ([`LogFormat::Json`]: `timestamp`,
-//!   `level`, `target`, `message`, `fields`, and the enclosing spans'
-//!   fields under `context`), human-readable text for development.
+//!   `level`, `target`, `message`, `fields`, and the bound [`LogContext`]
+//!   with the enclosing spans' fields under `context`), human-readable text
+//!   for development.
 //! - [`LogContext`] binds `request_id`, `user_id`, `trace_id` to every event
 //!   in a scope, across `.await`; [`spawn`] carries it into a new task.
 //! - Outputs: stdout and a file rotated daily, hourly or by size, keeping N
@@ -58,7 +59,7 @@ mod text;
 mod otlp;
 
 pub use crate::audit::{AUDIT_TARGET, AuditEvent, AuditOutcome};
-pub use crate::context::{LogContext, spawn};
+pub use crate::context::{LogContext, Scoped, bind_user_id, spawn};
 pub use crate::mask::{MASK, Masks};
 pub use crate::metrics::{LATENCY_BUCKETS_SECONDS, METRICS_CONTENT_TYPE, Metrics, UPKEEP_INTERVAL};
 pub use crate::queue::DROPPED_EVENTS_METRIC;

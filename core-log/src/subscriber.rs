@@ -4,9 +4,10 @@ use std::io::IsTerminal;
 
 use core_error::{Error, Result};
 use tracing::level_filters::LevelFilter;
+use tracing::subscriber::Interest;
 use tracing::{Dispatch, Metadata};
 use tracing_subscriber::filter::{EnvFilter, FilterExt, filter_fn};
-use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::layer::{Context, Filter, Layer, SubscriberExt};
 use tracing_subscriber::registry::Registry;
 
 use crate::audit::AUDIT_TARGET;
@@ -17,7 +18,7 @@ use crate::mask::Masks;
 use crate::output::open_file;
 use crate::queue::{self, QueueHandle, QueueWriter};
 use crate::settings::{LogFormat, LogSettings, OverflowPolicy};
-use crate::text::text_fields;
+use crate::text::{TextLines, text_fields};
 
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
@@ -176,16 +177,16 @@ fn build_with_filter(
         let sink = open_file(&settings.audit.file, "log.audit.file")?;
         // The audit trail must be complete: its queue always blocks.
         let (writer, handle) = start_queue("audit", sink, settings, OverflowPolicy::Block)?;
-        // The context span is let in too, else its fields (request_id,
-        // trace_id) would be missing from the event's scope in this layer.
-        let audit_or_context = filter_fn(|meta: &Metadata<'_>| is_audit(meta) || is_context(meta));
+        // The bound context (request_id, trace_id) comes from the scope,
+        // as in the other outputs.
+        let audit = FilterExt::<Registry>::and(filter_fn(is_audit), NoContextSpan);
         layers.push(
             tracing_subscriber::fmt::layer()
                 .fmt_fields(JsonFields::new(masks.clone()))
                 .event_format(JsonLines::new(masks.clone()))
                 .with_ansi(false)
                 .with_writer(writer)
-                .with_filter(FreshFilter(audit_or_context))
+                .with_filter(FreshFilter(audit))
                 .boxed(),
         );
         queues.push(handle);
@@ -243,6 +244,26 @@ fn is_context(metadata: &Metadata<'_>) -> bool {
     metadata.is_span() && metadata.target() == CONTEXT_TARGET
 }
 
+/// Leaves out the span each [`LogContext`](crate::LogContext) scope opens:
+/// the outputs read the bound fields from the scope itself. Its callsite
+/// interest is `never`, so unless a span exporter takes the span, tracing
+/// does not create it at all.
+struct NoContextSpan;
+
+impl<S> Filter<S> for NoContextSpan {
+    fn enabled(&self, meta: &Metadata<'_>, _: &Context<'_, S>) -> bool {
+        !is_context(meta)
+    }
+
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        if is_context(meta) {
+            Interest::never()
+        } else {
+            Interest::always()
+        }
+    }
+}
+
 /// A stdout or file layer: the level filter, plus the audit events unless
 /// they have their own file (then minus them).
 fn ordinary_layer(
@@ -263,6 +284,7 @@ fn ordinary_layer(
             .boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .fmt_fields(text_fields(masks.clone()))
+            .event_format(TextLines::new(masks.clone()))
             .with_ansi(ansi)
             .with_writer(writer)
             .boxed(),
@@ -270,15 +292,15 @@ fn ordinary_layer(
     let layer = if audit_apart {
         layer
             .with_filter(FreshFilter(FilterExt::<Registry>::and(
-                level,
-                filter_fn(|meta| !is_audit(meta)),
+                FilterExt::<Registry>::and(level, filter_fn(|meta| !is_audit(meta))),
+                NoContextSpan,
             )))
             .boxed()
     } else {
         layer
-            .with_filter(FreshFilter(FilterExt::<Registry>::or(
-                level,
-                filter_fn(is_audit),
+            .with_filter(FreshFilter(FilterExt::<Registry>::and(
+                FilterExt::<Registry>::or(level, filter_fn(is_audit)),
+                NoContextSpan,
             )))
             .boxed()
     };
@@ -360,9 +382,10 @@ impl Directives {
     }
 
     /// The filter, with the context span always enabled: a target-only
-    /// filter (`my_service=debug`) would otherwise disable it and strip the
-    /// bound fields from the very events it lets through. At `error`, the
-    /// span's level, it never raises the filter's maximum level.
+    /// filter (`my_service=debug`) would otherwise keep it from the span
+    /// exporter, and the spans of a request would lose their common
+    /// parent. At `error`, the span's level, it never raises the filter's
+    /// maximum level. (The log outputs leave the span out: [`NoContextSpan`].)
     fn filter(&self) -> Result<EnvFilter> {
         let text = format!("{},{CONTEXT_TARGET}=error", self.text);
         EnvFilter::builder().parse(text).map_err(|err| {

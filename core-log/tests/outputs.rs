@@ -588,3 +588,70 @@ fn settings_deserialize_with_documented_defaults() {
     assert!(serde_json::from_str::<LogSettings>(r#"{ "format": "xml" }"#).is_err());
     assert!(serde_json::from_str::<LogSettings>(r#"{ "levle": "info" }"#).is_err());
 }
+
+/// The outputs read the bound fields from the scope: under core-log's
+/// subscriber (no span exporter) the scope's span is not even created, so
+/// a request costs no span.
+#[test]
+fn the_outputs_take_the_bound_fields_without_a_span() {
+    let dir = TempDir::new().unwrap();
+    let mut span_made = true;
+    run_logged(&file_settings(&dir), || {
+        LogContext::new().request_id("req-s").in_scope(|| {
+            span_made = !tracing::Span::current().is_none();
+            tracing::info!("inside");
+        });
+    });
+    assert!(!span_made, "the context span was created");
+    let lines = read_lines(&log_path(&dir));
+    assert_eq!(lines[0]["context"]["request_id"], "req-s");
+    assert!(lines[0].get("span").is_none(), "{}", lines[0]);
+}
+
+/// A subscriber built elsewhere (or a span exporter) still gets the bound
+/// fields, in the span the scope opens.
+#[test]
+fn a_subscriber_built_elsewhere_sees_the_bound_fields_in_the_context_span() {
+    let captured = core_testkit::Captured::default();
+    tracing::subscriber::with_default(captured.subscriber(tracing::Level::INFO), || {
+        LogContext::new().request_id("req-e").in_scope(|| {
+            core_log::bind_user_id("alice");
+            tracing::info!("inside");
+        });
+    });
+    let text = captured.text();
+    assert!(
+        text.contains(r#"context{request_id="req-e" user_id="alice"}"#),
+        "{text}"
+    );
+}
+
+#[test]
+fn text_lines_show_the_bound_fields_as_the_outermost_span() {
+    let dir = TempDir::new().unwrap();
+    let settings = LogSettings {
+        format: LogFormat::Text,
+        masked_fields: vec!["tenant_id".into()],
+        ..file_settings(&dir)
+    };
+    run_logged(&settings, || {
+        LogContext::new()
+            .request_id("req-x")
+            .tenant_id("acme")
+            .in_scope(|| {
+                tracing::info_span!("handler", route = "/a")
+                    .in_scope(|| tracing::warn!(target: "svc", count = 2_u64, "slow"));
+            });
+        tracing::warn!(target: "svc", "outside");
+    });
+    let text = fs::read_to_string(log_path(&dir)).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].ends_with(
+            r#" WARN context{request_id="req-x" tenant_id=***}:handler{route="/a"}: svc: slow count=2"#
+        ),
+        "{text}"
+    );
+    assert!(lines[1].ends_with(" WARN svc: outside"), "{text}");
+}

@@ -100,8 +100,9 @@ impl RequestMetrics {
 
 /// Runs `handle` on `request` inside a [`LogContext`] holding its
 /// `request_id` (and the `trace_id` of an incoming W3C `traceparent`), then
-/// counts it and writes its access-log line. With the `mq` feature, that
-/// `traceparent` also goes into the messages the handler publishes.
+/// counts it and writes its access-log line, in the same context (with the
+/// `user_id` the handler bound). With the `mq` feature, that `traceparent`
+/// also goes into the messages the handler publishes.
 pub(crate) async fn observe<F>(
     metrics: &RequestMetrics,
     request_id: &HeaderValue,
@@ -115,7 +116,6 @@ where
     let method = method_label(request.method());
     // The pattern, not the path: ids in paths would make one series per user.
     let route = request.extensions().get::<MatchedPath>().cloned();
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let request_id = request_id.to_str().unwrap_or("-").to_owned();
     let traceparent = request
         .headers()
@@ -127,35 +127,30 @@ where
     if let Some(trace) = traceparent.as_deref().and_then(trace_id) {
         context = context.trace_id(trace);
     }
-    let span = context.span();
-    let handled = {
-        use tracing::Instrument as _;
-        handle(request).instrument(span.clone())
-    };
-    #[cfg(feature = "mq")]
-    let response = match traceparent {
-        Some(traceparent) => core_mq::layers::with_traceparent(traceparent, handled).await,
-        None => handled.await,
-    };
-    #[cfg(not(feature = "mq"))]
-    let response = handled.await;
-    let elapsed = started.elapsed();
-    let status = response.status();
-    metrics.record(method, route, status, elapsed);
-    // Entering the span costs even when the line is filtered out.
-    if tracing::enabled!(tracing::Level::INFO) {
-        let status = status.as_u16();
-        span.in_scope(|| {
+    context
+        .scope(async move {
+            let handled = handle(request);
+            #[cfg(feature = "mq")]
+            let response = match traceparent {
+                Some(traceparent) => core_mq::layers::with_traceparent(traceparent, handled).await,
+                None => handled.await,
+            };
+            #[cfg(not(feature = "mq"))]
+            let response = handled.await;
+            let elapsed = started.elapsed();
+            let status = response.status();
+            let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+            metrics.record(method, route, status, elapsed);
             tracing::info!(
                 method,
                 route,
-                status,
+                status = status.as_u16(),
                 latency_ms = elapsed.as_secs_f64() * 1000.0,
                 "request finished"
             );
-        });
-    }
-    response
+            response
+        })
+        .await
 }
 
 /// The `method` label: a standard method's name, else `other` (the method
@@ -193,9 +188,10 @@ fn status_label(status: StatusCode) -> SharedString {
 }
 
 /// Binds `user_id` to the current request's log context, once the caller
-/// is known.
+/// is known: the handler's later log lines and the request's access-log
+/// line carry it.
 pub fn bind_user(subject: &str) {
-    tracing::Span::current().record("user_id", subject);
+    core_log::bind_user_id(subject);
 }
 
 #[cfg(test)]

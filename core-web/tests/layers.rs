@@ -29,6 +29,7 @@ struct Item {
 }
 
 async fn item(axum::extract::Path(id): axum::extract::Path<u32>) -> ApiResult<String> {
+    core_web::bind_user("user-7");
     Ok(format!("item {id}"))
 }
 
@@ -478,6 +479,10 @@ fn one_access_log_line_per_request_with_its_route_status_and_request_id() {
     assert_eq!(line["fields"]["route"], "/items/{id}", "{line}");
     assert_eq!(line["fields"]["status"], 200, "{line}");
     assert_eq!(line["context"]["request_id"], "req-access-1", "{line}");
+    assert_eq!(
+        line["context"]["user_id"], "user-7",
+        "bound by the handler: {line}"
+    );
 
     assert!(access_log_lines("warn").is_empty(), "filtered out at warn");
 }
