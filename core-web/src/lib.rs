@@ -52,6 +52,7 @@
 // features it needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod cors;
 mod error;
 mod observe;
 mod probes;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use std::sync::Arc;
 
 use core_config::AppEnv;
@@ -13,13 +13,13 @@ use core_error::{Error, Result};
 use core_log::{LogGuard, Metrics};
 use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
+use crate::cors::CORS_VARY;
 use crate::error::{ApiError, STATUS, no_route, wrong_method};
 use crate::observe::{REQUEST_ID_HEADER, RequestMetrics, observe};
 use crate::probes::Probes;
 use crate::rate_limit::RateLimiter;
-use crate::settings::{CorsSettings, ServerSettings, ServiceSettings, load};
+use crate::settings::{ServerSettings, ServiceSettings, load};
 
 /// A service whose settings are loaded and whose logs and metrics are on.
 pub struct Started<S> {
@@ -55,7 +55,9 @@ pub fn start<S: ServiceSettings>(service: &'static str) -> Result<Started<S>> {
 /// `http_request_duration_seconds` metrics per route pattern, a handler
 /// panic answered as a JSON 500 (the service stays up), load shedding past
 /// `max_concurrent_requests` (503 with `Retry-After`), the body limit (413)
-/// and the request timeout (408), then CORS; with `server.rate_limit` set, a
+/// and the request timeout (408), then CORS (for requests with an `Origin`
+/// header: the others are not a browser's cross-origin calls; every answer
+/// carries its `Vary`); with `server.rate_limit` set, a
 /// per-client limit on `api`'s routes (429; [`RateLimiter`] for one shared
 /// between instances).
 ///
@@ -73,7 +75,7 @@ pub fn app(api: Router, probes: Probes, server: &ServerSettings) -> Result<Route
             .fallback(no_route)
             .method_not_allowed_fallback(wrong_method));
     }
-    let cors = cors(&server.cors)?;
+    let cors = crate::cors::layer(&server.cors)?;
     let layers = ServiceBuilder::new()
         .layer(axum::middleware::from_fn_with_state(
             Arc::new(PerRequest {
@@ -223,49 +225,6 @@ async fn guard(
         )
         .into_response(),
     }
-}
-
-/// What a CORS response varies with (the CORS layer's default list): a
-/// cache must not answer one origin with another's response.
-const CORS_VARY: &str = "origin, access-control-request-method, access-control-request-headers";
-
-/// The CORS layer for `settings`; none without allowed origins, so no CORS
-/// headers at all (not even `Vary`): browsers keep other origins out.
-fn cors(settings: &CorsSettings) -> Result<Option<CorsLayer>> {
-    let origins = &settings.allowed_origins;
-    if origins.is_empty() {
-        return Ok(None);
-    }
-    let allow_origin = if origins.iter().any(|origin| origin.trim() == "*") {
-        AllowOrigin::from(Any)
-    } else {
-        let parsed = origins
-            .iter()
-            .map(|origin| {
-                HeaderValue::from_str(origin.trim()).map_err(|_| {
-                    Error::invalid_input(format!("{origin:?} is not a valid origin"))
-                        .with_key("server.cors.allowed_origins")
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        AllowOrigin::list(parsed)
-    };
-    Ok(Some(
-        CorsLayer::new()
-            .allow_origin(allow_origin)
-            .allow_methods([
-                Method::GET,
-                Method::POST,
-                Method::PUT,
-                Method::PATCH,
-                Method::DELETE,
-            ])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-            .expose_headers([HeaderName::from_static(REQUEST_ID_HEADER)])
-            .max_age(Duration::from_secs(600))
-            // `per_request` adds `CORS_VARY` instead.
-            .vary([] as [HeaderName; 0]),
-    ))
 }
 
 /// Serves `app` on the configured address until SIGTERM or Ctrl-C, then

@@ -420,6 +420,30 @@ async fn cors_answers_the_allowed_origins_only_and_nothing_when_none_are_set() {
     );
     let (_, headers, _) = send(&app, get_request("/items/1")).await;
     assert!(varies_by_origin(&headers), "{headers:?}");
+    assert!(
+        !headers.contains_key(header::ACCESS_CONTROL_EXPOSE_HEADERS),
+        "no Origin, not a browser's cross-origin call: {headers:?}"
+    );
+    let (_, headers, _) = send(&app, with_origin("GET", "/items/1", "https://app.example")).await;
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://app.example"
+    );
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_EXPOSE_HEADERS],
+        "x-request-id"
+    );
+
+    server.cors.allowed_origins = vec!["*".into()];
+    let app = service(&server);
+    let (_, headers, _) = send(&app, get_request("/items/1")).await;
+    assert!(
+        !headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN),
+        "{headers:?}"
+    );
+    assert!(varies_by_origin(&headers), "{headers:?}");
+    let (_, headers, _) = send(&app, with_origin("GET", "/items/1", "https://any.example")).await;
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
 
     let app = service(&ServerSettings::default());
     let (status, headers, _) =

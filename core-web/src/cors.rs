@@ -1,0 +1,150 @@
+//! CORS for browsers: tower-http's layer, asked only by the requests that
+//! carry an `Origin` header.
+//!
+//! Browsers send `Origin` with every cross-origin request, so a request
+//! without one is not a cross-origin call from a browser, and CORS headers
+//! on its answer would be read by nobody (the rs/cors and Spring
+//! middlewares skip such requests too). Skipping the layer for them spares
+//! service-to-service calls the header map it builds and merges into every
+//! response: about 5 k of the 101 k instructions of a cached, token-checked
+//! read (docs/BENCHMARKS.md). Every answer still carries `Vary`, added by
+//! the one per-request middleware, so a cache never serves an answer made
+//! without `Origin` to a request with one.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::http::{HeaderName, HeaderValue, Method, Request, Response, header};
+use core_error::{Error, Result};
+use tower::{Layer, Service};
+use tower_http::cors::{AllowOrigin, Any, Cors, CorsLayer};
+
+use crate::observe::REQUEST_ID_HEADER;
+use crate::settings::CorsSettings;
+
+/// What a CORS response varies with (the CORS layer's default list): a
+/// cache must not answer one origin with another's response.
+pub(crate) const CORS_VARY: &str =
+    "origin, access-control-request-method, access-control-request-headers";
+
+/// The CORS layer for `settings`; none without allowed origins, so no CORS
+/// headers at all (not even `Vary`): browsers keep other origins out.
+///
+/// # Errors
+///
+/// [`InvalidInput`](core_error::ErrorKind::InvalidInput) naming
+/// `server.cors.allowed_origins` for an origin that is not a header value.
+pub(crate) fn layer(settings: &CorsSettings) -> Result<Option<BrowserCors>> {
+    let origins = &settings.allowed_origins;
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let allow_origin = if origins.iter().any(|origin| origin.trim() == "*") {
+        AllowOrigin::from(Any)
+    } else {
+        let parsed = origins
+            .iter()
+            .map(|origin| {
+                HeaderValue::from_str(origin.trim()).map_err(|_| {
+                    Error::invalid_input(format!("{origin:?} is not a valid origin"))
+                        .with_key("server.cors.allowed_origins")
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        AllowOrigin::list(parsed)
+    };
+    Ok(Some(BrowserCors(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .expose_headers([HeaderName::from_static(REQUEST_ID_HEADER)])
+            .max_age(Duration::from_secs(600))
+            // The per-request middleware adds `CORS_VARY` to every answer.
+            .vary([] as [HeaderName; 0]),
+    )))
+}
+
+/// tower-http's CORS layer, applied to requests with an `Origin` header.
+#[derive(Debug, Clone)]
+pub(crate) struct BrowserCors(CorsLayer);
+
+impl<S: Clone> Layer<S> for BrowserCors {
+    type Service = WithOrigin<S>;
+
+    fn layer(&self, inner: S) -> WithOrigin<S> {
+        WithOrigin {
+            cors: self.0.layer(inner.clone()),
+            plain: inner,
+        }
+    }
+}
+
+/// `inner` behind CORS for requests with an `Origin` header, as is for the
+/// others.
+#[derive(Debug, Clone)]
+pub(crate) struct WithOrigin<S> {
+    cors: Cors<S>,
+    plain: S,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for WithOrigin<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = Answer<tower_http::cors::ResponseFuture<S::Future>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        // Either may take the next request: both must be ready.
+        match self.cors.poll_ready(cx) {
+            Poll::Ready(Ok(())) => self.plain.poll_ready(cx),
+            pending_or_failed => pending_or_failed,
+        }
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        if request.headers().contains_key(header::ORIGIN) {
+            Answer::Cors {
+                future: self.cors.call(request),
+            }
+        } else {
+            Answer::Plain {
+                future: self.plain.call(request),
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The answer of [`WithOrigin`]: through CORS or not.
+    #[project = AnswerProjection]
+    pub(crate) enum Answer<C, P> {
+        Cors { #[pin] future: C },
+        Plain { #[pin] future: P },
+    }
+}
+
+impl<C, P> Future for Answer<C, P>
+where
+    C: Future,
+    P: Future<Output = C::Output>,
+{
+    type Output = C::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<C::Output> {
+        match self.project() {
+            AnswerProjection::Cors { future } => future.poll(cx),
+            AnswerProjection::Plain { future } => future.poll(cx),
+        }
+    }
+}
