@@ -60,6 +60,7 @@ mod rate_limit;
 mod request_id;
 mod server;
 mod settings;
+mod standard;
 pub mod testing;
 
 pub use error::{ApiError, ApiJson, ApiResult, FIELD, STATUS, no_route, wrong_method};

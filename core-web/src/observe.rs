@@ -6,7 +6,7 @@ use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use core_log::LogContext;
 use metrics::{Counter, Histogram, Label, SharedString};
@@ -21,6 +21,10 @@ pub const DURATION_METRIC: &str = "http_request_duration_seconds";
 
 /// The W3C trace-context header.
 pub const TRACEPARENT_HEADER: &str = "traceparent";
+
+/// [`TRACEPARENT_HEADER`] as a header name, made once (a `&str` key is
+/// parsed again on every lookup).
+const TRACEPARENT: HeaderName = HeaderName::from_static(TRACEPARENT_HEADER);
 
 /// The trace id of a valid W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`).
 fn trace_id(traceparent: &str) -> Option<&str> {
@@ -98,59 +102,85 @@ impl RequestMetrics {
     }
 }
 
-/// Runs `handle` on `request` inside a [`LogContext`] holding its
-/// `request_id` (and the `trace_id` of an incoming W3C `traceparent`), then
-/// counts it and writes its access-log line, in the same context (with the
-/// `user_id` the handler bound). With the `mq` feature, that `traceparent`
-/// also goes into the messages the handler publishes.
-pub(crate) async fn observe<F>(
-    metrics: &RequestMetrics,
-    request_id: &HeaderValue,
-    request: Request,
-    handle: impl FnOnce(Request) -> F,
-) -> Response
-where
-    F: Future<Output = Response>,
-{
-    let started = Instant::now();
-    let method = method_label(request.method());
-    // The pattern, not the path: ids in paths would make one series per user.
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let request_id = request_id.to_str().unwrap_or("-").to_owned();
-    let traceparent = request
-        .headers()
-        .get(TRACEPARENT_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .filter(|value| trace_id(value).is_some())
-        .map(str::to_owned);
-    let mut context = LogContext::new().request_id(request_id);
-    if let Some(trace) = traceparent.as_deref().and_then(trace_id) {
-        context = context.trace_id(trace);
+/// One request's observation: started before the request runs, finished
+/// [`around`](Observation::around) its answer.
+pub(crate) struct Observation {
+    started: Instant,
+    method: &'static str,
+    /// The pattern, not the path: ids in paths would make one series per user.
+    route: Option<MatchedPath>,
+    context: LogContext,
+    /// A valid incoming W3C `traceparent`.
+    traceparent: Option<String>,
+}
+
+impl Observation {
+    /// Starts observing `request`, known by `request_id`.
+    pub(crate) fn start(request: &Request, request_id: &HeaderValue) -> Observation {
+        let traceparent = request
+            .headers()
+            .get(&TRACEPARENT)
+            .and_then(|value| value.to_str().ok())
+            .filter(|value| trace_id(value).is_some())
+            .map(str::to_owned);
+        let mut context = LogContext::new().request_id(request_id.to_str().unwrap_or("-"));
+        if let Some(trace) = traceparent.as_deref().and_then(trace_id) {
+            context = context.trace_id(trace);
+        }
+        Observation {
+            started: Instant::now(),
+            method: method_label(request.method()),
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            context,
+            traceparent,
+        }
     }
-    context
-        .scope(async move {
-            let handled = handle(request);
-            #[cfg(feature = "mq")]
-            let response = match traceparent {
-                Some(traceparent) => core_mq::layers::with_traceparent(traceparent, handled).await,
-                None => handled.await,
-            };
-            #[cfg(not(feature = "mq"))]
-            let response = handled.await;
-            let elapsed = started.elapsed();
-            let status = response.status();
-            let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-            metrics.record(method, route, status, elapsed);
-            tracing::info!(
-                method,
-                route,
-                status = status.as_u16(),
-                latency_ms = elapsed.as_secs_f64() * 1000.0,
-                "request finished"
-            );
-            response
-        })
-        .await
+
+    /// Waits for `answer` inside a [`LogContext`] holding the request's
+    /// `request_id` (and the `trace_id` of its `traceparent`), then counts
+    /// the request and writes its access-log line, in the same context
+    /// (with the `user_id` the handler bound). With the `mq` feature, the
+    /// `traceparent` also goes into the messages the handler publishes.
+    pub(crate) async fn around<F>(self, metrics: &RequestMetrics, answer: F) -> Response
+    where
+        F: Future<Output = Response>,
+    {
+        let Observation {
+            started,
+            method,
+            route,
+            context,
+            traceparent,
+        } = self;
+        context
+            .scope(async move {
+                #[cfg(feature = "mq")]
+                let response = match traceparent {
+                    Some(traceparent) => {
+                        core_mq::layers::with_traceparent(traceparent, answer).await
+                    }
+                    None => answer.await,
+                };
+                #[cfg(not(feature = "mq"))]
+                let response = {
+                    drop(traceparent);
+                    answer.await
+                };
+                let elapsed = started.elapsed();
+                let status = response.status();
+                let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+                metrics.record(method, route, status, elapsed);
+                tracing::info!(
+                    method,
+                    route,
+                    status = status.as_u16(),
+                    latency_ms = elapsed.as_secs_f64() * 1000.0,
+                    "request finished"
+                );
+                response
+            })
+            .await
+    }
 }
 
 /// The `method` label: a standard method's name, else `other` (the method

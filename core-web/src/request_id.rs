@@ -9,13 +9,13 @@ use crate::observe::REQUEST_ID_HEADER;
 /// The request's id: the `x-request-id` it was sent with, or a new random
 /// one, which is then added to its headers for the handler to read.
 pub(crate) fn ensure<B>(request: &mut Request<B>) -> HeaderValue {
-    if let Some(sent) = request.headers().get(REQUEST_ID_HEADER) {
+    // Made once: a `&str` key is parsed again on every lookup.
+    const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
+    if let Some(sent) = request.headers().get(&REQUEST_ID) {
         return sent.clone();
     }
     let made = random();
-    request
-        .headers_mut()
-        .insert(HeaderName::from_static(REQUEST_ID_HEADER), made.clone());
+    request.headers_mut().insert(REQUEST_ID, made.clone());
     made
 }
 
@@ -46,15 +46,13 @@ impl MakeRequestId for RandomRequestId {
 /// (ASCII, on the stack: the header value is its only copy).
 fn uuid_v4(bits: u128) -> [u8; 36] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    // Where each byte's two digits go in `8-4-4-4-12`.
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
     let bits = (bits & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
     let mut text = [b'-'; 36];
-    let mut at = 0;
-    for nibble in 0..32 {
-        if matches!(nibble, 8 | 12 | 16 | 20) {
-            at += 1;
-        }
-        text[at] = HEX[((bits >> (124 - 4 * nibble)) & 0xf) as usize];
-        at += 1;
+    for (byte, at) in bits.to_be_bytes().into_iter().zip(AT) {
+        text[at] = HEX[usize::from(byte >> 4)];
+        text[at + 1] = HEX[usize::from(byte & 0xf)];
     }
     text
 }

@@ -5,21 +5,17 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use std::sync::Arc;
 
 use core_config::AppEnv;
 use core_error::{Error, Result};
 use core_log::{LogGuard, Metrics};
-use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 
-use crate::cors::CORS_VARY;
-use crate::error::{ApiError, STATUS, no_route, wrong_method};
-use crate::observe::{REQUEST_ID_HEADER, RequestMetrics, observe};
+use crate::error::{no_route, wrong_method};
 use crate::probes::Probes;
 use crate::rate_limit::RateLimiter;
 use crate::settings::{ServerSettings, ServiceSettings, load};
+use crate::standard::StandardLayer;
 
 /// A service whose settings are loaded and whose logs and metrics are on.
 pub struct Started<S> {
@@ -77,19 +73,7 @@ pub fn app(api: Router, probes: Probes, server: &ServerSettings) -> Result<Route
     }
     let cors = crate::cors::layer(&server.cors)?;
     let layers = ServiceBuilder::new()
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::new(PerRequest {
-                metrics: RequestMetrics::default(),
-                guards: Guards {
-                    concurrency: (server.max_concurrent_requests > 0)
-                        .then(|| Semaphore::new(server.max_concurrent_requests)),
-                    max_body_bytes: server.max_body_bytes,
-                    timeout: Duration::from_millis(server.request_timeout_ms),
-                },
-                vary: cors.is_some().then(|| HeaderValue::from_static(CORS_VARY)),
-            }),
-            per_request,
-        ))
+        .layer(StandardLayer::new(server, cors.is_some()))
         .option_layer(cors)
         .layer(axum::extract::DefaultBodyLimit::max(server.max_body_bytes));
     // The limit covers the service's own routes, never the probes.
@@ -102,129 +86,6 @@ pub fn app(api: Router, probes: Probes, server: &ServerSettings) -> Result<Route
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(layers))
-}
-
-/// The JSON 500 of a handler that panicked; what it panicked with is
-/// logged, never sent.
-fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    let text = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("a non-string payload");
-    ApiError(
-        Error::internal(format!("the handler panicked: {text}")).with_operation("request.handle"),
-    )
-    .into_response()
-}
-
-/// What the one middleware of [`per_request`] keeps: observation and
-/// limits share it, so a request costs one boxed future, not one per concern.
-#[derive(Debug)]
-struct PerRequest {
-    metrics: RequestMetrics,
-    guards: Guards,
-    /// The `Vary` of CORS, when it is on: made once here, where the CORS
-    /// layer would build it from its parts on every response.
-    vary: Option<HeaderValue>,
-}
-
-/// Everything the standard layers do around a request, in one middleware
-/// (one boxed future per request, where a tower layer per concern costs a
-/// future and a poll each): keeps or makes its request id and echoes it on
-/// the response, observes it (log context, metrics, access log; see
-/// [`observe`]), answers a handler's panic with a JSON 500, and holds it to
-/// the limits (see [`guard`]) — so panics and the answers of the limits are
-/// observed and carry the request id too.
-async fn per_request(
-    axum::extract::State(state): axum::extract::State<Arc<PerRequest>>,
-    mut request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use futures::FutureExt as _;
-    let request_id = crate::request_id::ensure(&mut request);
-    let guards = &state.guards;
-    let mut response = observe(&state.metrics, &request_id, request, |request| async move {
-        match std::panic::AssertUnwindSafe(guard(guards, request, next))
-            .catch_unwind()
-            .await
-        {
-            Ok(response) => response,
-            Err(panic) => panicked(panic),
-        }
-    })
-    .await;
-    let headers = response.headers_mut();
-    // A handler that answers with an id of its own (an upstream's) keeps
-    // it, as tower-http's propagation layer did.
-    headers
-        .entry(HeaderName::from_static(REQUEST_ID_HEADER))
-        .or_insert(request_id);
-    if let Some(vary) = &state.vary {
-        headers.append(header::VARY, vary.clone());
-    }
-    response
-}
-
-/// The limits every request is held to.
-#[derive(Debug)]
-struct Guards {
-    /// `None`: no limit on concurrent requests.
-    concurrency: Option<Semaphore>,
-    max_body_bytes: usize,
-    timeout: Duration,
-}
-
-/// In order: sheds load when `max_concurrent_requests` are already running
-/// (503 with `Retry-After: 1` at once, instead of queueing until every
-/// request times out); refuses a body whose Content-Length is over the
-/// limit before reading it (413; a body without one is cut at the limit by
-/// the extractors, `DefaultBodyLimit`, with the same answer); answers 408
-/// when the request runs past `request_timeout_ms`. All in the JSON error
-/// shape.
-async fn guard(
-    guards: &Guards,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse as _;
-    let _permit = match &guards.concurrency {
-        None => None,
-        Some(limit) => match limit.try_acquire() {
-            Ok(permit) => Some(permit),
-            Err(_) => {
-                return ApiError(
-                    Error::unavailable("the service is at its limit of concurrent requests")
-                        .with_operation("request.admit")
-                        .with_context("retry_after_secs", 1),
-                )
-                .into_response();
-            }
-        },
-    };
-    let announced = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if announced.is_some_and(|length| length > guards.max_body_bytes as u64) {
-        return ApiError(
-            Error::invalid_input("the body is larger than this service accepts")
-                .with_operation("request.parse")
-                .with_context(STATUS, StatusCode::PAYLOAD_TOO_LARGE.as_u16()),
-        )
-        .into_response();
-    }
-    match tokio::time::timeout(guards.timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_elapsed) => ApiError(
-            Error::timeout("the request took longer than the service allows")
-                .with_operation("request.deadline")
-                .with_context(STATUS, StatusCode::REQUEST_TIMEOUT.as_u16()),
-        )
-        .into_response(),
-    }
 }
 
 /// Serves `app` on the configured address until SIGTERM or Ctrl-C, then

@@ -1,0 +1,216 @@
+//! The standard layers as one tower layer: request id, observation, the
+//! answer to a panic, and the limits, around each request in one boxed
+//! future.
+//!
+//! One layer rather than one per concern (tower-http's request-id and
+//! catch-panic layers, a timeout layer, ...): each of those costs a future
+//! and a poll per request. Nor axum's `from_fn`, which on every request
+//! clones the services below it (the CORS layer's settings among them) and
+//! boxes them for its `Next`: here the service that was made ready takes
+//! the request, as tower's contract has it.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
+use core_error::Error;
+use futures::FutureExt as _;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::{Layer, Service};
+
+use crate::cors::CORS_VARY;
+use crate::error::{ApiError, STATUS};
+use crate::observe::{Observation, REQUEST_ID_HEADER, RequestMetrics};
+use crate::settings::ServerSettings;
+
+/// The header name of request ids, made once.
+const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
+
+/// The standard layers of [`app`](crate::app), as one tower layer.
+#[derive(Debug, Clone)]
+pub(crate) struct StandardLayer {
+    shared: Arc<Shared>,
+}
+
+/// What every request's pass through the layer reads.
+#[derive(Debug)]
+struct Shared {
+    metrics: RequestMetrics,
+    limits: Limits,
+    /// The `Vary` of CORS, when it is on: made once here, where the CORS
+    /// layer would build it from its parts on every response.
+    vary: Option<HeaderValue>,
+}
+
+impl StandardLayer {
+    /// The layer for `server`'s limits; `cors` says whether CORS is on.
+    pub(crate) fn new(server: &ServerSettings, cors: bool) -> StandardLayer {
+        StandardLayer {
+            shared: Arc::new(Shared {
+                metrics: RequestMetrics::default(),
+                limits: Limits {
+                    concurrency: (server.max_concurrent_requests > 0)
+                        .then(|| Arc::new(Semaphore::new(server.max_concurrent_requests))),
+                    max_body_bytes: server.max_body_bytes,
+                    timeout: Duration::from_millis(server.request_timeout_ms),
+                },
+                vary: cors.then(|| HeaderValue::from_static(CORS_VARY)),
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for StandardLayer {
+    type Service = Standard<S>;
+
+    fn layer(&self, inner: S) -> Standard<S> {
+        Standard {
+            shared: Arc::clone(&self.shared),
+            inner,
+        }
+    }
+}
+
+/// `S` behind the standard layers: see [`app`](crate::app).
+#[derive(Debug, Clone)]
+pub(crate) struct Standard<S> {
+    shared: Arc<Shared>,
+    inner: S,
+}
+
+impl<S> Service<Request> for Standard<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    /// Keeps or makes the request id (echoed on the answer), observes the
+    /// request (log context, metrics, access log; see [`Observation`]),
+    /// holds it to the limits (see [`Limits`]) and answers a panic with a
+    /// JSON 500 — so the answers of the limits and to panics are observed
+    /// and carry the request id too.
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let request_id = crate::request_id::ensure(&mut request);
+        let observation = Observation::start(&request, &request_id);
+        let shared = Arc::clone(&self.shared);
+        let admitted = shared.limits.admit(&request).map(|permit| {
+            // A panic while the service makes its future is a handler's
+            // panic too. Boxed where it is made: moved into the futures
+            // around it, its state (the whole request) would be copied at
+            // every level.
+            let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                Box::pin(self.inner.call(request))
+            }));
+            (permit, made)
+        });
+        Box::pin(async move {
+            let answer = async {
+                let (permit, made) =
+                    admitted.map_err(|refusal| ApiError(refusal).into_response())?;
+                let future = made.map_err(panicked)?;
+                let finished = std::panic::AssertUnwindSafe(tokio::time::timeout(
+                    shared.limits.timeout,
+                    future,
+                ))
+                .catch_unwind()
+                .await;
+                drop(permit);
+                match finished {
+                    Ok(Ok(Ok(response))) => Ok(response),
+                    Ok(Ok(Err(infallible))) => match infallible {},
+                    Ok(Err(_elapsed)) => Err(timed_out()),
+                    Err(panic) => Err(panicked(panic)),
+                }
+            };
+            let answer = async { answer.await.unwrap_or_else(|refusal| refusal) };
+            let mut response = observation.around(&shared.metrics, answer).await;
+            let headers = response.headers_mut();
+            // A handler that answers with an id of its own (an upstream's)
+            // keeps it, as tower-http's propagation layer did.
+            headers.entry(REQUEST_ID).or_insert(request_id);
+            if let Some(vary) = &shared.vary {
+                headers.append(header::VARY, vary.clone());
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// The limits every request is held to.
+#[derive(Debug)]
+struct Limits {
+    /// `None`: no limit on concurrent requests.
+    concurrency: Option<Arc<Semaphore>>,
+    max_body_bytes: usize,
+    /// How long a request may run: past it, 408.
+    timeout: Duration,
+}
+
+impl Limits {
+    /// Before the request runs, in order: sheds load when
+    /// `max_concurrent_requests` are already running (503 with
+    /// `Retry-After: 1` at once, instead of queueing until every request
+    /// times out); refuses a body whose Content-Length is over the limit
+    /// before reading it (413; a body without one is cut at the limit by
+    /// the extractors, `DefaultBodyLimit`, with the same answer). Gives the
+    /// permit to hold while it runs, or the refusal for the JSON error body.
+    fn admit(&self, request: &Request) -> core_error::Result<Option<OwnedSemaphorePermit>> {
+        let permit = match &self.concurrency {
+            None => None,
+            Some(limit) => Some(Arc::clone(limit).try_acquire_owned().map_err(|_| {
+                Error::unavailable("the service is at its limit of concurrent requests")
+                    .with_operation("request.admit")
+                    .with_context("retry_after_secs", 1)
+            })?),
+        };
+        let announced = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if announced.is_some_and(|length| length > self.max_body_bytes as u64) {
+            return Err(
+                Error::invalid_input("the body is larger than this service accepts")
+                    .with_operation("request.parse")
+                    .with_context(STATUS, StatusCode::PAYLOAD_TOO_LARGE.as_u16()),
+            );
+        }
+        Ok(permit)
+    }
+}
+
+/// The 408 of a request that ran past `request_timeout_ms`.
+fn timed_out() -> Response {
+    ApiError(
+        Error::timeout("the request took longer than the service allows")
+            .with_operation("request.deadline")
+            .with_context(STATUS, StatusCode::REQUEST_TIMEOUT.as_u16()),
+    )
+    .into_response()
+}
+
+/// The JSON 500 of a handler that panicked; what it panicked with is
+/// logged, never sent.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let text = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-string payload");
+    ApiError(
+        Error::internal(format!("the handler panicked: {text}")).with_operation("request.handle"),
+    )
+    .into_response()
+}
