@@ -12,6 +12,7 @@
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -20,7 +21,6 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use core_error::Error;
 use futures::FutureExt as _;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service};
 
 use crate::cors::CORS_VARY;
@@ -54,8 +54,8 @@ impl StandardLayer {
             shared: Arc::new(Shared {
                 metrics: RequestMetrics::default(),
                 limits: Limits {
-                    concurrency: (server.max_concurrent_requests > 0)
-                        .then(|| Arc::new(Semaphore::new(server.max_concurrent_requests))),
+                    max_in_flight: server.max_concurrent_requests,
+                    in_flight: AtomicUsize::new(0),
                     max_body_bytes: server.max_body_bytes,
                     timeout: Duration::from_millis(server.request_timeout_ms),
                 },
@@ -105,7 +105,7 @@ where
         let request_id = crate::request_id::ensure(&mut request);
         let observation = Observation::start(&request, &request_id);
         let shared = Arc::clone(&self.shared);
-        let admitted = shared.limits.admit(&request).map(|permit| {
+        let admitted = Limits::admit(&shared, &request).map(|permit| {
             // A panic while the service makes its future is a handler's
             // panic too. Boxed where it is made: moved into the futures
             // around it, its state (the whole request) would be copied at
@@ -151,43 +151,61 @@ where
 /// The limits every request is held to.
 #[derive(Debug)]
 struct Limits {
-    /// `None`: no limit on concurrent requests.
-    concurrency: Option<Arc<Semaphore>>,
+    /// At most this many requests at once; 0: no limit.
+    max_in_flight: usize,
+    /// Requests running now (only counted under a limit).
+    in_flight: AtomicUsize,
     max_body_bytes: usize,
     /// How long a request may run: past it, 408.
     timeout: Duration,
 }
 
 impl Limits {
-    /// Before the request runs, in order: sheds load when
+    /// Before the request runs, in order: refuses a body whose
+    /// Content-Length is over the limit before reading it (413; a body
+    /// without one is cut at the limit by the extractors,
+    /// `DefaultBodyLimit`, with the same answer); sheds load when
     /// `max_concurrent_requests` are already running (503 with
     /// `Retry-After: 1` at once, instead of queueing until every request
-    /// times out); refuses a body whose Content-Length is over the limit
-    /// before reading it (413; a body without one is cut at the limit by
-    /// the extractors, `DefaultBodyLimit`, with the same answer). Gives the
-    /// permit to hold while it runs, or the refusal for the JSON error body.
-    fn admit(&self, request: &Request) -> core_error::Result<Option<OwnedSemaphorePermit>> {
-        let permit = match &self.concurrency {
-            None => None,
-            Some(limit) => Some(Arc::clone(limit).try_acquire_owned().map_err(|_| {
-                Error::unavailable("the service is at its limit of concurrent requests")
-                    .with_operation("request.admit")
-                    .with_context("retry_after_secs", 1)
-            })?),
-        };
+    /// times out). Gives what counts the request as running while it is
+    /// held, or the refusal for the JSON error body.
+    fn admit(shared: &Arc<Shared>, request: &Request) -> core_error::Result<Option<Running>> {
+        let limits = &shared.limits;
         let announced = request
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<u64>().ok());
-        if announced.is_some_and(|length| length > self.max_body_bytes as u64) {
+        if announced.is_some_and(|length| length > limits.max_body_bytes as u64) {
             return Err(
                 Error::invalid_input("the body is larger than this service accepts")
                     .with_operation("request.parse")
                     .with_context(STATUS, StatusCode::PAYLOAD_TOO_LARGE.as_u16()),
             );
         }
-        Ok(permit)
+        if limits.max_in_flight == 0 {
+            return Ok(None);
+        }
+        // A counter, not a semaphore: nothing ever waits for a slot, and
+        // tokio's semaphore takes a lock on every release.
+        if limits.in_flight.fetch_add(1, Ordering::Relaxed) >= limits.max_in_flight {
+            limits.in_flight.fetch_sub(1, Ordering::Relaxed);
+            return Err(
+                Error::unavailable("the service is at its limit of concurrent requests")
+                    .with_operation("request.admit")
+                    .with_context("retry_after_secs", 1),
+            );
+        }
+        Ok(Some(Running(Arc::clone(shared))))
+    }
+}
+
+/// A request counted in [`Limits::in_flight`] until it ends.
+struct Running(Arc<Shared>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.limits.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

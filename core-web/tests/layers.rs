@@ -228,6 +228,23 @@ async fn past_the_concurrency_limit_requests_are_shed_with_retry_after() {
 }
 
 #[tokio::test]
+async fn a_request_its_client_gave_up_on_frees_its_slot() {
+    let server = ServerSettings {
+        max_concurrent_requests: 1,
+        ..ServerSettings::default()
+    };
+    let app = service(&server);
+    for _ in 0..3 {
+        // Dropped while the handler sleeps, as when the client disconnects.
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(50), send(&app, get_request("/slow"))).await;
+        assert!(gave_up.is_err());
+    }
+    let (status, _, _) = send(&app, get_request("/items/4")).await;
+    assert_eq!(status, StatusCode::OK, "a slot was never given back");
+}
+
+#[tokio::test]
 async fn requests_are_counted_per_route_pattern() {
     let app = service(&ServerSettings::default());
     for id in [10, 11, 12] {
