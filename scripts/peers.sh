@@ -28,7 +28,10 @@
 # BACKENDS ("embedded servers"), SERVICES ("sdk sdk-bare axum fastapi";
 # sdk-bare is the SDK's service without its standard layers),
 # FASTAPI_WORKERS (2), IDLE_WAIT (12), WRITE_DOCS (1), SCRAPE (0; 1 reads
-# /metrics every second during the load, as a Prometheus server would), DATABASE_SERVER_URL
+# /metrics every second during the load, as a Prometheus server would),
+# SDK_ENV (local: the SDK's service on its developer settings, CORS for any
+# origin included; prod: its production settings, which allow no CORS
+# origin, as neither peer has CORS), DATABASE_SERVER_URL
 # (postgres://postgres@127.0.0.1:5432), REDIS_URL (redis://127.0.0.1:6379),
 # CARGO_TARGET_DIR.
 set -euo pipefail
@@ -44,6 +47,7 @@ FASTAPI_WORKERS=${FASTAPI_WORKERS:-2}
 IDLE_WAIT=${IDLE_WAIT:-12}
 WRITE_DOCS=${WRITE_DOCS:-1}
 SCRAPE=${SCRAPE:-0}
+SDK_ENV=${SDK_ENV:-local}
 DATABASE_SERVER_URL=${DATABASE_SERVER_URL:-postgres://postgres@127.0.0.1:5432}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -132,7 +136,7 @@ start_service() {
             local layers=true; [ "$service" = sdk-bare ] && layers=false
             if [ "$backend" = servers ]; then fresh_database peers_sdk; db=$DATABASE_SERVER_URL/peers_sdk
             else db="sqlite://$WORK/sdk.db?mode=rwc"; fi
-            (cd "$ROOT" && exec env APP_ENV=local BIND_ADDR=127.0.0.1:$PORT APP__LOG__LEVEL=warn \
+            (cd "$ROOT" && exec env APP_ENV="$SDK_ENV" BIND_ADDR=127.0.0.1:$PORT APP__LOG__LEVEL=warn \
                 APP__SERVER__STANDARD_LAYERS=$layers \
                 APP__DATABASE__URL="$db" APP__CACHE__URL="$cache" APP__AUTH__JWT__SECRET="$SECRET" \
                 "$TARGET/release/examples/user_service") >"$WORK/service.log" 2>&1 &

@@ -105,7 +105,7 @@ where
         let request_id = crate::request_id::ensure(&mut request);
         let observation = Observation::start(&request, &request_id);
         let shared = Arc::clone(&self.shared);
-        let admitted = Limits::admit(&shared, &request).map(|permit| {
+        let admitted = Limits::admit(&shared, &request).map(|running| {
             // A panic while the service makes its future is a handler's
             // panic too. Boxed where it is made: moved into the futures
             // around it, its state (the whole request) would be copied at
@@ -113,11 +113,11 @@ where
             let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 Box::pin(self.inner.call(request))
             }));
-            (permit, made)
+            (running, made)
         });
         Box::pin(async move {
             let answer = async {
-                let (permit, made) =
+                let (running, made) =
                     admitted.map_err(|refusal| ApiError(refusal).into_response())?;
                 let future = made.map_err(panicked)?;
                 let finished = std::panic::AssertUnwindSafe(tokio::time::timeout(
@@ -126,7 +126,7 @@ where
                 ))
                 .catch_unwind()
                 .await;
-                drop(permit);
+                drop(running);
                 match finished {
                     Ok(Ok(Ok(response))) => Ok(response),
                     Ok(Ok(Err(infallible))) => match infallible {},
