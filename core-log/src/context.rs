@@ -13,6 +13,13 @@
 //! exporter (`log.otlp`), whose spans of a request it parents, and a
 //! subscriber built elsewhere. This crate's own outputs never take it, so
 //! when nothing else does, tracing does not even create it.
+//!
+//! The price: an event written on a thread that a library hands the work
+//! to, entering the caller's span there, carries the fields only when that
+//! span exists. sqlx's SQLite driver is one: it runs statements on a thread
+//! of its own, so its own events (a slow statement's warning) carry the
+//! request's fields with a span exporter on, not otherwise. Events of the
+//! request's own tasks, `core_log::spawn`ed ones included, always do.
 
 use std::cell::RefCell;
 use std::future::Future;
