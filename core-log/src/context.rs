@@ -199,25 +199,41 @@ thread_local! {
 /// it back to the scope (also when the work panics).
 struct Bound<'a> {
     home: &'a mut Option<Frame>,
+    /// Whether the frame went on the thread (not when the thread is being
+    /// torn down, or while an event being written there reads the frames).
+    installed: bool,
 }
 
 impl<'a> Bound<'a> {
     fn install(home: &'a mut Option<Frame>) -> Bound<'a> {
-        if let Some(frame) = home.take() {
-            // On a thread being torn down the frame is dropped: no event
-            // written there can carry it.
-            let _ = BOUND.try_with(|bound| bound.borrow_mut().push(frame));
-        }
-        Bound { home }
+        let installed = match home.take() {
+            Some(frame) => BOUND
+                .try_with(|bound| match bound.try_borrow_mut() {
+                    Ok(mut frames) => {
+                        frames.push(frame);
+                        true
+                    }
+                    Err(_) => {
+                        *home = Some(frame);
+                        false
+                    }
+                })
+                .unwrap_or(false),
+            None => false,
+        };
+        Bound { home, installed }
     }
 }
 
 impl Drop for Bound<'_> {
     fn drop(&mut self) {
+        if !self.installed {
+            return;
+        }
         // Scopes entered inside have given theirs back already, so the top
         // frame is this scope's.
         *self.home = BOUND
-            .try_with(|bound| bound.borrow_mut().pop())
+            .try_with(|bound| bound.try_borrow_mut().ok()?.pop())
             .ok()
             .flatten();
     }
@@ -236,12 +252,16 @@ impl Drop for Bound<'_> {
 /// });
 /// ```
 pub fn bind_user_id(user_id: &str) {
-    let _ = BOUND.try_with(|bound| {
-        if let Some(frame) = bound.borrow_mut().last_mut() {
-            frame.fields.user_id = Some(user_id.to_owned());
-            frame.span.record("user_id", user_id);
-        }
+    let span = BOUND.try_with(|bound| {
+        let mut frames = bound.try_borrow_mut().ok()?;
+        let frame = frames.last_mut()?;
+        frame.fields.user_id = Some(user_id.to_owned());
+        Some(frame.span.clone())
     });
+    // Recorded with the frames let go: a subscriber may write as it records.
+    if let Ok(Some(span)) = span {
+        span.record("user_id", user_id);
+    }
 }
 
 /// Calls `write` with each field bound on this thread, once per name, the
@@ -364,6 +384,21 @@ mod tests {
         });
         assert!(caught.is_err());
         assert!(!for_each_bound(|_, _| {}));
+    }
+
+    #[test]
+    fn a_scope_opened_while_an_event_reads_the_frames_leaves_them_whole() {
+        LogContext::new().request_id("outer").in_scope(|| {
+            // As when a field's `Debug` runs code with a scope of its own
+            // while the outputs write the event.
+            for_each_bound(|_, _| {
+                LogContext::new().request_id("nested").in_scope(|| {
+                    bind_user_id("nobody");
+                });
+            });
+            assert_eq!(bound(), [("request_id", "outer".into())]);
+        });
+        assert!(bound().is_empty());
     }
 
     #[tokio::test]
