@@ -154,16 +154,9 @@ impl JsonLines {
 
         scratch.context.clear();
         scratch.entries.clear();
-        let masks = &self.masks;
-        let context = &mut scratch.context;
-        let mut result = Ok(());
-        let bound = crate::context::for_each_bound(|name, value| {
-            if !context.is_empty() {
-                context.push(',');
-            }
-            result = write_bound(context, masks, name, value);
-        });
-        result?;
+        let mut bound_fields = FieldWriter::new(&mut scratch.context, &self.masks, true);
+        let bound = crate::context::for_each_bound(|name, value| bound_fields.string(name, value));
+        bound_fields.result?;
         split_pairs(&scratch.context, 0, &mut scratch.entries);
         let scope = ctx.event_scope();
         if bound || scope.is_some() {
@@ -206,19 +199,6 @@ impl JsonLines {
         }
         writer.write_str("}\n")
     }
-}
-
-/// Writes a bound [`LogContext`](crate::LogContext) field as a
-/// `"name":"value"` pair, masked if its name is.
-fn write_bound(out: &mut String, masks: &Masks, name: &str, value: &str) -> fmt::Result {
-    write!(out, "\"{name}\":\"")?;
-    if masks.is_masked(name) {
-        out.push_str(MASK);
-    } else {
-        JsonEscaped(&mut *out).write_str(value)?;
-    }
-    out.push('"');
-    Ok(())
 }
 
 /// Finds the `"name":value` pairs [`FieldWriter`] wrote into `text` from
@@ -357,16 +337,16 @@ impl<'a, W: fmt::Write> FieldWriter<'a, W> {
 
     /// Writes the key, then the value unless the field is masked; returns
     /// whether the caller still has to write the value.
-    fn key(&mut self, field: &Field) -> Result<bool, fmt::Error> {
+    fn key(&mut self, name: &str) -> Result<bool, fmt::Error> {
         self.result?;
         if !self.first {
             self.out.write_char(',')?;
         }
         self.first = false;
         self.out.write_char('"')?;
-        JsonEscaped(&mut *self.out).write_str(field.name())?;
+        JsonEscaped(&mut *self.out).write_str(name)?;
         self.out.write_str("\":")?;
-        if self.masks.is_masked(field.name()) {
+        if self.masks.is_masked(name) {
             self.out.write_char('"')?;
             self.out.write_str(MASK)?;
             self.out.write_char('"')?;
@@ -376,7 +356,7 @@ impl<'a, W: fmt::Write> FieldWriter<'a, W> {
     }
 
     fn raw(&mut self, field: &Field, value: impl fmt::Display) {
-        self.result = self.key(field).and_then(|open| {
+        self.result = self.key(field.name()).and_then(|open| {
             if open {
                 write!(self.out, "{value}")
             } else {
@@ -384,11 +364,11 @@ impl<'a, W: fmt::Write> FieldWriter<'a, W> {
             }
         });
     }
-}
 
-impl<W: fmt::Write> Visit for FieldWriter<'_, W> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.result = self.key(field).and_then(|open| {
+    /// Writes a `"name":"value"` pair (also for the fields a
+    /// [`LogContext`](crate::LogContext) binds, which are no tracing fields).
+    fn string(&mut self, name: &str, value: &str) {
+        self.result = self.key(name).and_then(|open| {
             if open {
                 self.out.write_char('"')?;
                 JsonEscaped(&mut *self.out).write_str(value)?;
@@ -397,9 +377,15 @@ impl<W: fmt::Write> Visit for FieldWriter<'_, W> {
             Ok(())
         });
     }
+}
+
+impl<W: fmt::Write> Visit for FieldWriter<'_, W> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.string(field.name(), value);
+    }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.result = self.key(field).and_then(|open| {
+        self.result = self.key(field.name()).and_then(|open| {
             if open {
                 self.out.write_char('"')?;
                 write!(JsonEscaped(&mut *self.out), "{value:?}")?;

@@ -6,11 +6,13 @@ use tower_http::request_id::{MakeRequestId, RequestId};
 
 use crate::observe::REQUEST_ID_HEADER;
 
+/// [`REQUEST_ID_HEADER`] as a header name, made once (a `&str` key is
+/// parsed again on every lookup).
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
+
 /// The request's id: the `x-request-id` it was sent with, or a new random
 /// one, which is then added to its headers for the handler to read.
 pub(crate) fn ensure<B>(request: &mut Request<B>) -> HeaderValue {
-    // Made once: a `&str` key is parsed again on every lookup.
-    const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
     if let Some(sent) = request.headers().get(&REQUEST_ID) {
         return sent.clone();
     }

@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use core_error::Error;
 use futures::FutureExt as _;
@@ -25,11 +25,9 @@ use tower::{Layer, Service};
 
 use crate::cors::CORS_VARY;
 use crate::error::{ApiError, STATUS};
-use crate::observe::{Observation, REQUEST_ID_HEADER, RequestMetrics};
+use crate::observe::{Observation, RequestMetrics};
+use crate::request_id::REQUEST_ID;
 use crate::settings::ServerSettings;
-
-/// The header name of request ids, made once.
-const REQUEST_ID: HeaderName = HeaderName::from_static(REQUEST_ID_HEADER);
 
 /// The standard layers of [`app`](crate::app), as one tower layer.
 #[derive(Debug, Clone)]
@@ -98,27 +96,29 @@ where
 
     /// Keeps or makes the request id (echoed on the answer), observes the
     /// request (log context, metrics, access log; see [`Observation`]),
-    /// holds it to the limits (see [`Limits`]) and answers a panic with a
+    /// holds it to the limits (see [`Pass::admit`]) and answers a panic with a
     /// JSON 500 — so the answers of the limits and to panics are observed
     /// and carry the request id too.
     fn call(&mut self, mut request: Request) -> Self::Future {
         let request_id = crate::request_id::ensure(&mut request);
         let observation = Observation::start(&request, &request_id);
-        let shared = Arc::clone(&self.shared);
-        let admitted = Limits::admit(&shared, &request).map(|running| {
+        let mut pass = Pass {
+            shared: Arc::clone(&self.shared),
+            running: false,
+        };
+        let admitted = pass.admit(&request).map(|()| {
             // A panic while the service makes its future is a handler's
             // panic too. Boxed where it is made: moved into the futures
             // around it, its state (the whole request) would be copied at
             // every level.
-            let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 Box::pin(self.inner.call(request))
-            }));
-            (running, made)
+            }))
         });
         Box::pin(async move {
+            let shared = &pass.shared;
             let answer = async {
-                let (running, made) =
-                    admitted.map_err(|refusal| ApiError(refusal).into_response())?;
+                let made = admitted.map_err(|refusal| ApiError(refusal).into_response())?;
                 let future = made.map_err(panicked)?;
                 let finished = std::panic::AssertUnwindSafe(tokio::time::timeout(
                     shared.limits.timeout,
@@ -126,7 +126,6 @@ where
                 ))
                 .catch_unwind()
                 .await;
-                drop(running);
                 match finished {
                     Ok(Ok(Ok(response))) => Ok(response),
                     Ok(Ok(Err(infallible))) => match infallible {},
@@ -160,17 +159,23 @@ struct Limits {
     timeout: Duration,
 }
 
-impl Limits {
+/// One request's pass through the layer: the layer's state, and whether
+/// the request counts in [`Limits::in_flight`], until the pass ends.
+struct Pass {
+    shared: Arc<Shared>,
+    running: bool,
+}
+
+impl Pass {
     /// Before the request runs, in order: refuses a body whose
     /// Content-Length is over the limit before reading it (413; a body
     /// without one is cut at the limit by the extractors,
     /// `DefaultBodyLimit`, with the same answer); sheds load when
     /// `max_concurrent_requests` are already running (503 with
     /// `Retry-After: 1` at once, instead of queueing until every request
-    /// times out). Gives what counts the request as running while it is
-    /// held, or the refusal for the JSON error body.
-    fn admit(shared: &Arc<Shared>, request: &Request) -> core_error::Result<Option<Running>> {
-        let limits = &shared.limits;
+    /// times out). Gives the refusal for the JSON error body.
+    fn admit(&mut self, request: &Request) -> core_error::Result<()> {
+        let limits = &self.shared.limits;
         let announced = request
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -184,7 +189,7 @@ impl Limits {
             );
         }
         if limits.max_in_flight == 0 {
-            return Ok(None);
+            return Ok(());
         }
         // A counter, not a semaphore: nothing ever waits for a slot, and
         // tokio's semaphore takes a lock on every release.
@@ -196,16 +201,16 @@ impl Limits {
                     .with_context("retry_after_secs", 1),
             );
         }
-        Ok(Some(Running(Arc::clone(shared))))
+        self.running = true;
+        Ok(())
     }
 }
 
-/// A request counted in [`Limits::in_flight`] until it ends.
-struct Running(Arc<Shared>);
-
-impl Drop for Running {
+impl Drop for Pass {
     fn drop(&mut self) {
-        self.0.limits.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if self.running {
+            self.shared.limits.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
