@@ -13,7 +13,11 @@ cargo bench --all-features -- --warm-up-time 1 --measurement-time "${MEASUREMENT
 # test server slows down as it runs; criterion times one variant after the
 # other).
 interleaved="$CARGO_TARGET_DIR/db-mongodb-interleaved.txt"
-grep '^interleaved ' "$CARGO_TARGET_DIR/bench-output.txt" >"$interleaved" || true
+grep '^interleaved db/' "$CARGO_TARGET_DIR/bench-output.txt" >"$interleaved" || true
+# The message queues' saturation group, its variants taking turns in one
+# loop, with the CPU time per message of the publishing process.
+mq_interleaved="$CARGO_TARGET_DIR/mq-saturation-interleaved.txt"
+grep '^interleaved mq/' "$CARGO_TARGET_DIR/bench-output.txt" >"$mq_interleaved" || true
 
 # redis-benchmark doing what cache/redis and cache/redis-batch-100 time, with
 # the same client count (1) and pipelining depth: one GET or SET at a time;
@@ -40,4 +44,4 @@ load="$CARGO_TARGET_DIR/user-service-load.md"
   echo "## example service under load"
   bash scripts/load-users.sh
 } >"$load"
-python3 scripts/bench-report.py "$CARGO_TARGET_DIR/criterion" "$interleaved" "$extra" "$load"
+python3 scripts/bench-report.py "$CARGO_TARGET_DIR/criterion" "$interleaved" "$mq_interleaved" "$extra" "$load"

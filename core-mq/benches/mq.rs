@@ -16,7 +16,9 @@
 //! confirms, same acks), `sdk-backend` (the bare backend behind
 //! `Arc<dyn MessageQueueBase>`) and `sdk-layered` (with metrics and
 //! tracing). Before criterion runs, a latency report prints msgs/s, p50 and
-//! p99 of 1 000 sequential publishes per variant.
+//! p99 of 1 000 sequential publishes per variant, and an interleaved report
+//! the saturation group's throughput and CPU per message, its variants
+//! taking turns in one loop.
 //!
 //! `cargo bench -p core-mq --all-features --bench mq`
 
@@ -152,6 +154,105 @@ fn latency_report(rt: &Runtime, contender: &Contender) {
             samples[990]
         );
     }
+}
+
+/// Rounds of [`SATURATION_BATCH`] publishes per variant in the interleaved
+/// saturation report.
+const INTERLEAVED_ROUNDS: usize = 30;
+
+/// Prints, per variant, the median time of [`SATURATION_BATCH`] publishes
+/// with [`IN_FLIGHT`] at once, in rounds that take the variants in turn
+/// (the first of each round rotates), and the publishing thread's CPU time
+/// per message: a broker that slows down as it runs, or a noisy neighbour,
+/// then weighs on every variant alike instead of on whichever criterion
+/// timed last.
+///
+/// One more variant here, `sdk-backend+traceparent`, is the bare backend
+/// sending what the tracing layer adds to each message, a `traceparent`
+/// header: what the header costs the client's encoding and the broker,
+/// apart from the layers' code.
+fn report_interleaved_saturation(rt: &Runtime, contender: &Contender) {
+    let mut variants = variants(contender);
+    let backend = sdk_publish(contender.sdk.clone());
+    let with_header: Publish = Arc::new(move |message: Message| {
+        let traceparent = format!(
+            "00-{:032x}-{:016x}-01",
+            fastrand::u128(1..),
+            fastrand::u64(1..)
+        );
+        backend(message.with_header("traceparent", traceparent))
+    });
+    variants.push(("sdk-backend+traceparent", with_header));
+    let mut took = vec![Vec::with_capacity(INTERLEAVED_ROUNDS); variants.len()];
+    let mut cpu = vec![Duration::ZERO; variants.len()];
+    // What reading the CPU time costs itself, taken off every round.
+    let reading = (0..5)
+        .map(|_| {
+            let before = thread_cpu();
+            thread_cpu().saturating_sub(before)
+        })
+        .min()
+        .unwrap_or_default();
+    for round in 0..INTERLEAVED_ROUNDS {
+        for turn in 0..variants.len() {
+            let index = (round + turn) % variants.len();
+            let publish = &variants[index].1;
+            let cpu_started = thread_cpu();
+            let started = Instant::now();
+            rt.block_on(publish_all(
+                publish,
+                &contender.topic,
+                SATURATION_BATCH,
+                IN_FLIGHT,
+            ));
+            took[index].push(started.elapsed());
+            cpu[index] += thread_cpu()
+                .saturating_sub(cpu_started)
+                .saturating_sub(reading);
+        }
+    }
+    let medians: Vec<Duration> = took
+        .iter_mut()
+        .map(|times| {
+            times.sort();
+            times[times.len() / 2]
+        })
+        .collect();
+    let messages = (SATURATION_BATCH * INTERLEAVED_ROUNDS) as f64;
+    let first = medians[0].as_secs_f64();
+    let fields: Vec<String> = variants
+        .iter()
+        .zip(&medians)
+        .zip(&cpu)
+        .map(|(((variant, _), median), cpu)| {
+            format!(
+                "{variant} {:.0} msgs/s ({:.2}x), {:.2} µs thread CPU/msg",
+                SATURATION_BATCH as f64 / median.as_secs_f64(),
+                first / median.as_secs_f64(),
+                cpu.as_secs_f64() * 1e6 / messages,
+            )
+        })
+        .collect();
+    println!(
+        "interleaved mq/saturation/{}: {} ({INTERLEAVED_ROUNDS} rounds of {SATURATION_BATCH}, {IN_FLIGHT} in flight; ratios to {})",
+        contender.name,
+        fields.join("; "),
+        variants[0].0,
+    );
+}
+
+/// CPU time of this thread so far, as the scheduler counts it (in
+/// nanoseconds, from `/proc`); zero where `/proc` is missing.
+///
+/// The runtime has one thread, which runs every task of the Redis, NATS
+/// and memory clients; lapin's and librdkafka's own threads are not in it.
+/// The process as a whole is no better a measure: those threads spin
+/// whether or not anything is published.
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|stat| stat.split_whitespace().next()?.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
 }
 
 fn bench_publish(c: &mut Criterion, rt: &Runtime, contender: &Contender) {
@@ -318,6 +419,9 @@ fn main() {
     }
     for contender in &contenders {
         latency_report(&rt, contender);
+    }
+    for contender in &contenders {
+        report_interleaved_saturation(&rt, contender);
     }
     let mut criterion = Criterion::default().configure_from_args();
     for contender in &contenders {

@@ -71,18 +71,35 @@ fn trace_id(traceparent: &str) -> Option<&str> {
 ///
 /// Ids come from `fastrand` (per-thread, seeded once), not the OS: a trace
 /// id needs to be unlikely to repeat, not to be unguessable, and asking the
-/// OS for randomness was a system call on every publish.
+/// OS for randomness was a system call on every publish. The text is
+/// written digit by digit into a string of its exact length: `format!`
+/// with hex formatting grew the string and was the layer's largest cost.
 fn next_traceparent() -> String {
-    let parent = CURRENT.try_with(|current| {
-        trace_id(current).map(|trace| format!("00-{trace}-{:016x}-01", fastrand::u64(1..)))
-    });
-    parent.ok().flatten().unwrap_or_else(|| {
-        format!(
-            "00-{:032x}-{:016x}-01",
-            fastrand::u128(1..),
-            fastrand::u64(1..)
-        )
-    })
+    let mut text = String::with_capacity(TRACEPARENT_LEN);
+    text.push_str("00-");
+    let continued = CURRENT
+        .try_with(|current| trace_id(current).map(|trace| text.push_str(trace)))
+        .ok()
+        .flatten();
+    if continued.is_none() {
+        push_hex(&mut text, &fastrand::u128(1..).to_be_bytes());
+    }
+    text.push('-');
+    push_hex(&mut text, &fastrand::u64(1..).to_be_bytes());
+    text.push_str("-01");
+    text
+}
+
+/// The length of a version 00 `traceparent`.
+const TRACEPARENT_LEN: usize = 55;
+
+/// Appends `bytes` as lower-case hex digits.
+fn push_hex(text: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
 }
 
 fn stamp(message: &mut Message) {
@@ -203,5 +220,26 @@ mod tests {
         assert_eq!(trace_id(&child), Some("0123456789abcdef0123456789abcdef"));
         assert!(!child.ends_with("00f067aa0ba902b7-01"));
         assert_eq!(current_traceparent(), None);
+    }
+
+    #[test]
+    fn a_new_trace_is_a_well_formed_traceparent() {
+        for _ in 0..100 {
+            let made = next_traceparent();
+            assert_eq!(made.len(), TRACEPARENT_LEN, "{made}");
+            let parts: Vec<&str> = made.split('-').collect();
+            assert_eq!(parts.len(), 4, "{made}");
+            assert_eq!((parts[0], parts[3]), ("00", "01"), "{made}");
+            assert_eq!(trace_id(&made).map(str::len), Some(32), "{made}");
+            assert_eq!(parts[2].len(), 16, "{made}");
+            assert!(
+                parts[2]
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+                "{made}"
+            );
+            assert_ne!(parts[1], "0".repeat(32), "an all-zero trace id is invalid");
+            assert_ne!(parts[2], "0".repeat(16), "an all-zero span id is invalid");
+        }
     }
 }

@@ -16,8 +16,15 @@ use crate::Message;
 const HEADER_PREFIX: &str = "h:";
 
 /// Appends the entry's field/value pairs to an `XADD` command.
+///
+/// The id is written on the stack and every `h:<name>` field into one
+/// buffer: the command copies each argument, so a string per field would
+/// only be made to be dropped.
 pub(super) fn encode(message: &Message, command: &mut redis::Cmd) {
-    command.arg("id").arg(message.id.to_string());
+    let mut id = Uuid::encode_buffer();
+    command
+        .arg("id")
+        .arg(&*message.id.hyphenated().encode_lower(&mut id));
     command.arg("ts").arg(message.timestamp_ms);
     let optional = [
         ("key", &message.key),
@@ -30,8 +37,12 @@ pub(super) fn encode(message: &Message, command: &mut redis::Cmd) {
             command.arg(field).arg(value);
         }
     }
+    let mut field = String::new();
     for (name, value) in &message.headers {
-        command.arg(format!("{HEADER_PREFIX}{name}")).arg(value);
+        field.clear();
+        field.push_str(HEADER_PREFIX);
+        field.push_str(name);
+        command.arg(&field).arg(value);
     }
     command.arg("body").arg(message.body.as_ref());
 }

@@ -104,10 +104,10 @@ impl RedisBackend {
         format!("{}{topic}", self.settings.key_prefix)
     }
 
-    fn xadd(&self, message: &Message) -> redis::Cmd {
+    fn xadd(&self, stream: &str, message: &Message) -> redis::Cmd {
         let mut command = redis::cmd("XADD");
         command
-            .arg(self.stream(&message.topic))
+            .arg(stream)
             .arg("MAXLEN")
             .arg("~")
             .arg(self.settings.max_len)
@@ -168,7 +168,7 @@ impl MessageQueueBase for RedisBackend {
         check_outgoing(BACKEND, &message, self.max_message_bytes)?;
         let stream = self.stream(&message.topic);
         let _: String = self
-            .run(&self.xadd(&message), "mq.publish", &stream)
+            .run(&self.xadd(&stream, &message), "mq.publish", &stream)
             .await?;
         Ok(())
     }
@@ -181,7 +181,7 @@ impl MessageQueueBase for RedisBackend {
         let stream = self.stream(&first.topic);
         let mut pipe = redis::pipe();
         for message in &messages {
-            pipe.add_command(self.xadd(message));
+            pipe.add_command(self.xadd(&self.stream(&message.topic), message));
         }
         let mut connection = self.connection.clone();
         let _: Vec<String> = pipe
