@@ -185,14 +185,7 @@ fn report_interleaved_saturation(rt: &Runtime, contender: &Contender) {
     variants.push(("sdk-backend+traceparent", with_header));
     let mut took = vec![Vec::with_capacity(INTERLEAVED_ROUNDS); variants.len()];
     let mut cpu = vec![Duration::ZERO; variants.len()];
-    // What reading the CPU time costs itself, taken off every round.
-    let reading = (0..5)
-        .map(|_| {
-            let before = thread_cpu();
-            thread_cpu().saturating_sub(before)
-        })
-        .min()
-        .unwrap_or_default();
+    let reading = cpu_reading_cost();
     for round in 0..INTERLEAVED_ROUNDS {
         for turn in 0..variants.len() {
             let index = (round + turn) % variants.len();
@@ -211,34 +204,64 @@ fn report_interleaved_saturation(rt: &Runtime, contender: &Contender) {
                 .saturating_sub(reading);
         }
     }
-    let medians: Vec<Duration> = took
+    let names: Vec<&str> = variants.iter().map(|(variant, _)| *variant).collect();
+    print_interleaved(
+        &format!("saturation/{}", contender.name),
+        &names,
+        took,
+        &cpu,
+        SATURATION_BATCH,
+        &format!("{INTERLEAVED_ROUNDS} rounds of {SATURATION_BATCH}, {IN_FLIGHT} in flight"),
+    );
+}
+
+/// One `interleaved mq/<group>` line: each variant's median round in
+/// messages per second, its ratio to the first variant, and its thread CPU
+/// per message.
+fn print_interleaved(
+    group: &str,
+    variants: &[&str],
+    mut took: Vec<Vec<Duration>>,
+    cpu: &[Duration],
+    per_round: usize,
+    how: &str,
+) {
+    let medians: Vec<f64> = took
         .iter_mut()
         .map(|times| {
             times.sort();
-            times[times.len() / 2]
+            times[times.len() / 2].as_secs_f64()
         })
         .collect();
-    let messages = (SATURATION_BATCH * INTERLEAVED_ROUNDS) as f64;
-    let first = medians[0].as_secs_f64();
     let fields: Vec<String> = variants
         .iter()
         .zip(&medians)
-        .zip(&cpu)
-        .map(|(((variant, _), median), cpu)| {
+        .zip(cpu.iter().zip(&took))
+        .map(|((variant, median), (cpu, rounds))| {
             format!(
                 "{variant} {:.0} msgs/s ({:.2}x), {:.2} µs thread CPU/msg",
-                SATURATION_BATCH as f64 / median.as_secs_f64(),
-                first / median.as_secs_f64(),
-                cpu.as_secs_f64() * 1e6 / messages,
+                per_round as f64 / median,
+                medians[0] / median,
+                cpu.as_secs_f64() * 1e6 / (per_round * rounds.len()) as f64,
             )
         })
         .collect();
     println!(
-        "interleaved mq/saturation/{}: {} ({INTERLEAVED_ROUNDS} rounds of {SATURATION_BATCH}, {IN_FLIGHT} in flight; ratios to {})",
-        contender.name,
+        "interleaved mq/{group}: {} ({how}; ratios to {})",
         fields.join("; "),
-        variants[0].0,
+        variants[0]
     );
+}
+
+/// What reading [`thread_cpu`] costs, taken off every timed round.
+fn cpu_reading_cost() -> Duration {
+    (0..5)
+        .map(|_| {
+            let before = thread_cpu();
+            thread_cpu().saturating_sub(before)
+        })
+        .min()
+        .unwrap_or_default()
 }
 
 /// CPU time of this thread so far, as the scheduler counts it (in
@@ -345,52 +368,154 @@ async fn publish_all(publish: &Publish, topic: &str, messages: usize, in_flight:
         .await;
 }
 
-/// Every variant publishes the same way (one confirmed publish per message,
-/// `load.in_flight` at once) and consumes with the same prefetch; only the
-/// client differs.
-fn bench_end_to_end(c: &mut Criterion, rt: &Runtime, contender: &Contender, load: &Load) {
-    let mut group = c.benchmark_group(format!("{}/{}", load.group, contender.name));
-    group.throughput(Throughput::Elements(load.messages as u64));
-    group.sample_size(10);
-    let topic = unique_name("bench_e2e");
+/// One variant's publisher and the running consumer of its topic.
+struct Pipeline {
+    variant: &'static str,
+    publish: Publish,
+    topic: String,
+    received: tokio::sync::Mutex<mpsc::UnboundedReceiver<()>>,
+    consumer: Running,
+}
 
-    if let (Some(start), Some(publish)) = (&contender.raw_consumer, &contender.raw_publish) {
+enum Running {
+    Raw(RawConsumer),
+    Sdk(Consumer),
+}
+
+impl Pipeline {
+    /// The contender's raw publisher and consumer, warmed up, if it has them.
+    fn raw(rt: &Runtime, contender: &Contender, load: &Load) -> Option<Pipeline> {
+        let (start, publish) = (
+            contender.raw_consumer.as_ref()?,
+            contender.raw_publish.as_ref()?,
+        );
         let (sender, receiver) = mpsc::unbounded_channel();
         let consumer = {
             let _guard = rt.enter();
             start(sender, load.prefetch)
         };
-        let receiver = tokio::sync::Mutex::new(receiver);
-        rt.block_on(warm_up(publish, &contender.topic, &receiver));
-        group.bench_function(BenchmarkId::from_parameter("raw"), |b| {
-            b.to_async(rt).iter(|| async {
-                publish_all(publish, &contender.topic, load.messages, load.in_flight).await;
-                receive(&mut *receiver.lock().await, load.messages).await;
-            })
-        });
-        drop(consumer);
+        let received = tokio::sync::Mutex::new(receiver);
+        rt.block_on(warm_up(publish, &contender.topic, &received));
+        Some(Pipeline {
+            variant: "raw",
+            publish: publish.clone(),
+            topic: contender.topic.clone(),
+            received,
+            consumer: Running::Raw(consumer),
+        })
     }
 
-    for (variant, queue) in [
-        ("sdk-backend", contender.sdk.clone()),
-        (
-            "sdk-layered",
-            stack(contender.sdk.clone(), &LayerSettings::default()),
-        ),
-    ] {
+    /// The SDK's bare backend or its layered stack, publishing to and
+    /// consuming its own topic.
+    fn sdk(
+        rt: &Runtime,
+        contender: &Contender,
+        load: &Load,
+        layered: bool,
+        topic: &str,
+    ) -> Pipeline {
+        let (variant, queue) = if layered {
+            let stacked = stack(contender.sdk.clone(), &LayerSettings::default());
+            ("sdk-layered", stacked)
+        } else {
+            ("sdk-backend", contender.sdk.clone())
+        };
         let topic = format!("{topic}_{}", variant.replace('-', "_"));
         let (consumer, receiver) = sdk_consumer(rt, &queue, &topic, load.prefetch);
-        let receiver = tokio::sync::Mutex::new(receiver);
-        let publish = sdk_publish(queue);
-        group.bench_function(BenchmarkId::from_parameter(variant), |b| {
-            b.to_async(rt).iter(|| async {
-                publish_all(&publish, &topic, load.messages, load.in_flight).await;
-                receive(&mut *receiver.lock().await, load.messages).await;
-            })
+        Pipeline {
+            variant,
+            publish: sdk_publish(queue),
+            topic,
+            received: tokio::sync::Mutex::new(receiver),
+            consumer: Running::Sdk(consumer),
+        }
+    }
+
+    /// Publishes `load.messages` and waits until the consumer has
+    /// acknowledged every one.
+    async fn run(&self, load: &Load) {
+        publish_all(&self.publish, &self.topic, load.messages, load.in_flight).await;
+        receive(&mut *self.received.lock().await, load.messages).await;
+    }
+
+    fn stop(self, rt: &Runtime) {
+        match self.consumer {
+            Running::Raw(consumer) => drop(consumer),
+            Running::Sdk(consumer) => {
+                rt.block_on(consumer.shutdown(PATIENCE)).unwrap();
+            }
+        }
+    }
+}
+
+/// Every variant publishes the same way (one confirmed publish per message,
+/// `load.in_flight` at once) and consumes with the same prefetch; only the
+/// client differs. One variant's consumer runs at a time.
+fn bench_end_to_end(c: &mut Criterion, rt: &Runtime, contender: &Contender, load: &Load) {
+    let mut group = c.benchmark_group(format!("{}/{}", load.group, contender.name));
+    group.throughput(Throughput::Elements(load.messages as u64));
+    group.sample_size(10);
+    let topic = unique_name("bench_e2e");
+    // Made one at a time, when its turn comes, so no other variant's
+    // consumer runs beside it.
+    let starts: [&dyn Fn() -> Option<Pipeline>; 3] = [
+        &|| Pipeline::raw(rt, contender, load),
+        &|| Some(Pipeline::sdk(rt, contender, load, false, &topic)),
+        &|| Some(Pipeline::sdk(rt, contender, load, true, &topic)),
+    ];
+    for pipeline in starts.into_iter().filter_map(|start| start()) {
+        group.bench_function(BenchmarkId::from_parameter(pipeline.variant), |b| {
+            b.to_async(rt).iter(|| pipeline.run(load))
         });
-        rt.block_on(consumer.shutdown(PATIENCE)).unwrap();
+        pipeline.stop(rt);
     }
     group.finish();
+}
+
+/// Rounds per variant in the interleaved end-to-end report.
+const END_TO_END_ROUNDS: usize = 12;
+
+/// Prints, per variant, the median time of one [`SATURATED`] round
+/// (publishing and consuming as fast as the broker allows), the variants
+/// taking turns in one loop with all their consumers running, and the
+/// publishing thread's CPU time per message.
+fn report_interleaved_end_to_end(rt: &Runtime, contender: &Contender) {
+    let load = &SATURATED;
+    let topic = unique_name("bench_e2e_interleaved");
+    let pipelines: Vec<Pipeline> = Pipeline::raw(rt, contender, load)
+        .into_iter()
+        .chain([false, true].map(|layered| Pipeline::sdk(rt, contender, load, layered, &topic)))
+        .collect();
+    let reading = cpu_reading_cost();
+    let mut took = vec![Vec::with_capacity(END_TO_END_ROUNDS); pipelines.len()];
+    let mut cpu = vec![Duration::ZERO; pipelines.len()];
+    for round in 0..END_TO_END_ROUNDS {
+        for turn in 0..pipelines.len() {
+            let index = (round + turn) % pipelines.len();
+            let cpu_started = thread_cpu();
+            let started = Instant::now();
+            rt.block_on(pipelines[index].run(load));
+            took[index].push(started.elapsed());
+            cpu[index] += thread_cpu()
+                .saturating_sub(cpu_started)
+                .saturating_sub(reading);
+        }
+    }
+    let variants: Vec<&str> = pipelines.iter().map(|pipeline| pipeline.variant).collect();
+    print_interleaved(
+        &format!("end_to_end_saturation/{}", contender.name),
+        &variants,
+        took,
+        &cpu,
+        load.messages,
+        &format!(
+            "{END_TO_END_ROUNDS} rounds of {}, {} in flight, prefetch {}",
+            load.messages, load.in_flight, load.prefetch
+        ),
+    );
+    for pipeline in pipelines {
+        pipeline.stop(rt);
+    }
 }
 
 fn main() {
@@ -422,6 +547,7 @@ fn main() {
     }
     for contender in &contenders {
         report_interleaved_saturation(&rt, contender);
+        report_interleaved_end_to_end(&rt, contender);
     }
     let mut criterion = Criterion::default().configure_from_args();
     for contender in &contenders {
