@@ -139,13 +139,15 @@ def main() -> int:
         elif path.exists():
             lines += [f"## {path.stem}", "", "```", path.read_text().strip(), "```", ""]
     out = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
-    # scripts/peers.sh owns the side-by-side section: kept as it is.
+    # scripts/peers.sh owns the side-by-side section, and the notes written
+    # after it (profiles, what the goals run into) are by hand: both are
+    # kept as they are, from the section's heading to the end of the file.
     begin, end = "<!-- peers:begin -->", "<!-- peers:end -->"
     previous = out.read_text() if out.exists() else ""
     if begin in previous and end in previous:
         start = previous.rfind("\n## ", 0, previous.index(begin))
-        block = previous[start + 1 if start >= 0 else previous.index(begin):previous.index(end) + len(end)]
-        lines += [block, ""]
+        block = previous[start + 1 if start >= 0 else previous.index(begin):]
+        lines += [block.rstrip("\n"), ""]
     out.write_text("\n".join(lines))
     print(f"wrote {out}")
     return 0
