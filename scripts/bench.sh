@@ -14,8 +14,8 @@ cargo bench --all-features -- --warm-up-time 1 --measurement-time "${MEASUREMENT
 # other).
 interleaved="$CARGO_TARGET_DIR/db-mongodb-interleaved.txt"
 grep '^interleaved db/' "$CARGO_TARGET_DIR/bench-output.txt" >"$interleaved" || true
-# The message queues' saturation group, its variants taking turns in one
-# loop, with the CPU time per message of the publishing process.
+# The message queues' saturation and end-to-end loads, the variants taking
+# turns in one loop, with the publishing thread's CPU time per message.
 mq_interleaved="$CARGO_TARGET_DIR/mq-saturation-interleaved.txt"
 grep '^interleaved mq/' "$CARGO_TARGET_DIR/bench-output.txt" >"$mq_interleaved" || true
 

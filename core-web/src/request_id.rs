@@ -32,9 +32,9 @@ fn random() -> HeaderValue {
 /// service that assembles tower-http's request-id layers itself.
 ///
 /// A request id only has to be unique enough to find a request's log
-/// lines, not unguessable, so it takes 122 bits from a fast seeded
-/// generator rather than the operating system's (`uuid::Uuid::new_v4`
-/// costs a `getrandom` system call on every request).
+/// lines, not unguessable, so it takes 122 bits from `fastrand`'s
+/// per-thread generator, the cheapest there is, rather than a
+/// cryptographic one.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RandomRequestId;
 
@@ -47,15 +47,11 @@ impl MakeRequestId for RandomRequestId {
 /// `bits` as a version 4, variant 1 UUID in its hyphenated text form
 /// (ASCII, on the stack: the header value is its only copy).
 fn uuid_v4(bits: u128) -> [u8; 36] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    // Where each byte's two digits go in `8-4-4-4-12`.
-    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
-    let bits = (bits & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
-    let mut text = [b'-'; 36];
-    for (byte, at) in bits.to_be_bytes().into_iter().zip(AT) {
-        text[at] = HEX[usize::from(byte >> 4)];
-        text[at + 1] = HEX[usize::from(byte & 0xf)];
-    }
+    let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+    uuid::Builder::from_random_bytes(bits.to_be_bytes())
+        .into_uuid()
+        .hyphenated()
+        .encode_lower(&mut text);
     text
 }
 
