@@ -16,9 +16,10 @@
 //! confirms, same acks), `sdk-backend` (the bare backend behind
 //! `Arc<dyn MessageQueueBase>`) and `sdk-layered` (with metrics and
 //! tracing). Before criterion runs, a latency report prints msgs/s, p50 and
-//! p99 of 1 000 sequential publishes per variant, and an interleaved report
-//! the saturation group's throughput and CPU per message, its variants
-//! taking turns in one loop.
+//! p99 of 1 000 sequential publishes per variant, and two interleaved
+//! reports (`interleaved mq/` lines) give the saturation and
+//! end-to-end-saturation loads' throughput and thread CPU per message, the
+//! variants taking turns in one loop.
 //!
 //! `cargo bench -p core-mq --all-features --bench mq`
 
