@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use core_error::{Error, Result};
-use futures::FutureExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -402,14 +402,43 @@ async fn pause_unless_stopped(pause: Duration, mut stopped: watch::Receiver<bool
     }
 }
 
+/// Acknowledgements one handler slot has on their way to the broker at
+/// once. The slot hands each message it is done with to the broker and goes
+/// on to its next message instead of waiting for the answer, so a slot is
+/// not held to one broker round trip per message, and a client that
+/// pipelines (the Redis and NATS clients, lapin's frame buffer) sends
+/// several in one write.
+const ACKS_IN_FLIGHT: usize = 32;
+
+/// A message its slot is done with, on its way to be acknowledged.
+struct Settling {
+    ack: Box<dyn Ack>,
+    message: Message,
+    /// What to count once the broker took the acknowledgement.
+    event: Option<ConsumerEvent>,
+}
+
+/// One handler slot: calls the handler for its messages in order, and
+/// acknowledges them in the same order, up to [`ACKS_IN_FLIGHT`] at once.
+/// Both run in the slot's task, so aborting it (a crash) stops both, and
+/// the slot ends only once every acknowledgement it started is answered.
 async fn lane(
     context: Arc<Context>,
     mut receiver: mpsc::Receiver<Inbound>,
     stopped: watch::Receiver<bool>,
 ) {
-    while let Some(inbound) = receiver.recv().await {
-        process(&context, inbound, &stopped).await;
-    }
+    let (to_settle, mut settling) = mpsc::channel(ACKS_IN_FLIGHT);
+    let context = &*context;
+    let handling = async move {
+        while let Some(inbound) = receiver.recv().await {
+            process(context, inbound, &stopped, &to_settle).await;
+        }
+    };
+    let acknowledging = futures::stream::poll_fn(|cx| settling.poll_recv(cx))
+        .map(|item| settle(context, item))
+        .buffered(ACKS_IN_FLIGHT)
+        .for_each(|_| async {});
+    tokio::join!(handling, acknowledging);
 }
 
 /// What to do with a message after one handler call.
@@ -419,7 +448,12 @@ enum Verdict {
     DeadLetter(String),
 }
 
-async fn process(context: &Context, inbound: Inbound, stopped: &watch::Receiver<bool>) {
+async fn process(
+    context: &Context,
+    inbound: Inbound,
+    stopped: &watch::Receiver<bool>,
+    to_settle: &mpsc::Sender<Settling>,
+) {
     let Inbound {
         message,
         attempt,
@@ -477,9 +511,7 @@ async fn process(context: &Context, inbound: Inbound, stopped: &watch::Receiver<
         };
         match verdict {
             Verdict::Ack => {
-                if settle(context, ack, &message).await {
-                    record(context, &message, ConsumerEvent::Acked);
-                }
+                hand_over(to_settle, ack, message, Some(ConsumerEvent::Acked)).await;
                 return;
             }
             Verdict::DeadLetter(reason) => break reason,
@@ -491,7 +523,7 @@ async fn process(context: &Context, inbound: Inbound, stopped: &watch::Receiver<
                 match ack.retry_in_broker(&message, attempt + 1, after).await {
                     // The broker holds the message now, and delivers it when due.
                     Ok(true) => {
-                        settle(context, ack, &message).await;
+                        hand_over(to_settle, ack, message, None).await;
                         return;
                     }
                     Ok(false) => {}
@@ -521,8 +553,26 @@ async fn process(context: &Context, inbound: Inbound, stopped: &watch::Receiver<
     .await
     {
         record(context, &message, ConsumerEvent::DeadLettered);
-        settle(context, ack, &message).await;
+        hand_over(to_settle, ack, message, None).await;
     }
+}
+
+/// Queues `message` for acknowledgement behind the slot's earlier ones,
+/// waiting while [`ACKS_IN_FLIGHT`] are already on their way.
+async fn hand_over(
+    to_settle: &mpsc::Sender<Settling>,
+    ack: Box<dyn Ack>,
+    message: Message,
+    event: Option<ConsumerEvent>,
+) {
+    // The receiving half lives as long as the slot that calls this.
+    let _ = to_settle
+        .send(Settling {
+            ack,
+            message,
+            event,
+        })
+        .await;
 }
 
 /// Counts `event` and tells the handler (so the layers wrapping it count
@@ -538,7 +588,8 @@ fn record(context: &Context, message: &Message, event: ConsumerEvent) {
     context.handler.observe(message, event);
 }
 
-/// Acknowledges `message`; returns whether the broker took the acknowledgement.
+/// Acknowledges a message and counts what happened: its event once the
+/// broker took the acknowledgement, a failed acknowledgement otherwise.
 ///
 /// Bounded by [`ACK_TIMEOUT`]: a driver can lose an acknowledgement sent
 /// while its connection dies and never answer (lapin 4 drops the frames
@@ -546,7 +597,12 @@ fn record(context: &Context, message: &Message, event: ConsumerEvent) {
 /// between waits forever). An unbounded wait there stalled the handler slot,
 /// then the fetch loop behind it, and the consumer for good. An unanswered
 /// acknowledgement is a failed one: the broker delivers the message again.
-async fn settle(context: &Context, ack: Box<dyn Ack>, message: &Message) -> bool {
+async fn settle(context: &Context, settling: Settling) {
+    let Settling {
+        ack,
+        message,
+        event,
+    } = settling;
     let outcome = tokio::time::timeout(ACK_TIMEOUT, ack.ack())
         .await
         .unwrap_or_else(|_| {
@@ -558,9 +614,13 @@ async fn settle(context: &Context, ack: Box<dyn Ack>, message: &Message) -> bool
             .with_key(context.topic.clone()))
         });
     match outcome {
-        Ok(()) => true,
+        Ok(()) => {
+            if let Some(event) = event {
+                record(context, &message, event);
+            }
+        }
         Err(err) => {
-            record(context, message, ConsumerEvent::AckFailed);
+            record(context, &message, ConsumerEvent::AckFailed);
             tracing::warn!(
                 topic = %context.topic,
                 group = %context.group,
@@ -568,7 +628,6 @@ async fn settle(context: &Context, ack: Box<dyn Ack>, message: &Message) -> bool
                 error = %err,
                 "acknowledging failed; the message will be delivered again"
             );
-            false
         }
     }
 }
@@ -673,6 +732,78 @@ mod tests {
         }
     }
 
+    /// An acknowledgement that notes when it starts, then waits for the
+    /// broker to answer (a permit of `answers`).
+    struct Gated {
+        n: usize,
+        started: Arc<std::sync::Mutex<Vec<usize>>>,
+        answers: Arc<tokio::sync::Semaphore>,
+    }
+
+    #[async_trait]
+    impl Ack for Gated {
+        async fn ack(self: Box<Self>) -> Result<()> {
+            self.started.lock().unwrap().push(self.n);
+            self.answers.acquire().await.unwrap().forget();
+            Ok(())
+        }
+    }
+
+    fn counting_handler(handled: &Arc<AtomicU64>) -> SharedHandler {
+        let handled = Arc::clone(handled);
+        handler_fn(move |_| {
+            let handled = Arc::clone(&handled);
+            async move {
+                handled.fetch_add(1, Ordering::Relaxed);
+                Ok(Outcome::Ack)
+            }
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_goes_on_to_its_next_message_while_the_broker_takes_the_last_acknowledgement() {
+        let started = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let answers = Arc::new(tokio::sync::Semaphore::new(0));
+        let batch = (0..5)
+            .map(|n| {
+                let ack = Gated {
+                    n,
+                    started: Arc::clone(&started),
+                    answers: Arc::clone(&answers),
+                };
+                inbound(n, Box::new(ack))
+            })
+            .collect();
+        let handled = Arc::new(AtomicU64::new(0));
+        let options = ConsumeOptions {
+            concurrency: 1,
+            prefetch: 8,
+            ..ConsumeOptions::default()
+        };
+        let consumer = spawn(
+            Arc::new(MemoryBackend::new(&MemorySettings::default(), 1 << 20)),
+            Box::new(Scripted(VecDeque::from([batch]))),
+            "orders",
+            "workers",
+            counting_handler(&handled),
+            options,
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        // No acknowledgement answered yet, and every message handled.
+        assert_eq!(handled.load(Ordering::Relaxed), 5);
+        assert_eq!(consumer.stats().acked, 0);
+        // Started in the order the slot finished them (Kafka stores offsets
+        // as they start: out of order, a committed offset would go back).
+        assert_eq!(*started.lock().unwrap(), vec![0, 1, 2, 3, 4]);
+        // Shutting down waits for the acknowledgements on their way.
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            answers.add_permits(5);
+        });
+        let stats = consumer.shutdown(Duration::from_secs(5)).await.unwrap();
+        assert_eq!((stats.acked, stats.ack_failures), (5, 0));
+    }
+
     fn inbound(n: usize, ack: Box<dyn Ack>) -> Inbound {
         Inbound {
             message: Message::new("orders", n.to_string()),
@@ -687,16 +818,6 @@ mod tests {
         let mut batch = vec![inbound(0, Box::new(Unanswered))];
         batch.extend((1..6).map(|n| inbound(n, Box::new(Answered))));
         let handled = Arc::new(AtomicU64::new(0));
-        let handler = {
-            let handled = Arc::clone(&handled);
-            handler_fn(move |_| {
-                let handled = Arc::clone(&handled);
-                async move {
-                    handled.fetch_add(1, Ordering::Relaxed);
-                    Ok(Outcome::Ack)
-                }
-            })
-        };
         let options = ConsumeOptions {
             concurrency: 1,
             prefetch: 1,
@@ -707,7 +828,7 @@ mod tests {
             Box::new(Scripted(VecDeque::from([batch]))),
             "orders",
             "workers",
-            handler,
+            counting_handler(&handled),
             options,
         );
         tokio::time::sleep(ACK_TIMEOUT * 2).await;

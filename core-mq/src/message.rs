@@ -70,6 +70,23 @@ impl Message {
         }
     }
 
+    /// A message as a broker delivered it, before its codec fills in the
+    /// rest: id and fields come from the broker, so no id is drawn and no
+    /// clock read for it (the timestamp is 0 until the codec sets it).
+    pub(crate) fn received(id: Uuid, topic: impl Into<String>, body: impl Into<Bytes>) -> Message {
+        Message {
+            id,
+            topic: topic.into(),
+            key: None,
+            headers: BTreeMap::new(),
+            timestamp_ms: 0,
+            content_type: None,
+            correlation_id: None,
+            causation_id: None,
+            body: body.into(),
+        }
+    }
+
     /// A message whose body is `value` as JSON.
     ///
     /// # Errors

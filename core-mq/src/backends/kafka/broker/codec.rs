@@ -82,7 +82,8 @@ pub(super) fn headers(message: &Message) -> OwnedHeaders {
 
 /// The message a record carries and its retry mark, or what is wrong with it.
 pub(super) fn decode(record: &BorrowedMessage<'_>) -> Result<(Message, RetryMark), String> {
-    let mut message = Message::new(
+    let mut message = Message::received(
+        Uuid::nil(),
         record.topic(),
         record.payload().unwrap_or_default().to_vec(),
     );

@@ -58,8 +58,7 @@ pub(super) fn decode(
     let text = |name: &str| headers.get(name).map(|value| unescape(value.as_str()));
     let id = text(ID).ok_or("no Core-Id header")?;
     let id = Uuid::parse_str(&id).map_err(|_| format!("the id {id:?} is not a UUID"))?;
-    let mut message = Message::new(topic, payload);
-    message.id = id;
+    let mut message = Message::received(id, topic, payload);
     message.timestamp_ms = text(TIMESTAMP)
         .and_then(|ts| ts.parse().ok())
         .unwrap_or_default();

@@ -131,9 +131,7 @@ pub(super) fn decode(
         .ok_or("no message_id property")?;
     let id =
         Uuid::parse_str(id.as_str()).map_err(|_| format!("the message_id {id} is not a UUID"))?;
-    let mut message = Message::new(topic, body);
-    message.id = id;
-    message.content_type = None;
+    let mut message = Message::received(id, topic, body);
     if let Some(headers) = properties.headers() {
         for (name, value) in headers {
             let Some(value) = text(value) else { continue };

@@ -8,7 +8,9 @@
 //! | `h:<name>` | one header |
 //! | `body` | the body bytes |
 
-use redis::streams::StreamId;
+use std::collections::HashMap;
+
+use redis::{FromRedisValue, Value};
 use uuid::Uuid;
 
 use crate::Message;
@@ -47,24 +49,29 @@ pub(super) fn encode(message: &Message, command: &mut redis::Cmd) {
     command.arg("body").arg(message.body.as_ref());
 }
 
-/// The message an entry holds, or what is wrong with it.
-pub(super) fn decode(entry: &StreamId) -> Result<Message, String> {
-    let id: String = entry.get("id").ok_or("no id field")?;
+/// The message an entry's fields hold, or what is wrong with it. Takes the
+/// values instead of copying them: the body is moved, not copied.
+pub(super) fn decode(mut fields: HashMap<String, Value>, topic: &str) -> Result<Message, String> {
+    let mut take = |field: &str| fields.remove(field);
+    let id: String = take("id").and_then(owned).ok_or("no id field")?;
     let id = Uuid::parse_str(&id).map_err(|_| format!("the id {id:?} is not a UUID"))?;
-    let body: Vec<u8> = entry.get("body").ok_or("no body field")?;
-    let mut message = Message::new(String::new(), body);
-    message.id = id;
-    message.timestamp_ms = entry.get("ts").unwrap_or_default();
-    message.key = entry.get("key");
-    message.content_type = entry.get("ct");
-    message.correlation_id = entry.get("corr");
-    message.causation_id = entry.get("cause");
-    for field in entry.map.keys() {
+    let body: Vec<u8> = take("body").and_then(owned).ok_or("no body field")?;
+    let mut message = Message::received(id, topic, body);
+    message.timestamp_ms = take("ts").and_then(owned).unwrap_or_default();
+    message.key = take("key").and_then(owned);
+    message.content_type = take("ct").and_then(owned);
+    message.correlation_id = take("corr").and_then(owned);
+    message.causation_id = take("cause").and_then(owned);
+    for (field, value) in fields {
         if let Some(name) = field.strip_prefix(HEADER_PREFIX)
-            && let Some(value) = entry.get::<String>(field)
+            && let Some(value) = owned(value)
         {
             message.headers.insert(name.to_string(), value);
         }
     }
     Ok(message)
+}
+
+fn owned<T: FromRedisValue>(value: Value) -> Option<T> {
+    T::from_redis_value(value).ok()
 }

@@ -1,5 +1,6 @@
 //! The broker code behind the `redis` registration, compiled with its feature.
 
+mod acks;
 mod codec;
 mod error;
 
@@ -12,7 +13,7 @@ use async_trait::async_trait;
 use core_error::{Error, Result};
 use futures::future::BoxFuture;
 use redis::aio::ConnectionManager;
-use redis::streams::{StreamAutoClaimReply, StreamInfoGroupsReply, StreamReadReply};
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamInfoGroupsReply, StreamReadReply};
 use secrecy::ExposeSecret as _;
 
 use super::RedisStreamsSettings;
@@ -215,6 +216,7 @@ impl MessageQueueBase for RedisBackend {
             group: group.to_string(),
         };
         let source = RedisSource {
+            acks: acks::Acknowledger::start(self.connection.clone(), &stream, group),
             backend: self.clone(),
             topic: topic.to_string(),
             reader,
@@ -260,6 +262,7 @@ fn busy_group(err: &Error) -> bool {
 }
 
 struct RedisSource {
+    acks: acks::Acknowledger,
     backend: RedisBackend,
     topic: String,
     reader: ConnectionManager,
@@ -271,28 +274,28 @@ struct RedisSource {
 }
 
 impl RedisSource {
-    fn inbound(&self, entry: &redis::streams::StreamId, attempt: u32) -> Result<Inbound> {
-        let mut message = codec::decode(entry).map_err(|problem| {
-            Error::internal(format!(
-                "a stream entry is not a core-mq message: {problem}"
-            ))
-            .with_operation("mq.consume")
-            .with_backend(BACKEND)
-            .with_key(self.stream.clone())
-            .with_context("entry", &entry.id)
-        })?;
-        message.topic = self.topic.clone();
-        Ok(Inbound {
-            lane: lane_of(&message),
-            attempt,
-            message,
-            ack: Box::new(RedisAck {
-                connection: self.backend.connection.clone(),
-                stream: self.stream.clone(),
-                group: self.group.clone(),
-                entry: entry.id.clone(),
+    /// The message an entry holds; an entry that holds none is quarantined.
+    async fn inbound(&self, entry: StreamId, attempt: u32) -> Option<Inbound> {
+        let StreamId { id, map, .. } = entry;
+        match codec::decode(map, &self.topic) {
+            Ok(message) => Some(Inbound {
+                lane: lane_of(&message),
+                attempt,
+                message,
+                ack: Box::new(self.acks.ack(id)),
             }),
-        })
+            Err(problem) => {
+                let err = Error::internal(format!(
+                    "a stream entry is not a core-mq message: {problem}"
+                ))
+                .with_operation("mq.consume")
+                .with_backend(BACKEND)
+                .with_key(self.stream.clone())
+                .with_context("entry", &id);
+                self.quarantine(id, err).await;
+                None
+            }
+        }
     }
 
     /// Takes over entries other consumers of the group left pending longer
@@ -323,12 +326,9 @@ impl RedisSource {
         }
         let counts = self.delivery_counts(&reply.claimed).await?;
         let mut claimed = Vec::with_capacity(reply.claimed.len());
-        for entry in &reply.claimed {
+        for entry in reply.claimed {
             let attempt = counts.get(&entry.id).copied().unwrap_or(2);
-            match self.inbound(entry, attempt) {
-                Ok(inbound) => claimed.push(inbound),
-                Err(err) => self.quarantine(entry, err).await,
-            }
+            claimed.extend(self.inbound(entry, attempt).await);
         }
         Ok(claimed)
     }
@@ -359,15 +359,9 @@ impl RedisSource {
 
     /// An entry that is not a message (written by something else) can never
     /// be handled: acknowledge it so it does not block the group, and say so.
-    async fn quarantine(&self, entry: &redis::streams::StreamId, err: Error) {
-        tracing::error!(stream = %self.stream, entry = %entry.id, error = %err, "skipping a malformed entry");
-        let ack = RedisAck {
-            connection: self.backend.connection.clone(),
-            stream: self.stream.clone(),
-            group: self.group.clone(),
-            entry: entry.id.clone(),
-        };
-        let _ = Box::new(ack).ack().await;
+    async fn quarantine(&self, entry: String, err: Error) {
+        tracing::error!(stream = %self.stream, entry = %entry, error = %err, "skipping a malformed entry");
+        let _ = Box::new(self.acks.ack(entry)).ack().await;
     }
 }
 
@@ -427,11 +421,8 @@ impl RedisSource {
         let reply = read?;
         let mut batch = Vec::new();
         for key in reply.map(|reply| reply.keys).unwrap_or_default() {
-            for entry in &key.ids {
-                match self.inbound(entry, 1) {
-                    Ok(inbound) => batch.push(inbound),
-                    Err(err) => self.quarantine(entry, err).await,
-                }
+            for entry in key.ids {
+                batch.extend(self.inbound(entry, 1).await);
             }
         }
         Ok(batch)
@@ -478,26 +469,5 @@ impl LagProbe for GroupLag {
             .with_context("group", &self.group)
         })?;
         Ok((undelivered + group.pending) as u64)
-    }
-}
-
-struct RedisAck {
-    connection: ConnectionManager,
-    stream: String,
-    group: String,
-    entry: String,
-}
-
-#[async_trait]
-impl Ack for RedisAck {
-    async fn ack(mut self: Box<Self>) -> Result<()> {
-        let _: u64 = redis::cmd("XACK")
-            .arg(&self.stream)
-            .arg(&self.group)
-            .arg(&self.entry)
-            .query_async(&mut self.connection)
-            .await
-            .map_err(|err| error::map(err, "mq.ack", &self.stream))?;
-        Ok(())
     }
 }

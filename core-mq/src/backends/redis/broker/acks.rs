@@ -1,0 +1,260 @@
+//! A consumer's acknowledgements, sent as one `XACK` per batch.
+//!
+//! The handler slots hand over each entry they are done with and go on
+//! (see `consumer.rs`), so at saturation many are on their way at once; an
+//! `XACK` each costs a command on both sides of the connection per
+//! message. Here one task sends everything handed over since its last
+//! `XACK` in the next one, and answers each acknowledgement with that
+//! command's result.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use core_error::{Error, Result};
+use redis::aio::ConnectionManager;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::{BACKEND, error};
+use crate::raw::Ack;
+
+/// Entries in one `XACK` at most.
+const MOST_PER_COMMAND: usize = 512;
+
+/// One entry waiting for its `XACK`, and who waits for the answer.
+struct Pending {
+    entry: String,
+    answer: oneshot::Sender<std::result::Result<(), Arc<Error>>>,
+}
+
+/// The task sending one consumer's acknowledgements; stopped when dropped,
+/// so a consumer that is aborted (a crash) acknowledges nothing more.
+pub(super) struct Acknowledger {
+    pending: mpsc::UnboundedSender<Pending>,
+    stream: Arc<str>,
+    /// `XACK` commands sent so far (the tests read it).
+    #[cfg_attr(not(test), allow(dead_code))]
+    commands: Arc<AtomicU64>,
+    task: JoinHandle<()>,
+}
+
+impl Acknowledger {
+    /// Starts the task for `group`'s entries of `stream`, on `connection`.
+    pub(super) fn start(connection: ConnectionManager, stream: &str, group: &str) -> Acknowledger {
+        let (pending, waiting) = mpsc::unbounded_channel();
+        let commands = Arc::new(AtomicU64::new(0));
+        let task = tokio::spawn(acknowledge(
+            connection,
+            stream.to_string(),
+            group.to_string(),
+            waiting,
+            Arc::clone(&commands),
+        ));
+        Acknowledger {
+            pending,
+            stream: stream.into(),
+            commands,
+            task,
+        }
+    }
+
+    /// How many `XACK` commands carried the acknowledgements so far.
+    #[cfg(test)]
+    fn commands_sent(&self) -> u64 {
+        self.commands.load(Ordering::Relaxed)
+    }
+
+    /// The acknowledgement of `entry`.
+    pub(super) fn ack(&self, entry: String) -> EntryAck {
+        EntryAck {
+            pending: self.pending.clone(),
+            stream: Arc::clone(&self.stream),
+            entry,
+        }
+    }
+}
+
+impl Drop for Acknowledger {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn acknowledge(
+    mut connection: ConnectionManager,
+    stream: String,
+    group: String,
+    mut waiting: mpsc::UnboundedReceiver<Pending>,
+    commands: Arc<AtomicU64>,
+) {
+    let mut batch = Vec::with_capacity(MOST_PER_COMMAND);
+    while waiting.recv_many(&mut batch, MOST_PER_COMMAND).await > 0 {
+        let mut xack = redis::cmd("XACK");
+        xack.arg(&stream).arg(&group);
+        for pending in &batch {
+            xack.arg(&pending.entry);
+        }
+        commands.fetch_add(1, Ordering::Relaxed);
+        let sent = xack
+            .query_async::<u64>(&mut connection)
+            .await
+            .map(drop)
+            .map_err(|err| Arc::new(error::map(err, "mq.ack", &stream)));
+        for pending in batch.drain(..) {
+            // Nobody waits any more when the slot was stopped: nothing to tell.
+            let _ = pending.answer.send(sent.clone());
+        }
+    }
+}
+
+/// Settles one entry through its consumer's [`Acknowledger`].
+pub(super) struct EntryAck {
+    pending: mpsc::UnboundedSender<Pending>,
+    stream: Arc<str>,
+    entry: String,
+}
+
+#[async_trait]
+impl Ack for EntryAck {
+    async fn ack(self: Box<Self>) -> Result<()> {
+        let (answer, answered) = oneshot::channel();
+        let handed_over = self.pending.send(Pending {
+            entry: self.entry,
+            answer,
+        });
+        let failed = match handed_over {
+            Ok(()) => match answered.await {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(sent)) => Some(sent),
+                Err(_) => None,
+            },
+            Err(_) => None,
+        };
+        let err = match failed {
+            Some(sent) => Error::new(sent.kind(), "the XACK carrying this entry failed")
+                .with_temporary(sent.is_temporary())
+                .with_source(sent),
+            // The consumer is stopping: the entry stays pending and is
+            // delivered again.
+            None => Error::unavailable("the consumer stopped before acknowledging the entry"),
+        };
+        Err(err
+            .with_operation("mq.ack")
+            .with_backend(BACKEND)
+            .with_key(self.stream.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use core_testkit::{Service, require_service, unique_name};
+    use futures::future::join_all;
+
+    use super::*;
+
+    /// A stream with `entries` entries read by `group` and not yet acknowledged.
+    async fn delivered(
+        connection: &mut ConnectionManager,
+        stream: &str,
+        group: &str,
+        entries: usize,
+    ) -> Vec<String> {
+        let _: () = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(stream)
+            .arg(group)
+            .arg("$")
+            .arg("MKSTREAM")
+            .query_async(connection)
+            .await
+            .expect("create the group");
+        for n in 0..entries {
+            let _: String = redis::cmd("XADD")
+                .arg(stream)
+                .arg("*")
+                .arg("n")
+                .arg(n)
+                .query_async(connection)
+                .await
+                .expect("add an entry");
+        }
+        let read: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(group)
+            .arg("reader")
+            .arg("COUNT")
+            .arg(entries)
+            .arg("STREAMS")
+            .arg(stream)
+            .arg(">")
+            .query_async(connection)
+            .await
+            .expect("read the entries");
+        read.keys
+            .into_iter()
+            .flat_map(|key| key.ids)
+            .map(|entry| entry.id)
+            .collect()
+    }
+
+    async fn still_pending(connection: &mut ConnectionManager, stream: &str, group: &str) -> u64 {
+        let summary: (u64, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
+            .arg(stream)
+            .arg(group)
+            .query_async(connection)
+            .await
+            .expect("XPENDING");
+        summary.0
+    }
+
+    #[tokio::test]
+    async fn acknowledgements_handed_over_together_go_in_one_xack() {
+        let url = require_service!(Service::Redis);
+        let client = redis::Client::open(url).expect("client");
+        let mut connection = ConnectionManager::new(client).await.expect("connect");
+        let (stream, group) = (unique_name("acks"), unique_name("acks_g"));
+        let entries = delivered(&mut connection, &stream, &group, 100).await;
+        assert_eq!(entries.len(), 100);
+
+        let acknowledger = Acknowledger::start(connection.clone(), &stream, &group);
+        let answers = join_all(
+            entries
+                .iter()
+                .map(|entry| Box::new(acknowledger.ack(entry.clone())).ack()),
+        )
+        .await;
+
+        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+        assert_eq!(still_pending(&mut connection, &stream, &group).await, 0);
+        assert_eq!(acknowledger.commands_sent(), 1);
+        let _: () = redis::cmd("DEL")
+            .arg(&stream)
+            .query_async(&mut connection)
+            .await
+            .expect("clean up");
+    }
+
+    #[tokio::test]
+    async fn an_acknowledgement_after_its_consumer_stopped_fails_and_leaves_the_entry_pending() {
+        let url = require_service!(Service::Redis);
+        let client = redis::Client::open(url).expect("client");
+        let mut connection = ConnectionManager::new(client).await.expect("connect");
+        let (stream, group) = (unique_name("acks"), unique_name("acks_g"));
+        let entries = delivered(&mut connection, &stream, &group, 1).await;
+
+        let acknowledger = Acknowledger::start(connection.clone(), &stream, &group);
+        let ack = Box::new(acknowledger.ack(entries[0].clone()));
+        drop(acknowledger);
+        let err = ack.ack().await.expect_err("nobody sends it");
+
+        assert_eq!(err.kind(), core_error::ErrorKind::Unavailable);
+        assert_eq!(err.context_value("key"), Some(stream.as_str()));
+        assert_eq!(still_pending(&mut connection, &stream, &group).await, 1);
+        let _: () = redis::cmd("DEL")
+            .arg(&stream)
+            .query_async(&mut connection)
+            .await
+            .expect("clean up");
+    }
+}
