@@ -767,7 +767,7 @@ fn rabbitmq_contender(rt: &Runtime, url: &str) -> Contender {
                 )
                 .await
                 .unwrap();
-            let mut deliveries = channel
+            let deliveries = channel
                 .basic_consume(
                     queue.as_str().into(),
                     "".into(),
@@ -852,7 +852,7 @@ fn nats_contender(rt: &Runtime, url: &str) -> Contender {
                 )
                 .await
                 .unwrap();
-            let mut messages = consumer
+            let messages = consumer
                 .stream()
                 .max_messages_per_batch(prefetch)
                 .messages()
