@@ -73,6 +73,15 @@ impl Message {
     /// A message as a broker delivered it, before its codec fills in the
     /// rest: id and fields come from the broker, so no id is drawn and no
     /// clock read for it (the timestamp is 0 until the codec sets it).
+    #[cfg_attr(
+        not(any(
+            feature = "redis-streams",
+            feature = "rabbitmq",
+            feature = "kafka",
+            feature = "nats"
+        )),
+        allow(dead_code)
+    )]
     pub(crate) fn received(id: Uuid, topic: impl Into<String>, body: impl Into<Bytes>) -> Message {
         Message {
             id,
