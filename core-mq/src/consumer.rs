@@ -749,6 +749,24 @@ mod tests {
         }
     }
 
+    /// A consumer with one handler slot, handed `batch` once, counting its
+    /// handler calls in `handled`.
+    fn one_slot(batch: Vec<Inbound>, prefetch: usize, handled: &Arc<AtomicU64>) -> Consumer {
+        let options = ConsumeOptions {
+            concurrency: 1,
+            prefetch,
+            ..ConsumeOptions::default()
+        };
+        spawn(
+            Arc::new(MemoryBackend::new(&MemorySettings::default(), 1 << 20)),
+            Box::new(Scripted(VecDeque::from([batch]))),
+            "orders",
+            "workers",
+            counting_handler(handled),
+            options,
+        )
+    }
+
     fn counting_handler(handled: &Arc<AtomicU64>) -> SharedHandler {
         let handled = Arc::clone(handled);
         handler_fn(move |_| {
@@ -775,19 +793,7 @@ mod tests {
             })
             .collect();
         let handled = Arc::new(AtomicU64::new(0));
-        let options = ConsumeOptions {
-            concurrency: 1,
-            prefetch: 8,
-            ..ConsumeOptions::default()
-        };
-        let consumer = spawn(
-            Arc::new(MemoryBackend::new(&MemorySettings::default(), 1 << 20)),
-            Box::new(Scripted(VecDeque::from([batch]))),
-            "orders",
-            "workers",
-            counting_handler(&handled),
-            options,
-        );
+        let consumer = one_slot(batch, 8, &handled);
         tokio::time::sleep(Duration::from_secs(1)).await;
         // No acknowledgement answered yet, and every message handled.
         assert_eq!(handled.load(Ordering::Relaxed), 5);
@@ -818,19 +824,7 @@ mod tests {
         let mut batch = vec![inbound(0, Box::new(Unanswered))];
         batch.extend((1..6).map(|n| inbound(n, Box::new(Answered))));
         let handled = Arc::new(AtomicU64::new(0));
-        let options = ConsumeOptions {
-            concurrency: 1,
-            prefetch: 1,
-            ..ConsumeOptions::default()
-        };
-        let consumer = spawn(
-            Arc::new(MemoryBackend::new(&MemorySettings::default(), 1 << 20)),
-            Box::new(Scripted(VecDeque::from([batch]))),
-            "orders",
-            "workers",
-            counting_handler(&handled),
-            options,
-        );
+        let consumer = one_slot(batch, 1, &handled);
         tokio::time::sleep(ACK_TIMEOUT * 2).await;
         let stats = consumer.shutdown(Duration::from_secs(5)).await.unwrap();
         assert_eq!(handled.load(Ordering::Relaxed), 6, "{stats:?}");

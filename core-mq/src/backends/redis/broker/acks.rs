@@ -153,6 +153,19 @@ mod tests {
 
     use super::*;
 
+    async fn connect(url: String) -> ConnectionManager {
+        let client = redis::Client::open(url).expect("client");
+        ConnectionManager::new(client).await.expect("connect")
+    }
+
+    async fn delete(connection: &mut ConnectionManager, stream: &str) {
+        let _: () = redis::cmd("DEL")
+            .arg(stream)
+            .query_async(connection)
+            .await
+            .expect("clean up");
+    }
+
     /// A stream with `entries` entries read by `group` and not yet acknowledged.
     async fn delivered(
         connection: &mut ConnectionManager,
@@ -211,8 +224,7 @@ mod tests {
     #[tokio::test]
     async fn acknowledgements_handed_over_together_go_in_one_xack() {
         let url = require_service!(Service::Redis);
-        let client = redis::Client::open(url).expect("client");
-        let mut connection = ConnectionManager::new(client).await.expect("connect");
+        let mut connection = connect(url).await;
         let (stream, group) = (unique_name("acks"), unique_name("acks_g"));
         let entries = delivered(&mut connection, &stream, &group, 100).await;
         assert_eq!(entries.len(), 100);
@@ -228,18 +240,13 @@ mod tests {
         assert!(answers.iter().all(Result::is_ok), "{answers:?}");
         assert_eq!(still_pending(&mut connection, &stream, &group).await, 0);
         assert_eq!(acknowledger.commands_sent(), 1);
-        let _: () = redis::cmd("DEL")
-            .arg(&stream)
-            .query_async(&mut connection)
-            .await
-            .expect("clean up");
+        delete(&mut connection, &stream).await;
     }
 
     #[tokio::test]
     async fn an_acknowledgement_after_its_consumer_stopped_fails_and_leaves_the_entry_pending() {
         let url = require_service!(Service::Redis);
-        let client = redis::Client::open(url).expect("client");
-        let mut connection = ConnectionManager::new(client).await.expect("connect");
+        let mut connection = connect(url).await;
         let (stream, group) = (unique_name("acks"), unique_name("acks_g"));
         let entries = delivered(&mut connection, &stream, &group, 1).await;
 
@@ -251,10 +258,6 @@ mod tests {
         assert_eq!(err.kind(), core_error::ErrorKind::Unavailable);
         assert_eq!(err.context_value("key"), Some(stream.as_str()));
         assert_eq!(still_pending(&mut connection, &stream, &group).await, 1);
-        let _: () = redis::cmd("DEL")
-            .arg(&stream)
-            .query_async(&mut connection)
-            .await
-            .expect("clean up");
+        delete(&mut connection, &stream).await;
     }
 }
