@@ -21,7 +21,7 @@ use std::fmt;
 use std::hash::{Hash as _, Hasher as _};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -65,6 +65,14 @@ pub struct Inbound {
 pub trait Ack: Send + Sync {
     /// Tells the broker the message is done with.
     async fn ack(self: Box<Self>) -> Result<()>;
+
+    /// Whether [`ack`](Ack::ack) completes without waiting for anyone (an
+    /// in-process queue, a Kafka offset stored for the next commit). The
+    /// consumer then settles it in place, when nothing is queued before it,
+    /// instead of queueing it behind the slot's acknowledgements in flight.
+    fn is_immediate(&self) -> bool {
+        false
+    }
 
     /// Has the broker deliver `message` again as attempt `attempt`, no
     /// sooner than `after`; `Ok(true)` once the broker has confirmed that,
@@ -427,18 +435,56 @@ async fn lane(
     mut receiver: mpsc::Receiver<Inbound>,
     stopped: watch::Receiver<bool>,
 ) {
-    let (to_settle, mut settling) = mpsc::channel(ACKS_IN_FLIGHT);
+    let (queue, mut queued) = mpsc::channel(ACKS_IN_FLIGHT);
+    let in_flight = AtomicUsize::new(0);
     let context = &*context;
+    let settler = Settler {
+        context,
+        queue,
+        in_flight: &in_flight,
+    };
     let handling = async move {
         while let Some(inbound) = receiver.recv().await {
-            process(context, inbound, &stopped, &to_settle).await;
+            process(context, inbound, &stopped, &settler).await;
         }
     };
-    let acknowledging = futures::stream::poll_fn(|cx| settling.poll_recv(cx))
-        .map(|item| settle(context, item))
+    let acknowledging = futures::stream::poll_fn(|cx| queued.poll_recv(cx))
+        .map(|item| async {
+            settle(context, item).await;
+            in_flight.fetch_sub(1, Ordering::Relaxed);
+        })
         .buffered(ACKS_IN_FLIGHT)
-        .for_each(|_| async {});
+        .for_each(|()| async {});
     tokio::join!(handling, acknowledging);
+}
+
+/// Where a slot's finished messages go to be acknowledged.
+struct Settler<'a> {
+    context: &'a Context,
+    queue: mpsc::Sender<Settling>,
+    /// Acknowledgements queued or on their way, not yet answered.
+    in_flight: &'a AtomicUsize,
+}
+
+impl Settler<'_> {
+    /// Acknowledges `message` behind the slot's earlier ones, waiting only
+    /// while [`ACKS_IN_FLIGHT`] are already on their way. An immediate
+    /// acknowledgement with none before it is settled in place: a queue
+    /// would only cost it a channel and a future.
+    async fn hand_over(&self, ack: Box<dyn Ack>, message: Message, event: Option<ConsumerEvent>) {
+        let settling = Settling {
+            ack,
+            message,
+            event,
+        };
+        if settling.ack.is_immediate() && self.in_flight.load(Ordering::Relaxed) == 0 {
+            settle(self.context, settling).await;
+            return;
+        }
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        // The receiving half lives as long as the slot that calls this.
+        let _ = self.queue.send(settling).await;
+    }
 }
 
 /// What to do with a message after one handler call.
@@ -452,7 +498,7 @@ async fn process(
     context: &Context,
     inbound: Inbound,
     stopped: &watch::Receiver<bool>,
-    to_settle: &mpsc::Sender<Settling>,
+    settler: &Settler<'_>,
 ) {
     let Inbound {
         message,
@@ -511,7 +557,9 @@ async fn process(
         };
         match verdict {
             Verdict::Ack => {
-                hand_over(to_settle, ack, message, Some(ConsumerEvent::Acked)).await;
+                settler
+                    .hand_over(ack, message, Some(ConsumerEvent::Acked))
+                    .await;
                 return;
             }
             Verdict::DeadLetter(reason) => break reason,
@@ -523,7 +571,7 @@ async fn process(
                 match ack.retry_in_broker(&message, attempt + 1, after).await {
                     // The broker holds the message now, and delivers it when due.
                     Ok(true) => {
-                        hand_over(to_settle, ack, message, None).await;
+                        settler.hand_over(ack, message, None).await;
                         return;
                     }
                     Ok(false) => {}
@@ -553,26 +601,8 @@ async fn process(
     .await
     {
         record(context, &message, ConsumerEvent::DeadLettered);
-        hand_over(to_settle, ack, message, None).await;
+        settler.hand_over(ack, message, None).await;
     }
-}
-
-/// Queues `message` for acknowledgement behind the slot's earlier ones,
-/// waiting while [`ACKS_IN_FLIGHT`] are already on their way.
-async fn hand_over(
-    to_settle: &mpsc::Sender<Settling>,
-    ack: Box<dyn Ack>,
-    message: Message,
-    event: Option<ConsumerEvent>,
-) {
-    // The receiving half lives as long as the slot that calls this.
-    let _ = to_settle
-        .send(Settling {
-            ack,
-            message,
-            event,
-        })
-        .await;
 }
 
 /// Counts `event` and tells the handler (so the layers wrapping it count
@@ -747,6 +777,53 @@ mod tests {
             self.answers.acquire().await.unwrap().forget();
             Ok(())
         }
+    }
+
+    /// An acknowledgement that completes at once (as the memory backend's
+    /// and Kafka's do), noting when it starts.
+    struct Immediate {
+        n: usize,
+        started: Arc<std::sync::Mutex<Vec<usize>>>,
+    }
+
+    #[async_trait]
+    impl Ack for Immediate {
+        async fn ack(self: Box<Self>) -> Result<()> {
+            self.started.lock().unwrap().push(self.n);
+            Ok(())
+        }
+
+        fn is_immediate(&self) -> bool {
+            true
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_immediate_acknowledgement_starts_after_the_ones_on_their_way() {
+        let started = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let answers = Arc::new(tokio::sync::Semaphore::new(0));
+        let gated = Gated {
+            n: 0,
+            started: Arc::clone(&started),
+            answers: Arc::clone(&answers),
+        };
+        let batch = vec![
+            inbound(0, Box::new(gated)),
+            inbound(
+                1,
+                Box::new(Immediate {
+                    n: 1,
+                    started: Arc::clone(&started),
+                }),
+            ),
+        ];
+        let handled = Arc::new(AtomicU64::new(0));
+        let consumer = one_slot(batch, 8, &handled);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(*started.lock().unwrap(), vec![0, 1]);
+        answers.add_permits(1);
+        let stats = consumer.shutdown(Duration::from_secs(5)).await.unwrap();
+        assert_eq!((stats.acked, stats.ack_failures), (2, 0));
     }
 
     /// A consumer with one handler slot, handed `batch` once, counting its

@@ -198,6 +198,10 @@ impl Ack for Lease {
         self.entry = None;
         Ok(())
     }
+
+    fn is_immediate(&self) -> bool {
+        true
+    }
 }
 
 impl Drop for Lease {

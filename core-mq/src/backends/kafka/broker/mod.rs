@@ -594,6 +594,11 @@ impl Ack for KafkaAck {
         self.position.store(&self.reader)
     }
 
+    /// Stores the offset in librdkafka for its next commit: no round trip.
+    fn is_immediate(&self) -> bool {
+        true
+    }
+
     async fn retry_in_broker(
         &self,
         message: &Message,

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use bytes::Bytes;
 use redis::{FromRedisValue, Value};
 use uuid::Uuid;
 
@@ -49,26 +50,33 @@ pub(super) fn encode(message: &Message, command: &mut redis::Cmd) {
     command.arg("body").arg(message.body.as_ref());
 }
 
-/// The message an entry's fields hold, or what is wrong with it. Takes the
-/// values instead of copying them: the body is moved, not copied.
-pub(super) fn decode(mut fields: HashMap<String, Value>, topic: &str) -> Result<Message, String> {
-    let mut take = |field: &str| fields.remove(field);
-    let id: String = take("id").and_then(owned).ok_or("no id field")?;
-    let id = Uuid::parse_str(&id).map_err(|_| format!("the id {id:?} is not a UUID"))?;
-    let body: Vec<u8> = take("body").and_then(owned).ok_or("no body field")?;
-    let mut message = Message::received(id, topic, body);
-    message.timestamp_ms = take("ts").and_then(owned).unwrap_or_default();
-    message.key = take("key").and_then(owned);
-    message.content_type = take("ct").and_then(owned);
-    message.correlation_id = take("corr").and_then(owned);
-    message.causation_id = take("cause").and_then(owned);
-    for (field, value) in fields {
-        if let Some(name) = field.strip_prefix(HEADER_PREFIX)
-            && let Some(value) = owned(value)
-        {
-            message.headers.insert(name.to_string(), value);
+/// The message an entry's fields hold, or what is wrong with it. One pass
+/// over the fields, taking their values instead of copying them: the body
+/// is moved, not copied, and a header's name is its field's, prefix cut.
+pub(super) fn decode(fields: HashMap<String, Value>, topic: &str) -> Result<Message, String> {
+    let mut message = Message::received(Uuid::nil(), topic, Bytes::new());
+    let (mut id, mut body) = (None, None);
+    for (mut field, value) in fields {
+        match field.as_str() {
+            "id" => id = owned::<String>(value),
+            "body" => body = owned::<Vec<u8>>(value),
+            "ts" => message.timestamp_ms = owned(value).unwrap_or_default(),
+            "key" => message.key = owned(value),
+            "ct" => message.content_type = owned(value),
+            "corr" => message.correlation_id = owned(value),
+            "cause" => message.causation_id = owned(value),
+            name if name.starts_with(HEADER_PREFIX) => {
+                if let Some(value) = owned(value) {
+                    field.drain(..HEADER_PREFIX.len());
+                    message.headers.insert(field, value);
+                }
+            }
+            _ => {}
         }
     }
+    let id = id.ok_or("no id field")?;
+    message.id = Uuid::parse_str(&id).map_err(|_| format!("the id {id:?} is not a UUID"))?;
+    message.body = body.ok_or("no body field")?.into();
     Ok(message)
 }
 
