@@ -84,6 +84,26 @@ type StartRawConsumer = Box<dyn Fn(mpsc::UnboundedSender<()>, usize) -> RawConsu
 /// the last ones.
 const ACKS_IN_FLIGHT: usize = 32;
 
+/// A raw consumer's loop: acknowledges each delivery with `ack`, up to
+/// [`ACKS_IN_FLIGHT`] at once and in order, reporting each once it is taken.
+async fn acknowledge_each<D, E, A>(
+    deliveries: impl futures::Stream<Item = Result<D, E>>,
+    sender: &mpsc::UnboundedSender<()>,
+    ack: impl Fn(D) -> A,
+) where
+    A: std::future::Future<Output = ()>,
+{
+    deliveries
+        .filter_map(|delivery| std::future::ready(delivery.ok()))
+        .map(ack)
+        .buffered(ACKS_IN_FLIGHT)
+        .for_each(|()| {
+            let _ = sender.send(());
+            std::future::ready(())
+        })
+        .await;
+}
+
 /// How hard an end-to-end group pushes a broker.
 struct Load {
     group: &'static str,
@@ -440,25 +460,35 @@ impl Pipeline {
     /// Publishes `load.messages` and waits until the consumer has
     /// acknowledged every one.
     async fn run(&self, load: &Load) {
-        let acked_before = self.sdk_acked();
+        let acked_before = self.sdk_settled();
         publish_all(&self.publish, &self.topic, load.messages, load.in_flight).await;
         receive(&mut *self.received.lock().await, load.messages).await;
         // The SDK's handler reports a message before the consumer
         // acknowledges it; the round ends, as a raw loop's does, once the
         // broker took every acknowledgement.
+        // Yielding, not sleeping: a timer's millisecond would lengthen
+        // only the SDK's rounds.
         if let Some(before) = acked_before {
-            while self.sdk_acked() < Some(before + load.messages as u64) {
-                tokio::time::sleep(Duration::from_micros(100)).await;
-            }
+            let settled = async {
+                while self.sdk_settled() < Some(before + load.messages as u64) {
+                    tokio::task::yield_now().await;
+                }
+            };
+            tokio::time::timeout(PATIENCE, settled)
+                .await
+                .expect("the consumer settled every message");
         }
     }
 
-    /// What the SDK's consumer acknowledged so far (a raw loop reports
-    /// only what it acknowledged).
-    fn sdk_acked(&self) -> Option<u64> {
+    /// The acknowledgements the SDK's consumer has had answered so far,
+    /// taken or failed (a raw loop reports only what it acknowledged).
+    fn sdk_settled(&self) -> Option<u64> {
         match &self.consumer {
             Running::Raw(_) => None,
-            Running::Sdk(consumer) => Some(consumer.stats().acked),
+            Running::Sdk(consumer) => {
+                let stats = consumer.stats();
+                Some(stats.acked + stats.ack_failures)
+            }
         }
     }
 
@@ -651,7 +681,8 @@ fn redis_contender(rt: &Runtime, url: &str) -> Contender {
                     .await
                     .unwrap();
                 for key in reply.map(|r| r.keys).unwrap_or_default() {
-                    // The whole batch acknowledged in one command.
+                    // One XACK for the whole reply, as the SDK's acknowledger
+                    // sends what its slots handed over together.
                     let acked: usize = redis::cmd("XACK")
                         .arg(&stream)
                         .arg(&group)
@@ -776,17 +807,10 @@ fn rabbitmq_contender(rt: &Runtime, url: &str) -> Contender {
                 )
                 .await
                 .unwrap();
-            deliveries
-                .filter_map(|delivery| std::future::ready(delivery.ok()))
-                .map(|delivery| async move {
-                    delivery.ack(BasicAckOptions::default()).await.unwrap();
-                })
-                .buffered(ACKS_IN_FLIGHT)
-                .for_each(|()| {
-                    let _ = sender.send(());
-                    std::future::ready(())
-                })
-                .await;
+            acknowledge_each(deliveries, &sender, |delivery| async move {
+                delivery.ack(BasicAckOptions::default()).await.unwrap();
+            })
+            .await;
         }))
     });
     Contender {
@@ -858,15 +882,10 @@ fn nats_contender(rt: &Runtime, url: &str) -> Contender {
                 .messages()
                 .await
                 .unwrap();
-            messages
-                .filter_map(|delivery| std::future::ready(delivery.ok()))
-                .map(|delivery| async move { delivery.double_ack().await.unwrap() })
-                .buffered(ACKS_IN_FLIGHT)
-                .for_each(|()| {
-                    let _ = sender.send(());
-                    std::future::ready(())
-                })
-                .await;
+            acknowledge_each(messages, &sender, |delivery| async move {
+                delivery.double_ack().await.unwrap();
+            })
+            .await;
         }))
     });
     Contender {

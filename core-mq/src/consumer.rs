@@ -64,12 +64,20 @@ pub struct Inbound {
 #[async_trait]
 pub trait Ack: Send + Sync {
     /// Tells the broker the message is done with.
+    ///
+    /// A handler slot does not wait for this before its next handler call:
+    /// the acknowledgements of one slot start in the order its messages
+    /// finished, up to [`ACKS_IN_FLIGHT`] at once, without waiting for each
+    /// other. A backend whose acknowledgements must land in order (stored
+    /// offsets) either makes them [immediate](Ack::is_immediate) or orders
+    /// them itself.
     async fn ack(self: Box<Self>) -> Result<()>;
 
     /// Whether [`ack`](Ack::ack) completes without waiting for anyone (an
     /// in-process queue, a Kafka offset stored for the next commit). The
-    /// consumer then settles it in place, when nothing is queued before it,
-    /// instead of queueing it behind the slot's acknowledgements in flight.
+    /// consumer then runs it in place, in the handler loop, when every
+    /// earlier acknowledgement of the slot is answered, instead of queueing
+    /// it; so an immediate `ack` must never wait on I/O.
     fn is_immediate(&self) -> bool {
         false
     }
@@ -260,9 +268,10 @@ impl Consumer {
     ///
     /// # Errors
     ///
-    /// [`Timeout`](core_error::ErrorKind::Timeout) when handlers were still
-    /// running at the deadline: they are stopped and their messages stay
-    /// unacknowledged, so the broker delivers them again (nothing is lost).
+    /// [`Timeout`](core_error::ErrorKind::Timeout) when handlers, or
+    /// acknowledgements the broker had not answered, were still running at
+    /// the deadline: they are stopped, and the messages not acknowledged
+    /// are delivered again (nothing is lost).
     /// The source's error if committing or closing failed.
     pub async fn shutdown(mut self, deadline: Duration) -> Result<ConsumerStats> {
         let _ = self.stop.send(true);
@@ -279,7 +288,7 @@ impl Consumer {
             Err(_) => {
                 task.abort();
                 Err(Error::timeout(format!(
-                    "handlers were still running after {deadline:?}; their messages will be delivered again"
+                    "handlers or acknowledgements were still running after {deadline:?}; the messages not acknowledged will be delivered again"
                 ))
                 .with_operation("mq.consumer.shutdown")
                 .with_backend(self.backend)
@@ -411,7 +420,7 @@ async fn pause_unless_stopped(pause: Duration, mut stopped: watch::Receiver<bool
 }
 
 /// Acknowledgements one handler slot has on their way to the broker at
-/// once. The slot hands each message it is done with to the broker and goes
+/// once (one more may wait to start). The slot hands each message it is done with to the broker and goes
 /// on to its next message instead of waiting for the answer, so a slot is
 /// not held to one broker round trip per message, and a client that
 /// pipelines (the Redis and NATS clients, lapin's frame buffer) sends
@@ -429,26 +438,31 @@ struct Settling {
 /// One handler slot: calls the handler for its messages in order, and
 /// acknowledges them in the same order, up to [`ACKS_IN_FLIGHT`] at once.
 /// Both run in the slot's task, so aborting it (a crash) stops both, and
-/// the slot ends only once every acknowledgement it started is answered.
+/// the slot ends only once every acknowledgement it handed over is answered.
 async fn lane(
     context: Arc<Context>,
     mut receiver: mpsc::Receiver<Inbound>,
     stopped: watch::Receiver<bool>,
 ) {
-    let (queue, mut queued) = mpsc::channel(ACKS_IN_FLIGHT);
+    // One waits to start while ACKS_IN_FLIGHT are on their way; the
+    // handler loop waits behind it.
+    let (to_ack, mut acks) = mpsc::channel(1);
     let in_flight = AtomicUsize::new(0);
     let context = &*context;
     let settler = Settler {
         context,
-        queue,
+        to_ack,
         in_flight: &in_flight,
     };
     let handling = async move {
         while let Some(inbound) = receiver.recv().await {
             process(context, inbound, &stopped, &settler).await;
         }
+        // Closes the channel: what ends `acknowledging` once the
+        // acknowledgements handed over are answered.
+        drop(settler);
     };
-    let acknowledging = futures::stream::poll_fn(|cx| queued.poll_recv(cx))
+    let acknowledging = futures::stream::poll_fn(|cx| acks.poll_recv(cx))
         .map(|item| async {
             settle(context, item).await;
             in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -461,16 +475,16 @@ async fn lane(
 /// Where a slot's finished messages go to be acknowledged.
 struct Settler<'a> {
     context: &'a Context,
-    queue: mpsc::Sender<Settling>,
-    /// Acknowledgements queued or on their way, not yet answered.
+    to_ack: mpsc::Sender<Settling>,
+    /// Acknowledgements handed over and not yet answered.
     in_flight: &'a AtomicUsize,
 }
 
 impl Settler<'_> {
     /// Acknowledges `message` behind the slot's earlier ones, waiting only
     /// while [`ACKS_IN_FLIGHT`] are already on their way. An immediate
-    /// acknowledgement with none before it is settled in place: a queue
-    /// would only cost it a channel and a future.
+    /// acknowledgement with every earlier one answered is settled in place:
+    /// a queue would only cost it a channel and a future.
     async fn hand_over(&self, ack: Box<dyn Ack>, message: Message, event: Option<ConsumerEvent>) {
         let settling = Settling {
             ack,
@@ -483,7 +497,7 @@ impl Settler<'_> {
         }
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         // The receiving half lives as long as the slot that calls this.
-        let _ = self.queue.send(settling).await;
+        let _ = self.to_ack.send(settling).await;
     }
 }
 

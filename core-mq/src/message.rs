@@ -42,7 +42,8 @@ pub struct Message {
     pub key: Option<String>,
     /// Application headers. Names starting with `x-core-` are reserved.
     pub headers: BTreeMap<String, String>,
-    /// When the message was created, in milliseconds since the Unix epoch.
+    /// When the message was created, in milliseconds since the Unix epoch
+    /// (0 for a delivered message whose publisher did not say).
     pub timestamp_ms: u64,
     /// The body's media type, such as `application/json`.
     pub content_type: Option<String>,

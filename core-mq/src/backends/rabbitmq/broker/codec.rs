@@ -132,6 +132,11 @@ pub(super) fn decode(
     let id =
         Uuid::parse_str(id.as_str()).map_err(|_| format!("the message_id {id} is not a UUID"))?;
     let mut message = Message::received(id, topic, body);
+    // The AMQP timestamp (seconds) of a message another client published;
+    // ours carry the milliseconds in a header, read below.
+    message.timestamp_ms = properties
+        .timestamp()
+        .map_or(0, |seconds| seconds.saturating_mul(1000));
     if let Some(headers) = properties.headers() {
         for (name, value) in headers {
             let Some(value) = text(value) else { continue };

@@ -20,10 +20,10 @@ use super::{BACKEND, error};
 use crate::raw::Ack;
 
 /// Entries in one `XACK` at most.
-const MOST_PER_COMMAND: usize = 512;
+const MAX_ENTRIES_PER_XACK: usize = 512;
 
 /// One entry waiting for its `XACK`, and who waits for the answer.
-struct Pending {
+struct HandedOver {
     entry: String,
     answer: oneshot::Sender<std::result::Result<(), Arc<Error>>>,
 }
@@ -31,7 +31,7 @@ struct Pending {
 /// The task sending one consumer's acknowledgements; stopped when dropped,
 /// so a consumer that is aborted (a crash) acknowledges nothing more.
 pub(super) struct Acknowledger {
-    pending: mpsc::UnboundedSender<Pending>,
+    to_task: mpsc::UnboundedSender<HandedOver>,
     stream: Arc<str>,
     /// `XACK` commands sent so far (the tests read it).
     #[cfg_attr(not(test), allow(dead_code))]
@@ -42,17 +42,17 @@ pub(super) struct Acknowledger {
 impl Acknowledger {
     /// Starts the task for `group`'s entries of `stream`, on `connection`.
     pub(super) fn start(connection: ConnectionManager, stream: &str, group: &str) -> Acknowledger {
-        let (pending, waiting) = mpsc::unbounded_channel();
+        let (to_task, handed_over) = mpsc::unbounded_channel();
         let commands = Arc::new(AtomicU64::new(0));
         let task = tokio::spawn(acknowledge(
             connection,
             stream.to_string(),
             group.to_string(),
-            waiting,
+            handed_over,
             Arc::clone(&commands),
         ));
         Acknowledger {
-            pending,
+            to_task,
             stream: stream.into(),
             commands,
             task,
@@ -68,7 +68,7 @@ impl Acknowledger {
     /// The acknowledgement of `entry`.
     pub(super) fn ack(&self, entry: String) -> EntryAck {
         EntryAck {
-            pending: self.pending.clone(),
+            to_task: self.to_task.clone(),
             stream: Arc::clone(&self.stream),
             entry,
         }
@@ -85,15 +85,26 @@ async fn acknowledge(
     mut connection: ConnectionManager,
     stream: String,
     group: String,
-    mut waiting: mpsc::UnboundedReceiver<Pending>,
+    mut handed_over: mpsc::UnboundedReceiver<HandedOver>,
     commands: Arc<AtomicU64>,
 ) {
-    let mut batch = Vec::with_capacity(MOST_PER_COMMAND);
-    while waiting.recv_many(&mut batch, MOST_PER_COMMAND).await > 0 {
+    let mut batch = Vec::with_capacity(MAX_ENTRIES_PER_XACK);
+    while handed_over
+        .recv_many(&mut batch, MAX_ENTRIES_PER_XACK)
+        .await
+        > 0
+    {
+        // An acknowledgement nobody waits for any more timed out in the
+        // consumer, which counted it as failed and expects a redelivery:
+        // leave its entry pending, to be claimed again.
+        batch.retain(|entry| !entry.answer.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
         let mut xack = redis::cmd("XACK");
         xack.arg(&stream).arg(&group);
-        for pending in &batch {
-            xack.arg(&pending.entry);
+        for entry in &batch {
+            xack.arg(&entry.entry);
         }
         commands.fetch_add(1, Ordering::Relaxed);
         let sent = xack
@@ -101,16 +112,16 @@ async fn acknowledge(
             .await
             .map(drop)
             .map_err(|err| Arc::new(error::map(err, "mq.ack", &stream)));
-        for pending in batch.drain(..) {
+        for entry in batch.drain(..) {
             // Nobody waits any more when the slot was stopped: nothing to tell.
-            let _ = pending.answer.send(sent.clone());
+            let _ = entry.answer.send(sent.clone());
         }
     }
 }
 
 /// Settles one entry through its consumer's [`Acknowledger`].
 pub(super) struct EntryAck {
-    pending: mpsc::UnboundedSender<Pending>,
+    to_task: mpsc::UnboundedSender<HandedOver>,
     stream: Arc<str>,
     entry: String,
 }
@@ -119,7 +130,7 @@ pub(super) struct EntryAck {
 impl Ack for EntryAck {
     async fn ack(self: Box<Self>) -> Result<()> {
         let (answer, answered) = oneshot::channel();
-        let handed_over = self.pending.send(Pending {
+        let handed_over = self.to_task.send(HandedOver {
             entry: self.entry,
             answer,
         });
@@ -239,6 +250,27 @@ mod tests {
 
         assert!(answers.iter().all(Result::is_ok), "{answers:?}");
         assert_eq!(still_pending(&mut connection, &stream, &group).await, 0);
+        assert_eq!(acknowledger.commands_sent(), 1);
+        delete(&mut connection, &stream).await;
+    }
+
+    #[tokio::test]
+    async fn an_acknowledgement_given_up_on_before_its_xack_leaves_the_entry_pending() {
+        let url = require_service!(Service::Redis);
+        let mut connection = connect(url).await;
+        let (stream, group) = (unique_name("acks"), unique_name("acks_g"));
+        let entries = delivered(&mut connection, &stream, &group, 2).await;
+
+        let acknowledger = Acknowledger::start(connection.clone(), &stream, &group);
+        // Handed over, then dropped unanswered: the consumer's timeout.
+        let abandoned = Box::new(acknowledger.ack(entries[0].clone())).ack();
+        assert!(futures::FutureExt::now_or_never(abandoned).is_none());
+        Box::new(acknowledger.ack(entries[1].clone()))
+            .ack()
+            .await
+            .expect("the second is acknowledged");
+
+        assert_eq!(still_pending(&mut connection, &stream, &group).await, 1);
         assert_eq!(acknowledger.commands_sent(), 1);
         delete(&mut connection, &stream).await;
     }

@@ -58,15 +58,15 @@ pub(super) fn decode(fields: HashMap<String, Value>, topic: &str) -> Result<Mess
     let (mut id, mut body) = (None, None);
     for (mut field, value) in fields {
         match field.as_str() {
-            "id" => id = owned::<String>(value),
-            "body" => body = owned::<Vec<u8>>(value),
-            "ts" => message.timestamp_ms = owned(value).unwrap_or_default(),
-            "key" => message.key = owned(value),
-            "ct" => message.content_type = owned(value),
-            "corr" => message.correlation_id = owned(value),
-            "cause" => message.causation_id = owned(value),
+            "id" => id = convert::<String>(value),
+            "body" => body = convert::<Vec<u8>>(value),
+            "ts" => message.timestamp_ms = convert(value).unwrap_or_default(),
+            "key" => message.key = convert(value),
+            "ct" => message.content_type = convert(value),
+            "corr" => message.correlation_id = convert(value),
+            "cause" => message.causation_id = convert(value),
             name if name.starts_with(HEADER_PREFIX) => {
-                if let Some(value) = owned(value) {
+                if let Some(value) = convert(value) {
                     field.drain(..HEADER_PREFIX.len());
                     message.headers.insert(field, value);
                 }
@@ -80,6 +80,6 @@ pub(super) fn decode(fields: HashMap<String, Value>, topic: &str) -> Result<Mess
     Ok(message)
 }
 
-fn owned<T: FromRedisValue>(value: Value) -> Option<T> {
+fn convert<T: FromRedisValue>(value: Value) -> Option<T> {
     T::from_redis_value(value).ok()
 }
