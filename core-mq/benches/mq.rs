@@ -27,7 +27,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use core_mq::layers::{LayerSettings, stack};
-use core_mq::{ConsumeOptions, Consumer, Message, MessageQueueBase, MqSettings, Outcome};
+use core_mq::{
+    ConsumeOptions, Consumer, ConsumerEvent, Delivery, Handler, Message, MessageQueueBase,
+    MqSettings, Outcome,
+};
 use core_testkit::{Service, unique_name};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use futures::StreamExt as _;
@@ -368,13 +371,7 @@ fn sdk_consumer(
     prefetch: usize,
 ) -> (Consumer, mpsc::UnboundedReceiver<()>) {
     let (sender, receiver) = mpsc::unbounded_channel();
-    let handler = core_mq::handler_fn(move |_| {
-        let sender = sender.clone();
-        async move {
-            let _ = sender.send(());
-            Ok(Outcome::Ack)
-        }
-    });
+    let handler = Arc::new(ReportingAcks(sender));
     let options = ConsumeOptions {
         prefetch,
         ..ConsumeOptions::default()
@@ -383,6 +380,24 @@ fn sdk_consumer(
         .block_on(queue.consume(topic, &unique_name("bench_group"), handler, options))
         .unwrap();
     (consumer, receiver)
+}
+
+/// The SDK consumer's handler: acknowledges every message and reports it
+/// once the broker answered the acknowledgement, as the raw loops do
+/// (the consumer acknowledges after the handler returns).
+struct ReportingAcks(mpsc::UnboundedSender<()>);
+
+#[async_trait::async_trait]
+impl Handler for ReportingAcks {
+    async fn handle(&self, _delivery: Delivery) -> core_mq::Result<Outcome> {
+        Ok(Outcome::Ack)
+    }
+
+    fn observe(&self, _message: &Message, event: ConsumerEvent) {
+        if matches!(event, ConsumerEvent::Acked | ConsumerEvent::AckFailed) {
+            let _ = self.0.send(());
+        }
+    }
 }
 
 /// Publishes `messages` messages through `publish`, `in_flight` at a time.
@@ -460,36 +475,8 @@ impl Pipeline {
     /// Publishes `load.messages` and waits until the consumer has
     /// acknowledged every one.
     async fn run(&self, load: &Load) {
-        let acked_before = self.sdk_settled();
         publish_all(&self.publish, &self.topic, load.messages, load.in_flight).await;
         receive(&mut *self.received.lock().await, load.messages).await;
-        // The SDK's handler reports a message before the consumer
-        // acknowledges it; the round ends, as a raw loop's does, once the
-        // broker took every acknowledgement.
-        // Yielding, not sleeping: a timer's millisecond would lengthen
-        // only the SDK's rounds.
-        if let Some(before) = acked_before {
-            let settled = async {
-                while self.sdk_settled() < Some(before + load.messages as u64) {
-                    tokio::task::yield_now().await;
-                }
-            };
-            tokio::time::timeout(PATIENCE, settled)
-                .await
-                .expect("the consumer settled every message");
-        }
-    }
-
-    /// The acknowledgements the SDK's consumer has had answered so far,
-    /// taken or failed (a raw loop reports only what it acknowledged).
-    fn sdk_settled(&self) -> Option<u64> {
-        match &self.consumer {
-            Running::Raw(_) => None,
-            Running::Sdk(consumer) => {
-                let stats = consumer.stats();
-                Some(stats.acked + stats.ack_failures)
-            }
-        }
     }
 
     fn stop(self, rt: &Runtime) {
