@@ -164,132 +164,137 @@ mod tests {
 
     use super::*;
 
-    async fn connect(url: String) -> ConnectionManager {
-        let client = redis::Client::open(url).expect("client");
-        ConnectionManager::new(client).await.expect("connect")
+    /// A fresh stream whose group has read entries it has not acknowledged.
+    struct Delivered {
+        connection: ConnectionManager,
+        stream: String,
+        group: String,
+        entries: Vec<String>,
     }
 
-    async fn delete(connection: &mut ConnectionManager, stream: &str) {
-        let _: () = redis::cmd("DEL")
-            .arg(stream)
-            .query_async(connection)
-            .await
-            .expect("clean up");
-    }
-
-    /// A stream with `entries` entries read by `group` and not yet acknowledged.
-    async fn delivered(
-        connection: &mut ConnectionManager,
-        stream: &str,
-        group: &str,
-        entries: usize,
-    ) -> Vec<String> {
-        let _: () = redis::cmd("XGROUP")
-            .arg("CREATE")
-            .arg(stream)
-            .arg(group)
-            .arg("$")
-            .arg("MKSTREAM")
-            .query_async(connection)
-            .await
-            .expect("create the group");
-        for n in 0..entries {
-            let _: String = redis::cmd("XADD")
-                .arg(stream)
-                .arg("*")
-                .arg("n")
-                .arg(n)
-                .query_async(connection)
+    impl Delivered {
+        async fn new(url: String, entries: usize) -> Delivered {
+            let client = redis::Client::open(url).expect("client");
+            let mut connection = ConnectionManager::new(client).await.expect("connect");
+            let (stream, group) = (unique_name("acks"), unique_name("acks_g"));
+            let _: () = redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg(&stream)
+                .arg(&group)
+                .arg("$")
+                .arg("MKSTREAM")
+                .query_async(&mut connection)
                 .await
-                .expect("add an entry");
+                .expect("create the group");
+            for n in 0..entries {
+                let _: String = redis::cmd("XADD")
+                    .arg(&stream)
+                    .arg("*")
+                    .arg("n")
+                    .arg(n)
+                    .query_async(&mut connection)
+                    .await
+                    .expect("add an entry");
+            }
+            let read: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
+                .arg("GROUP")
+                .arg(&group)
+                .arg("reader")
+                .arg("COUNT")
+                .arg(entries)
+                .arg("STREAMS")
+                .arg(&stream)
+                .arg(">")
+                .query_async(&mut connection)
+                .await
+                .expect("read the entries");
+            let entries = read
+                .keys
+                .into_iter()
+                .flat_map(|key| key.ids)
+                .map(|entry| entry.id)
+                .collect();
+            Delivered {
+                connection,
+                stream,
+                group,
+                entries,
+            }
         }
-        let read: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
-            .arg("GROUP")
-            .arg(group)
-            .arg("reader")
-            .arg("COUNT")
-            .arg(entries)
-            .arg("STREAMS")
-            .arg(stream)
-            .arg(">")
-            .query_async(connection)
-            .await
-            .expect("read the entries");
-        read.keys
-            .into_iter()
-            .flat_map(|key| key.ids)
-            .map(|entry| entry.id)
-            .collect()
-    }
 
-    async fn still_pending(connection: &mut ConnectionManager, stream: &str, group: &str) -> u64 {
-        let summary: (u64, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
-            .arg(stream)
-            .arg(group)
-            .query_async(connection)
-            .await
-            .expect("XPENDING");
-        summary.0
+        fn acknowledger(&self) -> Acknowledger {
+            Acknowledger::start(self.connection.clone(), &self.stream, &self.group)
+        }
+
+        async fn still_pending(&mut self) -> u64 {
+            let summary: (u64, redis::Value, redis::Value, redis::Value) = redis::cmd("XPENDING")
+                .arg(&self.stream)
+                .arg(&self.group)
+                .query_async(&mut self.connection)
+                .await
+                .expect("XPENDING");
+            summary.0
+        }
+
+        async fn delete(mut self) {
+            let _: () = redis::cmd("DEL")
+                .arg(&self.stream)
+                .query_async(&mut self.connection)
+                .await
+                .expect("clean up");
+        }
     }
 
     #[tokio::test]
     async fn acknowledgements_handed_over_together_go_in_one_xack() {
-        let url = require_service!(Service::Redis);
-        let mut connection = connect(url).await;
-        let (stream, group) = (unique_name("acks"), unique_name("acks_g"));
-        let entries = delivered(&mut connection, &stream, &group, 100).await;
-        assert_eq!(entries.len(), 100);
+        let mut stream = Delivered::new(require_service!(Service::Redis), 100).await;
+        assert_eq!(stream.entries.len(), 100);
 
-        let acknowledger = Acknowledger::start(connection.clone(), &stream, &group);
+        let acknowledger = stream.acknowledger();
         let answers = join_all(
-            entries
+            stream
+                .entries
                 .iter()
                 .map(|entry| Box::new(acknowledger.ack(entry.clone())).ack()),
         )
         .await;
 
         assert!(answers.iter().all(Result::is_ok), "{answers:?}");
-        assert_eq!(still_pending(&mut connection, &stream, &group).await, 0);
+        assert_eq!(stream.still_pending().await, 0);
         assert_eq!(acknowledger.commands_sent(), 1);
-        delete(&mut connection, &stream).await;
+        stream.delete().await;
     }
 
     #[tokio::test]
     async fn an_acknowledgement_given_up_on_before_its_xack_leaves_the_entry_pending() {
-        let url = require_service!(Service::Redis);
-        let mut connection = connect(url).await;
-        let (stream, group) = (unique_name("acks"), unique_name("acks_g"));
-        let entries = delivered(&mut connection, &stream, &group, 2).await;
+        let mut stream = Delivered::new(require_service!(Service::Redis), 2).await;
 
-        let acknowledger = Acknowledger::start(connection.clone(), &stream, &group);
+        let acknowledger = stream.acknowledger();
         // Handed over, then dropped unanswered: the consumer's timeout.
-        let abandoned = Box::new(acknowledger.ack(entries[0].clone())).ack();
+        let abandoned = Box::new(acknowledger.ack(stream.entries[0].clone())).ack();
         assert!(futures::FutureExt::now_or_never(abandoned).is_none());
-        Box::new(acknowledger.ack(entries[1].clone()))
+        Box::new(acknowledger.ack(stream.entries[1].clone()))
             .ack()
             .await
             .expect("the second is acknowledged");
 
-        assert_eq!(still_pending(&mut connection, &stream, &group).await, 1);
+        assert_eq!(stream.still_pending().await, 1);
         assert_eq!(acknowledger.commands_sent(), 1);
-        delete(&mut connection, &stream).await;
+        stream.delete().await;
     }
 
     #[tokio::test]
     async fn an_acknowledgement_after_its_consumer_stopped_fails_and_leaves_the_entry_pending() {
-        let url = require_service!(Service::Redis);
-        let mut connection = connect(url).await;
-        let (stream, group) = (unique_name("acks"), unique_name("acks_g"));
-        let entries = delivered(&mut connection, &stream, &group, 1).await;
+        let mut stream = Delivered::new(require_service!(Service::Redis), 1).await;
 
-        let acknowledger = Acknowledger::start(connection.clone(), &stream, &group);
-        let ack = Box::new(acknowledger.ack(entries[0].clone()));
+        let acknowledger = stream.acknowledger();
+        let ack = Box::new(acknowledger.ack(stream.entries[0].clone()));
         drop(acknowledger);
         let err = ack.ack().await.expect_err("nobody sends it");
 
         assert_eq!(err.kind(), core_error::ErrorKind::Unavailable);
-        assert_eq!(err.context_value("key"), Some(stream.as_str()));
-        assert_eq!(still_pending(&mut connection, &stream, &group).await, 1);
-        delete(&mut connection, &stream).await;
+        assert_eq!(err.context_value("key"), Some(stream.stream.as_str()));
+        assert_eq!(stream.still_pending().await, 1);
+        stream.delete().await;
     }
 }
