@@ -82,15 +82,12 @@ fn sdk_publish(queue: Arc<dyn MessageQueueBase>) -> Publish {
 /// messages ahead, that reports each message it acknowledged.
 type StartRawConsumer = Box<dyn Fn(mpsc::UnboundedSender<()>, usize) -> RawConsumer>;
 
-/// Acknowledgements a raw consumer has on their way at once, as the SDK's
-/// handler slots do: the next message is handled while the broker takes
-/// the last ones.
-const ACKS_IN_FLIGHT: usize = 32;
-
 /// A raw consumer's loop: acknowledges each delivery with `ack`, up to
-/// [`ACKS_IN_FLIGHT`] at once and in order, reporting each once it is taken.
+/// `in_flight` at once and in order (the SDK's handler slot keeps its share
+/// of the prefetch on their way), reporting each once it is taken.
 async fn acknowledge_each<D, E, A>(
     deliveries: impl futures::Stream<Item = Result<D, E>>,
+    in_flight: usize,
     sender: &mpsc::UnboundedSender<()>,
     ack: impl Fn(D) -> A,
 ) where
@@ -99,7 +96,7 @@ async fn acknowledge_each<D, E, A>(
     deliveries
         .filter_map(|delivery| std::future::ready(delivery.ok()))
         .map(ack)
-        .buffered(ACKS_IN_FLIGHT)
+        .buffered(in_flight)
         .for_each(|()| {
             let _ = sender.send(());
             std::future::ready(())
@@ -794,7 +791,7 @@ fn rabbitmq_contender(rt: &Runtime, url: &str) -> Contender {
                 )
                 .await
                 .unwrap();
-            acknowledge_each(deliveries, &sender, |delivery| async move {
+            acknowledge_each(deliveries, prefetch, &sender, |delivery| async move {
                 delivery.ack(BasicAckOptions::default()).await.unwrap();
             })
             .await;
@@ -869,7 +866,7 @@ fn nats_contender(rt: &Runtime, url: &str) -> Contender {
                 .messages()
                 .await
                 .unwrap();
-            acknowledge_each(messages, &sender, |delivery| async move {
+            acknowledge_each(messages, prefetch, &sender, |delivery| async move {
                 delivery.double_ack().await.unwrap();
             })
             .await;

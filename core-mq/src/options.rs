@@ -69,7 +69,9 @@ pub struct ConsumeOptions {
     /// Default 1.
     pub concurrency: usize,
     /// Messages fetched ahead of the handlers (RabbitMQ prefetch, Redis and
-    /// Kafka batch size). Default 32.
+    /// Kafka batch size). Each handler slot also keeps up to its share
+    /// (`prefetch / concurrency`) of acknowledgements on their way to the
+    /// broker while it handles the next messages. Default 32.
     pub prefetch: usize,
     /// Attempts in all before a message is dead-lettered. Default 5.
     pub max_attempts: u32,
