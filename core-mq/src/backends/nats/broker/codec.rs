@@ -21,15 +21,18 @@ const ID: &str = "Core-Id";
 const DEDUP_ID: &str = "Nats-Msg-Id";
 const TIMESTAMP: &str = "Core-Ts";
 const HEADER_PREFIX: &str = "Core-H-";
-const OPTIONAL: [&str; 4] = ["Core-Key", "Core-Ct", "Core-Corr", "Core-Cause"];
+const KEY: &str = "Core-Key";
+const CONTENT_TYPE: &str = "Core-Ct";
+const CORRELATION: &str = "Core-Corr";
+const CAUSATION: &str = "Core-Cause";
+const OPTIONAL: [&str; 4] = [KEY, CONTENT_TYPE, CORRELATION, CAUSATION];
 
 /// The headers carrying `message`'s fields (the body is the payload).
 pub(super) fn encode(message: &Message) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    headers.insert(ID, message.id.to_string().as_str());
-    let dedup_id = format!("{}/{}", message.topic, message.id);
-    headers.insert(DEDUP_ID, dedup_id.as_str());
-    headers.insert(TIMESTAMP, message.timestamp_ms.to_string().as_str());
+    headers.insert(ID, message.id.to_string());
+    headers.insert(DEDUP_ID, format!("{}/{}", message.topic, message.id));
+    headers.insert(TIMESTAMP, message.timestamp_ms.to_string());
     let optional = [
         &message.key,
         &message.content_type,
@@ -38,12 +41,12 @@ pub(super) fn encode(message: &Message) -> HeaderMap {
     ];
     for (name, value) in OPTIONAL.into_iter().zip(optional) {
         if let Some(value) = value {
-            headers.insert(name, escape(value, false).as_str());
+            headers.insert(name, escape(value, false));
         }
     }
     for (name, value) in &message.headers {
         let name = format!("{HEADER_PREFIX}{}", escape(name, true));
-        headers.insert(name.as_str(), escape(value, false).as_str());
+        headers.insert(name.as_str(), escape(value, false));
     }
     headers
 }
@@ -55,39 +58,52 @@ pub(super) fn decode(
     payload: bytes::Bytes,
 ) -> Result<Message, String> {
     let headers = headers.ok_or("no headers")?;
-    let text = |name: &str| headers.get(name).map(|value| unescape(value.as_str()));
-    let id = text(ID).ok_or("no Core-Id header")?;
-    let id = Uuid::parse_str(&id).map_err(|_| format!("the id {id:?} is not a UUID"))?;
+    // Written by `encode` as they are (a UUID and a number need no escaping).
+    let id = headers.get(ID).ok_or("no Core-Id header")?.as_str();
+    let id = Uuid::parse_str(id).map_err(|_| format!("the id {id:?} is not a UUID"))?;
     let mut message = Message::received(id, topic, payload);
-    message.timestamp_ms = text(TIMESTAMP)
-        .and_then(|ts| ts.parse().ok())
-        .unwrap_or_default();
-    let [key, content_type, correlation, causation] = OPTIONAL.map(text);
-    message.key = key;
-    message.content_type = content_type;
-    message.correlation_id = correlation;
-    message.causation_id = causation;
+    // One pass over the headers instead of a lookup per field.
     for (name, values) in headers.iter() {
-        if let Some(name) = AsRef::<str>::as_ref(name).strip_prefix(HEADER_PREFIX)
-            && let Some(value) = values.first()
-        {
-            message
-                .headers
-                .insert(unescape(name), unescape(value.as_str()));
-        }
+        let Some(value) = values.first().map(|value| value.as_str()) else {
+            continue;
+        };
+        let field = match AsRef::<str>::as_ref(name) {
+            TIMESTAMP => {
+                message.timestamp_ms = value.parse().unwrap_or_default();
+                continue;
+            }
+            KEY => &mut message.key,
+            CONTENT_TYPE => &mut message.content_type,
+            CORRELATION => &mut message.correlation_id,
+            CAUSATION => &mut message.causation_id,
+            name => {
+                if let Some(name) = name.strip_prefix(HEADER_PREFIX) {
+                    message.headers.insert(unescape(name), unescape(value));
+                }
+                continue;
+            }
+        };
+        *field = Some(unescape(value));
     }
     Ok(message)
 }
 
 fn escape(text: &str, name: bool) -> String {
-    let mut escaped = String::with_capacity(text.len());
+    let bad = |c: char| {
+        c == '%' || c == '\r' || c == '\n' || (name && (c == ':' || !c.is_ascii_graphic()))
+    };
+    // Most names and values need nothing escaped: copy them as they are.
+    if !text.contains(bad) {
+        return text.to_owned();
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        let bad =
-            c == '%' || c == '\r' || c == '\n' || (name && (c == ':' || !c.is_ascii_graphic()));
-        if bad {
+        if bad(c) {
             let mut buffer = [0; 4];
             for byte in c.encode_utf8(&mut buffer).bytes() {
-                escaped.push_str(&format!("%{byte:02X}"));
+                escaped.push('%');
+                escaped.push(char::from(HEX[usize::from(byte >> 4)]));
+                escaped.push(char::from(HEX[usize::from(byte & 0xF)]));
             }
         } else {
             escaped.push(c);
@@ -96,27 +112,34 @@ fn escape(text: &str, name: bool) -> String {
     escaped
 }
 
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
 fn unescape(text: &str) -> String {
+    if !text.contains('%') {
+        return text.to_owned();
+    }
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
+        let digit = |byte: u8| char::from(byte).to_digit(16);
+        let escaped = match bytes.get(i..i + 3) {
+            Some(&[b'%', high, low]) => digit(high).zip(digit(low)),
+            _ => None,
+        };
+        match escaped.and_then(|(high, low)| u8::try_from(high << 4 | low).ok()) {
+            Some(byte) => {
                 out.push(byte);
                 i += 3;
             }
-            (byte, _) => {
-                out.push(byte);
+            None => {
+                out.push(bytes[i]);
                 i += 1;
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8(out)
+        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
 }
 
 #[cfg(test)]
@@ -133,5 +156,14 @@ mod tests {
         message.headers.insert("odd name: ü".into(), "50%".into());
         let back = decode("orders", Some(&encode(&message)), message.body.clone()).unwrap();
         assert_eq!(back, message);
+    }
+
+    #[test]
+    fn a_percent_sign_not_followed_by_two_hex_digits_is_kept() {
+        // Written by another producer, not escaped by `encode`.
+        for text in ["100%+1", "50%", "%zz", "a%-Fb", "%4"] {
+            assert_eq!(unescape(text), text);
+        }
+        assert_eq!(unescape("%41%e2%82%ac"), "A€");
     }
 }

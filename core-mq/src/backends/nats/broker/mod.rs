@@ -314,7 +314,7 @@ impl MessageQueueBase for NatsBackend {
         let consumer = self.group_consumer(topic, group, &options).await?;
         let mut source = NatsSource {
             consumer: consumer.clone(),
-            topic: topic.to_string(),
+            topic: topic.into(),
             endpoint: self.shared.endpoint.clone(),
             prefetch: options.prefetch,
             messages: None,
@@ -358,7 +358,8 @@ impl MessageQueueBase for NatsBackend {
 
 struct NatsSource {
     consumer: PullConsumer,
-    topic: String,
+    /// Shared with every acknowledgement, which names it in its errors.
+    topic: Arc<str>,
     endpoint: String,
     prefetch: usize,
     /// The pull subscription; rebuilt after it fails.
@@ -465,16 +466,16 @@ impl Source for NatsSource {
 /// handler ran), it hands the message back at once with a `NAK`.
 struct NatsAck {
     acker: Option<Acker>,
-    topic: String,
+    topic: Arc<str>,
     /// Set once a `NAK` with a delay scheduled the retry: the delivery is settled.
     retry_scheduled: AtomicBool,
 }
 
 impl NatsAck {
-    fn new(acker: Acker, topic: &str) -> NatsAck {
+    fn new(acker: Acker, topic: &Arc<str>) -> NatsAck {
         NatsAck {
             acker: Some(acker),
-            topic: topic.to_string(),
+            topic: Arc::clone(topic),
             retry_scheduled: AtomicBool::new(false),
         }
     }
