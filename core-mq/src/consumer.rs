@@ -67,11 +67,12 @@ pub trait Ack: Send + Sync {
     ///
     /// A handler slot does not wait for this before its next handler call:
     /// the acknowledgements of one slot start in the order its messages
-    /// finished, up to the slot's share of the prefetch
-    /// ([`ConsumeOptions::prefetch`] ÷ [`ConsumeOptions::concurrency`]) at
-    /// once, without waiting for each other. A backend whose acknowledgements must land in order (stored
-    /// offsets) either makes them [immediate](Ack::is_immediate) or orders
-    /// them itself.
+    /// finished, without waiting for each other: up to the slot's share of
+    /// the prefetch ([`ConsumeOptions::prefetch`] ÷
+    /// [`ConsumeOptions::concurrency`]) at once, and never fewer than 32. A
+    /// backend whose acknowledgements must land in order (stored offsets)
+    /// either makes them [immediate](Ack::is_immediate) or orders them
+    /// itself.
     async fn ack(self: Box<Self>) -> Result<()>;
 
     /// Whether [`ack`](Ack::ack) completes without waiting for anyone (an
@@ -375,7 +376,13 @@ async fn run(
     for _ in 0..slots {
         let (sender, receiver) = mpsc::channel(depth);
         senders.push(sender);
-        lanes.spawn(lane(Arc::clone(&context), receiver, depth, stopped.clone()));
+        let acks_in_flight = depth.max(ACKS_IN_FLIGHT_AT_LEAST);
+        lanes.spawn(lane(
+            Arc::clone(&context),
+            receiver,
+            acks_in_flight,
+            stopped.clone(),
+        ));
     }
 
     let mut failures = 0_u32;
@@ -428,29 +435,32 @@ struct Settling {
     event: Option<ConsumerEvent>,
 }
 
+/// Acknowledgements a handler slot may have on their way when its share of
+/// the prefetch is smaller: a slot that gets most of the keys (all messages
+/// go to slots by key) is not held to a small share.
+const ACKS_IN_FLIGHT_AT_LEAST: usize = 32;
+
 /// One handler slot: calls the handler for its messages in order, and
 /// acknowledges them in the same order without waiting for each answer
 /// before the next handler call, so a slot is not held to one broker round
 /// trip per message, and a client that pipelines (the Redis and NATS
-/// clients, lapin's frame buffer; Redis's acknowledger sends one `XACK` for
-/// all) sends many in one write.
+/// clients, lapin's frame buffer; Redis's acknowledger puts those that
+/// arrive together in one `XACK`) sends many in one write.
 ///
-/// `depth` (the slot's share of the prefetch) bounds both halves: up to
-/// `depth` acknowledgements are on their way, and up to `depth` more wait
-/// to start before the handler loop waits. The queue between them is as
-/// deep as the bound so the handler loop runs through a fetched batch
-/// without yielding to its other half per message (with a queue of one it
-/// did: a task switch per message, and Redis got an `XACK` per 16 messages
-/// where the fetch brought 134). Both halves run in the slot's task, so
-/// aborting it (a crash) stops both, and the slot ends only once every
-/// acknowledgement it handed over is answered.
+/// Up to `acks_in_flight` acknowledgements are on their way, and as many
+/// more wait to start before the handler loop waits. The queue between the
+/// halves is as deep as that bound so the handler loop runs through a
+/// fetched batch without giving way to its other half after each message.
+/// Both halves run in the slot's task, so aborting it (a crash) stops
+/// both, and the slot ends only once every acknowledgement it handed over
+/// is answered.
 async fn lane(
     context: Arc<Context>,
     mut receiver: mpsc::Receiver<Inbound>,
-    depth: usize,
+    acks_in_flight: usize,
     stopped: watch::Receiver<bool>,
 ) {
-    let (to_ack, mut acks) = mpsc::channel(depth);
+    let (to_ack, mut acks) = mpsc::channel(acks_in_flight);
     let in_flight = AtomicUsize::new(0);
     let context = &*context;
     let settler = Settler {
@@ -471,7 +481,7 @@ async fn lane(
             settle(context, item).await;
             in_flight.fetch_sub(1, Ordering::Relaxed);
         })
-        .buffered(depth)
+        .buffered(acks_in_flight)
         .for_each(|()| async {});
     tokio::join!(handling, acknowledging);
 }
@@ -918,16 +928,17 @@ mod tests {
     async fn a_slot_keeps_its_share_of_the_prefetch_of_acknowledgements_on_their_way() {
         let started = Arc::new(std::sync::Mutex::new(Vec::new()));
         let answers = Arc::new(tokio::sync::Semaphore::new(0));
-        let batch = gated_batch(200, &started, &answers);
+        let batch = gated_batch(250, &started, &answers);
         let handled = Arc::new(AtomicU64::new(0));
         let consumer = one_slot(batch, 100, &handled);
         tokio::time::sleep(Duration::from_secs(1)).await;
-        // 100 on their way, 100 waiting to start, none answered.
-        assert_eq!(started.lock().unwrap().len(), 100);
-        assert_eq!(handled.load(Ordering::Relaxed), 200);
-        answers.add_permits(200);
+        // None answered: 100 on their way, started in order, 100 waiting to
+        // start, and the handler loop waits with the 201st message done.
+        assert_eq!(*started.lock().unwrap(), (0..100).collect::<Vec<_>>());
+        assert_eq!(handled.load(Ordering::Relaxed), 201);
+        answers.add_permits(250);
         let stats = consumer.shutdown(Duration::from_secs(5)).await.unwrap();
-        assert_eq!((stats.acked, stats.ack_failures), (200, 0));
+        assert_eq!((stats.acked, stats.ack_failures), (250, 0));
     }
 
     fn inbound(n: usize, ack: Box<dyn Ack>) -> Inbound {

@@ -69,9 +69,14 @@ pub struct ConsumeOptions {
     /// Default 1.
     pub concurrency: usize,
     /// Messages fetched ahead of the handlers (RabbitMQ prefetch, Redis and
-    /// Kafka batch size). Each handler slot also keeps up to its share
-    /// (`prefetch / concurrency`) of acknowledgements on their way to the
-    /// broker while it handles the next messages. Default 32.
+    /// Kafka batch size). Default 32.
+    ///
+    /// Each handler slot also keeps its share of it (`prefetch /
+    /// concurrency`, at least 32) of handled messages on their way to be
+    /// acknowledged while it handles the next ones, and as many waiting to
+    /// start, so a consumer may hold more messages not yet acknowledged
+    /// than its prefetch (on RabbitMQ the prefetch counts them all and stays
+    /// the bound).
     pub prefetch: usize,
     /// Attempts in all before a message is dead-lettered. Default 5.
     pub max_attempts: u32,

@@ -12,6 +12,8 @@
 //! line breaks: whatever else a name or value holds is written as `%XX`
 //! (and `%` itself as `%25`), and read back.
 
+use std::fmt::Write as _;
+
 use async_nats::HeaderMap;
 use uuid::Uuid;
 
@@ -96,14 +98,12 @@ fn escape(text: &str, name: bool) -> String {
     if !text.contains(bad) {
         return text.to_owned();
     }
-    let mut escaped = String::with_capacity(text.len() + 8);
+    let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         if bad(c) {
             let mut buffer = [0; 4];
             for byte in c.encode_utf8(&mut buffer).bytes() {
-                escaped.push('%');
-                escaped.push(char::from(HEX[usize::from(byte >> 4)]));
-                escaped.push(char::from(HEX[usize::from(byte & 0xF)]));
+                let _ = write!(escaped, "%{byte:02X}");
             }
         } else {
             escaped.push(c);
@@ -111,8 +111,6 @@ fn escape(text: &str, name: bool) -> String {
     }
     escaped
 }
-
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 fn unescape(text: &str) -> String {
     if !text.contains('%') {
@@ -122,14 +120,13 @@ fn unescape(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let digit = |byte: u8| char::from(byte).to_digit(16);
         let escaped = match bytes.get(i..i + 3) {
-            Some(&[b'%', high, low]) => digit(high).zip(digit(low)),
+            Some(&[b'%', high, low]) => hex_digit(high).zip(hex_digit(low)),
             _ => None,
         };
-        match escaped.and_then(|(high, low)| u8::try_from(high << 4 | low).ok()) {
-            Some(byte) => {
-                out.push(byte);
+        match escaped {
+            Some((high, low)) => {
+                out.push(high * 16 + low);
                 i += 3;
             }
             None => {
@@ -140,6 +137,12 @@ fn unescape(text: &str) -> String {
     }
     String::from_utf8(out)
         .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
+}
+
+fn hex_digit(byte: u8) -> Option<u8> {
+    char::from(byte)
+        .to_digit(16)
+        .and_then(|digit| u8::try_from(digit).ok())
 }
 
 #[cfg(test)]
