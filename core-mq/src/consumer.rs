@@ -885,12 +885,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_slot_goes_on_to_its_next_message_while_the_broker_takes_the_last_acknowledgement() {
-        let started = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let answers = Arc::new(tokio::sync::Semaphore::new(0));
-        let batch = gated_batch(5, &started, &answers);
-        let handled = Arc::new(AtomicU64::new(0));
-        let consumer = one_slot(batch, 8, &handled);
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let GatedSlot {
+            consumer,
+            started,
+            answers,
+            handled,
+        } = gated_slot(5, 8).await;
         // No acknowledgement answered yet, and every message handled.
         assert_eq!(handled.load(Ordering::Relaxed), 5);
         assert_eq!(consumer.stats().acked, 0);
@@ -906,32 +906,49 @@ mod tests {
         assert_eq!((stats.acked, stats.ack_failures), (5, 0));
     }
 
-    /// `count` messages whose acknowledgements wait for `answers`.
-    fn gated_batch(
-        count: usize,
-        started: &Arc<std::sync::Mutex<Vec<usize>>>,
-        answers: &Arc<tokio::sync::Semaphore>,
-    ) -> Vec<Inbound> {
-        (0..count)
+    /// A one-slot consumer a second after it was handed `count` messages
+    /// whose acknowledgements wait for permits of `answers`.
+    struct GatedSlot {
+        consumer: Consumer,
+        /// The acknowledgements started, in order.
+        started: Arc<std::sync::Mutex<Vec<usize>>>,
+        answers: Arc<tokio::sync::Semaphore>,
+        /// Handler calls.
+        handled: Arc<AtomicU64>,
+    }
+
+    async fn gated_slot(count: usize, prefetch: usize) -> GatedSlot {
+        let started = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let answers = Arc::new(tokio::sync::Semaphore::new(0));
+        let batch = (0..count)
             .map(|n| {
                 let ack = Gated {
                     n,
-                    started: Arc::clone(started),
-                    answers: Arc::clone(answers),
+                    started: Arc::clone(&started),
+                    answers: Arc::clone(&answers),
                 };
                 inbound(n, Box::new(ack))
             })
-            .collect()
+            .collect();
+        let handled = Arc::new(AtomicU64::new(0));
+        let consumer = one_slot(batch, prefetch, &handled);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        GatedSlot {
+            consumer,
+            started,
+            answers,
+            handled,
+        }
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_slot_keeps_its_share_of_the_prefetch_of_acknowledgements_on_their_way() {
-        let started = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let answers = Arc::new(tokio::sync::Semaphore::new(0));
-        let batch = gated_batch(250, &started, &answers);
-        let handled = Arc::new(AtomicU64::new(0));
-        let consumer = one_slot(batch, 100, &handled);
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let GatedSlot {
+            consumer,
+            started,
+            answers,
+            handled,
+        } = gated_slot(250, 100).await;
         // None answered: 100 on their way, started in order, 100 waiting to
         // start, and the handler loop waits with the 201st message done.
         assert_eq!(*started.lock().unwrap(), (0..100).collect::<Vec<_>>());
