@@ -5,11 +5,14 @@
 # so a change to the request path can be judged by itself.
 #
 #   scripts/instructions-per-request.sh [LAYERS...]
+#   BACKEND=servers scripts/instructions-per-request.sh   # PostgreSQL + Redis
 #
 # LAYERS: true (the standard layers of core-web) and/or false (without
 # them), and/or axum (the same service hand-written without the SDK,
 # benches/peers/axum-users, the floor); default "true false axum". For each, the service starts under
-# `valgrind --tool=callgrind` on SQLite + the in-process cache, gets a
+# `valgrind --tool=callgrind` on SQLite + the in-process cache (BACKEND=embedded,
+# the default) or on PostgreSQL + Redis (BACKEND=servers, as started by
+# scripts/services.sh; DATABASE_SERVER_URL, REDIS_URL), gets a
 # registration, a login and 3 s of warm-up, then is counted for 10 s of
 # `wrk -t1 -c4` load. Prints one line per case; with KEEP=1 the callgrind
 # files stay in the work directory for callgrind_annotate.
@@ -21,6 +24,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=${WORK:-$TARGET/instructions-per-request}
 PORT=${PORT:-18091}
+BACKEND=${BACKEND:-embedded}
+DATABASE_SERVER_URL=${DATABASE_SERVER_URL:-postgres://postgres@127.0.0.1:5432}
+REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 CASES=("$@"); [ ${#CASES[@]} -eq 0 ] && CASES=(true false axum)
 
 for tool in valgrind wrk; do
@@ -43,14 +49,23 @@ for layers in "${CASES[@]}"; do
     rm -rf "$WORK/$layers"; mkdir -p "$WORK/$layers"
     dir=$WORK/$layers
     counted=(valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$dir/callgrind.out")
+    case $BACKEND in
+        embedded) database="sqlite://$dir/users.db?mode=rwc" cache=memory:// ;;
+        servers)
+            name=instructions_per_request_$layers
+            psql -q "$DATABASE_SERVER_URL/test" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" \
+                -c "CREATE DATABASE $name" >/dev/null
+            database=$DATABASE_SERVER_URL/$name cache=$REDIS_URL ;;
+        *) echo "BACKEND is embedded or servers, not $BACKEND" >&2; exit 2 ;;
+    esac
     if [ "$layers" = axum ]; then
-        env BIND_ADDR=127.0.0.1:$PORT DATABASE_URL="sqlite://$dir/users.db?mode=rwc" \
-            CACHE_URL=memory:// JWT_SECRET=$SECRET \
+        env BIND_ADDR=127.0.0.1:$PORT DATABASE_URL="$database" \
+            CACHE_URL="$cache" JWT_SECRET=$SECRET \
             "${counted[@]}" "$TARGET/release/peer-axum-users" >"$dir/service.log" 2>&1 &
     else
         (cd "$ROOT" && exec env APP_ENV=local BIND_ADDR=127.0.0.1:$PORT APP__LOG__LEVEL=warn \
-            APP__SERVER__STANDARD_LAYERS="$layers" APP__DATABASE__URL="sqlite://$dir/users.db?mode=rwc" \
-            APP__CACHE__URL=memory:// APP__AUTH__JWT__SECRET=$SECRET \
+            APP__SERVER__STANDARD_LAYERS="$layers" APP__DATABASE__URL="$database" \
+            APP__CACHE__URL="$cache" APP__AUTH__JWT__SECRET=$SECRET \
             "${counted[@]}" "$TARGET/release/examples/user_service") >"$dir/service.log" 2>&1 &
     fi
     pid=$!
@@ -71,8 +86,8 @@ for layers in "${CASES[@]}"; do
     requests=$(awk '/requests in/ {print $1}' "$dir/wrk.txt")
     instructions=$(callgrind_annotate "$dir/callgrind.out.1" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
     case $layers in
-        axum) echo "hand-written axum (benches/peers/axum-users) requests=$requests instructions/request=$((instructions / requests))" ;;
-        *) echo "standard_layers=$layers requests=$requests instructions/request=$((instructions / requests))" ;;
+        axum) echo "$BACKEND: hand-written axum (benches/peers/axum-users) requests=$requests instructions/request=$((instructions / requests))" ;;
+        *) echo "$BACKEND: standard_layers=$layers requests=$requests instructions/request=$((instructions / requests))" ;;
     esac
     [ "${KEEP:-0}" = 1 ] || rm -rf "$dir"
 done

@@ -5,23 +5,33 @@ use std::time::Duration;
 use core_cache::Cache;
 use core_error::Result;
 
-/// Cache keys, under the caller's namespace.
+/// Cache keys, under the caller's namespace. Joined rather than
+/// `format!`ted: three of them are made on every authenticated request, and
+/// `format!` took about 850 instructions a key where joining takes 150
+/// (callgrind, `scripts/instructions-per-request.sh`).
 fn revoked_token(jti: &str) -> String {
-    format!("auth:revoked:{jti}")
+    joined("auth:revoked:", jti)
 }
 
 fn revoked_family(family: &str) -> String {
-    format!("auth:revoked-family:{family}")
+    joined("auth:revoked-family:", family)
 }
 
 /// When the subject's rights last changed (milliseconds since the epoch):
 /// every token issued before is revoked.
 fn subject_not_before(subject: &str) -> String {
-    format!("auth:subject-not-before:{subject}")
+    joined("auth:subject-not-before:", subject)
 }
 
 fn retired_refresh(jti: &str) -> String {
-    format!("auth:retired:{jti}")
+    joined("auth:retired:", jti)
+}
+
+fn joined(prefix: &str, id: &str) -> String {
+    let mut key = String::with_capacity(prefix.len() + id.len());
+    key.push_str(prefix);
+    key.push_str(id);
+    key
 }
 
 /// The revocation list and the retired refresh tokens.

@@ -5,7 +5,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use core_error::Result;
-use futures::future::BoxFuture;
 use tracing::Instrument as _;
 
 use super::metrics::CallMetrics;
@@ -83,11 +82,16 @@ impl CallObserver {
 }
 
 impl Interceptor for CallObserver {
-    fn around<'a, T: CallResult + Send + 'a>(
+    fn around<'a, T, F, Fut>(
         &'a self,
         call: Call<'a>,
-        attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
-    ) -> impl Future<Output = Result<T>> + Send + 'a {
+        attempt: &'a F,
+    ) -> impl Future<Output = Result<T>> + Send + 'a
+    where
+        T: CallResult + Send + 'a,
+        F: Fn() -> Fut + Send + Sync + 'a,
+        Fut: Future<Output = Result<T>> + Send + 'a,
+    {
         async move {
             let result = attempt().await;
             self.record(&call, &result);

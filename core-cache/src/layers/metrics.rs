@@ -4,7 +4,6 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use core_error::Result;
-use futures::future::BoxFuture;
 use metrics::{Counter, Histogram};
 
 use super::{Call, CallResult, Interceptor, Layer, Layered};
@@ -30,16 +29,17 @@ impl Layer for MetricsLayer {
 /// What [`MetricsLayer`] wraps a backend in: the counts and the latency
 /// histogram, with the handles of both.
 #[derive(Debug, Default)]
-struct Metered {
+pub(super) struct Metered {
     handles: CallMetrics,
 }
 
 impl Interceptor for Metered {
-    async fn around<'a, T: CallResult + Send + 'a>(
-        &'a self,
-        call: Call<'a>,
-        attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
-    ) -> Result<T> {
+    async fn around<'a, T, F, Fut>(&'a self, call: Call<'a>, attempt: &'a F) -> Result<T>
+    where
+        T: CallResult + Send + 'a,
+        F: Fn() -> Fut + Send + Sync + 'a,
+        Fut: Future<Output = Result<T>> + Send + 'a,
+    {
         let started = Instant::now();
         let result = attempt().await;
         self.handles.count(&call, &result);

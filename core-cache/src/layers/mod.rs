@@ -34,10 +34,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use core_error::Result;
-use futures::future::BoxFuture;
 
 pub use self::in_process::{CallObserver, InProcessLayer};
 pub use self::layered::Layered;
+use self::metrics::Metered;
 pub use self::metrics::MetricsLayer;
 pub use self::retry::RetryLayer;
 pub use self::timeout::TimeoutLayer;
@@ -65,13 +65,75 @@ pub struct Call<'a> {
 }
 
 /// Behaviour around every call of a backend; see [`Layered`].
+///
+/// `attempt` is generic rather than a boxed closure, so interceptors nest
+/// ([`Nested`], and `Option` for one that is off) into one future per
+/// call: the standard stack costs a call one allocation, not one per layer.
 pub trait Interceptor: Send + Sync + std::fmt::Debug + 'static {
     /// Runs `attempt` (as often as the behaviour needs) and returns its result.
-    fn around<'a, T: CallResult + Send + 'a>(
+    fn around<'a, T, F, Fut>(
         &'a self,
         call: Call<'a>,
-        attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
-    ) -> impl Future<Output = Result<T>> + Send + 'a;
+        attempt: &'a F,
+    ) -> impl Future<Output = Result<T>> + Send + 'a
+    where
+        T: CallResult + Send + 'a,
+        F: Fn() -> Fut + Send + Sync + 'a,
+        Fut: Future<Output = Result<T>> + Send + 'a;
+}
+
+/// An interceptor that is off: the attempt runs once, as it is.
+impl<I: Interceptor> Interceptor for Option<I> {
+    async fn around<'a, T, F, Fut>(&'a self, call: Call<'a>, attempt: &'a F) -> Result<T>
+    where
+        T: CallResult + Send + 'a,
+        F: Fn() -> Fut + Send + Sync + 'a,
+        Fut: Future<Output = Result<T>> + Send + 'a,
+    {
+        match self {
+            Some(interceptor) => interceptor.around(call, attempt).await,
+            None => attempt().await,
+        }
+    }
+}
+
+/// `outer` around `inner` around each attempt: two interceptors as one.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use core_cache::CacheBase;
+/// use core_cache::backends::memory::{MemoryBackend, MemorySettings};
+/// use core_cache::layers::{Layered, Nested, RetryLayer, TimeoutLayer};
+///
+/// let backend = Arc::new(MemoryBackend::new(&MemorySettings::default()));
+/// let retried = Nested::new(RetryLayer::default(), TimeoutLayer::new(Duration::from_millis(250)));
+/// let backend = Layered::new(backend, retried);
+/// assert_eq!(backend.name(), "memory");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Nested<Outer, Inner> {
+    outer: Outer,
+    inner: Inner,
+}
+
+impl<Outer: Interceptor, Inner: Interceptor> Nested<Outer, Inner> {
+    /// `outer` around `inner`.
+    pub fn new(outer: Outer, inner: Inner) -> Nested<Outer, Inner> {
+        Nested { outer, inner }
+    }
+}
+
+impl<Outer: Interceptor, Inner: Interceptor> Interceptor for Nested<Outer, Inner> {
+    async fn around<'a, T, F, Fut>(&'a self, call: Call<'a>, attempt: &'a F) -> Result<T>
+    where
+        T: CallResult + Send + 'a,
+        F: Fn() -> Fut + Send + Sync + 'a,
+        Fut: Future<Output = Result<T>> + Send + 'a,
+    {
+        let inner = move || self.inner.around(call, attempt);
+        self.outer.around(call, &inner).await
+    }
 }
 
 /// What a call's result says about the cache, for metrics.
@@ -134,7 +196,8 @@ impl Default for LayerSettings {
 }
 
 /// Wraps `backend` in the standard layers, innermost first: timeout, retry,
-/// tracing, metrics.
+/// tracing, metrics — nested in one [`Layered`], so a call pays for one
+/// wrapper whichever are on.
 ///
 /// An in-process backend (not [`shared`](crate::Capabilities::shared)) does
 /// no I/O, so it can neither time out nor fail temporarily: it gets tracing
@@ -142,29 +205,24 @@ impl Default for LayerSettings {
 /// calls when it can ([`CacheBase::observed`]), in one [`InProcessLayer`]
 /// otherwise.
 pub fn stack(backend: Arc<dyn CacheBase>, settings: &LayerSettings) -> Arc<dyn CacheBase> {
-    let mut backend = backend;
     let does_io = backend.capabilities().shared;
     if !does_io && settings.tracing && settings.metrics {
         return backend
             .observed()
             .unwrap_or_else(|| InProcessLayer.layer(backend));
     }
-    if does_io && settings.timeout_ms > 0 {
-        backend = TimeoutLayer::new(Duration::from_millis(settings.timeout_ms)).layer(backend);
+    let timeout = (does_io && settings.timeout_ms > 0)
+        .then(|| TimeoutLayer::new(Duration::from_millis(settings.timeout_ms)));
+    let retry = (does_io && settings.retry_attempts > 1).then(|| RetryLayer {
+        max_attempts: settings.retry_attempts,
+        first_backoff: Duration::from_millis(settings.retry_backoff_ms),
+        ..RetryLayer::default()
+    });
+    let tracing = settings.tracing.then_some(TracingLayer);
+    let metrics = settings.metrics.then(Metered::default);
+    if timeout.is_none() && retry.is_none() && tracing.is_none() && metrics.is_none() {
+        return backend;
     }
-    if does_io && settings.retry_attempts > 1 {
-        let retry = RetryLayer {
-            max_attempts: settings.retry_attempts,
-            first_backoff: Duration::from_millis(settings.retry_backoff_ms),
-            ..RetryLayer::default()
-        };
-        backend = retry.layer(backend);
-    }
-    if settings.tracing {
-        backend = TracingLayer.layer(backend);
-    }
-    if settings.metrics {
-        backend = MetricsLayer.layer(backend);
-    }
-    backend
+    let standard = Nested::new(metrics, Nested::new(tracing, Nested::new(retry, timeout)));
+    Arc::new(Layered::new(backend, standard))
 }

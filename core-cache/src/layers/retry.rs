@@ -1,10 +1,10 @@
 //! Retrying temporary failures, with a bound.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use core_error::Result;
-use futures::future::BoxFuture;
 
 use super::{Call, CallResult, Interceptor, Layer, Layered};
 use crate::CacheBase;
@@ -55,31 +55,28 @@ impl Layer for RetryLayer {
 }
 
 impl Interceptor for RetryLayer {
-    async fn around<'a, T: CallResult + Send + 'a>(
-        &'a self,
-        call: Call<'a>,
-        attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
-    ) -> Result<T> {
-        {
-            let mut attempts = 1;
-            loop {
-                match attempt().await {
-                    Err(err)
-                        if err.is_retryable()
-                            && call.idempotent
-                            && attempts < self.max_attempts =>
-                    {
-                        tokio::time::sleep(self.backoff(attempts - 1)).await;
-                        attempts += 1;
-                    }
-                    // Given up: no outer loop retries it as if it were fresh.
-                    Err(err) if attempts > 1 => {
-                        return Err(err
-                            .with_context("attempts", attempts)
-                            .with_retries_exhausted());
-                    }
-                    result => return result,
+    async fn around<'a, T, F, Fut>(&'a self, call: Call<'a>, attempt: &'a F) -> Result<T>
+    where
+        T: CallResult + Send + 'a,
+        F: Fn() -> Fut + Send + Sync + 'a,
+        Fut: Future<Output = Result<T>> + Send + 'a,
+    {
+        let mut attempts = 1;
+        loop {
+            match attempt().await {
+                Err(err)
+                    if err.is_retryable() && call.idempotent && attempts < self.max_attempts =>
+                {
+                    tokio::time::sleep(self.backoff(attempts - 1)).await;
+                    attempts += 1;
                 }
+                // Given up: no outer loop retries it as if it were fresh.
+                Err(err) if attempts > 1 => {
+                    return Err(err
+                        .with_context("attempts", attempts)
+                        .with_retries_exhausted());
+                }
+                result => return result,
             }
         }
     }

@@ -1,10 +1,10 @@
 //! A deadline on every attempt.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use core_error::{Error, Result};
-use futures::future::BoxFuture;
 
 use super::{Call, CallResult, Interceptor, Layer, Layered};
 use crate::CacheBase;
@@ -30,21 +30,20 @@ impl Layer for TimeoutLayer {
 }
 
 impl Interceptor for TimeoutLayer {
-    async fn around<'a, T: CallResult + Send + 'a>(
-        &'a self,
-        call: Call<'a>,
-        attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
-    ) -> Result<T> {
-        {
-            match tokio::time::timeout(self.duration, attempt()).await {
-                Ok(result) => result,
-                Err(_) => Err(
-                    Error::timeout(format!("no answer within {:?}", self.duration))
-                        .with_operation(call.operation)
-                        .with_backend(call.backend)
-                        .with_key(call.key),
-                ),
-            }
+    async fn around<'a, T, F, Fut>(&'a self, call: Call<'a>, attempt: &'a F) -> Result<T>
+    where
+        T: CallResult + Send + 'a,
+        F: Fn() -> Fut + Send + Sync + 'a,
+        Fut: Future<Output = Result<T>> + Send + 'a,
+    {
+        match tokio::time::timeout(self.duration, attempt()).await {
+            Ok(result) => result,
+            Err(_) => Err(
+                Error::timeout(format!("no answer within {:?}", self.duration))
+                    .with_operation(call.operation)
+                    .with_backend(call.backend)
+                    .with_key(call.key),
+            ),
         }
     }
 }

@@ -4,7 +4,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use core_error::Result;
-use futures::future::BoxFuture;
 use tracing::Instrument as _;
 
 use super::{Call, CallResult, Interceptor, Layer, Layered};
@@ -22,11 +21,16 @@ impl Layer for TracingLayer {
 }
 
 impl Interceptor for TracingLayer {
-    fn around<'a, T: CallResult + Send + 'a>(
+    fn around<'a, T, F, Fut>(
         &'a self,
         call: Call<'a>,
-        attempt: &'a (dyn Fn() -> BoxFuture<'a, Result<T>> + Send + Sync),
-    ) -> impl Future<Output = Result<T>> + Send + 'a {
+        attempt: &'a F,
+    ) -> impl Future<Output = Result<T>> + Send + 'a
+    where
+        T: CallResult + Send + 'a,
+        F: Fn() -> Fut + Send + Sync + 'a,
+        Fut: Future<Output = Result<T>> + Send + 'a,
+    {
         async move {
             let result = attempt().await;
             report(&result);
