@@ -1,5 +1,6 @@
-//! The standard layers cost a call one allocation however many are on: they
-//! nest into one future instead of boxing one per layer.
+//! The standard layers cost a call one small allocation however many are
+//! on: they nest into one future instead of boxing one per layer, and that
+//! future stays small enough for the allocator's fast path.
 //!
 //! Its own test binary, with one test: it counts every allocation of the
 //! process.
@@ -67,24 +68,32 @@ impl CacheBase for Answering {
     }
 }
 
-/// The allocations one `get` on `backend` makes, after a first call that
-/// makes the metrics handles.
-fn allocations_of_a_get(runtime: &tokio::runtime::Runtime, backend: &Arc<dyn CacheBase>) -> usize {
+/// The allocations one `get` on `backend` makes, and their bytes, after a
+/// first call that makes the metrics handles.
+fn allocations_of_a_get(
+    runtime: &tokio::runtime::Runtime,
+    backend: &Arc<dyn CacheBase>,
+) -> (usize, usize) {
     runtime.block_on(backend.get("k")).unwrap();
     let region = Region::new(GLOBAL);
     runtime.block_on(backend.get("k")).unwrap();
-    region.change().allocations
+    let change = region.change();
+    (change.allocations, change.bytes_allocated)
 }
 
+/// glibc's per-thread cache serves chunks up to 1 032 bytes without a lock;
+/// a larger one takes the arena's lock and sorts its bins on every call.
+const THREAD_CACHE_LIMIT: usize = 1_032;
+
 #[test]
-fn the_standard_layers_add_one_allocation_to_a_call() {
+fn the_standard_layers_add_one_small_allocation_to_a_call() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .unwrap();
     let bare: Arc<dyn CacheBase> = Arc::new(Answering);
     let layered = stack(Arc::new(Answering), &LayerSettings::default());
-    let (bare, layered) = (
+    let ((bare, bare_bytes), (layered, layered_bytes)) = (
         allocations_of_a_get(&runtime, &bare),
         allocations_of_a_get(&runtime, &layered),
     );
@@ -92,5 +101,10 @@ fn the_standard_layers_add_one_allocation_to_a_call() {
         layered - bare,
         1,
         "timeout, retry, tracing and metrics: {layered} allocations against {bare} without them"
+    );
+    let future = layered_bytes - bare_bytes;
+    assert!(
+        future <= THREAD_CACHE_LIMIT,
+        "the layers' future takes {future} bytes, over the allocator's thread cache"
     );
 }

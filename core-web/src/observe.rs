@@ -9,6 +9,9 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use core_log::LogContext;
+use futures::FutureExt as _;
+#[cfg(feature = "mq")]
+use futures::future::Either;
 use metrics::{Counter, Histogram, Label, SharedString};
 
 /// The header carrying the request id, set when the client sent none.
@@ -138,11 +141,17 @@ impl Observation {
 
     /// Waits for `answer` inside a [`LogContext`] holding the request's
     /// `request_id` (and the `trace_id` of its `traceparent`), then counts
-    /// the request and writes its access-log line, in the same context
-    /// (with the `user_id` the handler bound). With the `mq` feature, the
-    /// `traceparent` also goes into the messages the handler publishes.
-    pub(crate) async fn around<F>(self, metrics: &RequestMetrics, answer: F) -> Response
+    /// the request in `metrics` and writes its access-log line, in the same
+    /// context (with the `user_id` the handler bound). With the `mq`
+    /// feature, the `traceparent` also goes into the messages the handler
+    /// publishes.
+    ///
+    /// Built from combinators, not `async` blocks: each of those would hold
+    /// the future it is given twice (as its capture and as what it awaits),
+    /// and this future goes on the heap once per request.
+    pub(crate) fn around<M, F>(self, metrics: M, answer: F) -> impl Future<Output = Response>
     where
+        M: AsRef<RequestMetrics>,
         F: Future<Output = Response>,
     {
         let Observation {
@@ -152,34 +161,29 @@ impl Observation {
             context,
             traceparent,
         } = self;
-        context
-            .scope(async move {
-                #[cfg(feature = "mq")]
-                let response = match traceparent {
-                    Some(traceparent) => {
-                        core_mq::layers::with_traceparent(traceparent, answer).await
-                    }
-                    None => answer.await,
-                };
-                #[cfg(not(feature = "mq"))]
-                let response = {
-                    drop(traceparent);
-                    answer.await
-                };
-                let elapsed = started.elapsed();
-                let status = response.status();
-                let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-                metrics.record(method, route, status, elapsed);
-                tracing::info!(
-                    method,
-                    route,
-                    status = status.as_u16(),
-                    latency_ms = elapsed.as_secs_f64() * 1000.0,
-                    "request finished"
-                );
-                response
-            })
-            .await
+        #[cfg(feature = "mq")]
+        let answer = match traceparent {
+            Some(traceparent) => {
+                Either::Left(core_mq::layers::with_traceparent(traceparent, answer))
+            }
+            None => Either::Right(answer),
+        };
+        #[cfg(not(feature = "mq"))]
+        drop(traceparent);
+        context.scope(answer.map(move |response| {
+            let elapsed = started.elapsed();
+            let status = response.status();
+            let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+            metrics.as_ref().record(method, route, status, elapsed);
+            tracing::info!(
+                method,
+                route,
+                status = status.as_u16(),
+                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                "request finished"
+            );
+            response
+        }))
     }
 }
 

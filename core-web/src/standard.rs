@@ -21,6 +21,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use core_error::Error;
 use futures::FutureExt as _;
+use futures::future::{Either, ready};
 use tower::{Layer, Service};
 
 use crate::cors::CORS_VARY;
@@ -106,44 +107,47 @@ where
             shared: Arc::clone(&self.shared),
             running: false,
         };
-        let admitted = pass.admit(&request).map(|()| {
+        // Composed from combinators rather than `async` blocks, which would
+        // each hold the future inside them twice: the whole goes on the heap
+        // once per request, and under glibc's thread-cache limit (1 032
+        // bytes) that allocation takes no lock.
+        let answer = match pass.admit(&request) {
+            Err(refusal) => Either::Left(ready(ApiError(refusal).into_response())),
             // A panic while the service makes its future is a handler's
             // panic too. Boxed where it is made: moved into the futures
             // around it, its state (the whole request) would be copied at
             // every level.
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Ok(()) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 Box::pin(self.inner.call(request))
-            }))
-        });
-        Box::pin(async move {
-            let shared = &pass.shared;
-            let answer = async {
-                let made = admitted.map_err(|refusal| ApiError(refusal).into_response())?;
-                let future = made.map_err(panicked)?;
-                let finished = std::panic::AssertUnwindSafe(tokio::time::timeout(
-                    shared.limits.timeout,
-                    future,
-                ))
-                .catch_unwind()
-                .await;
-                match finished {
-                    Ok(Ok(Ok(response))) => Ok(response),
-                    Ok(Ok(Err(infallible))) => match infallible {},
-                    Ok(Err(_elapsed)) => Err(timed_out()),
-                    Err(panic) => Err(panicked(panic)),
-                }
-            };
-            let answer = async { answer.await.unwrap_or_else(|refusal| refusal) };
-            let mut response = observation.around(&shared.metrics, answer).await;
+            })) {
+                Err(panic) => Either::Left(ready(panicked(panic))),
+                Ok(future) => Either::Right(
+                    std::panic::AssertUnwindSafe(tokio::time::timeout(
+                        self.shared.limits.timeout,
+                        future,
+                    ))
+                    .catch_unwind()
+                    .map(|finished| match finished {
+                        Ok(Ok(Ok(response))) => response,
+                        Ok(Ok(Err(infallible))) => match infallible {},
+                        Ok(Err(_elapsed)) => timed_out(),
+                        Err(panic) => panicked(panic),
+                    }),
+                ),
+            },
+        };
+        let vary = self.shared.vary.clone();
+        Box::pin(observation.around(pass, answer).map(move |mut response| {
             let headers = response.headers_mut();
-            // A handler that answers with an id of its own (an upstream's)
-            // keeps it, as tower-http's propagation layer did.
+            // A handler that answers with an id of its own (an
+            // upstream's) keeps it, as tower-http's propagation layer
+            // did.
             headers.entry(REQUEST_ID).or_insert(request_id);
-            if let Some(vary) = &shared.vary {
-                headers.append(header::VARY, vary.clone());
+            if let Some(vary) = vary {
+                headers.append(header::VARY, vary);
             }
             Ok(response)
-        })
+        }))
     }
 }
 
@@ -206,6 +210,14 @@ impl Pass {
     }
 }
 
+/// The pass goes with the observation, which counts the request in the
+/// layer's metrics, and ends with it.
+impl AsRef<RequestMetrics> for Pass {
+    fn as_ref(&self) -> &RequestMetrics {
+        &self.shared.metrics
+    }
+}
+
 impl Drop for Pass {
     fn drop(&mut self) {
         if self.running {
@@ -236,4 +248,35 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         Error::internal(format!("the handler panicked: {text}")).with_operation("request.handle"),
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use axum::body::Body;
+    use axum::extract::Request;
+    use axum::response::Response;
+    use tower::{Layer as _, Service as _};
+
+    use super::StandardLayer;
+    use crate::settings::ServerSettings;
+
+    /// glibc's per-thread cache serves chunks up to 1 032 bytes without a
+    /// lock; a larger one takes the arena's lock and sorts its bins.
+    const THREAD_CACHE_LIMIT: usize = 1_032;
+
+    #[tokio::test]
+    async fn a_requests_pass_through_the_layers_fits_the_allocators_thread_cache() {
+        let handler = tower::service_fn(|_: Request| async {
+            Ok::<_, Infallible>(Response::new(Body::empty()))
+        });
+        let mut service = StandardLayer::new(&ServerSettings::default(), true).layer(handler);
+        let future = service.call(Request::new(Body::empty()));
+        let bytes = std::mem::size_of_val(&*future);
+        assert!(
+            bytes <= THREAD_CACHE_LIMIT,
+            "the standard layers' future takes {bytes} bytes, over the allocator's thread cache"
+        );
+    }
 }

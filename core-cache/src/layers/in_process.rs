@@ -84,7 +84,7 @@ impl CallObserver {
 impl Interceptor for CallObserver {
     fn around<'a, T, F, Fut>(
         &'a self,
-        call: Call<'a>,
+        call: &'a Call<'a>,
         attempt: &'a F,
     ) -> impl Future<Output = Result<T>> + Send + 'a
     where
@@ -94,9 +94,9 @@ impl Interceptor for CallObserver {
     {
         async move {
             let result = attempt().await;
-            self.record(&call, &result);
+            self.record(call, &result);
             result
         }
-        .instrument(traced::span(&call))
+        .instrument(traced::span(call))
     }
 }

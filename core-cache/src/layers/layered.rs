@@ -49,13 +49,15 @@ impl<I: Interceptor> CacheBase for Layered<I> {
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         let call = self.call("cache.get", key, true);
-        self.interceptor.around(call, &|| self.inner.get(key)).await
+        self.interceptor
+            .around(&call, &|| self.inner.get(key))
+            .await
     }
 
     async fn set(&self, key: &str, value: Bytes, ttl: Option<Duration>) -> Result<()> {
         let call = self.call("cache.set", key, true);
         self.interceptor
-            .around(call, &|| self.inner.set(key, value.clone(), ttl))
+            .around(&call, &|| self.inner.set(key, value.clone(), ttl))
             .await
     }
 
@@ -63,47 +65,49 @@ impl<I: Interceptor> CacheBase for Layered<I> {
         // Not idempotent: a retry after an applied first attempt answers false.
         let call = self.call("cache.set_if_absent", key, false);
         self.interceptor
-            .around(call, &|| self.inner.set_if_absent(key, value.clone(), ttl))
+            .around(&call, &|| self.inner.set_if_absent(key, value.clone(), ttl))
             .await
     }
 
     async fn delete(&self, key: &str) -> Result<bool> {
         let call = self.call("cache.delete", key, true);
         self.interceptor
-            .around(call, &|| self.inner.delete(key))
+            .around(&call, &|| self.inner.delete(key))
             .await
     }
 
     async fn exists(&self, key: &str) -> Result<bool> {
         let call = self.call("cache.exists", key, true);
         self.interceptor
-            .around(call, &|| self.inner.exists(key))
+            .around(&call, &|| self.inner.exists(key))
             .await
     }
 
     async fn expire(&self, key: &str, ttl: Duration) -> Result<bool> {
         let call = self.call("cache.expire", key, true);
         self.interceptor
-            .around(call, &|| self.inner.expire(key, ttl))
+            .around(&call, &|| self.inner.expire(key, ttl))
             .await
     }
 
     async fn ttl(&self, key: &str) -> Result<Ttl> {
         let call = self.call("cache.ttl", key, true);
-        self.interceptor.around(call, &|| self.inner.ttl(key)).await
+        self.interceptor
+            .around(&call, &|| self.inner.ttl(key))
+            .await
     }
 
     async fn incr(&self, key: &str, delta: i64) -> Result<i64> {
         let call = self.call("cache.incr", key, false);
         self.interceptor
-            .around(call, &|| self.inner.incr(key, delta))
+            .around(&call, &|| self.inner.incr(key, delta))
             .await
     }
 
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>> {
         let call = self.call("cache.get_many", first(keys), true);
         self.interceptor
-            .around(call, &|| self.inner.get_many(keys))
+            .around(&call, &|| self.inner.get_many(keys))
             .await
     }
 
@@ -111,21 +115,21 @@ impl<I: Interceptor> CacheBase for Layered<I> {
         let key = entries.first().map_or("", |(key, _)| key.as_str());
         let call = self.call("cache.set_many", key, true);
         self.interceptor
-            .around(call, &|| self.inner.set_many(entries, ttl))
+            .around(&call, &|| self.inner.set_many(entries, ttl))
             .await
     }
 
     async fn delete_many(&self, keys: &[String]) -> Result<u64> {
         let call = self.call("cache.delete_many", first(keys), true);
         self.interceptor
-            .around(call, &|| self.inner.delete_many(keys))
+            .around(&call, &|| self.inner.delete_many(keys))
             .await
     }
 
     async fn delete_prefix(&self, prefix: &str) -> Result<u64> {
         let call = self.call("cache.delete_prefix", prefix, true);
         self.interceptor
-            .around(call, &|| self.inner.delete_prefix(prefix))
+            .around(&call, &|| self.inner.delete_prefix(prefix))
             .await
     }
 
@@ -134,7 +138,7 @@ impl<I: Interceptor> CacheBase for Layered<I> {
         // value gone and answers false (a released lock would read as lost).
         let call = self.call("cache.compare_and_delete", key, false);
         self.interceptor
-            .around(call, &|| self.inner.compare_and_delete(key, expected))
+            .around(&call, &|| self.inner.compare_and_delete(key, expected))
             .await
     }
 
@@ -142,56 +146,56 @@ impl<I: Interceptor> CacheBase for Layered<I> {
         // Not idempotent for the same reason: its answer may have been lost.
         let call = self.call("cache.compare_and_expire", key, false);
         self.interceptor
-            .around(call, &|| self.inner.compare_and_expire(key, expected, ttl))
+            .around(&call, &|| self.inner.compare_and_expire(key, expected, ttl))
             .await
     }
 
     async fn hset(&self, key: &str, field: &str, value: Bytes) -> Result<bool> {
         let call = self.call("cache.hset", key, true);
         self.interceptor
-            .around(call, &|| self.inner.hset(key, field, value.clone()))
+            .around(&call, &|| self.inner.hset(key, field, value.clone()))
             .await
     }
 
     async fn hget(&self, key: &str, field: &str) -> Result<Option<Bytes>> {
         let call = self.call("cache.hget", key, true);
         self.interceptor
-            .around(call, &|| self.inner.hget(key, field))
+            .around(&call, &|| self.inner.hget(key, field))
             .await
     }
 
     async fn hgetall(&self, key: &str) -> Result<Vec<(String, Bytes)>> {
         let call = self.call("cache.hgetall", key, true);
         self.interceptor
-            .around(call, &|| self.inner.hgetall(key))
+            .around(&call, &|| self.inner.hgetall(key))
             .await
     }
 
     async fn hdel(&self, key: &str, field: &str) -> Result<bool> {
         let call = self.call("cache.hdel", key, true);
         self.interceptor
-            .around(call, &|| self.inner.hdel(key, field))
+            .around(&call, &|| self.inner.hdel(key, field))
             .await
     }
 
     async fn push(&self, key: &str, end: ListEnd, values: &[Bytes]) -> Result<u64> {
         let call = self.call("cache.push", key, false);
         self.interceptor
-            .around(call, &|| self.inner.push(key, end, values))
+            .around(&call, &|| self.inner.push(key, end, values))
             .await
     }
 
     async fn pop(&self, key: &str, end: ListEnd) -> Result<Option<Bytes>> {
         let call = self.call("cache.pop", key, false);
         self.interceptor
-            .around(call, &|| self.inner.pop(key, end))
+            .around(&call, &|| self.inner.pop(key, end))
             .await
     }
 
     async fn range(&self, key: &str, start: i64, stop: i64) -> Result<Vec<Bytes>> {
         let call = self.call("cache.range", key, true);
         self.interceptor
-            .around(call, &|| self.inner.range(key, start, stop))
+            .around(&call, &|| self.inner.range(key, start, stop))
             .await
     }
 }

@@ -34,7 +34,7 @@ pub(super) struct Metered {
 }
 
 impl Interceptor for Metered {
-    async fn around<'a, T, F, Fut>(&'a self, call: Call<'a>, attempt: &'a F) -> Result<T>
+    async fn around<'a, T, F, Fut>(&'a self, call: &'a Call<'a>, attempt: &'a F) -> Result<T>
     where
         T: CallResult + Send + 'a,
         F: Fn() -> Fut + Send + Sync + 'a,
@@ -42,8 +42,8 @@ impl Interceptor for Metered {
     {
         let started = Instant::now();
         let result = attempt().await;
-        self.handles.count(&call, &result);
-        self.handles.time(&call, started.elapsed().as_secs_f64());
+        self.handles.count(call, &result);
+        self.handles.time(call, started.elapsed().as_secs_f64());
         result
     }
 }

@@ -69,11 +69,13 @@ pub struct Call<'a> {
 /// `attempt` is generic rather than a boxed closure, so interceptors nest
 /// ([`Nested`], and `Option` for one that is off) into one future per
 /// call: the standard stack costs a call one allocation, not one per layer.
+/// `call` comes by reference for the same future's sake: by value, each
+/// nested level would hold a copy of it.
 pub trait Interceptor: Send + Sync + std::fmt::Debug + 'static {
     /// Runs `attempt` (as often as the behaviour needs) and returns its result.
     fn around<'a, T, F, Fut>(
         &'a self,
-        call: Call<'a>,
+        call: &'a Call<'a>,
         attempt: &'a F,
     ) -> impl Future<Output = Result<T>> + Send + 'a
     where
@@ -84,7 +86,7 @@ pub trait Interceptor: Send + Sync + std::fmt::Debug + 'static {
 
 /// An interceptor that is off: the attempt runs once, as it is.
 impl<I: Interceptor> Interceptor for Option<I> {
-    async fn around<'a, T, F, Fut>(&'a self, call: Call<'a>, attempt: &'a F) -> Result<T>
+    async fn around<'a, T, F, Fut>(&'a self, call: &'a Call<'a>, attempt: &'a F) -> Result<T>
     where
         T: CallResult + Send + 'a,
         F: Fn() -> Fut + Send + Sync + 'a,
@@ -125,7 +127,7 @@ impl<Outer: Interceptor, Inner: Interceptor> Nested<Outer, Inner> {
 }
 
 impl<Outer: Interceptor, Inner: Interceptor> Interceptor for Nested<Outer, Inner> {
-    async fn around<'a, T, F, Fut>(&'a self, call: Call<'a>, attempt: &'a F) -> Result<T>
+    async fn around<'a, T, F, Fut>(&'a self, call: &'a Call<'a>, attempt: &'a F) -> Result<T>
     where
         T: CallResult + Send + 'a,
         F: Fn() -> Fut + Send + Sync + 'a,

@@ -55,7 +55,7 @@ impl Layer for RetryLayer {
 }
 
 impl Interceptor for RetryLayer {
-    async fn around<'a, T, F, Fut>(&'a self, call: Call<'a>, attempt: &'a F) -> Result<T>
+    async fn around<'a, T, F, Fut>(&'a self, call: &'a Call<'a>, attempt: &'a F) -> Result<T>
     where
         T: CallResult + Send + 'a,
         F: Fn() -> Fut + Send + Sync + 'a,
@@ -64,12 +64,9 @@ impl Interceptor for RetryLayer {
         let mut attempts = 1;
         loop {
             match attempt().await {
+                // Dropped here, not held in the future while it backs off.
                 Err(err)
-                    if err.is_retryable() && call.idempotent && attempts < self.max_attempts =>
-                {
-                    tokio::time::sleep(self.backoff(attempts - 1)).await;
-                    attempts += 1;
-                }
+                    if err.is_retryable() && call.idempotent && attempts < self.max_attempts => {}
                 // Given up: no outer loop retries it as if it were fresh.
                 Err(err) if attempts > 1 => {
                     return Err(err
@@ -78,6 +75,8 @@ impl Interceptor for RetryLayer {
                 }
                 result => return result,
             }
+            tokio::time::sleep(self.backoff(attempts - 1)).await;
+            attempts += 1;
         }
     }
 }

@@ -30,7 +30,7 @@ impl Layer for TimeoutLayer {
 }
 
 impl Interceptor for TimeoutLayer {
-    async fn around<'a, T, F, Fut>(&'a self, call: Call<'a>, attempt: &'a F) -> Result<T>
+    async fn around<'a, T, F, Fut>(&'a self, call: &'a Call<'a>, attempt: &'a F) -> Result<T>
     where
         T: CallResult + Send + 'a,
         F: Fn() -> Fut + Send + Sync + 'a,

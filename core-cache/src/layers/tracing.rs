@@ -23,7 +23,7 @@ impl Layer for TracingLayer {
 impl Interceptor for TracingLayer {
     fn around<'a, T, F, Fut>(
         &'a self,
-        call: Call<'a>,
+        call: &'a Call<'a>,
         attempt: &'a F,
     ) -> impl Future<Output = Result<T>> + Send + 'a
     where
@@ -36,7 +36,7 @@ impl Interceptor for TracingLayer {
             report(&result);
             result
         }
-        .instrument(span(&call))
+        .instrument(span(call))
     }
 }
 

@@ -40,8 +40,13 @@ pub fn current_traceparent() -> Option<String> {
 /// assert_eq!(seen, Some(parent));
 /// # }
 /// ```
-pub async fn with_traceparent<F: std::future::Future>(traceparent: String, work: F) -> F::Output {
-    CURRENT.scope(traceparent, work).await
+pub fn with_traceparent<F: std::future::Future>(
+    traceparent: String,
+    work: F,
+) -> impl std::future::Future<Output = F::Output> {
+    // Not an `async fn`: one would hold `work` twice, as its argument and
+    // inside the scope it awaits.
+    CURRENT.scope(traceparent, work)
 }
 
 /// Creates `mq.publish` and `mq.handle` spans and carries the trace id from
