@@ -689,10 +689,14 @@ impl Cache {
                 from: FetchedFrom::Loader,
             })
         };
+        // The loader's future (a database query, often a few kilobytes) is
+        // boxed when it runs: inline, every call would carry its space,
+        // the hits too, which are most of them.
+        let load = || Box::pin(loader());
         let full = self.full_key(key)?;
         match self.look_up(&full).await? {
             Lookup::Hit(value) => return cached(value),
-            Lookup::Bypassed => return loaded(loader().await?),
+            Lookup::Bypassed => return loaded(load().await?),
             Lookup::Miss => {}
         }
         let flight = self.shared.flights.enter(&full).await;
@@ -702,11 +706,11 @@ impl Cache {
         if flight.waited() {
             match self.look_up(&full).await? {
                 Lookup::Hit(value) => return cached(value),
-                Lookup::Bypassed => return loaded(loader().await?),
+                Lookup::Bypassed => return loaded(load().await?),
                 Lookup::Miss => {}
             }
         }
-        let value = loader().await?;
+        let value = load().await?;
         let (bytes, ttl) = match &value {
             Some(found) => (
                 self.encode(&full, found)?,

@@ -1,7 +1,8 @@
 //! What `get_or_set` asks the backend, and which TTL it stores with: one
 //! `get` per miss (the metrics layer counts each `get`, so a second one
 //! recorded every miss twice), and `cache.default_ttl_ms` applied to values
-//! stored without a TTL.
+//! stored without a TTL; and that the loader's future is not carried
+//! by every call (hits are most of them).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -171,4 +172,24 @@ async fn fetch_tells_a_hit_from_a_load_and_a_remembered_absence_from_a_fresh_one
         (remembered.value, remembered.from),
         (None, FetchedFrom::Cache)
     );
+}
+
+/// A loader whose future holds a few kilobytes across its wait, as a
+/// database query's does.
+async fn heavy_load() -> Result<u64> {
+    let buffer = [7u8; 4096];
+    tokio::task::yield_now().await;
+    Ok(u64::from(buffer[4095]))
+}
+
+#[tokio::test]
+async fn the_loaders_future_does_not_weigh_on_every_call() {
+    let cache = Cache::new(Arc::new(MemoryBackend::new(&MemorySettings::default())));
+    let call = cache.get_or_set("user:1", None, heavy_load);
+    let bytes = std::mem::size_of_val(&call);
+    assert!(
+        bytes < 2048,
+        "get_or_set's future takes {bytes} bytes with a 4 KiB loader: hits carry the loader's space"
+    );
+    assert_eq!(call.await.unwrap(), 7);
 }

@@ -52,10 +52,18 @@ use crate::rbac::Rbac;
 use crate::tokens::TokenService;
 
 /// What the extractor and the layer need: the token service, the roles and,
-/// optionally, API keys. Cheap to clone; put it in (or derive it from) the
-/// router's state.
+/// optionally, API keys. Cheap to clone (one reference count); put it in
+/// (or derive it from) the router's state.
 #[derive(Debug, Clone)]
 pub struct AuthState {
+    // One `Arc` rather than one per part: the extractor clones the state
+    // on every request, and each count it touches is shared by all the
+    // runtime's threads.
+    inner: Arc<Checks>,
+}
+
+#[derive(Debug, Clone)]
+struct Checks {
     tokens: TokenService,
     rbac: Arc<Rbac>,
     api_keys: Option<ApiKeys>,
@@ -65,22 +73,27 @@ impl AuthState {
     /// Accepts bearer access tokens checked by `tokens`.
     pub fn new(tokens: TokenService, rbac: Rbac) -> AuthState {
         AuthState {
-            tokens,
-            rbac: Arc::new(rbac),
-            api_keys: None,
+            inner: Arc::new(Checks {
+                tokens,
+                rbac: Arc::new(rbac),
+                api_keys: None,
+            }),
         }
     }
 
     /// Also accepts API keys (`Authorization: Bearer ck_...`).
     #[must_use]
-    pub fn with_api_keys(mut self, api_keys: ApiKeys) -> AuthState {
-        self.api_keys = Some(api_keys);
-        self
+    pub fn with_api_keys(self, api_keys: ApiKeys) -> AuthState {
+        let mut checks = Arc::unwrap_or_clone(self.inner);
+        checks.api_keys = Some(api_keys);
+        AuthState {
+            inner: Arc::new(checks),
+        }
     }
 
     /// The roles permission checks use.
     pub fn rbac(&self) -> &Rbac {
-        &self.rbac
+        &self.inner.rbac
     }
 
     /// A layer that answers 401 without valid credentials and 403 without
@@ -99,11 +112,11 @@ impl AuthState {
     /// the cache's errors.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal> {
         let credential = bearer(headers)?;
-        match &self.api_keys {
+        match &self.inner.api_keys {
             Some(api_keys) if api_keys.looks_like_key(credential) => {
                 api_keys.authenticate(credential).await
             }
-            _ => self.tokens.authenticate(credential).await,
+            _ => self.inner.tokens.authenticate(credential).await,
         }
     }
 }
@@ -141,8 +154,9 @@ where
             return Ok(Authenticated(principal.clone()));
         }
         let auth = AuthState::from_ref(state);
-        let principal = auth.authenticate(&parts.headers).await?;
-        parts.extensions.insert(principal.clone());
-        Ok(Authenticated(principal))
+        // Not kept in the extensions for a second extractor: that copy (its
+        // strings and lists) would cost every request for the rare handler
+        // that extracts the caller twice.
+        Ok(Authenticated(auth.authenticate(&parts.headers).await?))
     }
 }
