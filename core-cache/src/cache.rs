@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use core_error::{Error, Result};
+use futures::FutureExt as _;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -605,25 +606,28 @@ impl Cache {
     /// # Errors
     ///
     /// The loader's error; as for [`get`](Cache::get) and [`set`](Cache::set).
-    pub async fn get_or_set<T, F, Fut>(
+    // Not `async fn`s, this one and the next: each would hold its
+    // arguments beside the `fetch` future holding them again, and
+    // handlers carry this future on every request.
+    pub fn get_or_set<T, F, Fut>(
         &self,
         key: &str,
         ttl: Option<Duration>,
         loader: F,
-    ) -> Result<T>
+    ) -> impl Future<Output = Result<T>>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let loaded = self
-            .get_or_set_optional(key, ttl, || async { loader().await.map(Some) })
-            .await?;
-        loaded.ok_or_else(|| {
-            Error::not_found("the cache holds a remembered absence for this key")
-                .with_operation("cache.get_or_set")
-                .with_key(key)
-        })
+        self.fetch(key, ttl, || async { loader().await.map(Some) })
+            .map(move |fetched| {
+                fetched?.value.ok_or_else(|| {
+                    Error::not_found("the cache holds a remembered absence for this key")
+                        .with_operation("cache.get_or_set")
+                        .with_key(key)
+                })
+            })
     }
 
     /// Like [`get_or_set`](Cache::get_or_set) for a loader that may find
@@ -633,18 +637,19 @@ impl Cache {
     /// # Errors
     ///
     /// As for [`get_or_set`](Cache::get_or_set).
-    pub async fn get_or_set_optional<T, F, Fut>(
+    pub fn get_or_set_optional<T, F, Fut>(
         &self,
         key: &str,
         ttl: Option<Duration>,
         loader: F,
-    ) -> Result<Option<T>>
+    ) -> impl Future<Output = Result<Option<T>>>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<T>>>,
     {
-        Ok(self.fetch(key, ttl, loader).await?.value)
+        self.fetch(key, ttl, loader)
+            .map(|fetched| fetched.map(|fetched| fetched.value))
     }
 
     /// [`get_or_set_optional`](Cache::get_or_set_optional), telling the
