@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use core_cache::layers::{LayerSettings, stack};
 use core_cache::{CacheBase, Capabilities, Result};
+use core_testkit::THREAD_CACHE_LIMIT;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -80,10 +81,6 @@ fn allocations_of_a_get(
     let change = region.change();
     (change.allocations, change.bytes_allocated)
 }
-
-/// glibc's per-thread cache serves chunks up to 1 032 bytes without a lock;
-/// a larger one takes the arena's lock and sorts its bins on every call.
-const THREAD_CACHE_LIMIT: usize = 1_032;
 
 #[test]
 fn the_standard_layers_add_one_small_allocation_to_a_call() {

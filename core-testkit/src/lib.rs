@@ -26,6 +26,7 @@
 // features it needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod allocator;
 mod captured;
 mod control;
 mod recorder;
@@ -34,6 +35,7 @@ mod service;
 mod suite;
 mod unique;
 
+pub use allocator::THREAD_CACHE_LIMIT;
 pub use captured::Captured;
 pub use control::services_script;
 pub use recorder::Recorded;

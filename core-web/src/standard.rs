@@ -139,9 +139,8 @@ where
         let vary = self.shared.vary.clone();
         Box::pin(observation.around(pass, answer).map(move |mut response| {
             let headers = response.headers_mut();
-            // A handler that answers with an id of its own (an
-            // upstream's) keeps it, as tower-http's propagation layer
-            // did.
+            // A handler that answers with an id of its own (an upstream's)
+            // keeps it, as tower-http's propagation layer did.
             headers.entry(REQUEST_ID).or_insert(request_id);
             if let Some(vary) = vary {
                 headers.append(header::VARY, vary);
@@ -259,12 +258,10 @@ mod tests {
     use axum::response::Response;
     use tower::{Layer as _, Service as _};
 
+    use core_testkit::THREAD_CACHE_LIMIT;
+
     use super::StandardLayer;
     use crate::settings::ServerSettings;
-
-    /// glibc's per-thread cache serves chunks up to 1 032 bytes without a
-    /// lock; a larger one takes the arena's lock and sorts its bins.
-    const THREAD_CACHE_LIMIT: usize = 1_032;
 
     #[tokio::test]
     async fn a_requests_pass_through_the_layers_fits_the_allocators_thread_cache() {
