@@ -61,7 +61,9 @@ mod otlp;
 pub use crate::audit::{AUDIT_TARGET, AuditEvent, AuditOutcome};
 pub use crate::context::{LogContext, Scoped, bind_user_id, spawn};
 pub use crate::mask::{MASK, Masks};
-pub use crate::metrics::{LATENCY_BUCKETS_SECONDS, METRICS_CONTENT_TYPE, Metrics, UPKEEP_INTERVAL};
+pub use crate::metrics::{
+    LATENCY_BUCKETS_SECONDS, METRICS_CONTENT_TYPE, Metrics, MetricsRecorder, UPKEEP_INTERVAL,
+};
 pub use crate::queue::DROPPED_EVENTS_METRIC;
 pub use crate::settings::{
     AuditSettings, FileSettings, LOG_MASKED_FIELDS, LogFormat, LogSettings, OtlpSettings,

@@ -150,6 +150,60 @@ fn latencies_render_as_histograms_with_the_standard_buckets() {
     );
 }
 
+#[test]
+fn counts_and_latencies_recorded_on_many_threads_render_as_their_totals() {
+    let (recorder, metrics) = Metrics::local();
+    let (jobs, latency) = metrics::with_local_recorder(&recorder, || {
+        metrics::describe_histogram!("job_duration_seconds", "How long a job ran.");
+        (
+            metrics::counter!("jobs_total", "queue" => "mail"),
+            metrics::histogram!("job_duration_seconds", "queue" => "mail"),
+        )
+    });
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..1000 {
+                    jobs.increment(1);
+                    latency.record(0.002);
+                }
+            });
+        }
+    });
+    // Registering the same key again counts in the same series.
+    metrics::with_local_recorder(&recorder, || {
+        metrics::counter!("jobs_total", "queue" => "mail").increment(5);
+    });
+    let value = |rendered: &str, name: &str, le: Option<&str>| {
+        parse(rendered)
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && le.is_none_or(|le| s.labels.get("le").map(String::as_str) == Some(le))
+            })
+            .unwrap_or_else(|| panic!("no {name} {le:?}: {rendered}"))
+            .value
+    };
+    let rendered = metrics.render();
+    assert_eq!(value(&rendered, "jobs_total", None), 4005.0);
+    assert_eq!(value(&rendered, "job_duration_seconds_count", None), 4000.0);
+    assert_eq!(
+        value(&rendered, "job_duration_seconds_bucket", Some("0.001")),
+        0.0
+    );
+    assert_eq!(
+        value(&rendered, "job_duration_seconds_bucket", Some("0.0025")),
+        4000.0
+    );
+    assert!((value(&rendered, "job_duration_seconds_sum", None) - 8.0).abs() < 1e-9);
+    assert!(
+        rendered.contains("# HELP job_duration_seconds How long a job ran."),
+        "{rendered}"
+    );
+    // A second render counts nothing twice.
+    assert_eq!(value(&metrics.render(), "jobs_total", None), 4005.0);
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn process_metrics_are_rendered() {

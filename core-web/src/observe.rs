@@ -1,18 +1,20 @@
 //! Per-request observation: the request id bound to every log line, one
 //! access log line, and Prometheus request metrics per route and status.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use core_log::LogContext;
+use crossbeam_utils::CachePadded;
 use futures::FutureExt as _;
 #[cfg(feature = "mq")]
 use futures::future::Either;
 use metrics::{Counter, Histogram, Label, SharedString};
+use thread_local::ThreadLocal;
 
 /// The header carrying the request id, set when the client sent none.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -48,11 +50,18 @@ fn trace_id(traceparent: &str) -> Option<&str> {
 ///
 /// Looking a series up in the recorder builds its key (name and three
 /// labels) and hashes it on every request; a handle kept here is found by
-/// the route's text alone and then only incremented.
+/// the route's text alone and then only incremented. Each thread keeps its
+/// own table: a shared one's lock was written by every request on every
+/// thread (a lock is written to be read) and passed between the cores.
 #[derive(Debug, Default)]
 pub(crate) struct RequestMetrics {
-    by_route: RwLock<HashMap<Box<str>, Vec<Series>>>,
+    /// Padded: the tables of two threads side by side would share the
+    /// line that each borrow writes.
+    by_route: ThreadLocal<CachePadded<RefCell<ByRoute>>>,
 }
+
+/// The series of each route pattern.
+type ByRoute = HashMap<Box<str>, Vec<Series>>;
 
 #[derive(Debug)]
 struct Series {
@@ -68,17 +77,12 @@ impl RequestMetrics {
     fn record(&self, method: &'static str, route: &str, status: StatusCode, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
         let code = status.as_u16();
-        let known = |series: &Series| series.method == method && series.status == code;
-        {
-            let by_route = self.by_route.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(series) = by_route
-                .get(route)
-                .and_then(|all| all.iter().find(|s| known(s)))
-            {
-                series.requests.increment(1);
-                series.duration.record(seconds);
-                return;
-            }
+        let known = |series: &&Series| series.method == method && series.status == code;
+        let mut by_route = self.by_route.get_or_default().borrow_mut();
+        if let Some(series) = by_route.get(route).and_then(|all| all.iter().find(known)) {
+            series.requests.increment(1);
+            series.duration.record(seconds);
+            return;
         }
         let labels = [
             Label::new("method", SharedString::const_str(method)),
@@ -93,15 +97,7 @@ impl RequestMetrics {
         };
         series.requests.increment(1);
         series.duration.record(seconds);
-        let mut by_route = self
-            .by_route
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        let all = by_route.entry(route.into()).or_default();
-        // Another request may have added it meanwhile; one handle is enough.
-        if !all.iter().any(known) {
-            all.push(series);
-        }
+        by_route.entry(route.into()).or_default().push(series);
     }
 }
 

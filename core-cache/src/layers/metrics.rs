@@ -1,10 +1,13 @@
 //! Counters and latency histograms through the `metrics` facade.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::cell::RefCell;
+use std::sync::Arc;
 use std::time::Instant;
 
 use core_error::Result;
+use crossbeam_utils::CachePadded;
 use metrics::{Counter, Histogram};
+use thread_local::ThreadLocal;
 
 use super::{Call, CallResult, Interceptor, Layer, Layered};
 use crate::CacheBase;
@@ -52,19 +55,32 @@ impl Interceptor for Metered {
 ///
 /// The labels are static text, so a handle is found by comparing a few
 /// short strings; asking the recorder instead builds the series' key and
-/// hashes it on every call. A handle is made in the recorder installed when
-/// its series is first used.
+/// hashes it on every call. Each thread keeps its own table: one shared
+/// table's lock was written by every call on every thread (a lock is
+/// written to be read), and passed between the cores on each. A handle is
+/// made in the recorder installed when its thread first uses its series.
 #[derive(Debug, Default)]
 pub(super) struct CallMetrics {
+    /// Padded: the tables of two threads side by side would share the
+    /// line that each borrow writes.
+    handles: ThreadLocal<CachePadded<RefCell<Handles>>>,
+}
+
+#[derive(Debug, Default)]
+struct Handles {
     /// By backend, operation and outcome.
-    requests: RwLock<Vec<(Labels<3>, Counter)>>,
+    requests: Vec<(Labels<3>, Counter)>,
     /// By backend and operation.
-    durations: RwLock<Vec<(Labels<2>, Histogram)>>,
+    durations: Vec<(Labels<2>, Histogram)>,
 }
 
 type Labels<const N: usize> = [&'static str; N];
 
 impl CallMetrics {
+    fn handles(&self) -> std::cell::RefMut<'_, Handles> {
+        self.handles.get_or_default().borrow_mut()
+    }
+
     /// Counts one call in `cache_requests_total`.
     pub(super) fn count<T: CallResult>(&self, call: &Call<'_>, result: &Result<T>) {
         let outcome = match result {
@@ -76,59 +92,45 @@ impl CallMetrics {
             Err(err) => err.code(),
         };
         let labels = [call.backend, call.operation, outcome];
-        with_handle(
-            &self.requests,
-            labels,
-            || {
-                metrics::counter!(
-                    "cache_requests_total",
-                    "backend" => labels[0],
-                    "operation" => labels[1],
-                    "outcome" => labels[2]
-                )
-            },
-            |counter| counter.increment(1),
-        );
+        let mut handles = self.handles();
+        let counter = handle(&mut handles.requests, labels, || {
+            metrics::counter!(
+                "cache_requests_total",
+                "backend" => labels[0],
+                "operation" => labels[1],
+                "outcome" => labels[2]
+            )
+        });
+        counter.increment(1);
     }
 
     /// Records one call's `seconds` in `cache_request_duration_seconds`.
     fn time(&self, call: &Call<'_>, seconds: f64) {
         let labels = [call.backend, call.operation];
-        with_handle(
-            &self.durations,
-            labels,
-            || {
-                metrics::histogram!(
-                    "cache_request_duration_seconds",
-                    "backend" => labels[0],
-                    "operation" => labels[1]
-                )
-            },
-            |histogram| histogram.record(seconds),
-        );
+        let mut handles = self.handles();
+        let histogram = handle(&mut handles.durations, labels, || {
+            metrics::histogram!(
+                "cache_request_duration_seconds",
+                "backend" => labels[0],
+                "operation" => labels[1]
+            )
+        });
+        histogram.record(seconds);
     }
 }
 
-/// Runs `apply` on the handle kept for `labels`, made by `make` (and kept)
-/// the first time.
-fn with_handle<const N: usize, H>(
-    handles: &RwLock<Vec<(Labels<N>, H)>>,
+/// The handle kept for `labels`, made by `make` (and kept) the first time.
+fn handle<const N: usize, H>(
+    handles: &mut Vec<(Labels<N>, H)>,
     labels: Labels<N>,
     make: impl FnOnce() -> H,
-    apply: impl Fn(&H),
-) {
-    {
-        let kept = handles.read().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, handle)) = kept.iter().find(|(known, _)| *known == labels) {
-            apply(handle);
-            return;
+) -> &H {
+    let index = match handles.iter().position(|(known, _)| *known == labels) {
+        Some(index) => index,
+        None => {
+            handles.push((labels, make()));
+            handles.len() - 1
         }
-    }
-    let handle = make();
-    apply(&handle);
-    let mut kept = handles.write().unwrap_or_else(PoisonError::into_inner);
-    // Another call may have kept one meanwhile; one is enough.
-    if !kept.iter().any(|(known, _)| *known == labels) {
-        kept.push((labels, handle));
-    }
+    };
+    &handles[index].1
 }

@@ -5,13 +5,18 @@
 //! `/metrics` handler returns. The exporter is built without its HTTP
 //! listener: the service's own HTTP server serves the text.
 
+mod per_thread;
+mod recorder;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use core_error::{Error, Result};
-use metrics_exporter_prometheus::{
-    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
-};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use metrics_process::Collector;
+
+use self::recorder::Kept;
+pub use self::recorder::MetricsRecorder;
 
 /// The `Content-Type` of [`Metrics::render`]'s output.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -24,13 +29,14 @@ pub const LATENCY_BUCKETS_SECONDS: &[f64] = &[
     0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// How often an installed recorder folds the histogram samples recorded
-/// since into their buckets and summaries. The exporter keeps every raw
-/// sample until then; without it, a service whose `/metrics` nobody reads
-/// grew by every sample it ever recorded (~56 bytes a request). Every
-/// second: at 44 k requests a second, 5 s of samples held 3.5 MiB more
-/// (`SCRAPE=0` against `SCRAPE=1`, `scripts/peers.sh`), and folding takes
-/// microseconds.
+/// How often an installed recorder folds the summaries' samples recorded
+/// since into their quantiles. The exporter keeps every raw sample until
+/// then; without it, a service whose `/metrics` nobody reads grew by every
+/// sample it ever recorded (~56 bytes a request, when latencies were
+/// exporter histograms too). Every second: at 44 k requests a second, 5 s
+/// of samples held 3.5 MiB more (`SCRAPE=0` against `SCRAPE=1`,
+/// `scripts/peers.sh`), and folding takes microseconds. Latency
+/// histograms keep no samples: each thread counts its own per bucket.
 pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A handle on the Prometheus recorder, rendering the `/metrics` text.
@@ -47,6 +53,7 @@ pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct Metrics {
     handle: PrometheusHandle,
+    kept: Arc<Kept>,
     process: Collector,
 }
 
@@ -94,16 +101,15 @@ impl Metrics {
 
     /// A recorder that is not installed, for tests and for composing with
     /// other recorders; use it with `metrics::with_local_recorder`.
-    pub fn local() -> (PrometheusRecorder, Metrics) {
-        let recorder = PrometheusBuilder::new()
-            .set_buckets_for_metric(
-                Matcher::Suffix("_seconds".to_owned()),
-                LATENCY_BUCKETS_SECONDS,
-            )
-            .expect("the latency buckets are not empty")
-            .build_recorder();
+    pub fn local() -> (MetricsRecorder, Metrics) {
+        // The exporter never sees a latency histogram: it renders the others
+        // as summaries.
+        let exporter = PrometheusBuilder::new().build_recorder();
+        let handle = exporter.handle();
+        let recorder = MetricsRecorder::new(exporter);
         let metrics = Metrics {
-            handle: recorder.handle(),
+            handle,
+            kept: recorder.kept(),
             process: Collector::default(),
         };
         (recorder, metrics)
@@ -112,7 +118,10 @@ impl Metrics {
     /// The Prometheus text exposition of every metric recorded so far.
     pub fn render(&self) -> String {
         self.process.collect();
+        self.kept.flush_counters();
         self.handle.run_upkeep();
-        self.handle.render()
+        let mut text = self.handle.render();
+        self.kept.render_histograms(&mut text);
+        text
     }
 }
