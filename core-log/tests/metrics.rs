@@ -204,6 +204,28 @@ fn counts_and_latencies_recorded_on_many_threads_render_as_their_totals() {
     assert_eq!(value(&metrics.render(), "jobs_total", None), 4005.0);
 }
 
+#[test]
+fn latency_names_and_labels_outside_prometheus_syntax_render_sanitized() {
+    let (recorder, metrics) = Metrics::local();
+    let rendered = metrics::with_local_recorder(&recorder, || {
+        metrics::describe_histogram!("jobs.run_seconds", "How long a job ran.");
+        metrics::histogram!("jobs.run_seconds", "queue.name" => "mail").record(0.002);
+        metrics.render()
+    });
+    // `parse` fails on any name or label a scraper would reject.
+    let samples = parse(&rendered);
+    let count = samples
+        .iter()
+        .find(|s| s.name == "jobs_run_seconds_count")
+        .unwrap_or_else(|| panic!("{rendered}"));
+    assert_eq!(count.value, 1.0);
+    assert_eq!(count.labels["queue_name"], "mail", "{rendered}");
+    assert!(
+        rendered.contains("# HELP jobs_run_seconds How long a job ran."),
+        "{rendered}"
+    );
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn process_metrics_are_rendered() {

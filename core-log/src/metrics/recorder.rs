@@ -8,7 +8,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use metrics_exporter_prometheus::PrometheusRecorder;
 use metrics_exporter_prometheus::formatting::{
-    sanitize_label_key, sanitize_label_value, write_help_line, write_type_line,
+    sanitize_label_key, sanitize_label_value, sanitize_metric_name, write_help_line,
+    write_type_line,
 };
 
 use super::LATENCY_BUCKETS_SECONDS;
@@ -92,12 +93,17 @@ impl Kept {
             .histograms
             .read()
             .unwrap_or_else(PoisonError::into_inner);
-        let mut by_name: BTreeMap<&str, Vec<(&Key, _)>> = BTreeMap::new();
+        // By the name as rendered: `jobs.run_seconds` and `jobs_run_seconds`
+        // are one family in the text, as the exporter makes them.
+        let mut by_name: BTreeMap<String, Vec<(&Key, _)>> = BTreeMap::new();
         for (key, histogram) in histograms.iter() {
             let totals = histogram.totals();
             // As the exporter: a histogram shows once it has a sample.
             if totals.count() > 0 {
-                by_name.entry(key.name()).or_default().push((key, totals));
+                by_name
+                    .entry(sanitize_metric_name(key.name()))
+                    .or_default()
+                    .push((key, totals));
             }
         }
         let descriptions = self
@@ -106,19 +112,22 @@ impl Kept {
             .unwrap_or_else(PoisonError::into_inner);
         for (name, mut series) in by_name {
             series.sort_by(|(a, _), (b, _)| a.labels().cmp(b.labels()));
-            if let Some(description) = descriptions.get(name) {
-                write_help_line(text, name, None, None, description);
+            let description = series
+                .iter()
+                .find_map(|(key, _)| descriptions.get(key.name()));
+            if let Some(description) = description {
+                write_help_line(text, &name, None, None, description);
             }
-            write_type_line(text, name, None, None, "histogram");
+            write_type_line(text, &name, None, None, "histogram");
             for (key, totals) in series {
                 let labels = label_text(key);
                 let bounds = LATENCY_BUCKETS_SECONDS.iter().map(ToString::to_string);
                 let le = bounds.chain(std::iter::once("+Inf".to_owned()));
                 for (le, count) in le.zip(totals.at_or_below) {
-                    write_line(text, name, "_bucket", &labels, Some(&le), count);
+                    write_line(text, &name, "_bucket", &labels, Some(&le), count);
                 }
-                write_line(text, name, "_sum", &labels, None, totals.sum);
-                write_line(text, name, "_count", &labels, None, totals.count());
+                write_line(text, &name, "_sum", &labels, None, totals.sum);
+                write_line(text, &name, "_count", &labels, None, totals.count());
             }
             text.push('\n');
         }
