@@ -15,8 +15,8 @@ use core_error::{Error, Result};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use metrics_process::Collector;
 
-use self::recorder::Kept;
 pub use self::recorder::MetricsRecorder;
+use self::recorder::PerThreadSeries;
 
 /// The `Content-Type` of [`Metrics::render`]'s output.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -53,7 +53,7 @@ pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct Metrics {
     handle: PrometheusHandle,
-    kept: Arc<Kept>,
+    series: Arc<PerThreadSeries>,
     process: Collector,
 }
 
@@ -109,7 +109,7 @@ impl Metrics {
         let recorder = MetricsRecorder::new(exporter);
         let metrics = Metrics {
             handle,
-            kept: recorder.kept(),
+            series: recorder.series(),
             process: Collector::default(),
         };
         (recorder, metrics)
@@ -118,10 +118,10 @@ impl Metrics {
     /// The Prometheus text exposition of every metric recorded so far.
     pub fn render(&self) -> String {
         self.process.collect();
-        self.kept.flush_counters();
+        self.series.flush_counters();
         self.handle.run_upkeep();
         let mut text = self.handle.render();
-        self.kept.render_histograms(&mut text);
+        self.series.render_histograms(&mut text);
         text
     }
 }

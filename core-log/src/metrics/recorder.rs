@@ -30,26 +30,26 @@ pub(super) const LATENCY_SUFFIX: &str = "_seconds";
 #[derive(Debug)]
 pub struct MetricsRecorder {
     exporter: PrometheusRecorder,
-    kept: Arc<Kept>,
+    series: Arc<PerThreadSeries>,
 }
 
 impl MetricsRecorder {
     pub(super) fn new(exporter: PrometheusRecorder) -> MetricsRecorder {
         MetricsRecorder {
             exporter,
-            kept: Arc::default(),
+            series: Arc::default(),
         }
     }
 
     /// What the renders read.
-    pub(super) fn kept(&self) -> Arc<Kept> {
-        Arc::clone(&self.kept)
+    pub(super) fn series(&self) -> Arc<PerThreadSeries> {
+        Arc::clone(&self.series)
     }
 }
 
 /// The per-thread series, by key, and the latency histograms' descriptions.
 #[derive(Debug, Default)]
-pub(super) struct Kept {
+pub(super) struct PerThreadSeries {
     counters: RwLock<HashMap<Key, Arc<ThreadCounter>>>,
     histograms: RwLock<HashMap<Key, Arc<ThreadHistogram>>>,
     descriptions: RwLock<HashMap<KeyName, SharedString>>,
@@ -57,7 +57,7 @@ pub(super) struct Kept {
 
 /// The series kept for `key`, made by `make` the first time: code that calls
 /// `counter!` on every use registers the same key again each time.
-fn kept_for<T>(
+fn series_for<T>(
     series: &RwLock<HashMap<Key, Arc<T>>>,
     key: &Key,
     make: impl FnOnce() -> T,
@@ -77,7 +77,7 @@ fn kept_for<T>(
     )
 }
 
-impl Kept {
+impl PerThreadSeries {
     /// Adds the counts kept per thread to the exporter's counters.
     pub(super) fn flush_counters(&self) {
         let counters = self.counters.read().unwrap_or_else(PoisonError::into_inner);
@@ -189,7 +189,7 @@ impl Recorder for MetricsRecorder {
 
     fn describe_histogram(&self, name: KeyName, unit: Option<Unit>, description: SharedString) {
         if name.as_str().ends_with(LATENCY_SUFFIX) {
-            self.kept
+            self.series
                 .descriptions
                 .write()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -200,7 +200,7 @@ impl Recorder for MetricsRecorder {
     }
 
     fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
-        Counter::from_arc(kept_for(&self.kept.counters, key, || {
+        Counter::from_arc(series_for(&self.series.counters, key, || {
             ThreadCounter::new(self.exporter.register_counter(key, metadata))
         }))
     }
@@ -211,8 +211,8 @@ impl Recorder for MetricsRecorder {
 
     fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
         if key.name().ends_with(LATENCY_SUFFIX) {
-            Histogram::from_arc(kept_for(
-                &self.kept.histograms,
+            Histogram::from_arc(series_for(
+                &self.series.histograms,
                 key,
                 ThreadHistogram::default,
             ))
