@@ -32,7 +32,7 @@ use crate::{Cache, CacheBase, CacheSettings};
 /// scheme or invalid settings; [`Unsupported`](core_error::ErrorKind::Unsupported)
 /// for a backend whose cargo feature is off; the backend's connection errors.
 pub async fn connect(settings: &CacheSettings) -> Result<Cache> {
-    let mut backend = connect_backend(settings).await?;
+    let mut backend = connect_backend(&settings.with_one_deadline()).await?;
     if let Some(tiered) = &settings.tiered {
         let Some(wrap) = tiered::WRAP else {
             return Err(feature_off("tiered", "tiered").with_key("cache.tiered"));

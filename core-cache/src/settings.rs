@@ -1,6 +1,7 @@
 //! The `cache` section of a service's settings: what every backend shares,
 //! and one sub-section per backend, each defined in the backend's folder.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -122,8 +123,48 @@ impl CacheSettings {
         }
     }
 
+    /// These settings with the Redis driver's own response deadline off when
+    /// the timeout layer's comes first, as [`connect`](crate::connect) opens
+    /// the backend: the driver's timer could never fire, and it would cost
+    /// every command a timer of its own.
+    pub(crate) fn with_one_deadline(&self) -> Cow<'_, CacheSettings> {
+        let layer = self.layers.timeout_ms;
+        let driver = self.redis.response_timeout_ms;
+        if layer == 0 || driver == 0 || layer > driver {
+            return Cow::Borrowed(self);
+        }
+        let mut settings = self.clone();
+        settings.redis.response_timeout_ms = 0;
+        Cow::Owned(settings)
+    }
+
     /// `default_ttl_ms` as a duration.
     pub fn default_ttl(&self) -> Option<Duration> {
         self.default_ttl_ms.map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CacheSettings;
+
+    fn driver_deadline(layer_ms: u64, driver_ms: u64) -> u64 {
+        let mut settings = CacheSettings::default();
+        settings.layers.timeout_ms = layer_ms;
+        settings.redis.response_timeout_ms = driver_ms;
+        settings.with_one_deadline().redis.response_timeout_ms
+    }
+
+    #[test]
+    fn the_drivers_deadline_is_off_only_where_the_layers_comes_first() {
+        assert_eq!(driver_deadline(1_000, 5_000), 0);
+        assert_eq!(driver_deadline(5_000, 5_000), 0);
+        assert_eq!(driver_deadline(0, 5_000), 5_000, "no layer deadline");
+        assert_eq!(
+            driver_deadline(8_000, 5_000),
+            5_000,
+            "the driver's is first"
+        );
+        assert_eq!(driver_deadline(1_000, 0), 0);
     }
 }

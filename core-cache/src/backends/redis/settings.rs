@@ -14,7 +14,10 @@ use serde::Deserialize;
 pub struct RedisSettings {
     /// How long one connection attempt may take. Default 2 000.
     pub connect_timeout_ms: u64,
-    /// How long one command may wait for its answer. Default 5 000.
+    /// How long one command may wait for its answer; 0: no deadline of the
+    /// driver's own. Default 5 000. [`connect`](crate::connect) leaves the
+    /// driver's deadline off when the timeout layer's (`cache.layers.timeout_ms`)
+    /// comes first.
     pub response_timeout_ms: u64,
 }
 

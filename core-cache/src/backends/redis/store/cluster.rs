@@ -163,9 +163,10 @@ impl RedisBackend<ClusterConnection> {
             ClusterConnection::BACKEND,
         )?;
         let nodes = seed_nodes(&tls.url).ok_or_else(malformed)?;
-        let mut builder = ClusterClient::builder(nodes)
-            .connection_timeout(config.connect_timeout)
-            .response_timeout(config.response_timeout);
+        let mut builder = ClusterClient::builder(nodes).connection_timeout(config.connect_timeout);
+        if let Some(response_timeout) = config.response_timeout {
+            builder = builder.response_timeout(response_timeout);
+        }
         if let Some(certificates) = tls.certificates {
             builder = builder.certs(certificates);
         }

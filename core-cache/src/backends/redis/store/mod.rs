@@ -64,8 +64,9 @@ pub struct RedisConfig {
     pub url: SecretString,
     /// How long one connection attempt may take.
     pub connect_timeout: Duration,
-    /// How long one command may wait for its answer.
-    pub response_timeout: Duration,
+    /// How long one command may wait for its answer; `None`: the driver
+    /// sets no deadline of its own (the cache's timeout layer is the one).
+    pub response_timeout: Option<Duration>,
 }
 
 impl RedisConfig {
@@ -74,7 +75,8 @@ impl RedisConfig {
         RedisConfig {
             url: SecretString::from(url.into()),
             connect_timeout: Duration::from_millis(settings.connect_timeout_ms),
-            response_timeout: Duration::from_millis(settings.response_timeout_ms),
+            response_timeout: (settings.response_timeout_ms > 0)
+                .then(|| Duration::from_millis(settings.response_timeout_ms)),
         }
     }
 
@@ -243,7 +245,7 @@ impl RedisBackend {
         )?;
         let manager_config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(config.response_timeout))
+            .set_response_timeout(config.response_timeout)
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
         let connection = ConnectionManager::new_with_config(client, manager_config)
