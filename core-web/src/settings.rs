@@ -22,7 +22,9 @@ pub const CONFIG_DIR_VAR: &str = "APP_CONFIG_DIR";
 pub struct ServerSettings {
     /// Where to listen; `BIND_ADDR` overrides it. Default `127.0.0.1:8080`.
     pub bind_addr: String,
-    /// Requests running longer are answered 408. Default 30 000 ms.
+    /// Requests running longer are answered 408; 0: no deadline (one
+    /// timer less per request, for a service whose proxy keeps the
+    /// deadline). Default 30 000 ms.
     pub request_timeout_ms: u64,
     /// Each dependency checked by `/ready` must answer within this. Default 2 000 ms.
     pub ready_timeout_ms: u64,

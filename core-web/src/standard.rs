@@ -56,7 +56,8 @@ impl StandardLayer {
                     max_in_flight: server.max_concurrent_requests,
                     in_flight: AtomicUsize::new(0),
                     max_body_bytes: server.max_body_bytes,
-                    timeout: Duration::from_millis(server.request_timeout_ms),
+                    timeout: (server.request_timeout_ms > 0)
+                        .then(|| Duration::from_millis(server.request_timeout_ms)),
                 },
                 vary: cors.then(|| HeaderValue::from_static(CORS_VARY)),
             }),
@@ -122,10 +123,10 @@ where
             })) {
                 Err(panic) => Either::Left(ready(panicked(panic))),
                 Ok(future) => Either::Right(
-                    std::panic::AssertUnwindSafe(tokio::time::timeout(
-                        self.shared.limits.timeout,
-                        future,
-                    ))
+                    std::panic::AssertUnwindSafe(match self.shared.limits.timeout {
+                        Some(timeout) => Either::Left(tokio::time::timeout(timeout, future)),
+                        None => Either::Right(future.map(Ok::<_, tokio::time::error::Elapsed>)),
+                    })
                     .catch_unwind()
                     .map(|finished| match finished {
                         Ok(Ok(Ok(response))) => response,
@@ -158,8 +159,8 @@ struct Limits {
     /// Requests running now (only counted under a limit).
     in_flight: AtomicUsize,
     max_body_bytes: usize,
-    /// How long a request may run: past it, 408.
-    timeout: Duration,
+    /// How long a request may run: past it, 408. `None`: no limit.
+    timeout: Option<Duration>,
 }
 
 /// One request's pass through the layer: the layer's state, and whether

@@ -204,6 +204,16 @@ async fn a_request_past_its_deadline_gets_a_408() {
 }
 
 #[tokio::test]
+async fn a_request_timeout_of_zero_sets_no_deadline() {
+    let server = ServerSettings {
+        request_timeout_ms: 0,
+        ..ServerSettings::default()
+    };
+    let (status, _, body) = send(&service(&server), get_request("/slow")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
 async fn past_the_concurrency_limit_requests_are_shed_with_retry_after() {
     let server = ServerSettings {
         max_concurrent_requests: 1,
