@@ -12,13 +12,14 @@
 //! without `Origin` to a request with one.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue, Method, Request, Response, header};
 use core_error::{Error, Result};
 use tower::{Layer, Service};
-use tower_http::cors::{AllowOrigin, Any, Cors, CorsLayer};
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::observe::REQUEST_ID_HEADER;
 use crate::settings::CorsSettings;
@@ -76,23 +77,29 @@ pub(crate) fn layer(settings: &CorsSettings) -> Result<Option<BrowserCors>> {
 #[derive(Debug, Clone)]
 pub(crate) struct BrowserCors(CorsLayer);
 
-impl<S: Clone> Layer<S> for BrowserCors {
+impl<S> Layer<S> for BrowserCors {
     type Service = WithOrigin<S>;
 
     fn layer(&self, inner: S) -> WithOrigin<S> {
         WithOrigin {
-            cors: self.0.layer(inner.clone()),
-            plain: inner,
+            cors: Arc::new(self.0.clone()),
+            inner,
         }
     }
 }
 
 /// `inner` behind CORS for requests with an `Origin` header, as is for the
 /// others.
+///
+/// axum clones a route's service for every request, so this holds the
+/// CORS settings shared and one `inner`: holding tower-http's `Cors<S>`
+/// beside `inner` cost every request a copy of the settings and a second
+/// copy of `inner` (a boxed route: an allocation). The `Cors<S>` is made
+/// for the requests that take it.
 #[derive(Debug, Clone)]
 pub(crate) struct WithOrigin<S> {
-    cors: Cors<S>,
-    plain: S,
+    cors: Arc<CorsLayer>,
+    inner: S,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for WithOrigin<S>
@@ -105,22 +112,21 @@ where
     type Future = Answer<tower_http::cors::ResponseFuture<S::Future>, S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        // Either may take the next request: both must be ready.
-        match self.cors.poll_ready(cx) {
-            Poll::Ready(Ok(())) => self.plain.poll_ready(cx),
-            pending_or_failed => pending_or_failed,
-        }
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        if request.headers().contains_key(header::ORIGIN) {
-            Answer::Cors {
-                future: self.cors.call(request),
-            }
-        } else {
-            Answer::Plain {
-                future: self.plain.call(request),
-            }
+        if !request.headers().contains_key(header::ORIGIN) {
+            return Answer::Plain {
+                future: self.inner.call(request),
+            };
+        }
+        // The service that was polled ready takes the request, as tower's
+        // contract has it; a clone stays for the next one.
+        let ready = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, ready);
+        Answer::Cors {
+            future: self.cors.layer(inner).call(request),
         }
     }
 }
