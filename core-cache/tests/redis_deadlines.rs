@@ -9,21 +9,11 @@
 
 #![cfg(feature = "redis")]
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use core_cache::{Cache, CacheSettings, connect};
 use core_error::ErrorKind;
-use core_testkit::{Service, require_service, unique_name};
-
-/// Holds every client's commands for `millis`, as a server that hangs would.
-fn pause_redis(url: &str, millis: u64) {
-    let status = Command::new("redis-cli")
-        .args(["-u", url, "CLIENT", "PAUSE", &millis.to_string(), "ALL"])
-        .status()
-        .expect("run redis-cli");
-    assert!(status.success(), "redis-cli CLIENT PAUSE failed");
-}
+use core_testkit::{Service, pause_redis, require_service, unique_name};
 
 /// Connects with the layer's and the driver's deadlines (0: off), with no
 /// retry, and checks the connection answers.

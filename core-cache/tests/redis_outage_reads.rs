@@ -7,23 +7,12 @@
 
 #![cfg(feature = "redis")]
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use core_cache::{Cache, CacheSettings, connect};
-use core_testkit::{Service, require_service, services_script, unique_name};
-
-/// Holds every client's commands for `millis` (the data stays), as a
-/// server that hangs would.
-fn pause_redis(url: &str, millis: u64) {
-    let status = Command::new("redis-cli")
-        .args(["-u", url, "CLIENT", "PAUSE", &millis.to_string(), "ALL"])
-        .status()
-        .expect("run redis-cli");
-    assert!(status.success(), "redis-cli CLIENT PAUSE failed");
-}
+use core_testkit::{Service, pause_redis, require_service, services_script, unique_name};
 
 async fn read(cache: &Cache, key: &str, source: &str, loads: &AtomicU32) -> String {
     cache

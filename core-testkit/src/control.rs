@@ -1,4 +1,4 @@
-//! Stopping and starting a shared server from a test, for the restart and
+//! Stopping, starting and pausing a shared server from a test, for the restart and
 //! outage tests (each lives in a test binary of its own: cargo runs test
 //! binaries one at a time, so no other test sees the outage).
 
@@ -26,4 +26,22 @@ pub fn services_script(action: &str, server: &str) {
         status.success(),
         "scripts/services.sh {action} {server} failed"
     );
+}
+
+/// Holds every client's commands on the Redis server at `url` for `millis`
+/// (the data stays), as a server that hangs would.
+///
+/// ```no_run
+/// core_testkit::pause_redis("redis://127.0.0.1:6379", 2_000);
+/// ```
+///
+/// # Panics
+///
+/// When `redis-cli` cannot be run or the server refuses the pause.
+pub fn pause_redis(url: &str, millis: u64) {
+    let status = Command::new("redis-cli")
+        .args(["-u", url, "CLIENT", "PAUSE", &millis.to_string(), "ALL"])
+        .status()
+        .expect("run redis-cli");
+    assert!(status.success(), "redis-cli CLIENT PAUSE failed");
 }

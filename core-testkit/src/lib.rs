@@ -37,7 +37,7 @@ mod unique;
 
 pub use allocator::THREAD_CACHE_LIMIT;
 pub use captured::Captured;
-pub use control::services_script;
+pub use control::{pause_redis, services_script};
 pub use recorder::Recorded;
 pub use require::{REQUIRE_SERVICES_VAR, require, require_at, services_required};
 pub use service::Service;
