@@ -139,6 +139,11 @@ struct Contender {
     sdk: Arc<dyn MessageQueueBase>,
     /// Starts a raw consumer of the topic that reports each received message.
     raw_consumer: Option<StartRawConsumer>,
+    /// The raw driver sending the SDK's wire format byte for byte, where it
+    /// differs from the raw loop's: what the format costs the client and the
+    /// broker, apart from the SDK's code (`raw+sdk-format` in the interleaved
+    /// saturation report).
+    raw_in_sdk_format: Option<Publish>,
 }
 
 /// A running raw consumer; aborted when dropped.
@@ -196,7 +201,9 @@ const INTERLEAVED_ROUNDS: usize = 30;
 /// One more variant here, `sdk-backend+traceparent`, is the bare backend
 /// sending what the tracing layer adds to each message, a `traceparent`
 /// header: what the header costs the client's encoding and the broker,
-/// apart from the layers' code.
+/// apart from the layers' code. Where a contender has one, `raw+sdk-format`
+/// is the raw driver sending the SDK's wire format: what the format costs,
+/// apart from the SDK's code.
 fn report_interleaved_saturation(rt: &Runtime, contender: &Contender) {
     let mut variants = variants(contender);
     let backend = sdk_publish(contender.sdk.clone());
@@ -209,6 +216,9 @@ fn report_interleaved_saturation(rt: &Runtime, contender: &Contender) {
         backend(message.with_header("traceparent", traceparent))
     });
     variants.push(("sdk-backend+traceparent", with_header));
+    if let Some(twin) = &contender.raw_in_sdk_format {
+        variants.push(("raw+sdk-format", twin.clone()));
+    }
     let mut took = vec![Vec::with_capacity(INTERLEAVED_ROUNDS); variants.len()];
     let mut cpu = vec![Duration::ZERO; variants.len()];
     let reading = cpu_reading_cost();
@@ -567,6 +577,7 @@ fn main() {
             .block_on(core_mq::connect_backend(&MqSettings::default()))
             .unwrap(),
         raw_consumer: None,
+        raw_in_sdk_format: None,
     });
     if let Some(url) = reachable(&rt, Service::Redis) {
         contenders.push(redis_contender(&rt, &url));
@@ -687,6 +698,7 @@ fn redis_contender(rt: &Runtime, url: &str) -> Contender {
         raw_publish: Some(raw_publish),
         sdk,
         raw_consumer: Some(raw_consumer),
+        raw_in_sdk_format: None,
     }
 }
 
@@ -803,6 +815,7 @@ fn rabbitmq_contender(rt: &Runtime, url: &str) -> Contender {
         raw_publish: Some(raw_publish),
         sdk,
         raw_consumer: Some(raw_consumer),
+        raw_in_sdk_format: None,
     }
 }
 
@@ -831,6 +844,29 @@ fn nats_contender(rt: &Runtime, url: &str) -> Contender {
                 let mut headers = async_nats::HeaderMap::new();
                 headers.insert("Nats-Msg-Id", message.id.to_string().as_str());
                 headers.insert("Core-Ts", message.timestamp_ms.to_string().as_str());
+                headers.insert("Core-Key", "customer-42");
+                headers.insert("Core-Ct", "application/json");
+                headers.insert("Core-H-tenant", "acme");
+                context
+                    .publish_with_headers(subject, headers, message.body.clone())
+                    .await
+                    .unwrap()
+                    .await
+                    .unwrap();
+            })
+        })
+    };
+    let raw_in_sdk_format: Publish = {
+        let (context, subject) = (context.clone(), subject.clone());
+        Arc::new(move |message: Message| {
+            let (context, subject) = (context.clone(), subject.clone());
+            Box::pin(async move {
+                // The headers as the SDK's codec writes them: the raw loop's,
+                // plus `Core-Id`, and the dedup id prefixed with the topic.
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert("Core-Id", message.id.to_string());
+                headers.insert("Nats-Msg-Id", format!("{}/{}", message.topic, message.id));
+                headers.insert("Core-Ts", message.timestamp_ms.to_string());
                 headers.insert("Core-Key", "customer-42");
                 headers.insert("Core-Ct", "application/json");
                 headers.insert("Core-H-tenant", "acme");
@@ -878,6 +914,7 @@ fn nats_contender(rt: &Runtime, url: &str) -> Contender {
         raw_publish: Some(raw_publish),
         sdk,
         raw_consumer: Some(raw_consumer),
+        raw_in_sdk_format: Some(raw_in_sdk_format),
     }
 }
 
@@ -981,5 +1018,6 @@ fn kafka_contender(rt: &Runtime, brokers: &str) -> Contender {
         raw_publish: Some(raw_publish),
         sdk,
         raw_consumer: Some(raw_consumer),
+        raw_in_sdk_format: None,
     }
 }
