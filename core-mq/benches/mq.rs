@@ -822,6 +822,27 @@ fn rabbitmq_contender(rt: &Runtime, url: &str) -> Contender {
 /// NATS JetStream: the raw side publishes to the same stream and subject
 /// with a message id and waits for the PubAck, and consumes with a durable
 /// pull consumer and confirmed acks, as the SDK does.
+/// Publishes with the raw JetStream client, with the headers `headers`
+/// makes from the message, and waits for the server's acknowledgement.
+fn nats_raw_publish(
+    context: &async_nats::jetstream::Context,
+    subject: &str,
+    headers: fn(&Message) -> async_nats::HeaderMap,
+) -> Publish {
+    let (context, subject) = (context.clone(), subject.to_owned());
+    Arc::new(move |message: Message| {
+        let (context, subject) = (context.clone(), subject.clone());
+        Box::pin(async move {
+            context
+                .publish_with_headers(subject, headers(&message), message.body.clone())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        })
+    })
+}
+
 fn nats_contender(rt: &Runtime, url: &str) -> Contender {
     use async_nats::jetstream::{self, consumer::pull};
 
@@ -834,51 +855,29 @@ fn nats_contender(rt: &Runtime, url: &str) -> Contender {
     let client = rt.block_on(async_nats::connect(url)).unwrap();
     let context = rt.block_on(async { jetstream::new(client) });
     let subject = format!("{STREAM}.{topic}");
-    let raw_publish: Publish = {
-        let (context, subject) = (context.clone(), subject.clone());
-        Arc::new(move |message: Message| {
-            let (context, subject) = (context.clone(), subject.clone());
-            Box::pin(async move {
-                // The same fields as the SDK's message: id (also the
-                // server's dedup key), timestamp, key, content type, header.
-                let mut headers = async_nats::HeaderMap::new();
-                headers.insert("Nats-Msg-Id", message.id.to_string().as_str());
-                headers.insert("Core-Ts", message.timestamp_ms.to_string().as_str());
-                headers.insert("Core-Key", "customer-42");
-                headers.insert("Core-Ct", "application/json");
-                headers.insert("Core-H-tenant", "acme");
-                context
-                    .publish_with_headers(subject, headers, message.body.clone())
-                    .await
-                    .unwrap()
-                    .await
-                    .unwrap();
-            })
-        })
-    };
-    let raw_in_sdk_format: Publish = {
-        let (context, subject) = (context.clone(), subject.clone());
-        Arc::new(move |message: Message| {
-            let (context, subject) = (context.clone(), subject.clone());
-            Box::pin(async move {
-                // The headers as the SDK's codec writes them: the raw loop's,
-                // plus `Core-Id`, and the dedup id prefixed with the topic.
-                let mut headers = async_nats::HeaderMap::new();
-                headers.insert("Core-Id", message.id.to_string());
-                headers.insert("Nats-Msg-Id", format!("{}/{}", message.topic, message.id));
-                headers.insert("Core-Ts", message.timestamp_ms.to_string());
-                headers.insert("Core-Key", "customer-42");
-                headers.insert("Core-Ct", "application/json");
-                headers.insert("Core-H-tenant", "acme");
-                context
-                    .publish_with_headers(subject, headers, message.body.clone())
-                    .await
-                    .unwrap()
-                    .await
-                    .unwrap();
-            })
-        })
-    };
+    let raw_publish = nats_raw_publish(&context, &subject, |message| {
+        // The same fields as the SDK's message: id (also the server's dedup
+        // key), timestamp, key, content type, header.
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", message.id.to_string().as_str());
+        headers.insert("Core-Ts", message.timestamp_ms.to_string().as_str());
+        headers.insert("Core-Key", "customer-42");
+        headers.insert("Core-Ct", "application/json");
+        headers.insert("Core-H-tenant", "acme");
+        headers
+    });
+    let raw_in_sdk_format = nats_raw_publish(&context, &subject, |message| {
+        // The headers as the SDK's codec writes them: the raw loop's, plus
+        // `Core-Id`, and the dedup id prefixed with the topic.
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Core-Id", message.id.to_string());
+        headers.insert("Nats-Msg-Id", format!("{}/{}", message.topic, message.id));
+        headers.insert("Core-Ts", message.timestamp_ms.to_string());
+        headers.insert("Core-Key", "customer-42");
+        headers.insert("Core-Ct", "application/json");
+        headers.insert("Core-H-tenant", "acme");
+        headers
+    });
     let raw_consumer = Box::new(move |sender: mpsc::UnboundedSender<()>, prefetch: usize| {
         let (context, subject) = (context.clone(), subject.clone());
         RawConsumer(tokio::spawn(async move {
